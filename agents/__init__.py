@@ -1,0 +1,52 @@
+"""Agents: generators and discriminators, their networks, optimizers and latent priors."""
+
+from __future__ import annotations
+
+# Agents and their spaces
+from agents.agent import LOGIT_SPACE, Agent, Discriminator, Generator
+
+# Conformance
+from agents.checker import check_agent
+
+# Latent priors
+from agents.latent import LatentPrior, Normal, Uniform, latents
+
+# Networks
+from agents.networks import MLP, DCGANDiscriminator, DCGANGenerator, Maxout, MaxoutMLP, networks
+
+# Optimizers
+from agents.optim import AgentOptimizer, LRSchedule, lr_schedules, optimizers
+
+# Building from config
+from agents.spec import AgentSpec, agent_names, build_agent
+
+__all__ = [
+    # agents
+    "Agent",
+    "Generator",
+    "Discriminator",
+    "LOGIT_SPACE",
+    # conformance
+    "check_agent",
+    # latent priors
+    "LatentPrior",
+    "Normal",
+    "Uniform",
+    "latents",
+    # networks
+    "MLP",
+    "MaxoutMLP",
+    "Maxout",
+    "DCGANGenerator",
+    "DCGANDiscriminator",
+    "networks",
+    # optimizers
+    "AgentOptimizer",
+    "LRSchedule",
+    "lr_schedules",
+    "optimizers",
+    # building
+    "AgentSpec",
+    "agent_names",
+    "build_agent",
+]

@@ -1,0 +1,135 @@
+"""Agents: one player each, a generator or a discriminator.
+
+An agent owns its network, its optimizer, its random stream and its step count, and
+declares gymnasium spaces for what it observes and what it emits. Games ask agents for
+their spaces rather than guessing shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from agents.latent import LatentPrior
+from agents.optim import AgentOptimizer
+
+__all__ = ["Agent", "Generator", "Discriminator", "LOGIT_SPACE"]
+
+LOGIT_SPACE = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+"""What a discriminator emits: one logit per input."""
+
+
+class Agent:
+    """One player.
+
+    Args:
+        name: unique name in the arena (``g0``, ``d3``).
+        net: the network.
+        optimizer: the optimizer over ``net``'s parameters.
+        observation_space: what the agent observes (a latent vector, or a data point).
+        action_space: what it emits (a data point, or a logit).
+        seed: seed of the agent's own random stream.
+        device: where the network and the stream live.
+        spec: the config mapping the agent was built from (recorded in checkpoints).
+    """
+
+    role: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        name: str,
+        net: nn.Module,
+        optimizer: AgentOptimizer,
+        observation_space: gym.spaces.Box,
+        action_space: gym.spaces.Box,
+        seed: int,
+        device: torch.device,
+        spec: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.net = net
+        self.optimizer = optimizer
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.device = torch.device(device)
+        self.seed = seed
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(seed)
+        self.spec = spec or {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {type(self.net).__name__}, steps={self.steps})"
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps taken so far."""
+        return self.optimizer.steps
+
+    def parameters(self):
+        return self.net.parameters()
+
+    def train(self, mode: bool = True) -> Agent:
+        self.net.train(mode)
+        return self
+
+    def eval(self) -> Agent:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def step(self) -> None:
+        """Apply one optimizer step to the gradients accumulated since :meth:`zero_grad`."""
+        self.optimizer.step()
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: weights and buffers, optimizer, random stream."""
+        return {
+            "net": self.net.state_dict(),
+            "optim": self.optimizer.state_dict(),
+            "rng": self.rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optim"])
+        self.rng.set_state(state["rng"])
+
+
+class Generator(Agent):
+    """Observes a latent vector, emits a data point.
+
+    Args:
+        latent: the prior the generator draws its input from.
+        **kwargs: see :class:`Agent`.
+    """
+
+    role = "generator"
+
+    def __init__(self, *args: Any, latent: LatentPrior, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.latent = latent
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` latent vectors (from the agent's own stream by default) and map them."""
+        z = self.latent.sample(n, self.rng if generator is None else generator, self.device)
+        return self.net(z)
+
+
+class Discriminator(Agent):
+    """Observes a data point, emits one logit: large for real, small for generated."""
+
+    role = "discriminator"
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

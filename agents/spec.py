@@ -1,0 +1,112 @@
+"""Agent specs as they appear in a config, and building agents from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Annotated, Any, Literal
+
+import gymnasium as gym
+import torch
+
+from agents.agent import LOGIT_SPACE, Agent, Discriminator, Generator
+from agents.latent import latents
+from agents.networks import networks
+from agents.optim import optimizers
+from arena.errors import ConfigError
+from arena.registry import Ge, build
+
+__all__ = ["AgentSpec", "build_agent", "agent_names"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+@dataclasses.dataclass
+class AgentSpec:
+    """One entry of a config's ``agents`` list; it stands for ``count`` agents."""
+
+    name: str
+    """Base name; with ``count`` > 1 the agents are ``name0 .. name{count-1}``."""
+    role: Literal["generator", "discriminator"]
+    """``generator`` or ``discriminator``."""
+    net: dict[str, Any]
+    """The network: ``{type: mlp|maxout-mlp|dcgan|module:Class, ...}``."""
+    optim: dict[str, Any] = dataclasses.field(default_factory=lambda: {"type": "adam"})
+    """The optimizer: ``{type: adam|sgd|rmsprop, lr: ..., schedule: {...}}``."""
+    latent: dict[str, Any] | None = None
+    """Generators only: the latent prior, ``{dist: normal|uniform, dim: ...}``."""
+    count: Annotated[int, Ge(1)] = 1
+    """How many copies of this agent the arena holds."""
+
+    def validate(self) -> None:
+        if not _NAME.match(self.name):
+            raise ConfigError(
+                f"expected a name of letters, digits, '_' and '-' starting with a letter, got {self.name!r}",
+                ("name",),
+            )
+        if self.role == "generator" and self.latent is None:
+            raise ConfigError("a generator needs a latent prior, e.g. {dist: normal, dim: 2}", ("latent",))
+        if self.role == "discriminator" and self.latent is not None:
+            raise ConfigError("only generators have a latent prior", ("latent",))
+
+
+def agent_names(spec: AgentSpec) -> list[str]:
+    """The names ``spec`` expands to: ``[name]`` for one copy, ``name0..`` for several."""
+    if spec.count == 1:
+        return [spec.name]
+    return [f"{spec.name}{i}" for i in range(spec.count)]
+
+
+def build_agent(
+    spec: AgentSpec,
+    name: str,
+    data_space: gym.spaces.Box,
+    seed: int,
+    device: torch.device | str = "cpu",
+    path: tuple = (),
+) -> Agent:
+    """Build one agent of ``spec``.
+
+    The network is initialised on the CPU from ``seed`` alone (so the initial weights do not
+    depend on the device or on which agents were built before), then moved to ``device``.
+
+    Args:
+        spec: the agent's config entry.
+        name: this copy's name.
+        data_space: the data's space: a generator emits into it, a discriminator observes it.
+        seed: the agent's own seed, derived from the master seed and ``name``.
+        device: where the agent lives.
+        path: key path of ``spec`` in the config, for error messages.
+    """
+    device = torch.device(device)
+    data_shape = tuple(data_space.shape)
+    bounded = bool(data_space.is_bounded("both"))
+    out_range = (float(data_space.low.min()), float(data_space.high.max())) if bounded else None
+    if spec.role == "generator":
+        latent = build(spec.latent or {}, latents, (*path, "latent"))
+        observation_space, action_space = latent.space(), data_space
+        in_shape, out_shape = (latent.dim,), data_shape
+    else:
+        latent = None
+        observation_space, action_space = data_space, LOGIT_SPACE
+        in_shape, out_shape = data_shape, (1,)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build(
+            spec.net, networks, (*path, "net"),
+            in_shape=in_shape, out_shape=out_shape, role=spec.role, out_range=out_range,
+        )
+    if not isinstance(net, torch.nn.Module):
+        raise ConfigError(f"the network is a {type(net).__name__}, not a torch.nn.Module", (*path, "net"))
+    net = net.to(device)
+    optimizer = build(spec.optim, optimizers, (*path, "optim"), params=list(net.parameters()))
+    common = dict(
+        observation_space=observation_space,
+        action_space=action_space,
+        seed=seed + 1,
+        device=device,
+        spec=dataclasses.asdict(spec),
+    )
+    if spec.role == "generator":
+        return Generator(name, net, optimizer, latent=latent, **common)
+    return Discriminator(name, net, optimizer, **common)

@@ -1,0 +1,1 @@
+"""The arena: where agents meet, play games and are rated."""
