@@ -192,6 +192,8 @@ def _describe(tp: Any) -> str:
         base, *extras = typing.get_args(tp)
         bounds = [e for e in extras if isinstance(e, _Bound)]
         noun = "integer" if base is int else "number"
+        if len(bounds) == 1 and base is int and bounds[0].value == 1 and bounds[0].op == ">=":
+            return "a positive integer"
         if len(bounds) == 1 and bounds[0].value == 0 and bounds[0].op in (">", ">="):
             return f"a {'positive' if bounds[0].op == '>' else 'non-negative'} {noun}"
         lo = next((b for b in bounds if b.op in (">", ">=")), None)
@@ -362,7 +364,7 @@ def parse_dataclass(cls: type[T], value: Any, path: tuple = ()) -> T:
         if key not in fields:
             raise ConfigError(
                 f"unknown key {key!r}{did_you_mean(str(key), fields)} (valid: {', '.join(fields)})",
-                path,
+                (*path, key),
             )
     kwargs = {}
     for name, f in fields.items():
