@@ -1,0 +1,125 @@
+"""The arena: device, seed, data, agents and game of one run, built from a config."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+import games
+from agents import Agent, Discriminator, Generator, agent_names, build_agent
+from arena.config import ConfigOrigin, RunConfig
+from arena.data import DataSource, DataStream, sources
+from arena.errors import ConfigError, DataError
+from arena.registry import build
+from arena.seeding import derive_seed, resolve_device
+
+__all__ = ["Arena", "build_arena"]
+
+
+@dataclasses.dataclass
+class Arena:
+    """Everything a run plays with.
+
+    Attributes:
+        config: the resolved config.
+        device: where agents and data live.
+        data: the real data.
+        game: the rules of every match.
+        generators: generator agents, in config order.
+        discriminators: discriminator agents, in config order.
+        stream: the batches of real data matches draw from.
+    """
+
+    config: RunConfig
+    device: torch.device
+    data: DataSource
+    game: games.Game
+    generators: list[Generator]
+    discriminators: list[Discriminator]
+    stream: DataStream
+
+    @property
+    def agents(self) -> dict[str, Agent]:
+        return {a.name: a for a in [*self.generators, *self.discriminators]}
+
+    def agent(self, name: str) -> Agent:
+        agents = self.agents
+        if name not in agents:
+            raise ConfigError(f"no agent named {name!r} in this run (agents: {', '.join(agents)})")
+        return agents[name]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every agent, the data stream and the loop's global random state (dropout draws from it)."""
+        rng: dict[str, Any] = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "agents": {name: agent.state_dict() for name, agent in self.agents.items()},
+            "stream": self.stream.state_dict(),
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        agents = self.agents
+        missing = sorted(set(agents) - set(state["agents"]))
+        if missing:
+            raise ConfigError(f"the checkpoint holds no state for agents {missing}; was the config changed?")
+        for name, agent in agents.items():
+            agent.load_state_dict(state["agents"][name])
+        self.stream.load_state_dict(state["stream"])
+        torch.set_rng_state(state["rng"]["cpu"])
+        if self.device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
+    def seed_loop(self) -> None:
+        """Seed the global generator, which the loop owns (dropout and anything else unowned draws from it)."""
+        torch.manual_seed(derive_seed(self.config.seed, "loop"))
+
+
+def build_arena(config: RunConfig, device: str | None = None) -> Arena:
+    """Build the data, the game and every agent that ``config`` names.
+
+    Args:
+        config: a checked config.
+        device: overrides ``config.device``.
+
+    Raises:
+        ConfigError: a value that only building reveals as wrong (an unknown network key, a
+            network that does not fit the data), located by file, line and key path.
+        DataError: missing or malformed data files.
+    """
+    origin: ConfigOrigin = getattr(config, "origin", None) or ConfigOrigin("<config>")
+    try:
+        dev = resolve_device(device or config.device)
+        data = build(config.data, sources, ("data",), seed=derive_seed(config.seed, "data"))
+        game_spec = dict(config.game)
+        if "id" not in game_spec:
+            raise ConfigError(f"missing key 'id' (one of: {', '.join(games.registry.ids())})", ("game",))
+        game = games.make(game_spec.pop("id"), path=("game",), **game_spec)
+        built: list[Agent] = []
+        for i, spec in enumerate(config.agents):
+            for name in agent_names(spec):
+                seed = derive_seed(config.seed, "agent", name)
+                built.append(build_agent(spec, name, data.space(), seed, dev, path=("agents", i)))
+        if config.schedule.batch_size > data.train.shape[0]:
+            raise ConfigError(
+                f"batch size {config.schedule.batch_size} is larger than the {data.train.shape[0]} training samples",
+                ("schedule", "batch_size"),
+            )
+    except ConfigError as exc:
+        raise origin.locate(exc) from None
+    except DataError as exc:
+        raise DataError(f"{origin.source}: data: {exc}") from None
+    data.to(dev)
+    stream = DataStream(data.train, config.schedule.batch_size, derive_seed(config.seed, "data", "stream"))
+    return Arena(
+        config=config,
+        device=dev,
+        data=data,
+        game=game,
+        generators=[a for a in built if isinstance(a, Generator)],
+        discriminators=[a for a in built if isinstance(a, Discriminator)],
+        stream=stream,
+    )

@@ -1,0 +1,114 @@
+"""Atomic checkpoints: temporary file, fsync, rename; a manifest with a checksum written last.
+
+A checkpoint counts only once its manifest exists and the checksum matches, so a crash at
+any point leaves the previous good checkpoint usable. Loading uses
+``torch.load(weights_only=True)``: a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from arena.errors import CheckpointError
+
+__all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "atomic_write"]
+
+SUBDIR = "checkpoints"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees either the old file or the whole new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _name(matching: int) -> str:
+    return f"ckpt-{matching:08d}"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Manifests in ``run_dir``, oldest first."""
+    folder = Path(run_dir) / SUBDIR
+    return sorted(folder.glob("ckpt-*.json")) if folder.is_dir() else []
+
+
+def save_checkpoint(run_dir: Path, state: dict[str, Any], matching: int, keep_last: int) -> Path:
+    """Save ``state`` as the checkpoint after ``matching`` matchings; prune to ``keep_last``."""
+    folder = Path(run_dir) / SUBDIR
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    weights = folder / f"{_name(matching)}.pt"
+    atomic_write(weights, payload)
+    manifest = {
+        "file": weights.name,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "bytes": len(payload),
+        "matching": matching,
+        "time": time.time(),
+    }
+    atomic_write(folder / f"{_name(matching)}.json", json.dumps(manifest, indent=1).encode())
+    for old in list_checkpoints(run_dir)[:-keep_last]:
+        (folder / old.with_suffix(".pt").name).unlink(missing_ok=True)
+        old.unlink(missing_ok=True)
+    return weights
+
+
+def _load_one(manifest_path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        weights = manifest_path.with_name(manifest["file"])
+        payload = weights.read_bytes()
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{manifest_path.name}: unreadable ({exc})") from None
+    if len(payload) != manifest["bytes"] or hashlib.sha256(payload).hexdigest() != manifest["sha256"]:
+        raise CheckpointError(f"{weights.name}: checksum mismatch (truncated or corrupted)")
+    try:
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        raise CheckpointError(f"{weights.name}: cannot be loaded safely ({exc})") from None
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """The newest checkpoint that passes its checksum; older ones are tried with a warning.
+
+    Raises:
+        CheckpointError: no checkpoint in ``run_dir`` is usable.
+    """
+    manifests = list_checkpoints(run_dir)
+    if not manifests:
+        raise CheckpointError(f"no checkpoint in {Path(run_dir) / SUBDIR}")
+    problems = []
+    for manifest in reversed(manifests):
+        try:
+            state = _load_one(manifest)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            warnings.warn(f"skipping checkpoint: {exc}", RuntimeWarning, stacklevel=2)
+            continue
+        return state
+    raise CheckpointError(f"no usable checkpoint in {Path(run_dir) / SUBDIR}: " + "; ".join(problems))

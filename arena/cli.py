@@ -1,0 +1,277 @@
+"""The ``arena`` command line: run, resume, sample, check, list.
+
+A user's mistake (a bad config, a missing file) is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["main"]
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="arena",
+        description="Multi-agent adversarial games: GAN generators and discriminators as agents in tournaments.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="train from a config and write a new run directory")
+    run.add_argument("config", help="YAML config file")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                     help="override a config value (repeatable), e.g. --set schedule.matchings=10")
+    run.add_argument("--out", help="run directory to create (default: runs/<name>-<time>)")
+    run.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N, mps)")
+    run.add_argument("--download", action="store_true", help="allow the data source to download missing files")
+    run.add_argument("--quiet", action="store_true", help="no progress display")
+
+    resume = sub.add_parser("resume", help="continue a run from its last good checkpoint")
+    resume.add_argument("run_dir")
+    resume.add_argument("--device", help="override the run's device")
+    resume.add_argument("--quiet", action="store_true", help="no progress display")
+
+    sample = sub.add_parser("sample", help="draw samples from a trained generator")
+    sample.add_argument("run_dir")
+    sample.add_argument("--agent", help="generator name (default: the first generator)")
+    sample.add_argument("-n", type=int, default=2500, help="number of samples (default 2500)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
+    sample.add_argument("-o", "--output", required=True, help="output file: .npy (N x data shape) or .png")
+    sample.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
+
+    check = sub.add_parser("check", help="validate a config and build everything it names, without training")
+    check.add_argument("config")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+
+    sub.add_parser("list", help="list registered games, networks, data sources, optimizers and priors")
+    return p
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Display:
+    """A rich progress bar while training on a terminal; plain event lines otherwise."""
+
+    def __init__(self, quiet: bool, title: str) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True, log_path=False)
+        self.quiet = quiet
+        self.title = title
+        self.progress = None
+        self.task = None
+
+    def __enter__(self) -> _Display:
+        if not self.quiet:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("rounds"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[stats]}"),
+                console=self.console,
+                transient=False,
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task(self.title, total=None, stats="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def on_progress(self, done: int, total: int, stats: dict[str, float]) -> None:
+        if self.progress is not None:
+            shown = "  ".join(f"{k} {v:.3f}" for k, v in stats.items())
+            self.progress.update(self.task, completed=done, total=total, stats=shown)
+
+    def on_event(self, message: str) -> None:
+        if not self.quiet:
+            self.console.log(message)
+
+
+@contextlib.contextmanager
+def _graceful_interrupt(tournament) -> Iterator[None]:
+    """First Ctrl-C: finish the current matching, checkpoint, stop. Second: stop at once."""
+
+    def handler(signum, frame):
+        if tournament.stop_requested:
+            raise KeyboardInterrupt
+        tournament.stop_requested = True
+        print("\ninterrupt: finishing this matching and writing a checkpoint (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _train(tournament, run_dir: Path, quiet: bool, title: str) -> int:
+    display = _Display(quiet, title)
+    tournament.on_progress = display.on_progress
+    tournament.on_event = display.on_event
+    with display, _graceful_interrupt(tournament):
+        tournament.run()
+    if tournament.matching < tournament.config.schedule.matchings:
+        print(f"stopped after matching {tournament.matching}; continue with: arena resume {run_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"run finished: {run_dir}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from arena.arena import build_arena
+    from arena.config import load_config
+    from arena.rundir import create_run_dir
+    from arena.tournament import Tournament
+
+    overrides = list(args.overrides) + (["data.download=true"] if args.download else [])
+    config = load_config(args.config, overrides)
+    arena = build_arena(config, device=args.device)
+    run_dir = create_run_dir(config, args.out, arena.device)
+    if not args.quiet:
+        print(f"run directory: {run_dir}\n{arena.data.describe()}; {len(arena.generators)} generators x "
+              f"{len(arena.discriminators)} discriminators; game {arena.game.id}; device {arena.device}", file=sys.stderr)
+    tournament = Tournament(arena, run_dir)
+    return _train(tournament, run_dir, args.quiet, config.name)
+
+
+def _load_run(run_dir: str, device: str | None):
+    from arena.arena import build_arena
+    from arena.config import load_config
+    from arena.rundir import CONFIG_FILE, check_run_dir
+    from arena.tournament import Tournament
+
+    path = check_run_dir(run_dir)
+    config = load_config(path / CONFIG_FILE)
+    arena = build_arena(config, device=device)
+    tournament = Tournament(arena, path)
+    tournament.resume()
+    return path, tournament
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    path, tournament = _load_run(args.run_dir, args.device)
+    total = tournament.config.schedule.matchings
+    if tournament.matching >= total:
+        print(f"{path} is already complete ({total} matchings)")
+        return 0
+    if not args.quiet:
+        print(f"resuming {path} at matching {tournament.matching} of {total}", file=sys.stderr)
+    return _train(tournament, path, args.quiet, tournament.config.name)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from arena.errors import ArenaError, ConfigError
+    from arena.outputs import save_samples_picture
+
+    if args.n < 1:
+        raise ConfigError(f"-n: expected a positive number of samples, got {args.n}")
+    out = Path(args.output)
+    if out.suffix not in (".npy", ".png"):
+        raise ConfigError(f"-o: expected a .npy or .png file, got {out.name!r}")
+    _, tournament = _load_run(args.run_dir, args.device)
+    arena = tournament.arena
+    name = args.agent or arena.generators[0].name
+    agent = arena.agent(name)
+    if agent.role != "generator":
+        raise ArenaError(f"{name} is a {agent.role}; sample from a generator ({', '.join(g.name for g in arena.generators)})")
+    agent.eval()
+    with torch.no_grad():
+        samples = agent.sample(args.n, torch.Generator(device=arena.device).manual_seed(args.seed))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, samples.cpu().numpy())
+    else:
+        save_samples_picture(samples, out, arena.data, title=f"{name}, {args.n} samples, seed {args.seed}")
+    print(f"wrote {args.n} samples of {name} (shape {tuple(samples.shape[1:])}) to {out}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from arena.arena import build_arena
+    from arena.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    arena = build_arena(config, device="cpu")
+    params = sum(a.num_parameters() for a in arena.agents.values())
+    print(
+        f"{args.config}: ok: {arena.data.describe()}; game {arena.game.id}; "
+        f"{len(arena.generators)} generators, {len(arena.discriminators)} discriminators, {params:,} parameters"
+    )
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    import games
+    from agents import latents, lr_schedules, networks, optimizers
+    from arena.data import sources
+
+    console = Console()
+    for title, registry in (
+        ("games", games.registry),
+        ("networks", networks),
+        ("data sources", sources),
+        ("optimizers", optimizers),
+        ("learning-rate schedules", lr_schedules),
+        ("latent priors", latents),
+    ):
+        table = Table(title=title, title_justify="left", show_header=False, box=None)
+        for id in registry.ids():
+            table.add_row(f"[bold]{id}[/bold]", registry.description(id))
+        console.print(table)
+    console.print("networks may also be 'module:Class' naming a torch.nn.Module subclass")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "sample": cmd_sample, "check": cmd_check, "list": cmd_list}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``arena`` and ``python -m arena``; returns the exit code."""
+    from arena.errors import ArenaError
+
+    args = _parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("default", category=RuntimeWarning)
+            return COMMANDS[args.command](args)
+    except ArenaError as exc:
+        print(f"arena {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

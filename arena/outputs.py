@@ -1,0 +1,151 @@
+"""What a run writes besides checkpoints: the metrics log and pictures of samples."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["MetricsLog", "save_image_grid", "save_scatter", "save_density_1d", "save_samples_picture"]
+
+
+class MetricsLog:
+    """``metrics.jsonl``: one JSON object a line, flushed as it is written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.lines = sum(1 for _ in open(self.path)) if self.path.exists() else 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record, allow_nan=True) + "\n")
+        self.lines += 1
+
+    def truncate(self, lines: int) -> None:
+        """Keep the first ``lines`` lines (a resumed run rewrites what came after its checkpoint)."""
+        if not self.path.exists():
+            self.lines = 0
+            return
+        with open(self.path) as f:
+            kept = [line for _, line in zip(range(lines), f)]
+        with open(self.path, "w") as f:
+            f.writelines(kept)
+        self.lines = len(kept)
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in open(self.path) if line.strip()]
+
+
+def _to_unit(x: torch.Tensor, low: float | None, high: float | None) -> np.ndarray:
+    x = x.detach().float().cpu()
+    if low is None or high is None:
+        low, high = float(x.min()), float(x.max())
+    return ((x - low) / max(high - low, 1e-8)).clamp(0, 1).numpy()
+
+
+def save_image_grid(images: torch.Tensor, path: Path, low: float | None = 0.0, high: float | None = 1.0, pad: int = 1) -> None:
+    """Tile ``(N, C, H, W)`` images into a square grid PNG, scaled up to be at least ~256 px wide."""
+    from PIL import Image
+
+    x = _to_unit(images, low, high)
+    n, c, h, w = x.shape
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.float32)
+    for i in range(n):
+        r, k = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        grid[top : top + h, left : left + w] = x[i].transpose(1, 2, 0)
+    pixels = (grid * 255).round().astype(np.uint8)
+    image = Image.fromarray(pixels[..., 0] if c == 1 else pixels, "L" if c == 1 else "RGB")
+    scale = max(1, 256 // image.width)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    image.save(path)
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_scatter(
+    samples: torch.Tensor,
+    path: Path,
+    centers: torch.Tensor | None = None,
+    real: torch.Tensor | None = None,
+    title: str = "",
+) -> None:
+    """Scatter plot of 2-D samples (first two coordinates), with the true modes as red crosses."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    if real is not None:
+        r = real.detach().cpu().numpy()
+        ax.scatter(r[:, 0], r[:, 1], s=2, c="0.75", label="real", rasterized=True)
+    s = samples.detach().cpu().reshape(samples.shape[0], -1).numpy()
+    ax.scatter(s[:, 0], s[:, 1] if s.shape[1] > 1 else np.zeros(len(s)), s=2, c="tab:blue", label="generated", rasterized=True)
+    if centers is not None:
+        c = centers.detach().cpu().numpy()
+        ax.scatter(c[:, 0], c[:, 1], marker="x", s=60, c="red", label="modes")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def save_density_1d(
+    samples: torch.Tensor,
+    path: Path,
+    real: torch.Tensor,
+    grid: torch.Tensor | None = None,
+    d_values: torch.Tensor | None = None,
+    title: str = "",
+) -> None:
+    """The paper's Figure 1: data density, generator density and D(x) on one axis."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    r = real.detach().cpu().flatten().numpy()
+    s = samples.detach().cpu().flatten().numpy()
+    lo, hi = float(min(r.min(), s.min())), float(max(r.max(), s.max()))
+    bins = np.linspace(lo, hi, 60)
+    ax.hist(r, bins=bins, density=True, histtype="step", color="black", linestyle=":", label="data")
+    ax.hist(s, bins=bins, density=True, histtype="step", color="tab:green", label="generator")
+    if grid is not None and d_values is not None:
+        ax2 = ax.twinx()
+        ax2.plot(grid.cpu().flatten().numpy(), d_values.cpu().flatten().numpy(), color="tab:blue", linestyle="--", label="D(x)")
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("D(x)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def save_samples_picture(samples: torch.Tensor, path: Path, data, discriminator=None, title: str = "") -> None:
+    """The natural picture for ``data``: an image grid, a scatter against the modes, or a 1-D density plot."""
+    if data.kind == "images":
+        save_image_grid(samples, path, data.low, data.high)
+    elif data.shape == (1,):
+        grid = d_values = None
+        if discriminator is not None:
+            lo = float(torch.minimum(samples.min(), data.test.min()))
+            hi = float(torch.maximum(samples.max(), data.test.max()))
+            grid = torch.linspace(lo, hi, 200, device=samples.device).unsqueeze(1)
+            with torch.no_grad():
+                d_values = torch.sigmoid(discriminator(grid))
+        save_density_1d(samples, path, data.test[:5000], grid, d_values, title)
+    else:
+        save_scatter(samples, path, data.modes, data.test[:2500], title)
