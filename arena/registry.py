@@ -45,10 +45,8 @@ def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` or an empty string."""
-    near = closest(word, choices)
-    if not near:
-        return ""
-    return "; did you mean " + " or ".join(repr(c) for c in near) + "?"
+    near = closest(word, choices, n=1)
+    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 def load_entry_point(spec: str) -> Any:

@@ -1,0 +1,184 @@
+"""agents/: every network for both roles passes check_agent; reference architectures match."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from agents import AgentSpec, build_agent, check_agent
+from arena.errors import ConfigError
+
+POINTS = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+IMAGES = {s: gym.spaces.Box(0.0, 1.0, s, np.float32) for s in [(1, 8, 8), (1, 28, 28), (3, 32, 32)]}
+SYMMETRIC = gym.spaces.Box(-1.0, 1.0, (1, 28, 28), np.float32)
+
+NETS = {
+    "mlp": {"type": "mlp", "hidden": [16, 16]},
+    "mlp-batch": {"type": "mlp", "hidden": [16], "norm": "batch", "dropout": 0.2},
+    "mlp-layer": {"type": "mlp", "hidden": [16], "norm": "layer", "act": "leaky_relu"},
+    "mlp-spectral": {"type": "mlp", "hidden": [16], "norm": "spectral", "input_dropout": 0.1},
+    "maxout": {"type": "maxout-mlp", "units": [8, 8], "pieces": 3, "dropout": [0.2, 0.5, 0.5]},
+}
+
+
+def make(role, net, space, latent=None, seed=0):
+    if role == "generator":
+        latent = latent or {"dist": "normal", "dim": 4}
+    spec = AgentSpec(name="a", role=role, net=net, latent=latent)
+    return build_agent(spec, "a", space, seed=seed)
+
+
+@pytest.mark.parametrize("role", ["generator", "discriminator"])
+@pytest.mark.parametrize("net", list(NETS))
+@pytest.mark.parametrize("space", ["points", "image"])
+def test_mlp_networks_pass_check_agent(role, net, space):
+    agent = make(role, NETS[net], POINTS if space == "points" else IMAGES[(1, 8, 8)])
+    check_agent(agent)
+
+
+@pytest.mark.parametrize("role", ["generator", "discriminator"])
+@pytest.mark.parametrize("shape", list(IMAGES))
+def test_dcgan_passes_check_agent_on_every_image_size(role, shape):
+    agent = make(role, {"type": "dcgan", "width": 4}, IMAGES[shape])
+    check_agent(agent)
+    assert agent.action_space.shape == (shape if role == "generator" else (1,))
+
+
+def test_dcgan_rejects_sizes_not_divisible_by_4():
+    with pytest.raises(ConfigError, match=re.escape("net.type: dcgan needs images")):
+        make("generator", {"type": "dcgan"}, gym.spaces.Box(0, 1, (1, 10, 10), np.float32))
+
+
+def test_generator_output_activation_follows_the_data_range():
+    g = make("generator", {"type": "mlp", "hidden": [8]}, IMAGES[(1, 8, 8)])
+    assert isinstance(g.net.body[-1], torch.nn.Sigmoid)
+    g = make("generator", {"type": "mlp", "hidden": [8]}, SYMMETRIC)
+    assert isinstance(g.net.body[-1], torch.nn.Tanh)
+    g = make("generator", {"type": "mlp", "hidden": [8]}, POINTS)
+    assert isinstance(g.net.body[-1], torch.nn.Identity)
+
+
+def test_discriminators_output_logits_only():
+    with pytest.raises(ConfigError, match=re.escape("out_act: discriminators output logits")):
+        make("discriminator", {"type": "mlp", "out_act": "sigmoid"}, POINTS)
+
+
+def test_spaces_declared_by_role():
+    g = make("generator", NETS["mlp"], IMAGES[(1, 28, 28)], latent={"dist": "uniform", "dim": 5, "low": -2, "high": 3})
+    assert g.observation_space == gym.spaces.Box(-2.0, 3.0, (5,), np.float32)
+    assert g.action_space == IMAGES[(1, 28, 28)]
+    d = make("discriminator", NETS["mlp"], IMAGES[(1, 28, 28)])
+    assert d.observation_space == IMAGES[(1, 28, 28)]
+    assert d.action_space.shape == (1,)
+
+
+def test_pytorch_gan_reference_parameter_counts():
+    """REFERENCE.md: the PyTorch-GAN generator has 1,510,032 parameters and its discriminator 533,505."""
+    g = make(
+        "generator",
+        {"type": "mlp", "hidden": [128, 256, 512, 1024], "act": "leaky_relu", "act_slope": 0.2,
+         "norm": "batch", "norm_eps": 0.8, "norm_first_layer": False, "out_act": "tanh"},
+        SYMMETRIC,
+        latent={"dist": "normal", "dim": 100},
+    )
+    d = make("discriminator", {"type": "mlp", "hidden": [512, 256], "act": "leaky_relu"}, SYMMETRIC)
+    assert g.num_parameters() == 1_510_032
+    assert d.num_parameters() == 533_505
+    bns = [m for m in g.net.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(bns) == 3 and all(m.eps == 0.8 for m in bns)
+
+
+def test_paper_maxout_discriminator():
+    d = make("discriminator", {"type": "maxout-mlp", "units": [240, 240], "pieces": 5, "dropout": [0.2, 0.5, 0.5]},
+             IMAGES[(1, 28, 28)])
+    drops = [m.p for m in d.net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert drops == [0.2, 0.5, 0.5]
+    assert d.num_parameters() == (784 * 1200 + 1200) + (240 * 1200 + 1200) + (240 + 1)
+
+
+def test_maxout_takes_the_max_over_pieces():
+    from agents import Maxout
+
+    m = Maxout(2, units=1, pieces=3)
+    with torch.no_grad():
+        m.linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]))
+        m.linear.bias.zero_()
+    out = m(torch.tensor([[2.0, 5.0], [-3.0, -4.0]]))
+    assert out.flatten().tolist() == [5.0, 7.0]
+
+
+def test_maxout_dropout_list_length_is_checked():
+    with pytest.raises(ConfigError, match=re.escape("net.dropout: expected 3 dropout rates")):
+        make("discriminator", {"type": "maxout-mlp", "units": [4, 4], "dropout": [0.1]}, POINTS)
+
+
+def test_initial_weights_depend_only_on_the_seed():
+    a = make("generator", NETS["mlp-batch"], POINTS, seed=11)
+    torch.randn(100)  # global RNG use in between must not matter
+    b = make("generator", NETS["mlp-batch"], POINTS, seed=11)
+    c = make("generator", NETS["mlp-batch"], POINTS, seed=12)
+    pa, pb, pc = (torch.cat([p.flatten() for p in x.net.parameters()]) for x in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_normal_init_has_the_requested_std():
+    d = make("discriminator", {"type": "mlp", "hidden": [400, 400], "init": "normal", "init_std": 0.02}, POINTS)
+    w = d.net.body[3].weight
+    assert w.std().item() == pytest.approx(0.02, rel=0.05)
+
+
+def test_unknown_network_key_names_the_path_and_the_closest():
+    with pytest.raises(ConfigError, match=re.escape("net.hiden: unknown key 'hiden' for network 'mlp'; did you mean 'hidden'?")):
+        make("generator", {"type": "mlp", "hiden": [3]}, POINTS)
+
+
+def test_custom_module_class(tmp_path, monkeypatch):
+    (tmp_path / "my_nets.py").write_text(textwrap.dedent("""
+        import math
+        import torch
+        from torch import nn
+
+        class Tiny(nn.Module):
+            def __init__(self, in_shape, out_shape, width=8):
+                super().__init__()
+                self.out_shape = tuple(out_shape)
+                self.body = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(in_shape), width), nn.ReLU(),
+                                          nn.Linear(width, math.prod(out_shape)))
+
+            def forward(self, x):
+                return self.body(x).view(x.shape[0], *self.out_shape)
+
+        def not_a_module(**kw):
+            raise RuntimeError("must never be called")
+
+        class NotModule:
+            pass
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("my_nets", None)
+    g = make("generator", {"type": "my_nets:Tiny", "width": 5}, POINTS)
+    check_agent(g)
+    assert g.net.body[1].out_features == 5
+    d = make("discriminator", {"type": "my_nets:Tiny"}, POINTS)
+    check_agent(d)
+    for bad in ("my_nets:not_a_module", "my_nets:NotModule"):
+        with pytest.raises(ConfigError, match=re.escape(f"net.type: '{bad}' is not a torch.nn.Module subclass")):
+            make("generator", {"type": bad}, POINTS)
+    with pytest.raises(ConfigError, match=re.escape("net.widht: unknown key 'widht' for my_nets:Tiny; did you mean 'width'?")):
+        make("generator", {"type": "my_nets:Tiny", "widht": 3}, POINTS)
+    with pytest.raises(ConfigError, match=re.escape("cannot import module 'no_such_module_x'")):
+        make("generator", {"type": "no_such_module_x:Net"}, POINTS)
+
+
+def test_check_agent_catches_outputs_outside_the_space():
+    g = make("generator", {"type": "mlp", "hidden": [8], "out_act": "none"}, IMAGES[(1, 8, 8)])
+    with torch.no_grad():
+        g.net.body[-2].bias.fill_(5.0)
+    with pytest.raises(AssertionError, match="leave the action space"):
+        check_agent(g)

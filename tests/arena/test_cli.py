@@ -1,0 +1,153 @@
+"""The arena CLI on tiny budgets: run, resume, sample, check, list, and user errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from arena.checkpoint import list_checkpoints
+from arena.cli import main
+from tests.conftest import tiny_raw
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def run_cli(*args: str) -> int:
+    return main([str(a) for a in args])
+
+
+def test_run_writes_a_complete_run_directory(tmp_path, write_config, capsys):
+    cfg = write_config(tiny_raw())
+    out = tmp_path / "run"
+    assert run_cli("run", cfg, "--out", out, "--quiet") == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["schedule"]["matchings"] == 6
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in lines if r["kind"] == "train"]
+    assert len(train) == 6
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "wall", "rounds_per_s"):
+        assert all(np.isfinite(r[key]) for r in train), key
+    assert [r["matching"] for r in lines if r["kind"] == "eval"] == [3, 6]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["g-000003.png", "g-000006.png"]
+    assert [p.stem for p in list_checkpoints(out)] == [f"ckpt-{i:08d}" for i in (2, 4, 6)]
+    assert str(out) in capsys.readouterr().out
+
+
+def test_run_never_reuses_an_existing_directory(tmp_path, write_config, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert run_cli("run", write_config(tiny_raw()), "--out", out, "--quiet") == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_default_run_directory_is_new_under_runs(tmp_path, write_config, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = write_config(tiny_raw(schedule={"matchings": 1}))
+    assert run_cli("run", cfg, "--quiet") == 0
+    assert run_cli("run", cfg, "--quiet") == 0
+    dirs = sorted((tmp_path / "runs").iterdir())
+    assert len(dirs) == 2 and all(d.name.startswith("tiny-") for d in dirs)
+
+
+def test_resume_sample_and_reproducible_samples(tmp_path, write_config, capsys):
+    cfg = write_config(tiny_raw())
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert run_cli("run", cfg, "--out", full, "--quiet") == 0
+    assert run_cli("run", cfg, "--out", cut, "--quiet", "--set", "schedule.matchings=6") == 0
+    # simulate a crash after matching 2: drop the later checkpoints
+    for manifest in list_checkpoints(cut)[1:]:
+        manifest.with_suffix(".pt").unlink()
+        manifest.unlink()
+    assert run_cli("resume", cut, "--quiet") == 0
+    assert run_cli("resume", cut, "--quiet") == 0
+    assert "already complete" in capsys.readouterr().out
+    a, b, c = tmp_path / "a.npy", tmp_path / "b.npy", tmp_path / "c.npy"
+    assert run_cli("sample", full, "-n", 300, "--seed", 5, "-o", a) == 0
+    assert run_cli("sample", cut, "-n", 300, "--seed", 5, "-o", b) == 0
+    assert run_cli("sample", full, "-n", 300, "--seed", 6, "-o", c) == 0
+    xa, xb, xc = np.load(a), np.load(b), np.load(c)
+    assert xa.shape == (300, 2) and xa.dtype == np.float32
+    assert np.array_equal(xa, xb), "resumed run must sample exactly like the uninterrupted one"
+    assert not np.array_equal(xa, xc)
+    png = tmp_path / "s.png"
+    assert run_cli("sample", full, "--agent", "g", "-n", 100, "-o", png) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sample_errors(tmp_path, write_config, capsys):
+    out = tmp_path / "run"
+    assert run_cli("run", write_config(tiny_raw(schedule={"matchings": 1})), "--out", out, "--quiet") == 0
+    assert run_cli("sample", out, "--agent", "d", "-n", 5, "-o", tmp_path / "x.npy") == 2
+    assert "d is a discriminator" in capsys.readouterr().err
+    assert run_cli("sample", out, "--agent", "zz", "-n", 5, "-o", tmp_path / "x.npy") == 2
+    assert "no agent named 'zz'" in capsys.readouterr().err
+    assert run_cli("sample", out, "-n", 5, "-o", tmp_path / "x.txt") == 2
+    assert "expected a .npy or .png file" in capsys.readouterr().err
+    assert run_cli("sample", tmp_path / "nope", "-n", 5, "-o", tmp_path / "x.npy") == 2
+    assert "is not a run directory" in capsys.readouterr().err
+
+
+def test_image_run_writes_sample_grids(tmp_path, write_config):
+    raw = tiny_raw(data={"source": "digits"}, schedule={"matchings": 2, "steps_per_match": 3}, eval={"every": 2, "grid": 16})
+    raw["data"] = {"source": "digits"}
+    raw["agents"][0]["latent"] = {"dist": "normal", "dim": 8}
+    raw["agents"][0]["net"] = {"type": "dcgan", "width": 4}
+    raw["agents"][1]["net"] = {"type": "dcgan", "width": 4}
+    out = tmp_path / "run"
+    assert run_cli("run", write_config(raw), "--out", out, "--quiet") == 0
+    from PIL import Image
+
+    with Image.open(out / "samples" / "g-000002.png") as im:
+        assert im.width >= 256 and im.mode == "L"
+    assert run_cli("sample", out, "-n", 7, "-o", tmp_path / "d.npy") == 0
+    x = np.load(tmp_path / "d.npy")
+    assert x.shape == (7, 1, 8, 8) and x.min() >= 0 and x.max() <= 1
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_every_shipped_config_passes_check(config, capsys):
+    assert run_cli("check", config) == 0
+    assert ": ok: " in capsys.readouterr().out
+
+
+def test_check_reports_a_bad_config_in_one_line_with_exit_2(write_config, capsys):
+    raw = tiny_raw()
+    raw["agents"][1]["optim"]["lr"] = "fast"
+    path = write_config(raw)
+    assert run_cli("check", path) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{path}:" in err and "agents[1].optim.lr: expected a positive number, got 'fast'" in err
+
+
+def test_a_rejected_config_writes_nothing(tmp_path, write_config, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    raw = tiny_raw()
+    raw["agents"][0]["net"]["hidden"] = [0]
+    assert run_cli("run", write_config(raw), "--quiet") == 2
+    assert not (tmp_path / "runs").exists()
+
+
+def test_list_shows_the_registries(capsys):
+    assert run_cli("list") == 0
+    out = capsys.readouterr().out
+    for word in ("gan-v0", "minimax-v0", "wgan-gp-v0", "hinge-v0", "lsgan-v0", "maxout-mlp", "dcgan",
+                 "ring8", "grid25", "mnist5k", "digits", "npy", "images", "adam", "sgd", "rmsprop", "uniform"):
+        assert word in out, word
+
+
+def test_python_dash_m_arena_exits_2_on_a_user_error_without_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "arena", "check", str(tmp_path / "missing.yaml")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"arena check: error: {tmp_path / 'missing.yaml'}: no such config file"

@@ -1,0 +1,138 @@
+"""arena/config.py: every mistake is named by file, line and key path; overrides; the resolved config."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from arena.arena import build_arena
+from arena.config import config_to_dict, dump_config, load_config, parse_config
+from arena.errors import ConfigError
+from tests.conftest import tiny_raw
+
+GOOD_TEXT = """\
+name: t
+device: cpu
+data: {source: ring8, train_size: 1000}
+agents:
+  - name: g
+    role: generator
+    latent: {dist: normal, dim: 2}
+    net: {type: mlp, hidden: [8]}
+    optim: {type: adam, lr: 1.0e-3}
+  - name: d
+    role: discriminator
+    net: {type: mlp, hidden: [8]}
+    optim: {type: adam, lr: 1.0e-3}
+schedule: {matchings: 2, steps_per_match: 2, batch_size: 8}
+"""
+
+# (text in GOOD_TEXT, what replaces it, the message the broken config must produce)
+CASES = [
+    ("    optim: {type: adam, lr: 1.0e-3}\n  - name: d", "    optim: {type: adam, lr: fast}\n  - name: d",
+     "config.yaml:9: agents[0].optim.lr: expected a positive number, got 'fast'"),
+    ("schedule: {matchings: 2,", "schedule: {matchings: 0,",
+     "config.yaml:14: schedule.matchings: expected a positive integer, got 0"),
+    ("schedule: {matchings: 2,", "schedule: {matchngs: 2,",
+     "config.yaml:14: schedule.matchngs: unknown key 'matchngs'; did you mean 'matchings'?"),
+    ("device: cpu", "device: gpu", "config.yaml:2: device: expected auto, cpu, cuda, cuda:N or mps, got 'gpu'"),
+    ("    role: generator", "    role: generatr", "config.yaml:6: agents[0].role: expected one of 'generator', 'discriminator', got 'generatr'; did you mean 'generator'?"),
+    ("net: {type: mlp, hidden: [8]}\n    optim: {type: adam, lr: 1.0e-3}\n  - name: d",
+     "net: {type: mlp, hidden: [8, -1]}\n    optim: {type: adam, lr: 1.0e-3}\n  - name: d",
+     "config.yaml:8: agents[0].net.hidden[1]: expected a positive integer, got -1"),
+    ("net: {type: mlp, hidden: [8]}\n    optim: {type: adam, lr: 1.0e-3}\nschedule",
+     "net: {type: mpl, hidden: [8]}\n    optim: {type: adam, lr: 1.0e-3}\nschedule",
+     "config.yaml:12: agents[1].net.type: unknown network 'mpl'; did you mean 'mlp'?"),
+    ("data: {source: ring8, train_size: 1000}", "data: {source: ring9}", "config.yaml:3: data.source: unknown data source 'ring9'; did you mean 'ring8'?"),
+    ("data: {source: ring8, train_size: 1000}", "data: {source: ring8, train_size: -5}", "config.yaml:3: data.train_size: expected a positive integer, got -5"),
+    ("    latent: {dist: normal, dim: 2}\n", "", "config.yaml:5: agents[0].latent: a generator needs a latent prior"),
+    ("  - name: d\n", "  - name: g\n", "config.yaml:10: agents[1].name: agent name 'g' is used twice (also by agents[0])"),
+    ("  - name: d\n    role: discriminator\n    net: {type: mlp, hidden: [8]}\n    optim: {type: adam, lr: 1.0e-3}\n", "",
+     "config.yaml:4: agents: the game needs at least one discriminator"),
+    ("name: t\n", "name: t\ngame: {id: gan-v9}\n", "config.yaml:2: game.id: unknown game 'gan-v9'; did you mean 'gan-v0'"),
+    ("name: t\n", "name: t\ngame: {id: gan-v0, k: 2}\n", "config.yaml:2: game.k: unknown key 'k' for game 'gan-v0'"),
+    ("name: t\n", "name: t\nseed: -1\n", "config.yaml:2: seed: expected a non-negative integer, got -1"),
+    ("name: t\n", "name: t\nsched: {}\n", "config.yaml:2: sched: unknown key 'sched'; did you mean 'schedule'?"),
+    ("schedule: {matchings: 2, steps_per_match: 2, batch_size: 8}", "schedule: {matchings: 2, steps_per_match: 2, batch_size: 5000}",
+     "config.yaml:14: schedule.batch_size: batch size 5000 is larger than the 1000 training samples"),
+    ("    net: {type: mlp, hidden: [8]}\n    optim: {type: adam, lr: 1.0e-3}\nschedule",
+     "    net: {type: mlp, hidden: [8]}\n    latent: {dist: normal, dim: 2}\n    optim: {type: adam, lr: 1.0e-3}\nschedule",
+     "config.yaml:13: agents[1].latent: only generators have a latent prior"),
+]
+
+
+@pytest.mark.parametrize("old, new, message", CASES, ids=[c[2].split(": ")[1] for c in CASES])
+def test_broken_config_is_rejected_with_file_line_and_key_path(write_config, old, new, message):
+    assert old in GOOD_TEXT
+    path = write_config(GOOD_TEXT.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        build_arena(load_config(path))
+    assert str(info.value).startswith(str(path.parent) + "/")
+    assert message in str(info.value)
+
+
+def test_good_text_builds(write_config):
+    arena = build_arena(load_config(write_config(GOOD_TEXT)))
+    assert [a.name for a in arena.generators] == ["g"] and arena.game.id == "gan-v0"
+
+
+def test_invalid_yaml_names_the_line(write_config):
+    path = write_config("name: t\nagents: [\n  - x: 1\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml:\d+: invalid YAML"):
+        load_config(path)
+
+
+def test_missing_and_empty_files(tmp_path, write_config):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="the config is empty"):
+        load_config(write_config(""))
+    with pytest.raises(ConfigError, match="expected a mapping at the top level, got list"):
+        load_config(write_config("- 1\n- 2\n"))
+
+
+def test_empty_agent_list(write_config):
+    with pytest.raises(ConfigError, match=re.escape("agents: expected at least one generator and one discriminator, got an empty list")):
+        load_config(write_config(tiny_raw(agents=[])))
+
+
+def test_count_zero(write_config):
+    raw = tiny_raw()
+    raw["agents"][0]["count"] = 0
+    with pytest.raises(ConfigError, match=re.escape("agents[0].count: expected a positive integer, got 0")):
+        load_config(write_config(raw))
+
+
+def test_overrides_apply_and_errors_name_set(write_config):
+    path = write_config(GOOD_TEXT)
+    config = load_config(path, ["schedule.matchings=7", "agents[0].optim.lr=0.5", "agents.1.count=3", "data.train_size=500"])
+    assert config.schedule.matchings == 7
+    assert config.agents[0].optim["lr"] == 0.5
+    assert config.discriminator_names == ["d0", "d1", "d2"]
+    assert config.data == {"source": "ring8", "train_size": 500}
+    with pytest.raises(ConfigError, match=re.escape("--set: schedule.matchings: expected a positive integer, got 'many'")):
+        load_config(path, ["schedule.matchings=many"])
+    with pytest.raises(ConfigError, match=re.escape("--set: agents[5]: no item 5 here")):
+        load_config(path, ["agents.5.count=2"])
+    with pytest.raises(ConfigError, match=re.escape("expected key.path=value")):
+        load_config(path, ["schedule.matchings"])
+    with pytest.raises(ConfigError, match=re.escape("--set: agents[0].optim.lr: expected a positive number, got 'fast'")):
+        build_arena(load_config(path, ["agents.0.optim.lr=fast"]))
+
+
+def test_count_expands_names():
+    raw = tiny_raw()
+    raw["agents"][0]["count"] = 3
+    config = parse_config(raw)
+    assert config.generator_names == ["g0", "g1", "g2"] and config.discriminator_names == ["d"]
+
+
+def test_resolved_config_round_trips(write_config):
+    config = load_config(write_config(GOOD_TEXT))
+    text = dump_config(config)
+    again = parse_config(yaml.safe_load(text))
+    assert config_to_dict(again) == config_to_dict(config)
+    assert list(config_to_dict(config))[:3] == ["name", "seed", "device"]
+    assert yaml.safe_load(text)["schedule"]["batch_size"] == 8

@@ -1,0 +1,154 @@
+"""arena/data.py and data_files.py: REFERENCE.md's mixtures, the bundled sets, files, the batch stream."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from arena.data import DataStream, mixture_centers, sources
+from arena.data_files import read_idx, write_idx
+from arena.errors import ConfigError, DataError
+from arena.registry import build
+
+
+def make(spec):
+    return build(spec, sources, ("data",), seed=0)
+
+
+def test_ring8_has_eight_distinct_centres_on_the_unit_circle():
+    c = mixture_centers("ring", modes=8, radius=1.0)
+    assert c.shape == (8, 2)
+    assert torch.allclose(c.norm(dim=1), torch.ones(8))
+    assert torch.cdist(c, c).add(torch.eye(8) * 10).min() > 0.7  # no repeated centre (the linspace trap)
+    angles = torch.atan2(c[:, 1], c[:, 0]) % (2 * math.pi)
+    assert torch.allclose(angles.sort().values, torch.arange(8) * (2 * math.pi / 8), atol=1e-6)
+
+
+def test_grid25_centres():
+    c = mixture_centers("grid", side=5, spacing=2.0)
+    assert sorted(set(c[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    assert len({tuple(x) for x in c.tolist()}) == 25
+
+
+@pytest.mark.parametrize("source, std, k", [("ring8", 0.01, 8), ("grid25", 0.05, 25)])
+def test_mixture_samples_have_the_reference_std(source, std, k):
+    data = make({"source": source, "train_size": 20000, "test_size": 100})
+    assert data.train.shape == (20000, 2) and data.mode_std == std and data.modes.shape == (k, 2)
+    nearest = torch.cdist(data.train, data.modes).argmin(1)
+    resid = data.train - data.modes[nearest]
+    assert resid.std().item() == pytest.approx(std, rel=0.05)
+    assert torch.bincount(nearest, minlength=k).min() > 20000 / k * 0.8
+
+
+def test_gaussian1d():
+    data = make({"source": "gaussian1d", "mean": 4.0, "std": 0.5, "train_size": 50000})
+    assert data.shape == (1,)
+    assert data.train.mean().item() == pytest.approx(4.0, abs=0.01) and data.train.std().item() == pytest.approx(0.5, abs=0.01)
+
+
+def test_digits_and_mnist5k_are_bundled_images_in_range():
+    digits = make({"source": "digits"})
+    assert digits.shape == (1, 8, 8) and digits.kind == "images"
+    assert digits.train.shape[0] + digits.test.shape[0] == 1797
+    assert digits.train.min() >= 0 and digits.train.max() == 1.0
+    m = make({"source": "mnist5k", "range": "symmetric"})
+    assert m.shape == (1, 28, 28) and m.train.shape[0] == 4000 and m.test.shape[0] == 1000
+    assert m.train.min() == -1.0 and m.train.max() == 1.0
+    assert m.space().low.min() == -1.0 and m.space().high.max() == 1.0
+
+
+def _write_mnist(root, n_train=30, n_test=10, gz=True):
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if gz else ""
+    write_idx(root / f"train-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8))
+    write_idx(root / f"t10k-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_reads_idx_files_the_test_wrote(tmp_path, gz):
+    _write_mnist(tmp_path, gz=gz)
+    data = make({"source": "mnist", "root": str(tmp_path), "train_size": 20})
+    assert data.train.shape == (20, 1, 28, 28)
+    assert data.splits["valid"].shape == (10, 1, 28, 28)
+    assert data.test.shape == (10, 1, 28, 28)
+    raw = read_idx(tmp_path / f"train-images-idx3-ubyte{'.gz' if gz else ''}")
+    assert torch.allclose(data.train[0, 0], torch.as_tensor(raw[0] / 255.0, dtype=torch.float32))
+
+
+def test_mnist_missing_files_say_how_to_download(tmp_path):
+    with pytest.raises(DataError, match=re.escape("missing train-images-idx3-ubyte[.gz], t10k-images-idx3-ubyte[.gz]; put them there, or pass --download")):
+        make({"source": "mnist", "root": str(tmp_path)})
+
+
+def test_truncated_idx_is_rejected(tmp_path):
+    _write_mnist(tmp_path, gz=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        make({"source": "mnist", "root": str(tmp_path)})
+
+
+def test_image_folder(tmp_path):
+    from PIL import Image
+
+    for i in range(5):
+        Image.fromarray(np.full((12, 16, 3), i * 40, np.uint8)).save(tmp_path / f"{i}.png")
+    data = make({"source": "images", "root": str(tmp_path), "size": [8, 8], "test_fraction": 0.2})
+    assert data.shape == (3, 8, 8) and data.train.shape[0] == 4 and data.test.shape[0] == 1
+    grey = make({"source": "images", "root": str(tmp_path), "channels": 1})
+    assert grey.shape == (1, 12, 16)
+    Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(tmp_path / "odd.png")
+    with pytest.raises(DataError, match="set data.size to resize them"):
+        make({"source": "images", "root": str(tmp_path)})
+    with pytest.raises(DataError, match="does not exist"):
+        make({"source": "images", "root": str(tmp_path / "nope")})
+
+
+def test_npy_file_and_its_failures(tmp_path):
+    good = tmp_path / "good.npy"
+    np.save(good, np.random.default_rng(0).normal(size=(50, 3)).astype(np.float64))
+    data = make({"source": "npy", "path": str(good), "test_fraction": 0.2})
+    assert data.shape == (3,) and data.train.shape == (40, 3) and data.train.dtype == torch.float32
+    cases = {
+        "missing.npy": (None, "does not exist"),
+        "nan.npy": (np.array([[1.0, np.nan], [2.0, 3.0]]), "1 rows hold NaN or infinite values"),
+        "flat.npy": (np.arange(5.0), "expected an (N, D) array of vectors, got shape (5,)"),
+        "empty.npy": (np.zeros((0, 3)), "expected at least 2 non-empty rows"),
+        "text.npy": (np.array([["a", "b"], ["c", "d"]]), "expected a numeric array, got dtype <U1"),
+    }
+    for name, (array, message) in cases.items():
+        if array is not None:
+            np.save(tmp_path / name, array)
+        with pytest.raises(DataError, match=re.escape(message)):
+            make({"source": "npy", "path": str(tmp_path / name)})
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    with pytest.raises(DataError, match="cannot read"):
+        make({"source": "npy", "path": str(tmp_path / "junk.npy")})
+
+
+def test_unknown_data_key():
+    with pytest.raises(ConfigError, match=re.escape("data.trainsize: unknown key 'trainsize' for data source 'ring8'; did you mean 'train_size'?")):
+        make({"source": "ring8", "trainsize": 5})
+
+
+def test_stream_visits_every_sample_once_per_epoch_and_resumes_exactly():
+    data = torch.arange(10.0).unsqueeze(1)
+    stream = DataStream(data, 5, seed=3)
+    epoch = torch.cat([stream(), stream()]).flatten().sort().values
+    assert torch.equal(epoch, torch.arange(10.0))
+    stream()
+    state = stream.state_dict()
+    expected = [stream() for _ in range(5)]
+    other = DataStream(data, 5, seed=99)
+    other.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(expected, [other() for _ in range(5)]))
+
+
+def test_stream_rejects_a_batch_larger_than_the_data():
+    with pytest.raises(DataError, match="batch size 20 is larger than the 10 training samples"):
+        DataStream(torch.zeros(10, 2), 20, seed=0)

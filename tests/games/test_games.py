@@ -1,0 +1,125 @@
+"""games/: the registry, the classic losses, the frozen side, the checker over every game."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+
+import games
+from arena.errors import ConfigError, UnknownId
+from games.checker import tiny_pair
+
+
+@pytest.mark.parametrize("game_id", games.registry.ids())
+def test_every_registered_game_passes_check_game(game_id):
+    games.check_game(games.make(game_id))
+
+
+def test_required_games_are_registered():
+    assert {"minimax-v0", "gan-v0", "wgan-gp-v0", "hinge-v0", "lsgan-v0"} <= set(games.registry.ids())
+
+
+def test_unknown_id_names_the_closest():
+    with pytest.raises(UnknownId, match=re.escape("unknown game 'gan-v1'; did you mean 'gan-v0'")):
+        games.make("gan-v1")
+
+
+def test_unknown_keyword_is_rejected_with_a_suggestion():
+    with pytest.raises(ConfigError, match=re.escape("d_step: unknown key 'd_step' for game 'gan-v0'; did you mean 'd_steps'?")):
+        games.make("gan-v0", d_step=2)
+
+
+def test_bad_d_steps_is_rejected():
+    with pytest.raises(ConfigError, match=re.escape("d_steps: expected a positive integer, got 0")):
+        games.make("gan-v0", d_steps=0)
+
+
+def test_register_checks_versioned_ids_and_duplicates():
+    with pytest.raises(ValueError, match="name-v0"):
+        games.register("nover", games.NonSaturatingGame)
+    with pytest.raises(ValueError, match="already registered"):
+        games.register("gan-v0", games.NonSaturatingGame)
+
+
+def test_register_and_make_a_user_game():
+    class Doubled(games.NonSaturatingGame):
+        pass
+
+    games.register("test-doubled-v0", Doubled, d_steps=2)
+    try:
+        game = games.make("test-doubled-v0")
+        assert isinstance(game, Doubled) and game.d_steps == 2 and game.id == "test-doubled-v0"
+        assert games.make("test-doubled-v0", d_steps=3).d_steps == 3
+    finally:
+        games.registry._entries.pop("test-doubled-v0")
+
+
+def test_losses_at_known_logits():
+    zero = torch.zeros(4, 1)
+    log2 = math.log(2)
+    assert games.make("minimax-v0").d_loss(zero, zero).item() == pytest.approx(2 * log2)
+    assert games.make("minimax-v0").g_loss(zero).item() == pytest.approx(-log2)  # log(1 - 1/2)
+    assert games.make("gan-v0").g_loss(zero).item() == pytest.approx(log2)  # -log(1/2)
+    assert games.make("hinge-v0").d_loss(zero, zero).item() == pytest.approx(2.0)
+    assert games.make("lsgan-v0").d_loss(torch.ones(4, 1), zero).item() == pytest.approx(0.0)
+    assert games.make("lsgan-v0").g_loss(zero).item() == pytest.approx(0.5)
+    real, fake = torch.full((4, 1), 3.0), torch.full((4, 1), -1.0)
+    assert games.make("wgan-gp-v0").d_loss(real, fake).item() == pytest.approx(-4.0)
+
+
+def test_minimax_saturates_and_non_saturating_does_not():
+    """When D confidently rejects G's samples, log(1 - D) gives G almost no gradient; -log D does."""
+    logits = torch.full((8, 1), -8.0, requires_grad=True)
+    (g_sat,) = torch.autograd.grad(games.make("minimax-v0").g_loss(logits), logits)
+    (g_ns,) = torch.autograd.grad(games.make("gan-v0").g_loss(logits), logits)
+    assert g_sat.abs().max() < 1e-3 < g_ns.abs().min()
+
+
+def test_losses_are_stable_at_extreme_logits():
+    big = torch.full((4, 1), 1e4)
+    for game_id in ("minimax-v0", "gan-v0"):
+        game = games.make(game_id)
+        assert torch.isfinite(game.d_loss(big, -big)) and torch.isfinite(game.g_loss(-big))
+
+
+@pytest.mark.parametrize("game_id", ["gan-v0", "wgan-gp-v0"])
+def test_discriminator_stays_frozen_during_generator_update(game_id):
+    game = games.make(game_id)
+    g, d = tiny_pair(seed=3)
+    d_before = [p.clone() for p in d.net.parameters()]
+    d_state = {k: v.clone() for k, v in d.optimizer.optimizer.state_dict()["state"].items()}
+    g_before = [p.clone() for p in g.net.parameters()]
+    game.generator_update(g, d, 16)
+    assert all(torch.equal(a, b) for a, b in zip(d_before, d.net.parameters()))
+    assert all(p.grad is None for p in d.net.parameters())
+    assert d.steps == 0 and d.optimizer.optimizer.state_dict()["state"] == d_state
+    assert all(p.requires_grad for p in d.net.parameters()), "requires_grad must be restored"
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, g.net.parameters()))
+
+
+def test_generator_samples_are_detached_in_discriminator_update():
+    game = games.make("gan-v0")
+    g, d = tiny_pair(seed=4)
+    g_before = [p.clone() for p in g.net.parameters()]
+    game.discriminator_update(g, d, torch.randn(16, 2))
+    assert all(p.grad is None for p in g.net.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(g_before, g.net.parameters()))
+    assert g.steps == 0 and d.steps == 1
+
+
+def test_round_does_d_steps_discriminator_updates_then_one_generator_update():
+    game = games.make("gan-v0", d_steps=3)
+    g, d = tiny_pair(seed=5)
+    calls = []
+    game.round(g, d, lambda: calls.append(1) or torch.randn(8, 2))
+    assert len(calls) == 3 and d.steps == 3 and g.steps == 1
+
+
+def test_judge_is_balanced_accuracy():
+    game = games.make("gan-v0")
+    real = torch.tensor([[1.0], [1.0], [-1.0], [-1.0]])  # half right
+    fake = torch.tensor([[-1.0], [-1.0], [-1.0], [-1.0]])  # all right
+    assert game.judge(real, fake).item() == pytest.approx(0.75)
