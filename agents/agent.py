@@ -7,6 +7,7 @@ their spaces rather than guessing shapes.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -98,9 +99,19 @@ class Agent:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`. A random stream saved on another kind of device cannot be
+        restored; it restarts from the agent's seed with a warning."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optim"])
-        self.rng.set_state(state["rng"])
+        try:
+            self.rng.set_state(state["rng"])
+        except RuntimeError:
+            warnings.warn(
+                f"{self.name}: its random stream was saved on another kind of device; restarting it from its seed",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.rng.manual_seed(self.seed)
 
 
 class Generator(Agent):

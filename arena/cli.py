@@ -162,22 +162,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _train(tournament, run_dir, args.quiet, config.name)
 
 
-def _load_run(run_dir: str, device: str | None):
+def _load_arena(run_dir: str, device: str | None):
+    """The arena of a run directory, built from its resolved config (no state loaded yet)."""
     from arena.arena import build_arena
     from arena.config import load_config
     from arena.rundir import CONFIG_FILE, check_run_dir
-    from arena.tournament import Tournament
 
     path = check_run_dir(run_dir)
-    config = load_config(path / CONFIG_FILE)
-    arena = build_arena(config, device=device)
-    tournament = Tournament(arena, path)
-    tournament.resume()
-    return path, tournament
+    return path, build_arena(load_config(path / CONFIG_FILE), device=device)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    path, tournament = _load_run(args.run_dir, args.device)
+    from arena.tournament import Tournament
+
+    path, arena = _load_arena(args.run_dir, args.device)
+    tournament = Tournament(arena, path)
+    tournament.resume()
     total = tournament.config.schedule.matchings
     if tournament.matching >= total:
         print(f"{path} is already complete ({total} matchings)")
@@ -196,8 +196,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix not in (".npy", ".png"):
         raise ConfigError(f"-o: expected a .npy or .png file, got {out.name!r}")
-    _, tournament = _load_run(args.run_dir, args.device)
-    arena = tournament.arena
+    from arena.checkpoint import load_checkpoint
+
+    path, arena = _load_arena(args.run_dir, args.device)
+    arena.load_state_dict(load_checkpoint(path))  # read-only: a run in progress is not disturbed
     name = args.agent or arena.generators[0].name
     agent = arena.agent(name)
     if agent.role != "generator":
