@@ -57,8 +57,7 @@ def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int):
             with torch.no_grad():
                 fake = g(torch.randn(batch, 100, device=device))
             opt_d.zero_grad(set_to_none=True)
-            logits = d(torch.cat([real, fake]))
-            loss_d = F.softplus(-logits[:batch]).mean() + F.softplus(logits[batch:]).mean()
+            loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
             loss_d.backward()
             opt_d.step()
             # generator step (non-saturating), D frozen

@@ -72,9 +72,14 @@ class Game:
     def discriminator_loss(
         self, discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns ``(loss, real_logits, fake_logits)``; ``fake`` is already detached."""
-        logits = discriminator(torch.cat([real, fake]))
-        real_logits, fake_logits = logits[: real.shape[0]], logits[real.shape[0]:]
+        """Returns ``(loss, real_logits, fake_logits)``; ``fake`` is already detached.
+
+        Real and generated batches go through the discriminator separately, as in the DCGAN and
+        PyTorch-GAN reference loops: a batch-normalised discriminator then sees the same kind of
+        batch statistics here as in the generator's update, where it sees generated data only.
+        """
+        real_logits = discriminator(real)
+        fake_logits = discriminator(fake)
         return self.d_loss(real_logits, fake_logits), real_logits, fake_logits
 
     def generator_loss(self, discriminator: Discriminator, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
