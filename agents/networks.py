@@ -25,7 +25,7 @@ __all__ = ["MLP", "MaxoutMLP", "Maxout", "DCGANGenerator", "DCGANDiscriminator",
 Shape = tuple[int, ...]
 Activation = Literal["relu", "leaky_relu", "tanh", "elu", "gelu", "silu", "sigmoid"]
 OutAct = Literal["auto", "none", "sigmoid", "tanh"]
-Init = Literal["default", "normal", "xavier", "orthogonal"]
+Init = Literal["default", "normal", "uniform", "xavier", "orthogonal"]
 Prob = Annotated[float, Ge(0), Lt(1)]
 
 
@@ -55,8 +55,12 @@ def _output_activation(out_act: str, role: str, out_range: tuple[float, float] |
     return nn.Identity()
 
 
-def init_weights(module: nn.Module, scheme: str, std: float = 0.02) -> None:
-    """Re-initialise linear and convolution layers in place (``default`` keeps PyTorch's)."""
+def init_weights(module: nn.Module, scheme: str, std: float = 0.02, irange: float = 0.05) -> None:
+    """Re-initialise linear and convolution layers in place (``default`` keeps PyTorch's).
+
+    ``normal``: weights N(0, std), biases 0 (DCGAN, PacGAN). ``uniform``: weights U(-irange, irange),
+    biases 0 (pylearn2's ``irange``, used by Goodfellow et al., 2014).
+    """
     if scheme == "default":
         return
     for m in module.modules():
@@ -64,6 +68,8 @@ def init_weights(module: nn.Module, scheme: str, std: float = 0.02) -> None:
             weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
             if scheme == "normal":
                 nn.init.normal_(weight, 0.0, std)
+            elif scheme == "uniform":
+                nn.init.uniform_(weight, -irange, irange)
             elif scheme == "xavier":
                 nn.init.xavier_uniform_(weight)
             elif scheme == "orthogonal":
@@ -94,8 +100,10 @@ class MLP(nn.Module):
         input_dropout: dropout probability on the input.
         out_act: ``auto`` (sigmoid for [0, 1] data, tanh for [-1, 1], none otherwise), ``none``,
             ``sigmoid`` or ``tanh``. Discriminators always output logits.
-        init: ``default`` (PyTorch's), ``normal`` (N(0, init_std), as in PacGAN), ``xavier``, ``orthogonal``.
+        init: ``default`` (PyTorch's), ``normal`` (N(0, init_std), as in PacGAN), ``uniform``
+            (U(-init_range, init_range), as in Goodfellow et al.), ``xavier``, ``orthogonal``.
         init_std: standard deviation of the ``normal`` init.
+        init_range: half-width of the ``uniform`` init.
     """
 
     def __init__(
@@ -115,6 +123,7 @@ class MLP(nn.Module):
         out_act: OutAct = "auto",
         init: Init = "default",
         init_std: Annotated[float, Gt(0)] = 0.02,
+        init_range: Annotated[float, Gt(0)] = 0.05,
     ) -> None:
         super().__init__()
         self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
@@ -134,7 +143,7 @@ class MLP(nn.Module):
         layers.append(sn(nn.Linear(width, _flat(out_shape))))
         layers.append(_output_activation(out_act, role, out_range))
         self.body = nn.Sequential(*layers)
-        init_weights(self, init, init_std)
+        init_weights(self, init, init_std, init_range)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x).view(x.shape[0], *self.out_shape)
@@ -164,6 +173,7 @@ class MaxoutMLP(nn.Module):
         out_act: as for ``mlp``.
         init: as for ``mlp``.
         init_std: as for ``mlp``.
+        init_range: as for ``mlp``.
     """
 
     def __init__(
@@ -178,6 +188,7 @@ class MaxoutMLP(nn.Module):
         out_act: OutAct = "auto",
         init: Init = "default",
         init_std: Annotated[float, Gt(0)] = 0.02,
+        init_range: Annotated[float, Gt(0)] = 0.05,
     ) -> None:
         super().__init__()
         self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
@@ -202,7 +213,7 @@ class MaxoutMLP(nn.Module):
         layers.append(nn.Linear(width, _flat(out_shape)))
         layers.append(_output_activation(out_act, role, out_range))
         self.body = nn.Sequential(*layers)
-        init_weights(self, init, init_std)
+        init_weights(self, init, init_std, init_range)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x).view(x.shape[0], *self.out_shape)
@@ -276,6 +287,7 @@ def dcgan(
     out_act: OutAct = "auto",
     init: Init = "normal",
     init_std: Annotated[float, Gt(0)] = 0.02,
+    init_range: Annotated[float, Gt(0)] = 0.05,
 ) -> nn.Module:
     """Convolutional generator or discriminator for images whose sides are divisible by 4.
 
@@ -286,6 +298,7 @@ def dcgan(
         out_act: as for ``mlp``.
         init: as for ``mlp``; DCGAN's N(0, 0.02) by default.
         init_std: standard deviation of the ``normal`` init.
+        init_range: half-width of the ``uniform`` init.
     """
     if role == "generator":
         if norm == "spectral":
@@ -296,7 +309,7 @@ def dcgan(
     else:
         _output_activation(out_act, role, out_range)
         net = DCGANDiscriminator(in_shape, width, norm, act_slope)
-    init_weights(net, init, init_std)
+    init_weights(net, init, init_std, init_range)
     return net
 
 

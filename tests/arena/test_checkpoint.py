@@ -59,6 +59,7 @@ class Evil:
         return (print, ("code ran",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_checkpoints_are_loaded_with_weights_only(tmp_path):
     """A checkpoint holding arbitrary pickled objects is refused, not executed."""
     folder = tmp_path / "checkpoints"

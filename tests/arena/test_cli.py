@@ -151,3 +151,28 @@ def test_python_dash_m_arena_exits_2_on_a_user_error_without_traceback(tmp_path)
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == f"arena check: error: {tmp_path / 'missing.yaml'}: no such config file"
+
+
+def test_subprocess_run_with_progress_display(tmp_path, write_config):
+    """The real entry point end to end, progress display on, output not a terminal."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cfg = write_config(tiny_raw(schedule={"matchings": 3}, eval={"every": 3}))
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "arena", "run", str(cfg), "--out", str(out)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"run finished: {out}" in done.stdout
+    assert "matching 3: g: modes" in done.stderr and "checkpoint after matching 3" in done.stderr
+    assert (out / "samples" / "g-000003.png").is_file()
+
+
+def test_classic_gan_runs_on_full_mnist_with_one_set(tmp_path, monkeypatch, capsys):
+    """`--set data.source=mnist` reads IDX files from data/mnist (written here by the test)."""
+    from tests.arena.test_data import _write_mnist
+
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    _write_mnist(tmp_path / "data" / "mnist", n_train=200, n_test=50)
+    monkeypatch.chdir(tmp_path)
+    config = ROOT / "configs" / "classic_gan.yaml"
+    assert run_cli("check", config, "--set", "data.source=mnist") == 0
+    assert "mnist: images of shape (1, 28, 28) (train 200, test 50)" in capsys.readouterr().out

@@ -152,3 +152,39 @@ def test_stream_visits_every_sample_once_per_epoch_and_resumes_exactly():
 def test_stream_rejects_a_batch_larger_than_the_data():
     with pytest.raises(DataError, match="batch size 20 is larger than the 10 training samples"):
         DataStream(torch.zeros(10, 2), 20, seed=0)
+
+
+def test_mnist_never_downloads_unless_asked(tmp_path, monkeypatch):
+    import urllib.request
+
+    def no_network(*a, **k):
+        raise AssertionError("network reached without --download")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    with pytest.raises(DataError, match="pass --download"):
+        make({"source": "mnist", "root": str(tmp_path / "m")})
+
+
+def test_mnist_download_writes_the_files_it_fetched(tmp_path, monkeypatch):
+    """The download path, served from local bytes instead of the network."""
+    import io
+    import urllib.request
+
+    served = {}
+    for stem, n in (("train-images-idx3-ubyte", 12), ("t10k-images-idx3-ubyte", 4)):
+        write_idx(tmp_path / f"{stem}.gz", np.full((n, 28, 28), 7, np.uint8))
+        served[stem + ".gz"] = (tmp_path / f"{stem}.gz").read_bytes()
+    urls = []
+
+    def fake_urlopen(url, timeout=None):
+        urls.append(url)
+        return io.BytesIO(served[url.rsplit("/", 1)[1]])
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    root = tmp_path / "fetched"
+    data = make({"source": "mnist", "root": str(root), "download": True, "train_size": 10})
+    assert len(urls) == 2 and all(u.endswith(".gz") for u in urls)
+    assert data.train.shape == (10, 1, 28, 28) and data.test.shape == (4, 1, 28, 28)
+    assert sorted(p.name for p in root.iterdir()) == ["t10k-images-idx3-ubyte.gz", "train-images-idx3-ubyte.gz"]
+    make({"source": "mnist", "root": str(root), "download": True})  # present now: nothing fetched again
+    assert len(urls) == 2
