@@ -155,8 +155,8 @@ class Tournament:
         for gi, g in enumerate(arena.generators):
             seed = derive_seed(cfg.seed, "eval", g.name, str(self.matching))
             samples, metrics = evaluate_generator(arena, g, cfg.eval.samples, seed)
-            record: dict[str, Any] = {"kind": "eval", "matching": self.matching, "rounds": self.rounds, "agent": g.name, **metrics}
-            records.append(record)
+            if metrics:
+                records.append({"kind": "eval", "matching": self.matching, "rounds": self.rounds, "agent": g.name, **metrics})
             if self.run_dir is not None:
                 d = arena.discriminators[gi % len(arena.discriminators)]
                 shown = samples[: cfg.eval.grid] if arena.data.kind == "images" else samples

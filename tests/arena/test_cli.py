@@ -176,3 +176,35 @@ def test_classic_gan_runs_on_full_mnist_with_one_set(tmp_path, monkeypatch, caps
     config = ROOT / "configs" / "classic_gan.yaml"
     assert run_cli("check", config, "--set", "data.source=mnist") == 0
     assert "mnist: images of shape (1, 28, 28) (train 200, test 50)" in capsys.readouterr().out
+
+
+def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_config):
+    """SIGINT: the current matching finishes, a checkpoint is written, exit 130 with the resume command;
+    `arena resume` then ends with the same samples as an uninterrupted run."""
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    raw = tiny_raw(schedule={"matchings": 400, "steps_per_match": 5}, checkpoint={"every": 1000, "keep_last": 2},
+                   eval={"every": 1000}, log={"every": 50})
+    cfg = write_config(raw)
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "arena", "run", str(cfg), "--out", str(out), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    deadline = time.time() + 60
+    while not (out / "metrics.jsonl").exists() and time.time() < deadline:  # training has started
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert f"continue with: arena resume {out}" in stderr
+    manifests = list_checkpoints(out)
+    assert len(manifests) == 1
+    stopped_at = json.loads(manifests[0].read_text())["matching"]
+    assert 0 < stopped_at < 400
+    assert run_cli("resume", out, "--quiet") == 0
+    full = tmp_path / "full"
+    assert run_cli("run", cfg, "--out", full, "--quiet") == 0
+    assert run_cli("sample", out, "-n", 50, "-o", tmp_path / "a.npy") == 0
+    assert run_cli("sample", full, "-n", 50, "-o", tmp_path / "b.npy") == 0
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
