@@ -16,7 +16,7 @@ from agents.optim import optimizers
 from arena.errors import ConfigError
 from arena.registry import Ge, build
 
-__all__ = ["AgentSpec", "build_agent", "agent_names"]
+__all__ = ["AgentSpec", "build_agent", "agent_names", "estimate_agent_bytes"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
@@ -57,6 +57,40 @@ def agent_names(spec: AgentSpec) -> list[str]:
     return [f"{spec.name}{i}" for i in range(spec.count)]
 
 
+def _network(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple):
+    """Build ``spec``'s latent prior and network (on the current default device); return them with the spaces."""
+    data_shape = tuple(data_space.shape)
+    bounded = bool(data_space.is_bounded("both"))
+    out_range = (float(data_space.low.min()), float(data_space.high.max())) if bounded else None
+    if spec.role == "generator":
+        latent = build(spec.latent or {}, latents, (*path, "latent"))
+        observation_space, action_space = latent.space(), data_space
+        in_shape, out_shape = (latent.dim,), data_shape
+    else:
+        latent = None
+        observation_space, action_space = data_space, LOGIT_SPACE
+        in_shape, out_shape = data_shape, (1,)
+    net = build(spec.net, networks, (*path, "net"), in_shape=in_shape, out_shape=out_shape, role=spec.role, out_range=out_range)
+    if not isinstance(net, torch.nn.Module):
+        raise ConfigError(f"the network is a {type(net).__name__}, not a torch.nn.Module", (*path, "net"))
+    return net, latent, observation_space, action_space
+
+
+# Optimizer state per parameter, in parameter-sized tensors.
+_OPTIMIZER_SLOTS = {"adam": 2, "sgd": 1, "rmsprop": 2}
+
+
+def estimate_agent_bytes(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple = ()) -> tuple[int, int]:
+    """``(parameters, bytes)`` one agent of ``spec`` needs for weights, gradients and optimizer
+    state, found by building its network on the ``meta`` device (nothing is allocated)."""
+    with torch.device("meta"):
+        net, *_ = _network(spec, data_space, path)
+    params = sum(p.numel() for p in net.parameters())
+    buffers = sum(b.numel() for b in net.buffers())
+    slots = _OPTIMIZER_SLOTS.get(str(spec.optim.get("type", "adam")), 2)
+    return params, 4 * (params * (2 + slots) + buffers)
+
+
 def build_agent(
     spec: AgentSpec,
     name: str,
@@ -79,25 +113,9 @@ def build_agent(
         path: key path of ``spec`` in the config, for error messages.
     """
     device = torch.device(device)
-    data_shape = tuple(data_space.shape)
-    bounded = bool(data_space.is_bounded("both"))
-    out_range = (float(data_space.low.min()), float(data_space.high.max())) if bounded else None
-    if spec.role == "generator":
-        latent = build(spec.latent or {}, latents, (*path, "latent"))
-        observation_space, action_space = latent.space(), data_space
-        in_shape, out_shape = (latent.dim,), data_shape
-    else:
-        latent = None
-        observation_space, action_space = data_space, LOGIT_SPACE
-        in_shape, out_shape = data_shape, (1,)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = build(
-            spec.net, networks, (*path, "net"),
-            in_shape=in_shape, out_shape=out_shape, role=spec.role, out_range=out_range,
-        )
-    if not isinstance(net, torch.nn.Module):
-        raise ConfigError(f"the network is a {type(net).__name__}, not a torch.nn.Module", (*path, "net"))
+        net, latent, observation_space, action_space = _network(spec, data_space, path)
     net = net.to(device)
     optimizer = build(spec.optim, optimizers, (*path, "optim"), params=list(net.parameters()))
     common = dict(

@@ -12,6 +12,7 @@ from agents import Agent, Discriminator, Generator, agent_names, build_agent
 from arena.config import ConfigOrigin, RunConfig
 from arena.data import DataSource, DataStream, sources
 from arena.errors import ConfigError, DataError
+from arena.preflight import check_memory, check_shapes
 from arena.registry import build
 from arena.seeding import derive_seed, resolve_device
 
@@ -98,11 +99,14 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
         if "id" not in game_spec:
             raise ConfigError(f"missing key 'id' (one of: {', '.join(games.registry.ids())})", ("game",))
         game = games.make(game_spec.pop("id"), path=("game",), **game_spec)
-        built: list[Agent] = []
+        check_memory(config.agents, data, dev)
+        data.to(dev)
+        built: list[tuple[Agent, int]] = []
         for i, spec in enumerate(config.agents):
             for name in agent_names(spec):
                 seed = derive_seed(config.seed, "agent", name)
-                built.append(build_agent(spec, name, data.space(), seed, dev, path=("agents", i)))
+                built.append((build_agent(spec, name, data.space(), seed, dev, path=("agents", i)), i))
+        check_shapes(built, data)
         if config.schedule.batch_size > data.train.shape[0]:
             raise ConfigError(
                 f"batch size {config.schedule.batch_size} is larger than the {data.train.shape[0]} training samples",
@@ -112,14 +116,14 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
         raise origin.locate(exc) from None
     except DataError as exc:
         raise DataError(f"{origin.source}: data: {exc}") from None
-    data.to(dev)
+    agents = [agent for agent, _ in built]
     stream = DataStream(data.train, config.schedule.batch_size, derive_seed(config.seed, "data", "stream"))
     return Arena(
         config=config,
         device=dev,
         data=data,
         game=game,
-        generators=[a for a in built if isinstance(a, Generator)],
-        discriminators=[a for a in built if isinstance(a, Discriminator)],
+        generators=[a for a in agents if isinstance(a, Generator)],
+        discriminators=[a for a in agents if isinstance(a, Discriminator)],
         stream=stream,
     )

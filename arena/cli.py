@@ -145,6 +145,10 @@ def _train(tournament, run_dir: Path, quiet: bool, title: str) -> int:
     return 0
 
 
+def _count(items, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from arena.arena import build_arena
     from arena.config import load_config
@@ -156,8 +160,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     arena = build_arena(config, device=args.device)
     run_dir = create_run_dir(config, args.out, arena.device)
     if not args.quiet:
-        print(f"run directory: {run_dir}\n{arena.data.describe()}; {len(arena.generators)} generators x "
-              f"{len(arena.discriminators)} discriminators; game {arena.game.id}; device {arena.device}", file=sys.stderr)
+        print(f"run directory: {run_dir}\n{arena.data.describe()}; {_count(arena.generators, 'generator')} x "
+              f"{_count(arena.discriminators, 'discriminator')}; game {arena.game.id}; device {arena.device}", file=sys.stderr)
     tournament = Tournament(arena, run_dir)
     return _train(tournament, run_dir, args.quiet, config.name)
 
@@ -225,7 +229,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     params = sum(a.num_parameters() for a in arena.agents.values())
     print(
         f"{args.config}: ok: {arena.data.describe()}; game {arena.game.id}; "
-        f"{len(arena.generators)} generators, {len(arena.discriminators)} discriminators, {params:,} parameters"
+        f"{_count(arena.generators, 'generator')}, {_count(arena.discriminators, 'discriminator')}, {params:,} parameters"
     )
     return 0
 

@@ -14,8 +14,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from arena.errors import DataError
+from arena.errors import ConfigError, DataError
 from arena.registry import Ge, Gt, Registry
+from arena.resources import human_bytes, memory_bytes
 
 __all__ = ["DataSource", "DataStream", "sources", "ring8", "grid25", "gaussian1d", "mixture_centers"]
 
@@ -145,7 +146,21 @@ def mixture_centers(name: str, **kw: float) -> torch.Tensor:
     return torch.cartesian_prod(ticks, ticks).float()
 
 
+def _check_size(sizes: dict[str, int], dim: int) -> None:
+    """Refuse to generate more points than memory holds (before allocating them)."""
+    need = sum(sizes.values()) * (4 * dim + 8)
+    budget = int(memory_bytes("cpu") * 0.8)
+    if need > budget:
+        key = max(sizes, key=sizes.get)
+        raise ConfigError(
+            f"{sum(sizes.values()):,} points need about {human_bytes(need)}, more than the {human_bytes(budget)} "
+            f"this machine can spare",
+            (f"{key}_size",),
+        )
+
+
 def _mixture(name: str, centers: torch.Tensor, std: float, sizes: dict[str, int], seed: int) -> DataSource:
+    _check_size(sizes, centers.shape[1])
     g = torch.Generator().manual_seed(seed)
     splits = {}
     for split, n in sizes.items():
@@ -211,6 +226,7 @@ def gaussian1d(
         mean: its mean.
         std: its standard deviation.
     """
+    _check_size({"train": train_size, "test": test_size}, 1)
     g = torch.Generator().manual_seed(seed)
     splits = {s: mean + std * torch.randn(n, 1, generator=g) for s, n in (("train", train_size), ("test", test_size))}
     return DataSource("gaussian1d", splits, kind="points", info={"mean": mean, "std": std})

@@ -208,3 +208,13 @@ def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_con
     assert run_cli("sample", out, "-n", 50, "-o", tmp_path / "a.npy") == 0
     assert run_cli("sample", full, "-n", 50, "-o", tmp_path / "b.npy") == 0
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_public_api_exports_resolve():
+    import agents
+    import arena
+    import games
+
+    for package in (arena, agents, games):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -136,3 +137,31 @@ def test_resolved_config_round_trips(write_config):
     assert config_to_dict(again) == config_to_dict(config)
     assert list(config_to_dict(config))[:3] == ["name", "seed", "device"]
     assert yaml.safe_load(text)["schedule"]["batch_size"] == 8
+
+
+BROKEN_DIR = Path(__file__).parent / "broken_configs"
+BROKEN_FILES = sorted(BROKEN_DIR.glob("*.yaml"))
+
+
+def _expected(path: Path) -> str:
+    last = path.read_text().rstrip().splitlines()[-1]
+    assert last.startswith("# expect: "), path
+    return last[len("# expect: "):]
+
+
+@pytest.mark.parametrize("path", BROKEN_FILES, ids=[p.stem for p in BROKEN_FILES])
+def test_broken_config_corpus(path, capsys):
+    """Each file in broken_configs/ ends with '# expect: <message>': `arena check` must exit 2
+    with one line on stderr that names the file and holds that message (line and key path first)."""
+    from arena.cli import main
+
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    expected = _expected(path)
+    where = f"{path}:" if expected[0].isdigit() else f"{path}: "
+    assert where + expected in err, err
+
+
+def test_the_corpus_is_large():
+    assert len(BROKEN_FILES) + len(CASES) >= 40

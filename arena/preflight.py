@@ -1,0 +1,84 @@
+"""Cross-field checks made before training: sizes that cannot fit, shapes that do not match.
+
+Both run inside :func:`arena.arena.build_arena`, so ``arena check`` and ``arena run`` reject
+such configs before anything is written.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from agents import Agent, AgentSpec, Generator, agent_names
+from agents.spec import estimate_agent_bytes
+from arena.data import DataSource
+from arena.errors import ConfigError
+from arena.resources import human_bytes, memory_bytes
+
+__all__ = ["check_memory", "check_shapes", "MEMORY_FRACTION"]
+
+MEMORY_FRACTION = 0.8
+"""Share of the device's memory that the agents' weights, gradients and optimizer state may plan to use."""
+
+
+def check_memory(specs: list[AgentSpec], data: DataSource, device: torch.device) -> None:
+    """Estimate every agent's weights, gradients and optimizer state (built on the meta
+    device, so nothing is allocated) and refuse a pool that cannot fit in memory."""
+    budget = int(memory_bytes(device) * MEMORY_FRACTION)
+    total, worst = 0, (0, 0, 0)
+    for i, spec in enumerate(specs):
+        params, size = estimate_agent_bytes(spec, data.space(), ("agents", i))
+        size *= len(agent_names(spec))
+        total += size
+        if size > worst[0]:
+            worst = (size, i, params)
+    total += sum(x.numel() * x.element_size() for x in data.splits.values())
+    if total > budget:
+        size, i, params = worst
+        raise ConfigError(
+            f"the agents need about {human_bytes(total)} for weights, gradients and optimizer state "
+            f"(this spec: {params:,} parameters per agent), more than {human_bytes(budget)} "
+            f"({MEMORY_FRACTION:.0%} of the {human_bytes(memory_bytes(device))} on {device})",
+            ("agents", i, "net"),
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:
+    """One small forward pass per agent: generators must emit the data's shape, discriminators
+    must take it and emit one logit per sample. ``agents`` pairs each agent with its spec index."""
+    shape = tuple(data.shape)
+    real = data.train[:2]
+    for agent, i in agents:
+        path = ("agents", i, "net")
+        was_training = agent.net.training
+        agent.eval()
+        try:
+            with torch.no_grad():
+                if isinstance(agent, Generator):
+                    z = agent.latent.sample(2, torch.Generator(device=agent.device).manual_seed(0), agent.device)
+                    try:
+                        out = agent(z)
+                    except RuntimeError as exc:
+                        raise ConfigError(
+                            f"the generator's network fails on latent vectors of shape {tuple(z.shape[1:])}: {_first_line(exc)}", path
+                        ) from None
+                    if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != shape:
+                        got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
+                        raise ConfigError(f"the generator emits samples of shape {got}, but the data has shape {shape}", path)
+                else:
+                    try:
+                        out = agent(real)
+                    except RuntimeError as exc:
+                        raise ConfigError(
+                            f"the discriminator's network cannot take data of shape {shape}: {_first_line(exc)}", path
+                        ) from None
+                    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (real.shape[0], 1):
+                        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                        raise ConfigError(
+                            f"the discriminator must emit one logit per sample, shape (batch, 1); it emits {got}", path
+                        )
+        finally:
+            agent.train(was_training)
