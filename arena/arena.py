@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import torch
 
 import games
 from agents import Agent, Discriminator, Generator, agent_names, build_agent
+from arena import faults
 from arena.config import ConfigOrigin, RunConfig
 from arena.data import DataSource, DataStream, sources
 from arena.errors import ConfigError, DataError
@@ -99,6 +101,8 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
         if "id" not in game_spec:
             raise ConfigError(f"missing key 'id' (one of: {', '.join(games.registry.ids())})", ("game",))
         game = games.make(game_spec.pop("id"), path=("game",), **game_spec)
+        if faults.armed("round"):  # crash-safety tests: die inside a round
+            game.between_updates = functools.partial(faults.fault_point, "round")
         check_memory(config.agents, data, dev)
         data.to(dev)
         built: list[tuple[Agent, int]] = []

@@ -19,19 +19,25 @@ from typing import Any
 import torch
 
 from arena.errors import CheckpointError
+from arena.faults import fault_point
 
 __all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "atomic_write"]
 
 SUBDIR = "checkpoints"
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees either the old file or the whole new one."""
+def atomic_write(path: Path, data: bytes, before_rename: str | None = None) -> None:
+    """Write ``data`` to ``path`` so that a reader sees either the old file or the whole new one.
+
+    ``before_rename`` names a fault-injection point (:mod:`arena.faults`) between the write and the rename.
+    """
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    if before_rename:
+        fault_point(before_rename)
     os.replace(tmp, path)
     try:
         fd = os.open(path.parent, os.O_RDONLY)
@@ -63,7 +69,8 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], matching: int, keep_la
     torch.save(state, buffer)
     payload = buffer.getvalue()
     weights = folder / f"{_name(matching)}.pt"
-    atomic_write(weights, payload)
+    atomic_write(weights, payload, before_rename="checkpoint-write")
+    fault_point("checkpoint-manifest")
     manifest = {
         "file": weights.name,
         "sha256": hashlib.sha256(payload).hexdigest(),

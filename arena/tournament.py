@@ -14,6 +14,7 @@ import torch
 
 from arena.arena import Arena
 from arena.checkpoint import load_checkpoint, save_checkpoint
+from arena.faults import fault_point
 from arena.match import play_match
 from arena.metrics import mode_metrics
 from arena.outputs import MetricsLog, save_samples_picture
@@ -163,6 +164,7 @@ class Tournament:
                 path = self.run_dir / SAMPLES_DIR / f"{g.name}-{self.matching:06d}.png"
                 save_samples_picture(shown, path, arena.data, d.eval(), f"{g.name} after {self.rounds:,} rounds")
                 d.train()
+            fault_point("eval")
         if arena.data.shape == (1,):
             real = arena.data.test
             for d in arena.discriminators:

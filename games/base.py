@@ -54,6 +54,9 @@ class Game:
     """The registered id, set by :func:`games.make`."""
     roles: ClassVar[tuple[str, ...]] = ("generator", "discriminator")
 
+    between_updates: Callable[[], None] | None = None
+    """Called inside every round after the discriminator updates (a hook for fault injection)."""
+
     def __init__(self, d_steps: Annotated[int, Gt(0)] = 1) -> None:
         self.d_steps = d_steps
 
@@ -134,6 +137,8 @@ class Game:
         for _ in range(self.d_steps):
             real = real_batch()
             stats = self.discriminator_update(generator, discriminator, real)
+        if self.between_updates is not None:
+            self.between_updates()
         stats.update(self.generator_update(generator, discriminator, real.shape[0]))
         return stats
 
