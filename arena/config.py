@@ -18,7 +18,7 @@ import yaml
 
 from agents.spec import AgentSpec, agent_names
 from arena.errors import ConfigError
-from arena.registry import Ge, parse_dataclass
+from arena.registry import Ge, Gt, Lt, parse_dataclass
 
 __all__ = [
     "RunConfig",
@@ -26,6 +26,7 @@ __all__ = [
     "LogConfig",
     "EvalConfig",
     "CheckpointConfig",
+    "DivergenceConfig",
     "ConfigOrigin",
     "load_config",
     "parse_config",
@@ -82,6 +83,20 @@ class CheckpointConfig:
 
 
 @dataclasses.dataclass
+class DivergenceConfig:
+    """What happens when a match diverges (a NaN or inf loss, exploding weights)."""
+
+    enabled: bool = True
+    """Check every match; a diverged match is voided and its players restored."""
+    max_weight: Annotated[float, Gt(0)] = 1.0e3
+    """A parameter with absolute value above this counts as exploding."""
+    lr_factor: Annotated[float, Gt(0), Lt(1)] = 0.1
+    """Multiplies the blamed agent's learning rate after each failure."""
+    max_failures: Annotated[int, Ge(1)] = 3
+    """Failures after which an agent is retired from the run."""
+
+
+@dataclasses.dataclass
 class RunConfig:
     """A whole run: the arena, its agents, the game and the schedule."""
 
@@ -105,6 +120,8 @@ class RunConfig:
     """Periodic evaluation and sample pictures."""
     checkpoint: CheckpointConfig = dataclasses.field(default_factory=CheckpointConfig)
     """Checkpointing."""
+    divergence: DivergenceConfig = dataclasses.field(default_factory=DivergenceConfig)
+    """Rolling back and retiring agents whose matches diverge."""
 
     def validate(self) -> None:
         if not _DEVICE.match(self.device):
@@ -272,7 +289,7 @@ def _plain(value: Any) -> Any:
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
     """The config as plain YAML-ready data (the first key is ``name``)."""
     data = _plain(dataclasses.asdict(config))
-    order = ["name", "seed", "device", "data", "game", "agents", "schedule", "log", "eval", "checkpoint"]
+    order = ["name", "seed", "device", "data", "game", "agents", "schedule", "log", "eval", "checkpoint", "divergence"]
     return {k: data[k] for k in order}
 
 

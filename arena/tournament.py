@@ -14,6 +14,8 @@ import torch
 
 from arena.arena import Arena
 from arena.checkpoint import load_checkpoint, save_checkpoint
+from arena.divergence import DivergenceGuard
+from arena.errors import ArenaError
 from arena.faults import fault_point
 from arena.match import play_match
 from arena.metrics import mode_metrics
@@ -71,6 +73,8 @@ class Tournament:
         self.rounds = 0  # pair-rounds played
         self.elapsed = 0.0  # seconds of play before this process
         self.stop_requested = False
+        div = self.config.divergence
+        self.guard = DivergenceGuard(div.max_weight, div.lr_factor, div.max_failures, div.enabled)
         arena.seed_loop()
 
     # ------------------------------------------------------------------ state
@@ -86,6 +90,7 @@ class Tournament:
             "rounds": self.rounds,
             "elapsed": self.elapsed,
             "metrics_lines": self.log.lines if self.log else 0,
+            "divergence": self.guard.state_dict(),
             **self.arena.state_dict(),
         }
 
@@ -95,6 +100,7 @@ class Tournament:
         state = load_checkpoint(self.run_dir)
         self.arena.load_state_dict(state)
         self.matching, self.rounds, self.elapsed = int(state["matching"]), int(state["rounds"]), float(state["elapsed"])
+        self.guard.load_state_dict(state.get("divergence", {}))
         if self.log:
             self.log.truncate(int(state["metrics_lines"]))
 
@@ -112,16 +118,27 @@ class Tournament:
         started = time.perf_counter()
         period_start, period_rounds = started, 0
         for k in range(self.matching, cfg.schedule.matchings):
-            for gi, di in self.schedule.matching(k):
+            matching = self.schedule.matching(k)
+            for i, (gi, di) in enumerate(matching):
                 g, d = arena.generators[gi], arena.discriminators[di]
+                position = (k * len(matching) + i + 1) * steps
+                if self.guard.is_retired(g) or self.guard.is_retired(d):
+                    self.on_progress(position, self.rounds_total, {})
+                    continue
+                snapshot = self.guard.snapshot((g, d), arena.stream)
                 stats = play_match(arena.game, g, d, arena.stream, steps)
+                blamed = self.guard.check(stats, (g, d))
+                if blamed:
+                    self._void_match((g, d), snapshot, blamed)
+                    self.on_progress(position, self.rounds_total, {})
+                    continue
                 acc = pending.setdefault((g.name, d.name), {"matches": 0})
                 acc["matches"] += 1
                 for key, value in stats.items():
                     acc[key] = acc.get(key, 0.0) + value
                 self.rounds += steps
                 period_rounds += steps
-                self.on_progress(self.rounds, self.rounds_total, stats)
+                self.on_progress(position, self.rounds_total, stats)
             self.matching = k + 1
             last = self.matching == cfg.schedule.matchings
             if self.matching % cfg.log.every == 0 or last:
@@ -137,7 +154,32 @@ class Tournament:
                 self.on_event(f"checkpoint after matching {self.matching}")
             if self.stop_requested and not last:
                 return
+            self._check_roles_left()
         self.elapsed += time.perf_counter() - started
+
+    def _void_match(self, players: tuple, snapshot: dict | None, blamed: list) -> None:
+        """Undo a diverged match entirely and count the failure against the agents to blame."""
+        if snapshot is not None:
+            self.guard.restore(players, self.arena.stream, snapshot)
+        for agent, reason in blamed:
+            record = self.guard.fail(agent, reason)
+            opponent = players[1] if agent is players[0] else players[0]
+            record.update(matching=self.matching + 1, opponent=opponent.name)
+            if self.log:
+                self.log.write(record)
+            self.on_event(
+                f"divergence: {agent.name}: {reason}; match voided, "
+                + ("agent retired" if record["action"] == "retired" else f"learning rate lowered to {record['lr']:.3g}")
+            )
+
+    def _check_roles_left(self) -> None:
+        for role, pool in (("generator", self.arena.generators), ("discriminator", self.arena.discriminators)):
+            if all(self.guard.is_retired(a) for a in pool):
+                self.checkpoint()
+                raise ArenaError(
+                    f"every {role} has been retired after repeated divergence (see 'divergence' lines in metrics.jsonl); "
+                    f"lower the learning rates or raise divergence.max_failures"
+                )
 
     def _log_training(self, pending: dict, wall: float, rounds: int, elapsed: float) -> None:
         if not self.log:

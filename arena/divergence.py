@@ -1,0 +1,107 @@
+"""Divergence handling: a NaN or inf loss, or exploding weights, voids the match instead of ending the run.
+
+Before every match the guard snapshots both players, the data stream and the global random
+state. If the match diverges, all of it is restored, so the match leaves no trace; the agent
+to blame (the one whose weights are non-finite or too large, or both where the weights look
+sound but a loss is not finite) has its learning rate lowered, and after ``max_failures``
+failures it is retired and plays no more.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+
+from agents import Agent
+
+__all__ = ["DivergenceGuard"]
+
+
+class DivergenceGuard:
+    """Tracks failures and retirements; see the module docstring.
+
+    Args:
+        max_weight: a parameter with absolute value above this counts as exploding.
+        lr_factor: multiplies the blamed agent's learning rate after each failure.
+        max_failures: failures after which an agent is retired.
+        enabled: with False, nothing is checked or snapshotted.
+    """
+
+    def __init__(self, max_weight: float, lr_factor: float, max_failures: int, enabled: bool = True) -> None:
+        self.max_weight = max_weight
+        self.lr_factor = lr_factor
+        self.max_failures = max_failures
+        self.enabled = enabled
+        self.failures: dict[str, int] = {}
+        self.retired: list[str] = []
+
+    def is_retired(self, agent: Agent) -> bool:
+        return agent.name in self.retired
+
+    def snapshot(self, agents: tuple[Agent, ...], stream) -> dict[str, Any] | None:
+        if not self.enabled:
+            return None
+        return copy.deepcopy({
+            "agents": [a.state_dict() for a in agents],
+            "stream": stream.state_dict(),
+            "rng": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state() if any(a.device.type == "cuda" for a in agents) else None,
+        })
+
+    def restore(self, agents: tuple[Agent, ...], stream, snap: dict[str, Any]) -> None:
+        for agent, state in zip(agents, snap["agents"]):
+            agent.load_state_dict(state)
+        stream.load_state_dict(snap["stream"])
+        torch.set_rng_state(snap["rng"])
+        if snap["cuda"] is not None:
+            torch.cuda.set_rng_state(snap["cuda"])
+
+    def weight_problem(self, agent: Agent) -> str | None:
+        """Why ``agent``'s weights are unusable, or None."""
+        for name, p in agent.net.named_parameters():
+            if not torch.isfinite(p).all():
+                return f"non-finite weights in {name}"
+            largest = p.detach().abs().max().item() if p.numel() else 0.0
+            if largest > self.max_weight:
+                return f"exploding weights in {name} (|w| = {largest:.3g} > {self.max_weight:g})"
+        return None
+
+    def check(self, stats: dict[str, float], agents: tuple[Agent, ...]) -> list[tuple[Agent, str]]:
+        """The agents to blame for this match, each with a reason; empty when the match is sound."""
+        if not self.enabled:
+            return []
+        blamed = [(a, why) for a in agents if (why := self.weight_problem(a))]
+        if blamed:
+            return blamed
+        bad = [k for k, v in stats.items() if not math.isfinite(v)]
+        if bad:
+            return [(a, f"non-finite {', '.join(bad)}") for a in agents]
+        return []
+
+    def fail(self, agent: Agent, reason: str) -> dict[str, Any]:
+        """Count a failure: lower the learning rate, retire after ``max_failures``. Returns a log record."""
+        n = self.failures.get(agent.name, 0) + 1
+        self.failures[agent.name] = n
+        retired = n >= self.max_failures
+        if retired:
+            self.retired.append(agent.name)
+        else:
+            agent.optimizer.set_base_lr(agent.optimizer.base_lr * self.lr_factor)
+        return {
+            "kind": "divergence",
+            "agent": agent.name,
+            "reason": reason,
+            "failures": n,
+            "action": "retired" if retired else "rolled back",
+            "lr": agent.optimizer.base_lr,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"failures": dict(self.failures), "retired": list(self.retired)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.failures = dict(state.get("failures", {}))
+        self.retired = list(state.get("retired", []))

@@ -1,0 +1,88 @@
+"""arena/divergence.py: a diverging agent is rolled back and retired; the others are untouched."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+from arena.arena import build_arena
+from arena.config import parse_config
+from arena.errors import ArenaError
+from arena.rundir import create_run_dir
+from arena.tournament import Tournament
+from tests.conftest import tiny_raw
+
+
+def pool(faulty_lr: float | None) -> dict:
+    """Two generators against d0, plus d1 (with learning rate ``faulty_lr``) when given."""
+    raw = tiny_raw(schedule={"matchings": 8, "steps_per_match": 10, "batch_size": 32})
+    g, d = raw["agents"]
+    g["count"] = 2
+    d0 = copy.deepcopy(d)
+    d0["name"] = "d0"
+    agents = [g, d0]
+    if faulty_lr is not None:
+        d1 = copy.deepcopy(d)
+        d1["name"] = "d1"
+        d1["optim"]["lr"] = faulty_lr
+        agents.append(d1)
+    raw["agents"] = agents
+    return raw
+
+
+def run(raw: dict, tmp_path, name: str) -> Tournament:
+    config = parse_config(raw)
+    arena = build_arena(config)
+    t = Tournament(arena, create_run_dir(config, tmp_path / name, arena.device))
+    t.run()
+    return t
+
+
+def test_a_diverging_agent_is_retired_and_the_others_finish_as_if_it_never_played(tmp_path):
+    faulty = run(pool(1e6), tmp_path, "faulty")
+    clean = run(pool(None), tmp_path, "clean")
+    for name in ("g0", "g1", "d0"):
+        a, b = faulty.arena.agent(name), clean.arena.agent(name)
+        for (key, x), y in zip(a.net.state_dict().items(), b.net.state_dict().values()):
+            assert torch.equal(x, y), (name, key)
+        assert a.steps == b.steps
+    records = [json.loads(x) for x in (tmp_path / "faulty" / "metrics.jsonl").read_text().splitlines()]
+    div = [r for r in records if r["kind"] == "divergence"]
+    assert [r["agent"] for r in div] == ["d1", "d1", "d1"]
+    assert [r["action"] for r in div] == ["rolled back", "rolled back", "retired"]
+    assert div[0]["lr"] == pytest.approx(1e5) and div[1]["lr"] == pytest.approx(1e4)
+    assert faulty.guard.retired == ["d1"]
+    assert all(torch.isfinite(p).all() for p in faulty.arena.agent("d1").net.parameters()), "d1 is rolled back to good weights"
+
+
+def test_retirement_survives_resume(tmp_path):
+    faulty = run(pool(1e6), tmp_path, "faulty")
+    again = Tournament(build_arena(parse_config(pool(1e6))), tmp_path / "faulty")
+    again.resume()
+    assert again.guard.retired == ["d1"] and again.guard.failures == {"d1": 3}
+    assert faulty.guard.state_dict() == again.guard.state_dict()
+
+
+def test_run_stops_with_a_clear_error_when_a_whole_role_is_retired(tmp_path):
+    raw = tiny_raw()
+    raw["agents"][1]["optim"]["lr"] = 1e6
+    with pytest.raises(ArenaError, match="every discriminator has been retired after repeated divergence"):
+        run(raw, tmp_path, "dead")
+    assert any((tmp_path / "dead" / "checkpoints").glob("*.json")), "state is checkpointed before stopping"
+
+
+def test_nan_loss_with_sound_weights_blames_both_players():
+    from arena.divergence import DivergenceGuard
+    from games.checker import tiny_pair
+
+    g, d = tiny_pair()
+    guard = DivergenceGuard(max_weight=1e3, lr_factor=0.5, max_failures=3)
+    assert guard.check({"d_loss": 0.7, "g_loss": 0.7}, (g, d)) == []
+    blamed = guard.check({"d_loss": float("nan"), "g_loss": 0.7}, (g, d))
+    assert [a.name for a, _ in blamed] == ["g", "d"] and "non-finite d_loss" in blamed[0][1]
+    with torch.no_grad():
+        next(d.net.parameters())[0, 0] = 1e6
+    assert [(a.name, why.split(" (")[0]) for a, why in guard.check({"d_loss": 0.7}, (g, d))] == [("d", "exploding weights in body.1.weight")]
