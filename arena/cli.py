@@ -1,4 +1,4 @@
-"""The ``arena`` command line: run, resume, sample, check, list.
+"""The ``arena`` command line: run, resume, sample, eval, check, list.
 
 A user's mistake (a bad config, a missing file) is one line on stderr and exit code 2.
 """
@@ -50,6 +50,16 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
     sample.add_argument("-o", "--output", required=True, help="output file: .npy (N x data shape) or .png")
     sample.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
+
+    ev = sub.add_parser("eval", help="evaluate a trained generator; prints a table and writes eval.json")
+    ev.add_argument("run_dir")
+    who = ev.add_mutually_exclusive_group()
+    who.add_argument("--agent", help="generator name (default: every generator)")
+    who.add_argument("--mixture", action="store_true", help="the mixture of the best generators (tournaments)")
+    ev.add_argument("--metrics", help="comma-separated metrics (default: all that apply to the data)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
+    ev.add_argument("-n", type=int, help="samples (default 2500; 10000 with parzen)")
+    ev.add_argument("--device", default="cpu", help="device to evaluate on (default cpu)")
 
     check = sub.add_parser("check", help="validate a config and build everything it names, without training")
     check.add_argument("config")
@@ -220,6 +230,65 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.checkpoint import load_checkpoint
+    from arena.errors import ArenaError, ConfigError
+    from arena.evaluate import evaluate
+
+    if args.n is not None and args.n < 2:
+        raise ConfigError(f"-n: expected at least 2 samples, got {args.n}")
+    path, arena = _load_arena(args.run_dir, args.device)
+    state = load_checkpoint(path)
+    arena.load_state_dict(state)
+    if args.mixture:
+        raise ArenaError("this run has no mixture of generators: mixtures are built by tournaments (several generators)")
+    generators = [arena.agent(args.agent)] if args.agent else list(arena.generators)
+    for g in generators:
+        if g.role != "generator":
+            raise ArenaError(f"{g.name} is a {g.role}; evaluate a generator ({', '.join(x.name for x in arena.generators)})")
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True, log_path=False)
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console, transient=True)
+    tasks: dict[str, int] = {}
+
+    def progress(task: str, done: int, total: int) -> None:
+        if task not in tasks:
+            tasks[task] = bars.add_task(task, total=total)
+        bars.update(tasks[task], completed=done, total=total)
+
+    results = {}
+    with bars:
+        for g in generators:
+            tasks.clear()
+            results[g.name] = evaluate(arena, g, metrics, args.n, args.seed, progress=progress)
+    table = Table(title=f"{path}: matching {state['matching']} ({state['rounds']:,} rounds), seed {args.seed}")
+    table.add_column("metric")
+    for name in results:
+        table.add_column(name, justify="right")
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    for k in keys:
+        cells = [results[name].get(k) for name in results]
+        table.add_row(k, *[f"{v:.4g}" if isinstance(v, float) else str(v if v is not None else "") for v in cells])
+    Console().print(table)
+    out = path / "eval.json"
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    for name, r in results.items():
+        previous[name] = {"matching": state["matching"], "rounds": state["rounds"], "seed": args.seed,
+                          "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **r}
+    out.write_text(json.dumps(previous, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from arena.arena import build_arena
     from arena.config import load_config
@@ -259,7 +328,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "sample": cmd_sample, "check": cmd_check, "list": cmd_list}
+COMMANDS = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "sample": cmd_sample,
+    "eval": cmd_eval,
+    "check": cmd_check,
+    "list": cmd_list,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,3 +44,29 @@ def mode_metrics(samples: torch.Tensor, centers: torch.Tensor, std: float) -> di
         "high_quality": 100.0 * good.double().mean().item(),
         "reverse_kl": max(rkl, 0.0) if rkl == rkl else rkl,
     }
+
+
+def gaussian_kde(samples: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Density of 1-D ``samples`` at ``points`` by a Gaussian kernel with Scott's bandwidth."""
+    s = samples.flatten().double()
+    x = points.flatten().double()
+    h = max(float(s.std()) * s.numel() ** (-1 / 5), 1e-6)
+    z = (x[:, None] - s[None, :]) / h
+    return torch.exp(-0.5 * z * z).mean(1) / (h * math.sqrt(2 * math.pi))
+
+
+def equilibrium(d_real: torch.Tensor, p_data: torch.Tensor, p_g: torch.Tensor) -> dict[str, float]:
+    """The paper's equilibrium check on real points x.
+
+    Args:
+        d_real: the discriminator's D(x) (probabilities) on real points.
+        p_data: the data density at those points.
+        p_g: the generator's density at those points.
+
+    Returns:
+        ``d_gap``: mean |D(x) - 1/2| (0 at the global optimum, where p_g = p_data);
+        ``d_opt_gap``: mean |D(x) - D*(x)| with the optimal D* = p_data / (p_data + p_g) for this G.
+    """
+    d = d_real.flatten().double()
+    optimum = p_data.double() / (p_data.double() + p_g.double()).clamp_min(1e-300)
+    return {"d_gap": float((d - 0.5).abs().mean()), "d_opt_gap": float((d - optimum).abs().mean())}

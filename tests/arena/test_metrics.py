@@ -45,3 +45,78 @@ def test_reverse_kl_of_a_skewed_histogram():
 def test_no_high_quality_sample():
     m = mode_metrics(torch.zeros(10, 2), RING, 0.01)
     assert m["modes"] == 0 and m["high_quality"] == 0.0 and math.isnan(m["reverse_kl"])
+
+
+def test_equilibrium_at_the_optimum_and_away_from_it():
+    from arena.metrics import equilibrium
+
+    p = torch.tensor([0.2, 0.5, 1.0])
+    at_optimum = equilibrium(torch.full((3,), 0.5), p, p)
+    assert at_optimum == {"d_gap": 0.0, "d_opt_gap": 0.0}
+    # p_g = 3 p_data: D* = 1/4 everywhere; a D that says 1/2 is 1/4 off the optimum
+    off = equilibrium(torch.full((3,), 0.5), p, 3 * p)
+    assert off["d_gap"] == 0.0 and off["d_opt_gap"] == pytest.approx(0.25)
+
+
+def test_kde_matches_a_gaussian_density():
+    from arena.metrics import gaussian_kde
+
+    samples = torch.randn(20000, generator=torch.Generator().manual_seed(0)) * 0.5 + 4
+    density = gaussian_kde(samples, torch.tensor([4.0, 4.5]))
+    exact = torch.exp(-0.5 * torch.tensor([0.0, 1.0])) / (0.5 * math.sqrt(2 * math.pi))
+    assert torch.allclose(density.float(), exact, rtol=0.05)
+
+
+def test_parzen_matches_a_direct_computation():
+    from arena.parzen import parzen_estimate, parzen_log_likelihoods
+
+    g = torch.Generator().manual_seed(0)
+    mu, x = torch.rand(50, 6, generator=g), torch.rand(7, 6, generator=g)
+    sigma = 0.3
+    d2 = torch.cdist(x.double(), mu.double()) ** 2
+    direct = torch.logsumexp(-d2 / (2 * sigma**2), 1) - math.log(50) - 6 * math.log(sigma * math.sqrt(2 * math.pi))
+    ours = parzen_log_likelihoods(mu, x, [0.1, sigma], batch_size=3)
+    assert torch.allclose(ours[1], direct)
+    est = parzen_estimate(mu, x, x, sigmas=[0.01, sigma, 5.0])
+    assert est["parzen_sigma"] == sigma
+    assert est["parzen_ll"] == pytest.approx(float(direct.mean()))
+    assert est["parzen_se"] == pytest.approx(float(direct.std() / math.sqrt(7)))
+
+
+def test_parzen_sigmas_are_the_papers():
+    from arena.parzen import PAPER_SIGMAS
+
+    assert len(PAPER_SIGMAS) == 10 and PAPER_SIGMAS[0] == pytest.approx(0.1) and PAPER_SIGMAS[-1] == pytest.approx(1.0)
+
+
+def test_frechet_distance_known_values():
+    from arena.features import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(20000, 3, generator=g, dtype=torch.float64)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    # N(0, I) vs N(m, 4 I) in 3-D: |m|^2 + 3 (1 + 4 - 2 * 2) = |m|^2 + 3
+    b = torch.randn(20000, 3, generator=g, dtype=torch.float64) * 2 + torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64)
+    assert frechet_distance(a, b) == pytest.approx(5.0 + 3.0, rel=0.03)
+
+
+def test_precision_recall_on_disjoint_and_identical_sets():
+    from arena.features import precision_recall
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(500, 4, generator=g)
+    assert precision_recall(real, real.clone()) == {"precision": 1.0, "recall": 1.0}
+    far = real + 100.0
+    assert precision_recall(real, far) == {"precision": 0.0, "recall": 0.0}
+    # a generator that covers only half of the real data: full precision, about half recall
+    half = real[real[:, 0] > 0]
+    pr = precision_recall(real, half)
+    assert pr["precision"] == 1.0 and 0.4 < pr["recall"] < 0.75
+
+
+def test_class_coverage():
+    from arena.features import class_coverage
+
+    assert class_coverage(torch.arange(10).repeat(5), 10) == {"classes_covered": 10, "class_kl": pytest.approx(0.0, abs=1e-12)}
+    one = class_coverage(torch.full((40,), 3), 10)
+    assert one["classes_covered"] == 1 and one["class_kl"] == pytest.approx(math.log(10))

@@ -1,0 +1,79 @@
+"""`arena eval` and arena/evaluate.py: the metrics that apply to each kind of data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from arena.cli import main
+from arena.data import mixture_centers
+from arena.metrics import mode_metrics
+from tests.conftest import tiny_raw
+
+
+def run_cli(*args) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture
+def ring_run(tmp_path, write_config):
+    out = tmp_path / "ring"
+    assert run_cli("run", write_config(tiny_raw(), "ring.yaml"), "--out", out, "--quiet") == 0
+    return out
+
+
+def test_eval_on_a_toy_mixture_agrees_with_arena_sample(ring_run, tmp_path, capsys):
+    assert run_cli("eval", ring_run, "--seed", 4) == 0
+    out = capsys.readouterr().out
+    assert "high_quality" in out and "reverse_kl" in out
+    result = json.loads((ring_run / "eval.json").read_text())["g"]
+    assert result["seed"] == 4 and result["samples"] == 2500 and result["matching"] == 6
+    assert run_cli("sample", ring_run, "-n", 2500, "--seed", 4, "-o", tmp_path / "s.npy") == 0
+    expected = mode_metrics(torch.from_numpy(np.load(tmp_path / "s.npy")), mixture_centers("ring", modes=8, radius=1.0), 0.01)
+    assert {k: result[k] for k in expected} == pytest.approx(expected)
+
+
+def test_eval_errors(ring_run, capsys):
+    assert run_cli("eval", ring_run, "--metrics", "fid") == 2
+    assert "unknown metric 'fid'" in capsys.readouterr().err
+    assert run_cli("eval", ring_run, "--metrics", "parzen") == 2
+    assert "'parzen' does not apply to ring8 data (applicable: modes)" in capsys.readouterr().err
+    assert run_cli("eval", ring_run, "--mixture") == 2
+    assert "mixtures are built by tournaments" in capsys.readouterr().err
+    assert run_cli("eval", ring_run, "--agent", "d") == 2
+    assert "d is a discriminator" in capsys.readouterr().err
+
+
+def test_eval_on_gaussian1d_reports_the_equilibrium_check(tmp_path, write_config):
+    raw = tiny_raw(data={"source": "gaussian1d", "train_size": 2000, "test_size": 500})
+    raw["agents"][0]["latent"] = {"dist": "uniform", "dim": 1}
+    out = tmp_path / "g1"
+    assert run_cli("run", write_config(raw), "--out", out, "--quiet") == 0
+    assert run_cli("eval", out) == 0
+    result = json.loads((out / "eval.json").read_text())["g"]
+    assert 0 <= result["d_gap"] <= 0.5 and 0 <= result["d_opt_gap"] <= 1
+
+
+def test_eval_on_labelled_images_trains_and_caches_the_classifier(tmp_path, write_config, monkeypatch):
+    monkeypatch.setenv("GAN_ARENA_CACHE", str(tmp_path / "cache"))
+    raw = tiny_raw(data={"source": "digits"}, schedule={"matchings": 2, "steps_per_match": 5})
+    raw["data"] = {"source": "digits"}
+    raw["agents"][0]["latent"] = {"dist": "normal", "dim": 8}
+    out = tmp_path / "digits"
+    assert run_cli("run", write_config(raw), "--out", out, "--quiet") == 0
+    assert run_cli("eval", out, "-n", 300) == 0
+    result = json.loads((out / "eval.json").read_text())["g"]
+    assert result["classifier_accuracy"] > 0.9
+    for key in ("parzen_ll", "parzen_se", "parzen_sigma", "fd", "precision", "recall", "classes_covered", "class_kl"):
+        assert key in result and np.isfinite(result[key]), key
+    cached = list((tmp_path / "cache" / "classifiers").glob("digits-*.pt"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    assert run_cli("eval", out, "-n", 300, "--metrics", "coverage") == 0
+    assert cached[0].stat().st_mtime_ns == stamp, "the second evaluation loads the cached classifier"
+    again = json.loads((out / "eval.json").read_text())["g"]
+    assert again["classifier_accuracy"] == result["classifier_accuracy"]
+    assert again["classes_covered"] == result["classes_covered"]
