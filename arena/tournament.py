@@ -14,6 +14,7 @@ import torch
 
 from arena.arena import Arena
 from arena.checkpoint import load_checkpoint, save_checkpoint
+from arena.diagnostics import Diagnostics, diversity
 from arena.divergence import DivergenceGuard
 from arena.errors import ArenaError
 from arena.faults import fault_point
@@ -75,6 +76,7 @@ class Tournament:
         self.stop_requested = False
         div = self.config.divergence
         self.guard = DivergenceGuard(div.max_weight, div.lr_factor, div.max_failures, div.enabled)
+        self.diagnostics = Diagnostics()
         arena.seed_loop()
 
     # ------------------------------------------------------------------ state
@@ -91,6 +93,7 @@ class Tournament:
             "elapsed": self.elapsed,
             "metrics_lines": self.log.lines if self.log else 0,
             "divergence": self.guard.state_dict(),
+            "diagnostics": self.diagnostics.state_dict(),
             **self.arena.state_dict(),
         }
 
@@ -101,6 +104,7 @@ class Tournament:
         self.arena.load_state_dict(state)
         self.matching, self.rounds, self.elapsed = int(state["matching"]), int(state["rounds"]), float(state["elapsed"])
         self.guard.load_state_dict(state.get("divergence", {}))
+        self.diagnostics.load_state_dict(state.get("diagnostics", {}))
         if self.log:
             self.log.truncate(int(state["metrics_lines"]))
 
@@ -190,6 +194,13 @@ class Tournament:
             record.update({key: value / n for key, value in acc.items()})
             record.update({"wall": wall, "rounds_per_s": rounds / wall if wall > 0 else None, "elapsed": elapsed})
             self.log.write(record)
+            self._warn(self.diagnostics.on_train(g, d, record["d_loss"]))
+
+    def _warn(self, messages: list[str]) -> None:
+        for message in messages:
+            if self.log:
+                self.log.write({"kind": "warning", "matching": self.matching, "rounds": self.rounds, "message": message})
+            self.on_event(f"warning: {message}")
 
     def evaluate(self) -> list[dict[str, Any]]:
         """Quality metrics of every generator and a picture of its samples; logged and returned."""
@@ -198,7 +209,10 @@ class Tournament:
         for gi, g in enumerate(arena.generators):
             seed = derive_seed(cfg.seed, "eval", g.name, str(self.matching))
             samples, metrics = evaluate_generator(arena, g, cfg.eval.samples, seed)
+            if arena.data.kind == "images":
+                metrics["diversity"] = diversity(samples, arena.data.test)
             if metrics:
+                metrics["quality"] = metrics.get("high_quality", metrics.get("diversity"))
                 records.append({"kind": "eval", "matching": self.matching, "rounds": self.rounds, "agent": g.name, **metrics})
             if self.run_dir is not None:
                 d = arena.discriminators[gi % len(arena.discriminators)]
@@ -214,9 +228,10 @@ class Tournament:
                 with torch.no_grad():
                     p = torch.sigmoid(d(real))
                 d.train()
+                gap = float((p - 0.5).abs().mean())
                 records.append({
                     "kind": "eval", "matching": self.matching, "rounds": self.rounds, "agent": d.name,
-                    "d_real": float(p.mean()), "d_gap": float((p - 0.5).abs().mean()),
+                    "d_real": float(p.mean()), "d_gap": gap, "quality": 1 - 2 * gap,
                 })
         for record in records:
             if self.log:
@@ -224,4 +239,5 @@ class Tournament:
             shown = ", ".join(f"{k} {v:.3g}" for k, v in record.items() if k not in ("kind", "matching", "rounds", "agent"))
             if shown:
                 self.on_event(f"matching {self.matching}: {record['agent']}: {shown}")
+            self._warn(self.diagnostics.on_eval(record["agent"], record))
         return records
