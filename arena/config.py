@@ -18,7 +18,7 @@ import yaml
 
 from agents.spec import AgentSpec, agent_names
 from arena.errors import ConfigError
-from arena.registry import Ge, Gt, Lt, parse_dataclass
+from arena.typecheck import Ge, Gt, Lt, parse_dataclass
 
 __all__ = [
     "RunConfig",
