@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,3 +78,22 @@ def test_eval_on_labelled_images_trains_and_caches_the_classifier(tmp_path, writ
     again = json.loads((out / "eval.json").read_text())["g"]
     assert again["classifier_accuracy"] == result["classifier_accuracy"]
     assert again["classes_covered"] == result["classes_covered"]
+
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_eval_works_on_every_shipped_configs_run(config, tmp_path, monkeypatch):
+    """A few rounds of each shipped config, then `arena eval` with every metric that applies."""
+    monkeypatch.setenv("GAN_ARENA_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    from arena.config import load_config
+
+    sets = ["device=cpu", "schedule.matchings=1", "schedule.steps_per_match=2", "eval.samples=100"]
+    if load_config(config).data["source"] in ("ring8", "grid25", "gaussian1d"):
+        sets.append("data.train_size=2000")  # generated data: keep it small
+    assert run_cli("run", config, "--out", out, "--quiet", *[x for s in sets for x in ("--set", s)]) == 0
+    assert run_cli("eval", out, "-n", 200) == 0
+    result = json.loads((out / "eval.json").read_text())
+    assert result and all(len(r) > 5 for r in result.values())
