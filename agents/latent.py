@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Annotated
 
@@ -15,22 +16,22 @@ from arena.registry import Gt, Registry
 __all__ = ["LatentPrior", "Normal", "Uniform", "latents"]
 
 
-class LatentPrior:
+class LatentPrior(abc.ABC):
     """A distribution over ``R^dim`` that a generator draws its input from."""
 
     dim: int
 
+    @abc.abstractmethod
     def sample(self, n: int, generator: torch.Generator, device: torch.device | str) -> torch.Tensor:
         """Draw ``n`` latent vectors as a float32 tensor of shape ``(n, dim)``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def space(self) -> gym.spaces.Box:
         """The gymnasium space of one latent vector."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def spec(self) -> dict:
         """The config mapping that rebuilds this prior."""
-        raise NotImplementedError
 
 
 class Normal(LatentPrior):

@@ -7,6 +7,7 @@ function of the step count and survives a checkpoint exactly.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -23,11 +24,12 @@ NonNeg = Annotated[float, Ge(0)]
 Beta = Annotated[float, Ge(0), Lt(1)]
 
 
-class LRSchedule:
+class LRSchedule(abc.ABC):
     """Multiplies the base learning rate by ``factor(step)``."""
 
+    @abc.abstractmethod
     def factor(self, step: int) -> float:
-        raise NotImplementedError
+        """The multiple of the base learning rate after ``step`` optimizer steps."""
 
 
 class Constant(LRSchedule):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import operator
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -34,42 +35,43 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
 @dataclasses.dataclass(frozen=True)
 class _Bound:
+    """A bound on a number, used as ``Annotated[float, Gt(0)]``."""
+
     value: float
 
     op: typing.ClassVar[str] = ""
 
     def ok(self, x: float) -> bool:
-        raise NotImplementedError
+        return _COMPARE[self.op](x, self.value)
 
 
 class Gt(_Bound):
-    op = ">"
+    """Greater than ``value``."""
 
-    def ok(self, x: float) -> bool:
-        return x > self.value
+    op = ">"
 
 
 class Ge(_Bound):
-    op = ">="
+    """Greater than or equal to ``value``."""
 
-    def ok(self, x: float) -> bool:
-        return x >= self.value
+    op = ">="
 
 
 class Lt(_Bound):
-    op = "<"
+    """Less than ``value``."""
 
-    def ok(self, x: float) -> bool:
-        return x < self.value
+    op = "<"
 
 
 class Le(_Bound):
-    op = "<="
+    """Less than or equal to ``value``."""
 
-    def ok(self, x: float) -> bool:
-        return x <= self.value
+    op = "<="
 
 
 def _describe(tp: Any) -> str:

@@ -22,9 +22,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arena.arena import build_arena  # noqa: E402
-from arena.config import load_config  # noqa: E402
-from arena.match import play_match  # noqa: E402
+from arena.arena import build_arena
+from arena.config import load_config
+from arena.match import play_match
 
 
 def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int):
@@ -100,7 +100,7 @@ def main() -> None:
         arena.seed_loop()
         g, d = arena.generators[0], arena.discriminators[0]
 
-        def arena_rounds(n: int) -> None:
+        def arena_rounds(n: int, arena=arena, g=g, d=d) -> None:
             play_match(arena.game, g, d, arena.stream, n)
 
         plain = plain_pytorch_gan(arena.device, arena.data.train, batch) if compare else None

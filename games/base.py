@@ -7,6 +7,7 @@ update, the other side frozen) and how a match is scored.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, ClassVar
@@ -39,7 +40,7 @@ def balanced_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor, thre
     return 0.5 * ((real_logits > threshold).float().mean() + (fake_logits <= threshold).float().mean())
 
 
-class Game:
+class Game(abc.ABC):
     """A two-role adversarial game between one generator and one discriminator.
 
     Subclasses define :meth:`d_loss` and :meth:`g_loss` on logits, or override
@@ -64,13 +65,13 @@ class Game:
         return f"{type(self).__name__}(id={self.id!r}, d_steps={self.d_steps})"
 
     # ------------------------------------------------------------------ losses
+    @abc.abstractmethod
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         """The discriminator's loss from its logits on real and generated data."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         """The generator's loss from the discriminator's logits on its samples."""
-        raise NotImplementedError
 
     def discriminator_loss(
         self, discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor

@@ -8,7 +8,6 @@ from typing import Any
 
 from arena.errors import ConfigError
 from arena.registry import Registry, build
-
 from games.base import Game
 
 __all__ = ["registry", "register", "make", "spec_ids"]

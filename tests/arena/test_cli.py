@@ -245,6 +245,6 @@ def test_sigkill_at_any_point_then_resume_equals_an_uninterrupted_run(tmp_path, 
     assert run_cli("sample", killed, "-n", 100, "--seed", 3, "-o", tmp_path / "a.npy") == 0
     assert run_cli("sample", full, "-n", 100, "--seed", 3, "-o", tmp_path / "b.npy") == 0
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("wall", "rounds_per_s", "elapsed")} for r in rows]  # noqa: E731
-    lines = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("wall", "rounds_per_s", "elapsed")} for r in rows]
+    lines = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
     assert strip(lines(killed)) == strip(lines(full))
