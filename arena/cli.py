@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 __all__ = ["main"]
 
@@ -203,6 +202,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from arena.errors import ArenaError, ConfigError
+    from arena.evaluate import draw_samples
     from arena.outputs import save_samples_picture
 
     if args.n < 1:
@@ -218,9 +218,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     agent = arena.agent(name)
     if agent.role != "generator":
         raise ArenaError(f"{name} is a {agent.role}; sample from a generator ({', '.join(g.name for g in arena.generators)})")
-    agent.eval()
-    with torch.no_grad():
-        samples = agent.sample(args.n, torch.Generator(device=arena.device).manual_seed(args.seed))
+    samples = draw_samples(agent, args.n, args.seed, batch=args.n)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, samples.cpu().numpy())

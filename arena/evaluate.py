@@ -17,7 +17,7 @@ from arena.arena import Arena
 from arena.errors import ConfigError
 from arena.metrics import equilibrium, gaussian_kde, mode_metrics
 
-__all__ = ["METRICS", "applicable_metrics", "evaluate"]
+__all__ = ["METRICS", "applicable_metrics", "draw_samples", "evaluate"]
 
 METRICS = {
     "modes": "modes covered, % high quality, reverse KL (toy mixtures; PacGAN's definitions)",
@@ -40,11 +40,18 @@ def applicable_metrics(arena: Arena) -> list[str]:
     return []
 
 
-def _sample(generator: Generator, n: int, seed: int, batch: int = 2500) -> torch.Tensor:
+def draw_samples(generator: Generator, n: int, seed: int, batch: int = 2500) -> torch.Tensor:
+    """``n`` samples in eval mode, from a random stream of their own (``seed``), in batches of
+    ``batch``; the generator's mode and its own stream are left as they were. With ``n <= batch``
+    these are exactly the samples of ``arena sample -n n --seed seed``."""
+    was_training = generator.net.training
     generator.eval()
     rng = torch.Generator(device=generator.device).manual_seed(seed)
-    with torch.no_grad():
-        parts = [generator.sample(min(batch, n - i), rng) for i in range(0, n, batch)]
+    try:
+        with torch.no_grad():
+            parts = [generator.sample(min(batch, n - i), rng) for i in range(0, n, batch)]
+    finally:
+        generator.train(was_training)
     return torch.cat(parts)
 
 
@@ -85,7 +92,7 @@ def evaluate(
                 f"--metrics: {m!r} does not apply to {arena.data.name} data (applicable: {', '.join(available) or 'none'})"
             )
     n = n or (10_000 if "parzen" in metrics else 2500)
-    samples = _sample(generator, n, seed)
+    samples = draw_samples(generator, n, seed)
     data = arena.data
     out: dict[str, float] = {"samples": n}
     if "modes" in metrics:

@@ -17,6 +17,7 @@ from arena.checkpoint import load_checkpoint, save_checkpoint
 from arena.diagnostics import Diagnostics, diversity
 from arena.divergence import DivergenceGuard
 from arena.errors import ArenaError
+from arena.evaluate import draw_samples
 from arena.faults import fault_point
 from arena.match import play_match
 from arena.metrics import mode_metrics
@@ -32,14 +33,7 @@ CHECKPOINT_FORMAT = 1
 
 def evaluate_generator(arena: Arena, generator, n: int, seed: int) -> tuple[torch.Tensor, dict[str, float]]:
     """Draw ``n`` samples (eval mode, a generator of their own) and the data's quality metrics."""
-    was_training = generator.net.training
-    generator.eval()
-    try:
-        with torch.no_grad():
-            rng = torch.Generator(device=arena.device).manual_seed(seed)
-            samples = generator.sample(n, rng)
-    finally:
-        generator.train(was_training)
+    samples = draw_samples(generator, n, seed)
     metrics: dict[str, float] = {}
     if arena.data.modes is not None:
         metrics = mode_metrics(samples, arena.data.modes, arena.data.mode_std)

@@ -164,12 +164,8 @@ def check_value(value: Any, tp: Any, path: tuple = ()) -> Any:
         return out
     if tp is Any:
         return value
-    if tp is type(None):
-        if value is None:
-            return None
-        raise fail()
-    if tp is bool:
-        if isinstance(value, bool):
+    if tp in (bool, str, type(None)):
+        if isinstance(value, tp):
             return value
         raise fail()
     if tp is int:
@@ -190,10 +186,6 @@ def check_value(value: Any, tp: Any, path: tuple = ()) -> Any:
                 raise fail() from None
             if math.isfinite(out):
                 return out
-        raise fail()
-    if tp is str:
-        if isinstance(value, str):
-            return value
         raise fail()
     if origin is typing.Literal:
         if value in typing.get_args(tp) and not isinstance(value, bool):
