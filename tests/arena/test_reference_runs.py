@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_pacgan_ring8_config_learns_the_ring():
-    """configs/ring8.yaml (PacGAN's architecture) for 4,000 rounds: all modes, most samples of high quality."""
-    config = load_config(ROOT / "configs" / "ring8.yaml", ["device=cpu", "schedule.matchings=20", "data.train_size=20000"])
+    """configs/ring8.yaml (PacGAN's architecture) for 8,000 rounds: all modes, most samples of high quality."""
+    config = load_config(ROOT / "configs" / "ring8.yaml", ["device=cpu", "schedule.matchings=40", "data.train_size=20000"])
     tournament = Tournament(build_arena(config))
     tournament.run()
     _, metrics = evaluate_generator(tournament.arena, tournament.arena.generators[0], 2500, seed=0)
