@@ -13,7 +13,7 @@ from agents import Agent, Discriminator, Generator, agent_names, build_agent
 from arena import faults
 from arena.config import ConfigOrigin, RunConfig
 from arena.data import DataSource, DataStream, sources
-from arena.errors import ConfigError, DataError
+from arena.errors import ArenaError, ConfigError, DataError
 from arena.preflight import check_memory, check_shapes
 from arena.registry import build
 from arena.seeding import derive_seed, resolve_device
@@ -52,6 +52,14 @@ class Arena:
         if name not in agents:
             raise ConfigError(f"no agent named {name!r} in this run (agents: {', '.join(agents)})")
         return agents[name]
+
+    def generator(self, name: str | None = None) -> Generator:
+        """The generator named ``name`` (default: the first one)."""
+        agent = self.agent(name) if name else self.generators[0]
+        if not isinstance(agent, Generator):
+            names = ", ".join(g.name for g in self.generators)
+            raise ArenaError(f"{name} is a {agent.role}; choose a generator ({names})")
+        return agent
 
     def state_dict(self) -> dict[str, Any]:
         """Every agent, the data stream and the loop's global random state (dropout draws from it)."""

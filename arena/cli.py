@@ -201,7 +201,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from arena.errors import ArenaError, ConfigError
+    from arena.errors import ConfigError
     from arena.evaluate import draw_samples
     from arena.outputs import save_samples_picture
 
@@ -214,10 +214,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     path, arena = _load_arena(args.run_dir, args.device)
     arena.load_state_dict(load_checkpoint(path))  # read-only: a run in progress is not disturbed
-    name = args.agent or arena.generators[0].name
-    agent = arena.agent(name)
-    if agent.role != "generator":
-        raise ArenaError(f"{name} is a {agent.role}; sample from a generator ({', '.join(g.name for g in arena.generators)})")
+    agent = arena.generator(args.agent)
+    name = agent.name
     samples = draw_samples(agent, args.n, args.seed, batch=args.n)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
@@ -246,10 +244,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     arena.load_state_dict(state)
     if args.mixture:
         raise ArenaError("this run has no mixture of generators: mixtures are built by tournaments (several generators)")
-    generators = [arena.agent(args.agent)] if args.agent else list(arena.generators)
-    for g in generators:
-        if g.role != "generator":
-            raise ArenaError(f"{g.name} is a {g.role}; evaluate a generator ({', '.join(x.name for x in arena.generators)})")
+    generators = [arena.generator(args.agent)] if args.agent else list(arena.generators)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
