@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Agents and their spaces
-from agents.agent import LOGIT_SPACE, Agent, Discriminator, Generator
+from agents.agent import LOGIT_SPACE, Agent, CategoricalGenerator, Discriminator, Generator
 
 # Conformance
 from agents.checker import check_agent
@@ -24,6 +24,7 @@ __all__ = [
     # agents
     "Agent",
     "Generator",
+    "CategoricalGenerator",
     "Discriminator",
     "LOGIT_SPACE",
     # conformance

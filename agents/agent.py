@@ -18,7 +18,7 @@ from torch import nn
 from agents.latent import LatentPrior
 from agents.optim import AgentOptimizer
 
-__all__ = ["Agent", "Generator", "Discriminator", "LOGIT_SPACE"]
+__all__ = ["Agent", "Generator", "CategoricalGenerator", "Discriminator", "LOGIT_SPACE"]
 
 LOGIT_SPACE = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
 """What a discriminator emits: one logit per input."""
@@ -61,6 +61,8 @@ class Agent:
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(seed)
         self.spec = spec or {}
+        self.extras: dict[str, torch.Tensor] = {}
+        """Small tensors a game keeps for this agent (GMAN's learned lambda); saved with its state."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {type(self.net).__name__}, steps={self.steps})"
@@ -72,6 +74,10 @@ class Agent:
 
     def parameters(self):
         return self.net.parameters()
+
+    @property
+    def training(self) -> bool:
+        return self.net.training
 
     def train(self, mode: bool = True) -> Agent:
         self.net.train(mode)
@@ -96,6 +102,7 @@ class Agent:
             "net": self.net.state_dict(),
             "optim": self.optimizer.state_dict(),
             "rng": self.rng.get_state(),
+            "extras": {k: v.detach().clone() for k, v in self.extras.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -103,6 +110,12 @@ class Agent:
         restored; it restarts from the agent's seed with a warning."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optim"])
+        for key, value in state.get("extras", {}).items():
+            if key in self.extras:
+                with torch.no_grad():
+                    self.extras[key].copy_(value)
+            else:
+                self.extras[key] = value.clone().requires_grad_(value.requires_grad)
         try:
             self.rng.set_state(state["rng"])
         except RuntimeError:
@@ -135,6 +148,32 @@ class Generator(Agent):
         """Draw ``n`` latent vectors (from the agent's own stream by default) and map them."""
         z = self.latent.sample(n, self.rng if generator is None else generator, self.device)
         return self.net(z)
+
+
+class CategoricalGenerator(Generator):
+    """A generator whose network emits the logits of a categorical policy; its samples are
+    one-hot vectors drawn from it, so no gradient flows through them. Policy-gradient games
+    (``reinforce-v0``) train it from the discriminator's scores, through the gymnasium
+    adapter :class:`games.GeneratorEnv`."""
+
+    def policy(self, z: torch.Tensor) -> torch.distributions.Categorical:
+        return torch.distributions.Categorical(logits=self.net(z))
+
+    def act(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Category indices drawn from the policy at ``z`` (from the agent's own stream by default)."""
+        probs = torch.softmax(self.net(z).detach(), dim=-1)
+        return torch.multinomial(probs, 1, generator=self.rng if generator is None else generator).squeeze(-1)
+
+    def one_hot(self, actions: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(actions, self.action_space.shape[0]).float()
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return self.one_hot(self.act(z))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        rng = self.rng if generator is None else generator
+        z = self.latent.sample(n, rng, self.device)
+        return self.one_hot(self.act(z, rng))
 
 
 class Discriminator(Agent):

@@ -7,9 +7,10 @@ import re
 from typing import Annotated, Any, Literal
 
 import gymnasium as gym
+import numpy as np
 import torch
 
-from agents.agent import LOGIT_SPACE, Agent, Discriminator, Generator
+from agents.agent import LOGIT_SPACE, Agent, CategoricalGenerator, Discriminator, Generator
 from agents.latent import latents
 from agents.networks import networks
 from agents.optim import optimizers
@@ -37,6 +38,13 @@ class AgentSpec:
     """Generators only: the latent prior, ``{dist: normal|uniform, dim: ...}``."""
     count: Annotated[int, Ge(1)] = 1
     """How many copies of this agent the arena holds."""
+    game: dict[str, Any] | None = None
+    """The game this agent's matches are played under (default: the run's game); where the two
+    players name different games, the discriminator's decides (its loss defines what it learns)."""
+    output: Literal["sample", "categorical"] = "sample"
+    """Generators only: ``sample`` (the network's output is the sample, trained by backpropagation
+    through the discriminator) or ``categorical`` (the network's output are logits of a categorical
+    policy over one-hot samples, trained by a policy-gradient game such as ``reinforce-v0``)."""
 
     def validate(self) -> None:
         if not _NAME.match(self.name):
@@ -48,6 +56,8 @@ class AgentSpec:
             raise ConfigError("a generator needs a latent prior, e.g. {dist: normal, dim: 2}", ("latent",))
         if self.role == "discriminator" and self.latent is not None:
             raise ConfigError("only generators have a latent prior", ("latent",))
+        if self.role == "discriminator" and self.output != "sample":
+            raise ConfigError("only generators choose an output kind", ("output",))
 
 
 def agent_names(spec: AgentSpec) -> list[str]:
@@ -57,7 +67,7 @@ def agent_names(spec: AgentSpec) -> list[str]:
     return [f"{spec.name}{i}" for i in range(spec.count)]
 
 
-def _network(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple):
+def _network(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple, outputs: int = 1):
     """Build ``spec``'s latent prior and network (on the current default device); return them with the spaces."""
     data_shape = tuple(data_space.shape)
     bounded = bool(data_space.is_bounded("both"))
@@ -68,8 +78,13 @@ def _network(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple):
         in_shape, out_shape = (latent.dim,), data_shape
     else:
         latent = None
-        observation_space, action_space = data_space, LOGIT_SPACE
-        in_shape, out_shape = data_shape, (1,)
+        observation_space = data_space
+        action_space = LOGIT_SPACE if outputs == 1 else gym.spaces.Box(-np.inf, np.inf, (outputs,), np.float32)
+        in_shape, out_shape = data_shape, (outputs,)
+    if spec.output == "categorical":  # logits: no output activation
+        out_range = None
+        if len(data_shape) != 1:
+            raise ConfigError(f"a categorical generator emits one-hot vectors; the data has shape {data_shape}", (*path, "output"))
     net = build(spec.net, networks, (*path, "net"), in_shape=in_shape, out_shape=out_shape, role=spec.role, out_range=out_range)
     if not isinstance(net, torch.nn.Module):
         raise ConfigError(f"the network is a {type(net).__name__}, not a torch.nn.Module", (*path, "net"))
@@ -80,11 +95,11 @@ def _network(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple):
 _OPTIMIZER_SLOTS = {"adam": 2, "sgd": 1, "rmsprop": 2}
 
 
-def estimate_agent_bytes(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple = ()) -> tuple[int, int]:
+def estimate_agent_bytes(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple = (), outputs: int = 1) -> tuple[int, int]:
     """``(parameters, bytes)`` one agent of ``spec`` needs for weights, gradients and optimizer
     state, found by building its network on the ``meta`` device (nothing is allocated)."""
     with torch.device("meta"):
-        net, *_ = _network(spec, data_space, path)
+        net, *_ = _network(spec, data_space, path, outputs)
     params = sum(p.numel() for p in net.parameters())
     buffers = sum(b.numel() for b in net.buffers())
     slots = _OPTIMIZER_SLOTS.get(str(spec.optim.get("type", "adam")), 2)
@@ -98,6 +113,7 @@ def build_agent(
     seed: int,
     device: torch.device | str = "cpu",
     path: tuple = (),
+    outputs: int = 1,
 ) -> Agent:
     """Build one agent of ``spec``.
 
@@ -111,11 +127,12 @@ def build_agent(
         seed: the agent's own seed, derived from the master seed and ``name``.
         device: where the agent lives.
         path: key path of ``spec`` in the config, for error messages.
+        outputs: discriminators only: logits per input (1; more for games such as ``madgan-v0``).
     """
     device = torch.device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net, latent, observation_space, action_space = _network(spec, data_space, path)
+        net, latent, observation_space, action_space = _network(spec, data_space, path, outputs)
     net = net.to(device)
     optimizer = build(spec.optim, optimizers, (*path, "optim"), params=list(net.parameters()))
     common = dict(
@@ -126,5 +143,6 @@ def build_agent(
         spec=dataclasses.asdict(spec),
     )
     if spec.role == "generator":
-        return Generator(name, net, optimizer, latent=latent, **common)
+        cls = CategoricalGenerator if spec.output == "categorical" else Generator
+        return cls(name, net, optimizer, latent=latent, **common)
     return Discriminator(name, net, optimizer, **common)

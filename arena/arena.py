@@ -42,6 +42,12 @@ class Arena:
     generators: list[Generator]
     discriminators: list[Discriminator]
     stream: DataStream
+    agent_games: dict[str, games.Game] = dataclasses.field(default_factory=dict)
+    """Games named by agent specs (``agents[i].game``), by agent name."""
+
+    def game_for(self, generator: Agent, discriminator: Agent) -> games.Game:
+        """The game a pair plays: the discriminator's own game, else the generator's, else the run's."""
+        return self.agent_games.get(discriminator.name) or self.agent_games.get(generator.name) or self.game
 
     @property
     def agents(self) -> dict[str, Agent]:
@@ -113,11 +119,18 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
             game.between_updates = functools.partial(faults.fault_point, "round")
         check_memory(config.agents, data, dev)
         data.to(dev)
+        spec_games = _spec_games(config, game)
+        n_generators = len(config.generator_names)
         built: list[tuple[Agent, int]] = []
+        agent_games: dict[str, games.Game] = {}
         for i, spec in enumerate(config.agents):
+            own = spec_games.get(i, game)
+            outputs = own.d_outputs(n_generators) if spec.role == "discriminator" else 1
             for name in agent_names(spec):
                 seed = derive_seed(config.seed, "agent", name)
-                built.append((build_agent(spec, name, data.space(), seed, dev, path=("agents", i)), i))
+                built.append((build_agent(spec, name, data.space(), seed, dev, path=("agents", i), outputs=outputs), i))
+                if i in spec_games:
+                    agent_games[name] = spec_games[i]
         check_shapes(built, data)
         if config.schedule.batch_size > data.train.shape[0]:
             raise ConfigError(
@@ -138,4 +151,34 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
         generators=[a for a in agents if isinstance(a, Generator)],
         discriminators=[a for a in agents if isinstance(a, Discriminator)],
         stream=stream,
+        agent_games=agent_games,
     )
+
+
+def _spec_games(config: RunConfig, game: games.Game) -> dict[int, games.Game]:
+    """Games named by agent specs, by spec index; checks that every generator spec's output
+    suits the games it plays, and that multi-player games are not mixed with others."""
+    spec_games: dict[int, games.Game] = {}
+    for i, spec in enumerate(config.agents):
+        if spec.game is None:
+            continue
+        own = dict(spec.game)
+        if "id" not in own:
+            raise ConfigError(f"missing key 'id' (one of: {', '.join(games.registry.ids())})", ("agents", i, "game"))
+        spec_games[i] = games.make(own.pop("id"), path=("agents", i, "game"), **own)
+    for i, g in [(None, game), *spec_games.items()]:
+        if spec_games and g.team != ("one", "one"):
+            where = ("game", "id") if i is None else ("agents", i, "game", "id")
+            raise ConfigError(f"{g.id} is a multi-player game; agents cannot name games of their own beside it", where)
+    kinds = {g.generator_kind for g in [game, *spec_games.values()]}
+    for i, spec in enumerate(config.agents):
+        if spec.role != "generator":
+            continue
+        needed = spec_games[i].generator_kind if i in spec_games else None
+        for kind in [needed] if needed else kinds:
+            if spec.output != kind:
+                raise ConfigError(
+                    f"the game trains {kind} generators (output: {kind}), and this generator has output: {spec.output}",
+                    ("agents", i, "output"),
+                )
+    return spec_games

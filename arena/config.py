@@ -27,6 +27,10 @@ __all__ = [
     "EvalConfig",
     "CheckpointConfig",
     "DivergenceConfig",
+    "RatingsConfig",
+    "SelectionConfig",
+    "MutateConfig",
+    "MixtureConfig",
     "ConfigOrigin",
     "load_config",
     "parse_config",
@@ -42,8 +46,9 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 class ScheduleConfig:
     """Which matches are played, and for how long."""
 
-    type: Literal["round-robin"] = "round-robin"
-    """How matchings are formed: ``round-robin`` (every generator meets every discriminator equally often)."""
+    type: Literal["round-robin", "random", "grid", "all-vs-best"] = "round-robin"
+    """How matchings are formed: ``round-robin`` (every generator meets every discriminator equally
+    often), ``random`` (seeded), ``grid`` (Lipizzaner's toroidal grid) or ``all-vs-best``."""
     matchings: Annotated[int, Ge(1)] = 100
     """Number of matchings in the run."""
     steps_per_match: Annotated[int, Ge(1)] = 100
@@ -97,6 +102,47 @@ class DivergenceConfig:
 
 
 @dataclasses.dataclass
+class RatingsConfig:
+    """How agents are rated from the cross-evaluation results."""
+
+    system: Literal["glicko2", "elo", "bradley-terry"] = "glicko2"
+    """``glicko2``, ``elo`` or ``bradley-terry``; ``arena ratings RUN_DIR --system`` recomputes any of them."""
+
+
+@dataclasses.dataclass
+class MutateConfig:
+    """How a copy's hyper-parameters are perturbed."""
+
+    lr: Annotated[float, Ge(0)] = 0.2
+    """The copy's learning rate is the parent's times ``exp(lr * N(0, 1))``."""
+    betas: Annotated[float, Ge(0)] = 0.0
+    """Standard deviation of the noise added to Adam's betas (kept in [0, 0.999])."""
+
+
+@dataclasses.dataclass
+class SelectionConfig:
+    """Population-based training: replace the worst agents by mutated copies of the best."""
+
+    every: Annotated[int, Ge(0)] = 0
+    """Matchings between selections (0: no selection); a multiple of ``eval.every``."""
+    replace: Annotated[int, Ge(1)] = 1
+    """How many of the worst agents of each role are replaced each time."""
+    mutate: MutateConfig = dataclasses.field(default_factory=MutateConfig)
+    """Perturbation of the copies' hyper-parameters."""
+
+
+@dataclasses.dataclass
+class MixtureConfig:
+    """The tournament's final generator: a weighted mixture of its best generators."""
+
+    top: Annotated[int, Ge(0)] = 0
+    """How many of the best-rated generators (0: all of them)."""
+    weights: Literal["uniform", "rating", "quality"] = "rating"
+    """``uniform``, ``rating`` (proportional to Bradley-Terry strength, ``10^(rating/400)``) or
+    ``quality`` (fitted to the data's quality metric; on toy mixtures: the mode histogram)."""
+
+
+@dataclasses.dataclass
 class RunConfig:
     """A whole run: the arena, its agents, the game and the schedule."""
 
@@ -122,6 +168,12 @@ class RunConfig:
     """Checkpointing."""
     divergence: DivergenceConfig = dataclasses.field(default_factory=DivergenceConfig)
     """Rolling back and retiring agents whose matches diverge."""
+    ratings: RatingsConfig = dataclasses.field(default_factory=RatingsConfig)
+    """The rating system of the leaderboard."""
+    selection: SelectionConfig = dataclasses.field(default_factory=SelectionConfig)
+    """Optional selection (population-based training)."""
+    mixture: MixtureConfig = dataclasses.field(default_factory=MixtureConfig)
+    """The mixture of the best generators."""
 
     def validate(self) -> None:
         if not _DEVICE.match(self.device):
@@ -141,6 +193,12 @@ class RunConfig:
         for role in ("generator", "discriminator"):
             if not any(s.role == role for s in self.agents):
                 raise ConfigError(f"the game needs at least one {role}, and no agent has role {role!r}", ("agents",))
+        if self.selection.every and self.selection.every % self.eval.every:
+            raise ConfigError(
+                f"selection uses the ratings of the latest evaluation, so its period must be a multiple of "
+                f"eval.every ({self.eval.every}), got {self.selection.every}",
+                ("selection", "every"),
+            )
 
     @property
     def generator_names(self) -> list[str]:
@@ -289,7 +347,8 @@ def _plain(value: Any) -> Any:
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
     """The config as plain YAML-ready data (the first key is ``name``)."""
     data = _plain(dataclasses.asdict(config))
-    order = ["name", "seed", "device", "data", "game", "agents", "schedule", "log", "eval", "checkpoint", "divergence"]
+    order = ["name", "seed", "device", "data", "game", "agents", "schedule", "log", "eval", "checkpoint", "divergence",
+             "ratings", "selection", "mixture"]
     return {k: data[k] for k in order}
 
 

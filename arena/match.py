@@ -1,8 +1,9 @@
-"""A match: one generator and one discriminator playing rounds under one game."""
+"""A match: generators and discriminators playing rounds under one game (one of each, except
+in multi-player games)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -14,8 +15,8 @@ __all__ = ["play_match"]
 
 def play_match(
     game: Game,
-    generator: Generator,
-    discriminator: Discriminator,
+    generators: Generator | Sequence[Generator],
+    discriminators: Discriminator | Sequence[Discriminator],
     real_batch: Callable[[], torch.Tensor],
     steps: int,
 ) -> dict[str, float]:
@@ -24,11 +25,13 @@ def play_match(
     Statistics stay on the device until the end of the match, so a match costs one host
     synchronisation, not one per round.
     """
-    generator.train()
-    discriminator.train()
+    gens = [generators] if isinstance(generators, Generator) else list(generators)
+    discs = [discriminators] if isinstance(discriminators, Discriminator) else list(discriminators)
+    for agent in (*gens, *discs):
+        agent.train()
     totals: dict[str, torch.Tensor] = {}
     for _ in range(steps):
-        stats = game.round(generator, discriminator, real_batch)
+        stats = game.play_round(gens, discs, real_batch)
         for key, value in stats.items():
             totals[key] = totals[key] + value if key in totals else value.clone()
     return {key: float(value) / steps for key, value in totals.items()}

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["mode_metrics", "nearest_centers"]
+__all__ = ["mode_metrics", "nearest_centers", "categorical_metrics"]
 
 
 def nearest_centers(samples: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,3 +70,15 @@ def equilibrium(d_real: torch.Tensor, p_data: torch.Tensor, p_g: torch.Tensor) -
     d = d_real.flatten().double()
     optimum = p_data.double() / (p_data.double() + p_g.double()).clamp_min(1e-300)
     return {"d_gap": float((d - 0.5).abs().mean()), "d_opt_gap": float((d - optimum).abs().mean())}
+
+
+def categorical_metrics(samples: torch.Tensor, probs: list[float] | torch.Tensor) -> dict[str, float]:
+    """Discrete data: how far the histogram of one-hot ``samples`` is from the data's ``probs``.
+
+    Returns:
+        ``tv`` (total variation distance, in [0, 1]) and ``symbols`` (symbols drawn at least once).
+    """
+    p = torch.as_tensor(probs, dtype=torch.float64)
+    counts = torch.bincount(samples.reshape(samples.shape[0], -1).argmax(1).cpu(), minlength=p.numel()).double()
+    q = counts / counts.sum()
+    return {"tv": float(0.5 * (q - p).abs().sum()), "symbols": int((counts > 0).sum())}

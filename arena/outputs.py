@@ -134,10 +134,29 @@ def save_density_1d(
     plt.close(fig)
 
 
+def save_histogram(samples: torch.Tensor, path: Path, probs: list[float], title: str = "") -> None:
+    """Discrete data: the generator's symbol frequencies beside the data's probabilities."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+    k = len(probs)
+    counts = np.bincount(samples.detach().cpu().reshape(samples.shape[0], -1).argmax(1).numpy(), minlength=k)
+    x = np.arange(k)
+    ax.bar(x - 0.2, probs, width=0.4, color="black", alpha=0.6, label="data")
+    ax.bar(x + 0.2, counts / max(counts.sum(), 1), width=0.4, color="tab:green", label="generator")
+    ax.set_xticks(x)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def save_samples_picture(samples: torch.Tensor, path: Path, data, discriminator=None, title: str = "") -> None:
     """The natural picture for ``data``: an image grid, a scatter against the modes, or a 1-D density plot."""
     if data.kind == "images":
         save_image_grid(samples, path, data.low, data.high)
+    elif data.kind == "categorical":
+        save_histogram(samples, path, data.info["probs"], title)
     elif data.shape == (1,):
         grid = d_values = None
         if discriminator is not None:

@@ -75,10 +75,12 @@ def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:
                         raise ConfigError(
                             f"the discriminator's network cannot take data of shape {shape}: {_first_line(exc)}", path
                         ) from None
-                    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (real.shape[0], 1):
+                    k = agent.action_space.shape[0]
+                    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (real.shape[0], k):
                         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                        what = "one logit" if k == 1 else f"{k} logits"
                         raise ConfigError(
-                            f"the discriminator must emit one logit per sample, shape (batch, 1); it emits {got}", path
+                            f"the discriminator must emit {what} per sample, shape (batch, {k}); it emits {got}", path
                         )
         finally:
             agent.train(was_training)

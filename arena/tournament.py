@@ -1,6 +1,9 @@
 """The run loop: matchings of matches, metrics, evaluation, checkpoints.
 
-The classic GAN is the 1 x 1 case: one generator, one discriminator, the same loop.
+A tournament plays its schedule's matchings; every ``eval.every`` matchings it evaluates
+every generator, plays every generator against every discriminator (the payoff matrix),
+rates all agents, selects and mixes (:mod:`arena.standings`). The classic GAN is the 1 x 1
+case: one generator, one discriminator, the same loop.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ from arena.arena import Arena
 from arena.checkpoint import load_checkpoint, save_checkpoint
 from arena.diagnostics import Diagnostics, diversity
 from arena.divergence import DivergenceGuard
-from arena.errors import ArenaError
+from arena.errors import ArenaError, ConfigError
 from arena.evaluate import draw_samples
 from arena.faults import fault_point
 from arena.match import play_match
-from arena.metrics import mode_metrics
 from arena.outputs import MetricsLog, save_samples_picture
 from arena.rundir import METRICS_FILE, SAMPLES_DIR
 from arena.schedule import make_schedule
 from arena.seeding import derive_seed
+from arena.standings import Standings, quality_metrics
 
 __all__ = ["Tournament", "evaluate_generator"]
 
@@ -34,10 +37,11 @@ CHECKPOINT_FORMAT = 1
 def evaluate_generator(arena: Arena, generator, n: int, seed: int) -> tuple[torch.Tensor, dict[str, float]]:
     """Draw ``n`` samples (eval mode, a generator of their own) and the data's quality metrics."""
     samples = draw_samples(generator, n, seed)
-    metrics: dict[str, float] = {}
-    if arena.data.modes is not None:
-        metrics = mode_metrics(samples, arena.data.modes, arena.data.mode_std)
-    return samples, metrics
+    return samples, quality_metrics(arena, samples)
+
+
+Match = tuple[tuple[int, ...], tuple[int, ...]]
+"""Generator indices and discriminator indices of one match (one of each, except in multi-player games)."""
 
 
 class Tournament:
@@ -48,6 +52,7 @@ class Tournament:
         run_dir: where metrics, pictures and checkpoints go (None: nothing is written).
         on_progress: called after every match with ``(rounds_done, rounds_total, stats)``.
         on_event: called with a one-line message at each evaluation and checkpoint.
+        on_leaderboard: called with the leaderboard's rows and the mixture after each evaluation.
     """
 
     def __init__(
@@ -56,11 +61,24 @@ class Tournament:
         run_dir: Path | None = None,
         on_progress: Callable[[int, int, dict[str, float]], None] | None = None,
         on_event: Callable[[str], None] | None = None,
+        on_leaderboard: Callable[[list[dict[str, Any]], dict[str, Any] | None], None] | None = None,
     ) -> None:
         self.arena = arena
         self.config = arena.config
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.schedule = make_schedule(self.config.schedule.type, len(arena.generators), len(arena.discriminators))
+        if arena.game.team != ("one", "one") and self.config.schedule.type != "round-robin":
+            raise ConfigError(
+                f"{arena.game.id} plays teams in turn; only schedule type round-robin applies", ("schedule", "type")
+            )
+        try:
+            self.schedule = make_schedule(
+                self.config.schedule.type, len(arena.generators), len(arena.discriminators), self.config.seed
+            )
+        except ConfigError as exc:
+            origin = getattr(self.config, "origin", None)
+            raise (origin.locate(exc) if origin else exc) from None
+        self.standings = Standings(arena, self.run_dir)
+        self.on_leaderboard = on_leaderboard or (lambda rows, mixture: None)
         self.log = MetricsLog(self.run_dir / METRICS_FILE) if self.run_dir else None
         self.on_progress = on_progress or (lambda *a: None)
         self.on_event = on_event or (lambda msg: None)
@@ -74,10 +92,25 @@ class Tournament:
         arena.seed_loop()
 
     # ------------------------------------------------------------------ state
+    def matching_at(self, k: int) -> list[Match]:
+        """The matches of matching ``k``: the schedule's pairs, or for a multi-player game one
+        team in turn (GMAN: generator ``k mod N`` against every discriminator; MAD-GAN: every
+        generator against discriminator ``k mod M``)."""
+        n, m = len(self.arena.generators), len(self.arena.discriminators)
+        team = self.arena.game.team
+        if team == ("one", "all"):
+            return [((k % n,), tuple(range(m)))]
+        if team == ("all", "one"):
+            return [(tuple(range(n)), (k % m,))]
+        return [((gi,), (di,)) for gi, di in self.schedule.matching(k, self.standings.ranking())]
+
     @property
     def rounds_total(self) -> int:
-        per = len(self.schedule.matching(0)) * self.config.schedule.steps_per_match
+        per = len(self.matching_at(0)) * self.config.schedule.steps_per_match
         return per * self.config.schedule.matchings
+
+    def active(self, agent) -> bool:
+        return not self.guard.is_retired(agent)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +121,7 @@ class Tournament:
             "metrics_lines": self.log.lines if self.log else 0,
             "divergence": self.guard.state_dict(),
             "diagnostics": self.diagnostics.state_dict(),
+            "standings": self.standings.state_dict(),
             **self.arena.state_dict(),
         }
 
@@ -99,6 +133,7 @@ class Tournament:
         self.matching, self.rounds, self.elapsed = int(state["matching"]), int(state["rounds"]), float(state["elapsed"])
         self.guard.load_state_dict(state.get("divergence", {}))
         self.diagnostics.load_state_dict(state.get("diagnostics", {}))
+        self.standings.load_state_dict(state.get("standings", {}))
         if self.log:
             self.log.truncate(int(state["metrics_lines"]))
 
@@ -116,26 +151,30 @@ class Tournament:
         started = time.perf_counter()
         period_start, period_rounds = started, 0
         for k in range(self.matching, cfg.schedule.matchings):
-            matching = self.schedule.matching(k)
-            for i, (gi, di) in enumerate(matching):
-                g, d = arena.generators[gi], arena.discriminators[di]
+            matching = self.matching_at(k)
+            for i, (gis, dis) in enumerate(matching):
+                gens = [g for g in (arena.generators[gi] for gi in gis) if self.active(g)]
+                discs = [d for d in (arena.discriminators[di] for di in dis) if self.active(d)]
                 position = (k * len(matching) + i + 1) * steps
-                if self.guard.is_retired(g) or self.guard.is_retired(d):
+                if not gens or not discs:
                     self.on_progress(position, self.rounds_total, {})
                     continue
-                snapshot = self.guard.snapshot((g, d), arena.stream)
-                stats = play_match(arena.game, g, d, arena.stream, steps)
-                blamed = self.guard.check(stats, (g, d))
+                players = (*gens, *discs)
+                game = arena.game_for(gens[0], discs[0]) if len(players) == 2 else arena.game
+                snapshot = self.guard.snapshot(players, arena.stream)
+                stats = play_match(game, gens, discs, arena.stream, steps)
+                blamed = self.guard.check(stats, players)
                 if blamed:
-                    self._void_match((g, d), snapshot, blamed)
+                    self._void_match(players, snapshot, blamed)
                     self.on_progress(position, self.rounds_total, {})
                     continue
-                acc = pending.setdefault((g.name, d.name), {"matches": 0})
+                self.standings.count_match(list(players))
+                acc = pending.setdefault((",".join(g.name for g in gens), ",".join(d.name for d in discs)), {"matches": 0})
                 acc["matches"] += 1
                 for key, value in stats.items():
                     acc[key] = acc.get(key, 0.0) + value
-                self.rounds += steps
-                period_rounds += steps
+                self.rounds += steps * len(gens) * len(discs)
+                period_rounds += steps * len(gens) * len(discs)
                 self.on_progress(position, self.rounds_total, stats)
             self.matching = k + 1
             last = self.matching == cfg.schedule.matchings
@@ -161,8 +200,8 @@ class Tournament:
             self.guard.restore(players, self.arena.stream, snapshot)
         for agent, reason in blamed:
             record = self.guard.fail(agent, reason)
-            opponent = players[1] if agent is players[0] else players[0]
-            record.update(matching=self.matching + 1, opponent=opponent.name)
+            opponents = [p.name for p in players if p.role != agent.role]
+            record.update(matching=self.matching + 1, opponent=",".join(opponents))
             if self.log:
                 self.log.write(record)
             self.on_event(
@@ -200,9 +239,11 @@ class Tournament:
         """Quality metrics of every generator and a picture of its samples; logged and returned."""
         arena, cfg = self.arena, self.config
         records = []
+        drawn: dict[str, torch.Tensor] = {}
         for gi, g in enumerate(arena.generators):
             seed = derive_seed(cfg.seed, "eval", g.name, str(self.matching))
             samples, metrics = evaluate_generator(arena, g, cfg.eval.samples, seed)
+            drawn[g.name] = samples
             if arena.data.kind == "images":
                 metrics["diversity"] = diversity(samples, arena.data.test)
             if metrics:
@@ -212,12 +253,15 @@ class Tournament:
                 d = arena.discriminators[gi % len(arena.discriminators)]
                 shown = samples[: cfg.eval.grid] if arena.data.kind == "images" else samples
                 path = self.run_dir / SAMPLES_DIR / f"{g.name}-{self.matching:06d}.png"
-                save_samples_picture(shown, path, arena.data, d.eval(), f"{g.name} after {self.rounds:,} rounds")
+                judge = d.eval() if d.action_space.shape == (1,) else None
+                save_samples_picture(shown, path, arena.data, judge, f"{g.name} after {self.rounds:,} rounds")
                 d.train()
             fault_point("eval")
         if arena.data.shape == (1,):
             real = arena.data.test
             for d in arena.discriminators:
+                if d.action_space.shape != (1,):
+                    continue
                 d.eval()
                 with torch.no_grad():
                     p = torch.sigmoid(d(real))
@@ -234,4 +278,25 @@ class Tournament:
             if shown:
                 self.on_event(f"matching {self.matching}: {record['agent']}: {shown}")
             self._warn(self.diagnostics.on_eval(record["agent"], record))
+        self._standings(drawn, {r["agent"]: {k: v for k, v in r.items() if k not in ("kind", "matching", "rounds", "agent")}
+                                for r in records})
         return records
+
+    def _standings(self, drawn: dict[str, torch.Tensor], metrics: dict[str, dict[str, float]]) -> None:
+        """Cross-play, ratings, selection and the mixture after an evaluation; logged and shown."""
+        last = self.matching == self.config.schedule.matchings
+        out = self.standings.update(self.matching, self.rounds, drawn, metrics, self.active, last)
+        stamp = {"matching": self.matching, "rounds": self.rounds}
+        mixture = out["mixture"]
+        if self.log:
+            self.log.write({"kind": "payoff", **stamp, **{k: out["payoff"][k] for k in ("generators", "discriminators", "payoff")}})
+            for record in out["lineage"]:
+                self.log.write({"kind": "selection", **stamp, **record})
+        if self.log and len(mixture["components"]) > 1:
+            self.log.write({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
+                            "components": mixture["components"], "weights": mixture["weights"]})
+        for record in out["lineage"]:
+            if record["parent"]:
+                self.on_event(f"selection: {record['replaced']} is now a copy of {record['parent']} (lr {record['lr']:.3g})")
+        rows = self.standings.write_files(self.guard, self.matching, self.rounds)
+        self.on_leaderboard(rows, self.standings.mixture)

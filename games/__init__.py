@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # The base class and helpers
-from games.base import Game, balanced_accuracy, frozen
+from games.base import Game, all_frozen, balanced_accuracy, frozen
 
 # Conformance
 from games.checker import check_game
@@ -11,13 +11,21 @@ from games.checker import check_game
 # The classic games
 from games.classic import HingeGame, LSGANGame, MinimaxGame, NonSaturatingGame, WGANGPGame
 
+# The gymnasium adapter
+from games.env import GeneratorEnv, GeneratorVectorEnv
+
+# Multi-player and policy-gradient games
+from games.multi import GMANGame, MADGANGame, combine_losses
+
 # The registry
 from games.registration import make, register, registry
+from games.reinforce import ReinforceGame
 
 __all__ = [
     # base
     "Game",
     "frozen",
+    "all_frozen",
     "balanced_accuracy",
     # registry
     "make",
@@ -31,4 +39,12 @@ __all__ = [
     "WGANGPGame",
     "HingeGame",
     "LSGANGame",
+    # multi-player games
+    "GMANGame",
+    "MADGANGame",
+    "combine_losses",
+    # policy gradient through the gymnasium adapter
+    "ReinforceGame",
+    "GeneratorEnv",
+    "GeneratorVectorEnv",
 ]

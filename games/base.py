@@ -8,8 +8,8 @@ update, the other side frozen) and how a match is scored.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Annotated, ClassVar
 
 import torch
@@ -18,7 +18,7 @@ from torch import nn
 from agents import Discriminator, Generator
 from arena.registry import Gt
 
-__all__ = ["Game", "frozen", "balanced_accuracy"]
+__all__ = ["Game", "frozen", "all_frozen", "balanced_accuracy"]
 
 
 @contextmanager
@@ -54,6 +54,13 @@ class Game(abc.ABC):
     id: str = ""
     """The registered id, set by :func:`games.make`."""
     roles: ClassVar[tuple[str, ...]] = ("generator", "discriminator")
+    team: ClassVar[tuple[str, str]] = ("one", "one")
+    """Who plays in one match: ``("one", "one")`` for a pair; multi-player games play ``("one",
+    "all")`` (one generator against every discriminator, GMAN) or ``("all", "one")`` (every
+    generator against one discriminator, MAD-GAN)."""
+    generator_kind: ClassVar[str] = "sample"
+    """The generators this game trains: ``sample`` (by backpropagation through D) or
+    ``categorical`` (a policy over one-hot samples, by policy gradient)."""
 
     between_updates: Callable[[], None] | None = None
     """Called inside every round after the discriminator updates (a hook for fault injection)."""
@@ -63,6 +70,14 @@ class Game(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, d_steps={self.d_steps})"
+
+    def d_outputs(self, generators: int) -> int:
+        """Logits a discriminator emits per input in a run with ``generators`` generators."""
+        return 1
+
+    def realness(self, logits: torch.Tensor) -> torch.Tensor:
+        """One logit per input, large for "real", from a discriminator's output (for judging)."""
+        return logits.reshape(logits.shape[0], -1)[:, 0]
 
     # ------------------------------------------------------------------ losses
     @abc.abstractmethod
@@ -118,17 +133,29 @@ class Game(abc.ABC):
             generator.step()
         return {"g_loss": loss.detach()}
 
-    def round(
+    def update_discriminators(
+        self, generators: Sequence[Generator], discriminators: Sequence[Discriminator], real: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The discriminators' step of a round (for a pair: :meth:`discriminator_update`)."""
+        return self.discriminator_update(generators[0], discriminators[0], real)
+
+    def update_generators(
+        self, generators: Sequence[Generator], discriminators: Sequence[Discriminator], n: int
+    ) -> dict[str, torch.Tensor]:
+        """The generators' step of a round (for a pair: :meth:`generator_update`)."""
+        return self.generator_update(generators[0], discriminators[0], n)
+
+    def play_round(
         self,
-        generator: Generator,
-        discriminator: Discriminator,
+        generators: Sequence[Generator],
+        discriminators: Sequence[Discriminator],
         real_batch: Callable[[], torch.Tensor],
     ) -> dict[str, torch.Tensor]:
         """One minimax round: ``d_steps`` discriminator updates, then one generator update.
 
         Args:
-            generator: the generator.
-            discriminator: the discriminator.
+            generators: the match's generators (one, except in multi-player games).
+            discriminators: the match's discriminators (one, except in multi-player games).
             real_batch: returns the next batch of real data; called once per discriminator update.
 
         Returns:
@@ -137,13 +164,32 @@ class Game(abc.ABC):
         """
         for _ in range(self.d_steps):
             real = real_batch()
-            stats = self.discriminator_update(generator, discriminator, real)
+            stats = self.update_discriminators(generators, discriminators, real)
         if self.between_updates is not None:
             self.between_updates()
-        stats.update(self.generator_update(generator, discriminator, real.shape[0]))
+        stats.update(self.update_generators(generators, discriminators, real.shape[0]))
         return stats
+
+    def round(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        real_batch: Callable[[], torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """One round of a pair: :meth:`play_round` with one player of each role."""
+        return self.play_round([generator], [discriminator], real_batch)
 
     # ------------------------------------------------------------------ judgement
     def judge(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        """The discriminator's score in a match: its balanced accuracy (the generator scores 1 minus it)."""
-        return balanced_accuracy(real_logits, fake_logits)
+        """The discriminator's score in a match, from its outputs on real and generated data: its
+        balanced accuracy (the generator scores 1 minus it)."""
+        return balanced_accuracy(self.realness(real_logits), self.realness(fake_logits))
+
+
+@contextmanager
+def all_frozen(agents: Sequence) -> Iterator[None]:
+    """:func:`frozen` for several agents at once."""
+    with ExitStack() as stack:
+        for agent in agents:
+            stack.enter_context(frozen(agent.net))
+        yield

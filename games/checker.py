@@ -11,50 +11,63 @@ import torch
 from agents import AgentSpec, Discriminator, Generator, build_agent
 from games.base import Game
 
-__all__ = ["check_game", "tiny_pair"]
+__all__ = ["check_game", "tiny_pair", "tiny_team"]
 
 
-def tiny_pair(seed: int = 0, dim: int = 2) -> tuple[Generator, Discriminator]:
+def tiny_pair(seed: int = 0, dim: int = 2, output: str = "sample", outputs: int = 1) -> tuple[Generator, Discriminator]:
     """A small random generator and discriminator on ``dim``-dimensional data."""
+    return _tiny_generator(seed, dim, output), _tiny_discriminator(seed + 7, dim, outputs)
+
+
+def _tiny_generator(seed: int, dim: int, output: str = "sample", name: str = "g") -> Generator:
     space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
-    g = build_agent(
-        AgentSpec("g", "generator", {"type": "mlp", "hidden": [16], "norm": "batch"},
-                  {"type": "adam", "lr": 1e-3}, {"dist": "normal", "dim": 3}),
-        "g", space, seed=seed,
-    )
-    d = build_agent(
-        AgentSpec("d", "discriminator", {"type": "mlp", "hidden": [16], "dropout": 0.1}, {"type": "adam", "lr": 1e-3}),
-        "d", space, seed=seed + 7,
-    )
-    return g, d  # type: ignore[return-value]
+    spec = AgentSpec(name, "generator", {"type": "mlp", "hidden": [16], "norm": "batch"},
+                     {"type": "adam", "lr": 1e-3}, {"dist": "normal", "dim": 3}, output=output)
+    return build_agent(spec, name, space, seed=seed)  # type: ignore[return-value]
 
 
-def _snapshot(agent) -> list[torch.Tensor]:
-    return [p.detach().clone() for p in agent.net.parameters()]
+def _tiny_discriminator(seed: int, dim: int, outputs: int = 1, name: str = "d") -> Discriminator:
+    space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+    spec = AgentSpec(name, "discriminator", {"type": "mlp", "hidden": [16], "dropout": 0.1}, {"type": "adam", "lr": 1e-3})
+    return build_agent(spec, name, space, seed=seed, outputs=outputs)  # type: ignore[return-value]
+
+
+def tiny_team(game: Game, seed: int = 0, dim: int = 2) -> tuple[list[Generator], list[Discriminator]]:
+    """Small random players for one match of ``game``: a pair, or two of the side that plays "all"."""
+    n_g = 2 if game.team[0] == "all" else 1
+    n_d = 2 if game.team[1] == "all" else 1
+    gens = [_tiny_generator(seed + i, dim, game.generator_kind, f"g{i}") for i in range(n_g)]
+    discs = [_tiny_discriminator(seed + 7 + i, dim, game.d_outputs(n_g), f"d{i}") for i in range(n_d)]
+    return gens, discs
+
+
+def _snapshot(agents) -> list[torch.Tensor]:
+    return [p.detach().clone() for a in agents for p in a.net.parameters()]
 
 
 def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-def _play(game: Game, seed: int, rounds: int) -> tuple[list[dict[str, float]], Generator, Discriminator]:
+def _play(game: Game, seed: int, rounds: int) -> tuple[list[dict[str, float]], list, list]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        g, d = tiny_pair(seed)
+        gens, discs = tiny_team(game, seed)
         data = torch.Generator().manual_seed(seed)
         stats = [
-            {k: float(v) for k, v in game.round(g, d, lambda: torch.randn(32, 2, generator=data) * 0.1 + 1).items()}
+            {k: float(v) for k, v in game.play_round(gens, discs, lambda: torch.randn(32, 2, generator=data) * 0.1 + 1).items()}
             for _ in range(rounds)
         ]
-    return stats, g, d
+    return stats, gens, discs
 
 
 def check_game(game: Game, rounds: int = 3, seed: int = 0) -> None:
-    """Check that ``game`` keeps its contract on a small random pair.
+    """Check that ``game`` keeps its contract on small random players (a pair, or a team for
+    multi-player games).
 
     Plays ``rounds`` rounds and checks that the losses are finite scalars; that a generator
-    update leaves the discriminator's parameters unchanged and gives them no gradient; that a
-    discriminator update leaves the generator's parameters unchanged; that the judgement is
+    update leaves the discriminators' parameters unchanged and gives them no gradient; that a
+    discriminator update leaves the generators' parameters unchanged; that the judgement is
     in [0, 1]; and that two plays under one seed give the same numbers.
 
     Raises:
@@ -63,42 +76,48 @@ def check_game(game: Game, rounds: int = 3, seed: int = 0) -> None:
     assert isinstance(game, Game), f"{game!r} is not a Game"
     assert isinstance(game.d_steps, int) and game.d_steps >= 1, f"d_steps must be a positive integer, got {game.d_steps!r}"
     assert not any(True for _ in getattr(game, "parameters", lambda: [])()), "a game owns no parameters"
+    assert game.team in (("one", "one"), ("one", "all"), ("all", "one")), f"unknown team {game.team!r}"
+    name = game.id or game
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        g, d = tiny_pair(seed)
+        gens, discs = tiny_team(game, seed)
         real = torch.randn(32, 2, generator=torch.Generator().manual_seed(seed))
 
-        g_before, d_before = _snapshot(g), _snapshot(d)
-        d.zero_grad()
-        stats = game.generator_update(g, d, 32)
-        assert _same(_snapshot(d), d_before), f"{game.id or game}: the discriminator moved during a generator update"
-        assert all(p.grad is None for p in d.net.parameters()), (
-            f"{game.id or game}: gradients reached the discriminator during a generator update"
+        g_before, d_before = _snapshot(gens), _snapshot(discs)
+        for d in discs:
+            d.zero_grad()
+        stats = game.update_generators(gens, discs, 32)
+        assert _same(_snapshot(discs), d_before), f"{name}: a discriminator moved during a generator update"
+        assert all(p.grad is None for d in discs for p in d.net.parameters()), (
+            f"{name}: gradients reached a discriminator during a generator update"
         )
-        assert not _same(_snapshot(g), g_before), f"{game.id or game}: the generator did not move in its own update"
+        assert not _same(_snapshot(gens), g_before), f"{name}: the generators did not move in their own update"
         assert stats["g_loss"].dim() == 0 and torch.isfinite(stats["g_loss"]), f"g_loss is {stats['g_loss']}"
 
-        g_before, d_before = _snapshot(g), _snapshot(d)
-        g.zero_grad()
-        stats = game.discriminator_update(g, d, real)
-        assert _same(_snapshot(g), g_before), f"{game.id or game}: the generator moved during a discriminator update"
-        assert all(p.grad is None for p in g.net.parameters()), (
-            f"{game.id or game}: gradients reached the generator during a discriminator update"
+        g_before, d_before = _snapshot(gens), _snapshot(discs)
+        for g in gens:
+            g.zero_grad()
+        stats = game.update_discriminators(gens, discs, real)
+        assert _same(_snapshot(gens), g_before), f"{name}: a generator moved during a discriminator update"
+        assert all(p.grad is None for g in gens for p in g.net.parameters()), (
+            f"{name}: gradients reached a generator during a discriminator update"
         )
-        assert not _same(_snapshot(d), d_before), f"{game.id or game}: the discriminator did not move in its own update"
+        assert not _same(_snapshot(discs), d_before), f"{name}: the discriminators did not move in their own update"
         for key in ("d_loss", "d_real", "d_fake"):
             assert stats[key].dim() == 0 and torch.isfinite(stats[key]), f"{key} is {stats[key]}"
 
         with torch.no_grad():
-            score = float(game.judge(d(real), d(g.sample(32))))
-        assert 0.0 <= score <= 1.0, f"judge returned {score}, outside [0, 1]"
+            for g in gens:
+                for d in discs:
+                    score = float(game.judge(d(real), d(g.sample(32))))
+                    assert 0.0 <= score <= 1.0, f"judge returned {score}, outside [0, 1]"
 
     first, g1, d1 = _play(game, seed, rounds)
     second, g2, d2 = _play(game, seed, rounds)
     for s in first:
         for k, v in s.items():
             if not np.isfinite(v):
-                warnings.warn(f"{game.id or game}: {k} is not finite", RuntimeWarning, stacklevel=2)
-    assert first == second, f"{game.id or game}: two plays under seed {seed} differ: {first} != {second}"
+                warnings.warn(f"{name}: {k} is not finite", RuntimeWarning, stacklevel=2)
+    assert first == second, f"{name}: two plays under seed {seed} differ: {first} != {second}"
     assert _same(_snapshot(g1), _snapshot(g2)) and _same(_snapshot(d1), _snapshot(d2)), "weights differ under one seed"

@@ -57,3 +57,6 @@ register("gan-v0", "games.classic:NonSaturatingGame", "the non-saturating GAN: G
 register("wgan-gp-v0", "games.classic:WGANGPGame", "Wasserstein GAN with gradient penalty (5 critic steps)")
 register("hinge-v0", "games.classic:HingeGame", "hinge loss (SAGAN, SN-GAN)")
 register("lsgan-v0", "games.classic:LSGANGame", "least squares GAN")
+register("gman-v0", "games.multi:GMANGame", "GMAN: one generator against every discriminator, losses combined by a mean")
+register("madgan-v0", "games.multi:MADGANGame", "MAD-GAN: every generator against one discriminator with k + 1 outputs")
+register("reinforce-v0", "games.reinforce:ReinforceGame", "discrete generators trained by REINFORCE through the gymnasium adapter")

@@ -1,0 +1,131 @@
+"""The tournament's final generator: a weighted mixture of its best generators.
+
+Weights are ``uniform``, by ``rating`` (Bradley-Terry strength ``10^(rating / 400)``), or by
+``quality``: fitted so that the mixture's histogram over the data's modes (toy mixtures) or
+symbols (categorical data) is as close as possible to the data's. With ``H[k, i]`` the share
+of generator ``i``'s samples that are high-quality samples of mode ``k`` and ``p`` the data's
+mode probabilities, the weights maximise ``sum_k p_k log (H w)_k`` over the simplex, i.e.
+minimise ``KL(p || H w)``: a missing mode and samples off every mode both cost. The problem
+is concave; the multiplicative update ``w_i <- w_i * sum_k p_k H[k, i] / (H w)_k`` converges
+to its maximum (Cover's portfolio algorithm). Data without modes fall back to weights
+proportional to each generator's ``quality`` signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from agents import Generator
+from arena.metrics import nearest_centers
+
+__all__ = ["Mixture", "fit_weights", "mode_histogram", "mixture_weights"]
+
+
+class Mixture:
+    """Samples from generator ``i`` with probability ``weights[i]``.
+
+    Each sample's component is drawn first; each component then maps its share of latent
+    draws. All draws come from ``generator`` (or from the first component's own stream).
+    """
+
+    def __init__(self, components: Sequence[Generator], weights: Sequence[float]) -> None:
+        if len(components) != len(weights) or not components:
+            raise ValueError("a mixture needs one weight per component, and at least one component")
+        total = float(sum(weights))
+        self.components = list(components)
+        self.weights = [float(w) / total for w in weights]
+        self.name = "mixture"
+        self.device = self.components[0].device
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{g.name}: {w:.3f}" for g, w in zip(self.components, self.weights))
+        return f"Mixture({parts})"
+
+    @property
+    def training(self) -> bool:
+        return self.components[0].training
+
+    def train(self, mode: bool = True) -> Mixture:
+        for g in self.components:
+            g.train(mode)
+        return self
+
+    def eval(self) -> Mixture:
+        return self.train(False)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        rng = generator if generator is not None else self.components[0].rng
+        w = torch.tensor(self.weights, dtype=torch.float64, device=rng.device)
+        which = torch.multinomial(w, n, replacement=True, generator=rng).to(self.device)
+        out: torch.Tensor | None = None
+        for i, g in enumerate(self.components):
+            mask = which == i
+            k = int(mask.sum())
+            if k == 0:
+                continue
+            x = g.sample(k, generator)
+            if out is None:
+                out = torch.empty((n, *x.shape[1:]), dtype=x.dtype, device=x.device)
+            out[mask] = x
+        assert out is not None
+        return out
+
+    def as_dict(self) -> dict:
+        return {"components": [g.name for g in self.components], "weights": self.weights}
+
+
+def fit_weights(hist: torch.Tensor, target: torch.Tensor, iterations: int = 2000) -> torch.Tensor:
+    """Weights ``w`` on the simplex maximising ``sum_k target_k log (hist @ w)_k``.
+
+    Args:
+        hist: ``(K, G)``: column ``i`` is component ``i``'s share of samples in each of K bins
+            (a column may sum to less than 1: the rest is off every bin).
+        target: ``(K,)``, the data's bin probabilities.
+    """
+    hist = hist.double().clamp_min(1e-12)
+    target = target.double() / target.sum()
+    w = torch.full((hist.shape[1],), 1.0 / hist.shape[1], dtype=torch.float64)
+    for _ in range(iterations):
+        w = w * (hist.T @ (target / (hist @ w)))
+        w = w / w.sum()
+    return w
+
+
+def mode_histogram(samples: torch.Tensor, centers: torch.Tensor, std: float) -> torch.Tensor:
+    """Share of ``samples`` that are high-quality samples of each mode (PacGAN's 3 std)."""
+    idx, dist = nearest_centers(samples.reshape(samples.shape[0], -1), centers)
+    good = dist <= 3 * std
+    return torch.bincount(idx[good].cpu(), minlength=centers.shape[0]).double() / samples.shape[0]
+
+
+def mixture_weights(
+    kind: str,
+    components: Sequence[Generator],
+    ratings: dict[str, float],
+    samples: dict[str, torch.Tensor],
+    data,
+    quality: dict[str, float],
+) -> list[float]:
+    """The weights of ``components`` under ``kind`` (see the module docstring)."""
+    if kind == "uniform" or len(components) == 1:
+        return [1.0 / len(components)] * len(components)
+    if kind == "rating":
+        top = max(ratings.get(g.name, 1500.0) for g in components)
+        strength = [10 ** ((ratings.get(g.name, 1500.0) - top) / 400) for g in components]
+        return [s / sum(strength) for s in strength]
+    if data.modes is not None:
+        hist = torch.stack([mode_histogram(samples[g.name], data.modes, data.mode_std) for g in components], dim=1)
+        return fit_weights(hist, torch.ones(data.modes.shape[0])).tolist()
+    if data.kind == "categorical":
+        k = len(data.info["probs"])
+        hist = torch.stack(
+            [torch.bincount(samples[g.name].argmax(1).cpu(), minlength=k).double() / samples[g.name].shape[0] for g in components],
+            dim=1,
+        )
+        return fit_weights(hist, torch.tensor(data.info["probs"])).tolist()
+    scores = [max(quality.get(g.name, 0.0), 0.0) for g in components]
+    if sum(scores) <= 0:
+        return [1.0 / len(components)] * len(components)
+    return [s / sum(scores) for s in scores]

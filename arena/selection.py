@@ -1,0 +1,89 @@
+"""Selection (population-based training): the worst agents of each role are replaced by
+copies of the best, weights and optimizer state included, with mutated hyper-parameters.
+
+A copy keeps the replaced agent's name and random stream; its rating identity changes
+(``g3`` becomes ``g3@1``), so the copy is rated afresh rather than inheriting the record of
+the agent it replaced. Every replacement is a lineage record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from agents import Agent
+from arena.config import SelectionConfig
+
+__all__ = ["compatible", "copy_agent", "mutate", "select"]
+
+
+def compatible(a: Agent, b: Agent) -> bool:
+    """Whether ``b``'s weights and optimizer state fit ``a``: the same parameter and buffer
+    shapes, the same optimizer type and, for generators, the same latent prior."""
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
+        return False
+    if type(a.optimizer.optimizer) is not type(b.optimizer.optimizer):
+        return False
+    return getattr(a, "latent", None).__class__ is getattr(b, "latent", None).__class__ and (
+        getattr(getattr(a, "latent", None), "dim", None) == getattr(getattr(b, "latent", None), "dim", None)
+    )
+
+
+def copy_agent(target: Agent, parent: Agent) -> None:
+    """Give ``target`` ``parent``'s weights, buffers, optimizer state (step counts and learning
+    rate included) and game extras; ``target`` keeps its name and its own random stream."""
+    target.net.load_state_dict(parent.net.state_dict())
+    target.optimizer.load_state_dict(parent.optimizer.state_dict())
+    target.extras = {k: v.detach().clone().requires_grad_(v.requires_grad) for k, v in parent.extras.items()}
+
+
+def mutate(agent: Agent, lr_sigma: float, betas_sigma: float, rng: torch.Generator) -> dict[str, Any]:
+    """Multiply the learning rate by ``exp(lr_sigma * N(0, 1))`` and add ``N(0, betas_sigma)``
+    to Adam's betas (clipped to [0, 0.999]). Returns the new values."""
+    noise = torch.randn(3, generator=rng, dtype=torch.float64).tolist()
+    lr = agent.optimizer.base_lr * math.exp(lr_sigma * noise[0])
+    agent.optimizer.set_base_lr(lr)
+    out: dict[str, Any] = {"lr": lr}
+    group = agent.optimizer.optimizer.param_groups[0]
+    if "betas" in group and betas_sigma > 0:
+        betas = tuple(min(max(b + betas_sigma * n, 0.0), 0.999) for b, n in zip(group["betas"], noise[1:]))
+        for g in agent.optimizer.optimizer.param_groups:
+            g["betas"] = betas
+        out["betas"] = list(betas)
+    elif "betas" in group:
+        out["betas"] = list(group["betas"])
+    return out
+
+
+def select(
+    pools: dict[str, Sequence[Agent]],
+    rating: Callable[[Agent], float],
+    config: SelectionConfig,
+    rng: torch.Generator,
+    active: Callable[[Agent], bool],
+) -> list[dict[str, Any]]:
+    """Replace the ``config.replace`` worst-rated active agents of each role by mutated copies
+    of the best compatible ones (never more than half a role). Returns the lineage records."""
+    records = []
+    for role, pool in pools.items():
+        ranked = sorted((a for a in pool if active(a)), key=rating, reverse=True)
+        k = min(config.replace, len(ranked) // 2)
+        parents = ranked[:k]
+        for worst in ranked[::-1][:k]:
+            parent = next((p for p in parents if compatible(worst, p)), None)
+            if parent is None:
+                parent = next((p for p in ranked if p is not worst and rating(p) > rating(worst) and compatible(worst, p)), None)
+            if parent is None:
+                records.append({"role": role, "replaced": worst.name, "parent": None,
+                                "reason": "no better agent of the same architecture"})
+                continue
+            record = {"role": role, "replaced": worst.name, "replaced_rating": rating(worst),
+                      "parent": parent.name, "parent_rating": rating(parent)}
+            copy_agent(worst, parent)
+            record.update(mutate(worst, config.mutate.lr, config.mutate.betas, rng))
+            records.append(record)
+    return records
