@@ -1,4 +1,4 @@
-"""The ``arena`` command line: run, resume, sample, eval, check, list.
+"""The ``arena`` command line: run, resume, sample, eval, leaderboard, ratings, check, list.
 
 A user's mistake (a bad config, a missing file) is one line on stderr and exit code 2.
 """
@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="draw samples from a trained generator")
     sample.add_argument("run_dir")
-    sample.add_argument("--agent", help="generator name (default: the first generator)")
+    who_s = sample.add_mutually_exclusive_group()
+    who_s.add_argument("--agent", help="generator name (default: the first generator)")
+    who_s.add_argument("--mixture", action="store_true", help="the tournament's mixture of its best generators")
     sample.add_argument("-n", type=int, default=2500, help="number of samples (default 2500)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
     sample.add_argument("-o", "--output", required=True, help="output file: .npy (N x data shape) or .png")
@@ -59,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
     ev.add_argument("-n", type=int, help="samples (default 2500; 10000 with parzen)")
     ev.add_argument("--device", default="cpu", help="device to evaluate on (default cpu)")
+
+    board = sub.add_parser("leaderboard", help="print a run's latest leaderboard")
+    board.add_argument("run_dir")
+
+    rate = sub.add_parser("ratings", help="recompute ratings from a run's recorded cross-play results")
+    rate.add_argument("run_dir")
+    rate.add_argument("--system", default=None, help="elo, glicko2 or bradley-terry (default: the run's)")
 
     check = sub.add_parser("check", help="validate a config and build everything it names, without training")
     check.add_argument("config")
@@ -82,12 +91,21 @@ class _Display:
         self.title = title
         self.progress = None
         self.task = None
+        self.board = None  # the leaderboard table shown under the bar
 
     def __enter__(self) -> _Display:
         if not self.quiet:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self.progress = Progress(
+            display = self
+
+            class WithBoard(Progress):
+                def get_renderables(self):
+                    yield from super().get_renderables()
+                    if display.board is not None:
+                        yield display.board
+
+            self.progress = WithBoard(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -115,6 +133,14 @@ class _Display:
     def on_event(self, message: str) -> None:
         if not self.quiet:
             self.console.log(message)
+
+    def on_leaderboard(self, rows, mixture) -> None:
+        from arena.leaderboard import leaderboard_table
+
+        if self.progress is not None and len(rows) > 2:  # a 1 x 1 run needs no table
+            shown = mixture if mixture and len(mixture["components"]) > 1 else None
+            self.board = leaderboard_table(rows, "leaderboard", shown)
+            self.progress.refresh()
 
 
 @contextlib.contextmanager
@@ -145,6 +171,7 @@ def _train(tournament, run_dir: Path, quiet: bool, title: str) -> int:
     display = _Display(quiet, title)
     tournament.on_progress = display.on_progress
     tournament.on_event = display.on_event
+    tournament.on_leaderboard = display.on_leaderboard
     with display, _graceful_interrupt(tournament):
         tournament.run()
     if tournament.matching < tournament.config.schedule.matchings:
@@ -213,9 +240,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from arena.checkpoint import load_checkpoint
 
     path, arena = _load_arena(args.run_dir, args.device)
-    arena.load_state_dict(load_checkpoint(path))  # read-only: a run in progress is not disturbed
-    agent = arena.generator(args.agent)
-    name = agent.name
+    state = load_checkpoint(path)
+    arena.load_state_dict(state)  # read-only: a run in progress is not disturbed
+    agent = _mixture(arena, state) if args.mixture else arena.generator(args.agent)
+    name = agent.name if not args.mixture else repr(agent)
     samples = draw_samples(agent, args.n, args.seed, batch=args.n)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
@@ -234,7 +262,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from arena.checkpoint import load_checkpoint
-    from arena.errors import ArenaError, ConfigError
+    from arena.errors import ConfigError
     from arena.evaluate import evaluate
 
     if args.n is not None and args.n < 2:
@@ -243,8 +271,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     state = load_checkpoint(path)
     arena.load_state_dict(state)
     if args.mixture:
-        raise ArenaError("this run has no mixture of generators: mixtures are built by tournaments (several generators)")
-    generators = [arena.generator(args.agent)] if args.agent else list(arena.generators)
+        generators = [_mixture(arena, state)]
+    else:
+        generators = [arena.generator(args.agent)] if args.agent else list(arena.generators)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -279,6 +308,55 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **r}
     out.write_text(json.dumps(previous, indent=1))
     print(f"wrote {out}")
+    return 0
+
+
+def _mixture(arena, state):
+    from arena.standings import mixture_from_state
+
+    return mixture_from_state(arena, state)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from arena.leaderboard import leaderboard_table, read_leaderboard
+    from arena.rundir import check_run_dir
+
+    path = check_run_dir(args.run_dir)
+    board = read_leaderboard(path)
+    mixture = board.get("mixture")
+    title = f"{path}: matching {board['matching']} ({board['rounds']:,} rounds), ratings: {board['system']}"
+    shown = mixture if mixture and len(mixture["components"]) > 1 else None
+    Console().print(leaderboard_table(board["rows"], title, shown))
+    return 0
+
+
+def cmd_ratings(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.config import load_config
+    from arena.errors import RunDirError
+    from arena.ratings import SYSTEMS, compute_ratings
+    from arena.rundir import CONFIG_FILE, check_run_dir
+    from arena.standings import RESULTS_FILE
+
+    path = check_run_dir(args.run_dir)
+    system = args.system or load_config(path / CONFIG_FILE).ratings.system
+    results_file = path / RESULTS_FILE
+    if not results_file.is_file():
+        raise RunDirError(f"{path} has no {RESULTS_FILE} yet (it is written at the first evaluation)")
+    results = json.loads(results_file.read_text())
+    ratings = compute_ratings(system, results)
+    table = Table(title=f"{path}: {system} ({SYSTEMS[system][1]}), {len(results)} evaluations", title_justify="left")
+    for column in ("agent", "rating", "±", "games"):
+        table.add_column(column, justify="left" if column == "agent" else "right")
+    for name, r in sorted(ratings.items(), key=lambda item: -item[1].rating):
+        table.add_row(name, f"{r.rating:.1f}", "" if r.uncertainty is None else f"{r.uncertainty:.1f}", str(r.games))
+    Console().print(table)
     return 0
 
 
@@ -326,6 +404,8 @@ COMMANDS = {
     "resume": cmd_resume,
     "sample": cmd_sample,
     "eval": cmd_eval,
+    "leaderboard": cmd_leaderboard,
+    "ratings": cmd_ratings,
     "check": cmd_check,
     "list": cmd_list,
 }

@@ -22,8 +22,10 @@ __all__ = ["leaderboard_rows", "write_leaderboard", "read_leaderboard", "leaderb
 LEADERBOARD_CSV = "leaderboard.csv"
 LEADERBOARD_JSON = "leaderboard.json"
 
-# Metrics shown in the table's "metrics" column, in this order, where present.
+# Metrics shown in the table's "metrics" column, in this order, where present, with short labels.
 _SHOWN = ("modes", "high_quality", "reverse_kl", "tv", "symbols", "diversity", "d_gap")
+_LABELS = {"modes": "modes", "high_quality": "hq%", "reverse_kl": "rKL", "tv": "tv", "symbols": "symbols",
+           "diversity": "div", "d_gap": "|D-1/2|"}
 
 
 def leaderboard_rows(
@@ -93,6 +95,10 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _metrics_cell(values: dict[str, Any]) -> str:
+    return " ".join(f"{_LABELS[k]} {values[k]:.3g}" for k in _SHOWN if values.get(k) is not None)
+
+
 def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mixture: dict[str, Any] | None = None):
     """A rich table of ``rows`` (and the mixture's metrics as a last line)."""
     from rich.table import Table
@@ -103,12 +109,12 @@ def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mi
                             ("status", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in rows:
-        shown = "  ".join(f"{k} {_cell(row[k])}" for k in _SHOWN if row.get(k) is not None)
+        shown = _metrics_cell(row)
         style = "dim" if row["status"] == "retired" else None
         table.add_row(str(row["rank"]), row["agent"], row["role"][0].upper(), _cell(row["rating"]),
                       _cell(row["uncertainty"]), str(row["matches"]), _cell(row["score"]), shown, row["status"], style=style)
     if mixture:
-        shown = "  ".join(f"{k} {_cell(mixture['metrics'][k])}" for k in _SHOWN if k in mixture.get("metrics", {}))
-        parts = ", ".join(f"{n} {w:.2f}" for n, w in zip(mixture["components"], mixture["weights"]))
+        shown = _metrics_cell(mixture.get("metrics", {}))
+        parts = " ".join(f"{n} {w:.2f}" for n, w in zip(mixture["components"], mixture["weights"]))
         table.add_row("", "mixture", "G", "", "", "", "", shown, parts)
     return table

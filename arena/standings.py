@@ -155,7 +155,7 @@ class Standings:
             parts.append(f"diverged x{failures}")
         copies = [r for r in self.lineage if r["replaced"] == agent.name and r["parent"]]
         if copies:
-            parts.append(f"copy of {copies[-1]['parent']} (matching {copies[-1]['matching']})")
+            parts.append(f"copy of {copies[-1]['parent']} @{copies[-1]['matching']}")
         return "; ".join(parts) or "active"
 
     def rows(self, guard) -> list[dict[str, Any]]:

@@ -1,0 +1,146 @@
+"""GMAN's loss combinations, MAD-GAN's k + 1 outputs, the REINFORCE game and the gymnasium adapter."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+import games
+from agents import CategoricalGenerator, Normal
+from games import GeneratorEnv, GeneratorVectorEnv, combine_losses
+from games.checker import tiny_pair, tiny_team
+
+
+def test_gman_means_by_hand():
+    losses = torch.tensor([1.0, 2.0, 4.0])
+    assert float(combine_losses(losses, "arithmetic")) == pytest.approx(7 / 3)
+    assert float(combine_losses(losses, "geometric")) == pytest.approx(2.0)
+    assert float(combine_losses(losses, "harmonic")) == pytest.approx(3 / (1 + 0.5 + 0.25))
+    assert float(combine_losses(losses, "softmax", 0.0)) == pytest.approx(7 / 3)
+    w = np.exp([1.0, 2.0, 4.0])
+    assert float(combine_losses(losses, "softmax", 1.0)) == pytest.approx(float((w / w.sum()) @ [1, 2, 4]))
+    assert float(combine_losses(losses, "softmax", 50.0)) == pytest.approx(4.0, abs=1e-6)  # the harshest
+
+
+def test_gman_learned_lambda_moves_and_is_saved_with_the_generator():
+    game = games.make("gman-v0", mean="softmax", lam=1.0, learn_lam=True, lam_lr=0.5)
+    gens, discs = tiny_team(game)
+    real = torch.randn(32, 2)
+    game.play_round(gens, discs, lambda: real)
+    first = float(torch.nn.functional.softplus(gens[0].extras["gman_lambda"]))
+    for _ in range(5):
+        game.play_round(gens, discs, lambda: real)
+    later = float(torch.nn.functional.softplus(gens[0].extras["gman_lambda"]))
+    assert later != first
+    state = gens[0].state_dict()
+    other, _ = tiny_team(game, seed=5)
+    other[0].load_state_dict(state)
+    assert torch.equal(other[0].extras["gman_lambda"], gens[0].extras["gman_lambda"])
+
+
+def test_gman_rejects_learned_lambda_without_softmax():
+    from arena.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="learn_lam: learn_lam needs mean: softmax"):
+        games.make("gman-v0", mean="geometric", learn_lam=True)
+
+
+def test_madgan_discriminator_tells_generators_apart():
+    game = games.make("madgan-v0")
+    gens, discs = tiny_team(game)
+    assert discs[0].action_space.shape == (3,) and game.d_outputs(2) == 3
+    logits = torch.tensor([[0.0, 0.0, math.log(2.0)]])
+    assert float(game.realness(logits)) == pytest.approx(0.0, abs=1e-6)  # real (2) vs either fake (1 + 1)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for g in gens:
+            for p in g.net.parameters():
+                p.zero_()
+        last0 = [m for m in gens[0].net.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last1 = [m for m in gens[1].net.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last0.bias.fill_(3.0)
+        last1.bias.fill_(-3.0)
+    data = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        game.update_discriminators(gens, discs, torch.randn(32, 2, generator=data))
+    d = discs[0].eval()
+    with torch.no_grad():
+        pred0 = d(gens[0].sample(64)).argmax(1)
+        pred1 = d(gens[1].sample(64)).argmax(1)
+    assert float((pred0 == 0).float().mean()) > 0.9 and float((pred1 == 1).float().mean()) > 0.9
+
+
+def _categorical_env(**kw):
+    space = gym.spaces.Box(0.0, 1.0, (4,), np.float32)
+    _, d = tiny_pair(dim=4)
+    return GeneratorEnv(d, Normal(dim=3), space, categorical=True, **kw), d
+
+
+@pytest.mark.filterwarnings("ignore:.*Box action space:UserWarning")
+def test_generator_env_passes_gymnasiums_checker():
+    env, _ = _categorical_env()
+    check_env(env, skip_render_check=True)
+    space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    _, d = tiny_pair()
+    check_env(GeneratorEnv(d, Normal(dim=3), space), skip_render_check=True)
+
+
+def test_generator_env_rewards_are_the_discriminators_scores():
+    env, d = _categorical_env(reward="log_d")
+    obs, _ = env.reset(seed=1)
+    assert obs.shape == (3,)
+    _, reward, terminated, truncated, _ = env.step(2)
+    d.eval()
+    with torch.no_grad():
+        expected = float(torch.nn.functional.logsigmoid(d(torch.eye(4)[2:3])).squeeze())
+    assert reward == pytest.approx(expected, abs=1e-6) and terminated and not truncated
+    before = [p.clone() for p in d.net.parameters()]
+    for a in range(4):
+        env.reset()
+        env.step(a)
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(0)  # the episode ended
+    assert all(torch.equal(a, b) for a, b in zip(before, d.net.parameters()))  # D stays frozen
+
+
+def test_vector_env_scores_a_batch_in_one_pass():
+    space = gym.spaces.Box(0.0, 1.0, (4,), np.float32)
+    _, d = tiny_pair(dim=4)
+    env = GeneratorVectorEnv(d, Normal(dim=3), space, num_envs=5, categorical=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (5, 3) and env.action_space.shape == (5,)
+    _, rewards, done, truncated, _ = env.step(np.array([0, 1, 2, 3, 0]))
+    single, _ = _categorical_env()
+    single._scorer.discriminator = d
+    single.reset(seed=0)
+    assert rewards[0] == pytest.approx(single.step(0)[1]) and rewards[4] == pytest.approx(rewards[0])
+    assert done.all() and not truncated.any()
+
+
+def test_reinforce_learns_a_discrete_distribution():
+    """A categorical generator trained only through the env's rewards matches 4 symbols' frequencies."""
+    from arena.metrics import categorical_metrics
+
+    probs = torch.tensor([0.4, 0.3, 0.2, 0.1])
+    game = games.make("reinforce-v0", entropy=0.01)
+    g, d = tiny_pair(dim=4, output="categorical", seed=1)
+    assert isinstance(g, CategoricalGenerator)
+    data = torch.Generator().manual_seed(0)
+
+    def real():
+        return torch.nn.functional.one_hot(torch.multinomial(probs, 64, replacement=True, generator=data), 4).float()
+
+    with torch.no_grad():
+        before = categorical_metrics(g.eval().sample(4000, torch.Generator().manual_seed(1)), probs)["tv"]
+    g.train()
+    for _ in range(600):
+        game.round(g, d, real)
+    with torch.no_grad():
+        after = categorical_metrics(g.eval().sample(4000, torch.Generator().manual_seed(1)), probs)
+    assert after["tv"] < 0.08 and after["tv"] < before / 2, (before, after)
+    assert after["symbols"] == 4
