@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
 
-    sub.add_parser("list", help="list registered games, networks, data sources, optimizers and priors")
+    sub.add_parser("list", help="list registered games, networks, data sources, optimizers, priors, schedules and rating systems")
     return p
 
 
@@ -394,6 +394,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         table = Table(title=title, title_justify="left", show_header=False, box=None)
         for id in registry.ids():
             table.add_row(f"[bold]{id}[/bold]", registry.description(id))
+        console.print(table)
+    from arena.ratings import SYSTEMS
+    from arena.schedule import SCHEDULES
+
+    for title, described in (("schedules", SCHEDULES), ("rating systems", {k: v[1] for k, v in SYSTEMS.items()})):
+        table = Table(title=title, title_justify="left", show_header=False, box=None)
+        for id, text in described.items():
+            table.add_row(f"[bold]{id}[/bold]", text)
         console.print(table)
     console.print("networks may also be 'module:Class' naming a torch.nn.Module subclass")
     return 0

@@ -247,7 +247,7 @@ class Tournament:
             if arena.data.kind == "images":
                 metrics["diversity"] = diversity(samples, arena.data.test)
             if metrics:
-                metrics["quality"] = metrics.get("high_quality", metrics.get("diversity"))
+                metrics.setdefault("quality", metrics.get("high_quality", metrics.get("diversity")))
                 records.append({"kind": "eval", "matching": self.matching, "rounds": self.rounds, "agent": g.name, **metrics})
             if self.run_dir is not None:
                 d = arena.discriminators[gi % len(arena.discriminators)]

@@ -5,6 +5,7 @@ measures what a user gets. Mean and standard error over seeds.
 
     python benchmarks/reproduce.py                         # everything, 5 seeds for the toy mixtures
     python benchmarks/reproduce.py --only ring8 --seeds 0 1 2
+    python benchmarks/reproduce.py --only tournament_ring8 tournament_grid25 --seeds 0
     python benchmarks/reproduce.py --out benchmarks/runs   # where run directories go
 """
 
@@ -49,7 +50,9 @@ def arena(*args: str) -> None:
         raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr}")
 
 
-def run_and_eval(config: str, seed: int, out: Path, sets: list[str], eval_args: list[str]) -> dict:
+def run_and_eval(config: str, seed: int, out: Path, sets: list[str], eval_args: list[str], mixture: bool = False) -> dict:
+    """Run (or finish) one config and evaluate it; returns the first generator's metrics, or with
+    ``mixture`` a dict with the mixture's and the top-rated generator's metrics."""
     run_dir = out / f"{Path(config).stem}-seed{seed}"
     if not (run_dir / "eval.json").is_file():
         if run_dir.exists():
@@ -57,21 +60,27 @@ def run_and_eval(config: str, seed: int, out: Path, sets: list[str], eval_args: 
         else:
             arena("run", config, "--set", f"seed={seed}", *[x for s in sets for x in ("--set", s)], "--out", str(run_dir), "--quiet")
         arena("eval", str(run_dir), "--seed", "0", *eval_args)
+        if mixture:
+            arena("eval", str(run_dir), "--seed", "0", "--mixture")
     result = json.loads((run_dir / "eval.json").read_text())
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     wall = max((r.get("elapsed", 0.0) for r in rows if r["kind"] == "train"), default=float("nan"))
-    return {**next(iter(result.values())), "wall_s": wall}
+    if not mixture:
+        return {**next(iter(result.values())), "wall_s": wall}
+    board = json.loads((run_dir / "leaderboard.json").read_text())
+    best = next(r["agent"] for r in board["rows"] if r["role"] == "generator" and r["rank"] == 1)
+    return {"mixture": result["mixture"], "best": {**result[best], "agent": best}, "wall_s": wall}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--only", nargs="+", choices=["ring8", "grid25", "classic", "digits"])
+    p.add_argument("--only", nargs="+", choices=["ring8", "grid25", "classic", "digits", "tournament_ring8", "tournament_grid25"])
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "runs"))
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    wanted = set(args.only or ["ring8", "grid25", "classic", "digits"])
+    wanted = set(args.only or ["ring8", "grid25", "classic", "digits", "tournament_ring8", "tournament_grid25"])
     started = time.time()
     lines = []
 
@@ -88,6 +97,19 @@ def main() -> None:
             lines.append(f"| classic GAN (configs/{name}.yaml) | {name} | {len(res)} | {fmt(modes, 1)} | {fmt(hq, 1)} | {fmt(rkl)} | {fmt(wall, 0)} |")
             pm, ph, pk = PACGAN_GAN[name]
             lines.append(f"| PacGAN Table 1, GAN (400 epochs) | {name} | 10 | {fmt(pm, 1)} | {fmt(ph, 1)} | {fmt(pk)} | |")
+    tournaments = [name for name in ("tournament_ring8", "tournament_grid25") if name in wanted]
+    if tournaments:
+        lines += ["", "| model | data | seeds | modes | % high quality | reverse KL | train wall (s) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for name in tournaments:
+            data = name.split("_")[1]
+            res = [run_and_eval(f"configs/{name}.yaml", s, out, ["device=cpu"], [], mixture=True) for s in args.seeds]
+            wall = fmt(mean_se([r["wall_s"] for r in res]), 0)
+            for who, label in (("mixture", "mixture of the best"), ("best", "top-rated generator")):
+                cells = [fmt(mean_se([r[who][k] for r in res]), d) for k, d in (("modes", 1), ("high_quality", 1), ("reverse_kl", 2))]
+                lines.append(f"| 4 x 4 tournament (configs/{name}.yaml), {label} | {data} | {len(res)} | {' | '.join(cells)} | {wall} |")
+            pm, ph, pk = PACGAN_GAN[data]
+            lines.append(f"| PacGAN Table 1, GAN (400 epochs) | {data} | 10 | {fmt(pm, 1)} | {fmt(ph, 1)} | {fmt(pk)} | |")
     if "classic" in wanted:
         r = run_and_eval("configs/classic_gan.yaml", 0, out, ["device=cpu"], ["--metrics", "parzen"])
         lines += ["", "| model | data | Parzen log-likelihood (test) | sigma | train wall (s) |", "| --- | --- | --- | --- | --- |"]

@@ -56,6 +56,13 @@ def test_a_diverging_agent_is_retired_and_the_others_finish_as_if_it_never_playe
     assert div[0]["lr"] == pytest.approx(1e5) and div[1]["lr"] == pytest.approx(1e4)
     assert faulty.guard.retired == ["d1"]
     assert all(torch.isfinite(p).all() for p in faulty.arena.agent("d1").net.parameters()), "d1 is rolled back to good weights"
+    # the leaderboard shows it; cross-play leaves it out once retired
+    board = json.loads((tmp_path / "faulty" / "leaderboard.json").read_text())
+    status = {r["agent"]: r["status"] for r in board["rows"]}
+    assert status == {"g0": "active", "g1": "active", "d0": "active", "d1": "retired"}
+    results = json.loads((tmp_path / "faulty" / "results.json").read_text())
+    assert [row[1] for row in results[-1]["payoff"]] == [None, None]
+    assert all(cell is not None for row in results[-1]["payoff"] for cell in row[:1])
 
 
 def test_retirement_survives_resume(tmp_path):
