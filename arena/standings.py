@@ -138,7 +138,8 @@ class Standings:
         ratings = {g.name: self.rating(g) for g in top}
         quality = {g.name: self.metrics.get(g.name, {}).get("quality", 0.0) for g in top}
         weights = mixture_weights(cfg.mixture.weights, top, ratings, samples, arena.data, quality)
-        mixture = Mixture(top, weights)
+        kept = [(g, w) for g, w in zip(top, weights) if w >= 1e-4]  # a fitted weight may fall to ~0
+        mixture = Mixture([g for g, _ in kept], [w for _, w in kept])
         from arena.evaluate import draw_samples
 
         drawn = draw_samples(mixture, cfg.eval.samples, derive_seed(cfg.seed, "eval", "mixture", str(matching)))

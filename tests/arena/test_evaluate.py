@@ -42,8 +42,6 @@ def test_eval_errors(ring_run, capsys):
     assert "unknown metric 'fid'" in capsys.readouterr().err
     assert run_cli("eval", ring_run, "--metrics", "parzen") == 2
     assert "'parzen' does not apply to ring8 data (applicable: modes)" in capsys.readouterr().err
-    assert run_cli("eval", ring_run, "--mixture") == 2
-    assert "mixtures are built by tournaments" in capsys.readouterr().err
     assert run_cli("eval", ring_run, "--agent", "d") == 2
     assert "d is a discriminator" in capsys.readouterr().err
 
@@ -97,3 +95,12 @@ def test_eval_works_on_every_shipped_configs_run(config, tmp_path, monkeypatch):
     assert run_cli("eval", out, "-n", 200) == 0
     result = json.loads((out / "eval.json").read_text())
     assert result and all(len(r) > 5 for r in result.values())
+
+
+def test_the_mixture_of_a_one_pair_run_is_its_generator(ring_run, capsys):
+    assert run_cli("eval", ring_run, "--mixture", "-n", 300) == 0
+    result = json.loads((ring_run / "eval.json").read_text())
+    assert result["mixture"]["samples"] == 300 and "modes" in result["mixture"]
+    from arena.checkpoint import load_checkpoint
+
+    assert load_checkpoint(ring_run)["standings"]["mixture"]["components"] == ["g"]
