@@ -119,6 +119,8 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
             game.between_updates = functools.partial(faults.fault_point, "round")
         check_memory(config.agents, data, dev)
         data.to(dev)
+        if game.team != ("one", "one") and config.schedule.type != "round-robin":
+            raise ConfigError(f"{game.id} plays teams in turn; only schedule type round-robin applies", ("schedule", "type"))
         spec_games = _spec_games(config, game)
         n_generators = len(config.generator_names)
         built: list[tuple[Agent, int]] = []

@@ -193,6 +193,12 @@ class RunConfig:
         for role in ("generator", "discriminator"):
             if not any(s.role == role for s in self.agents):
                 raise ConfigError(f"the game needs at least one {role}, and no agent has role {role!r}", ("agents",))
+        n, m = len(self.generator_names), len(self.discriminator_names)
+        if self.schedule.type == "grid" and n != m:
+            raise ConfigError(
+                f"the grid schedule needs as many generators as discriminators (one of each per cell), got {n} and {m}",
+                ("schedule", "type"),
+            )
         if self.selection.every and self.selection.every % self.eval.every:
             raise ConfigError(
                 f"selection uses the ratings of the latest evaluation, so its period must be a multiple of "

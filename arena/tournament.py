@@ -19,7 +19,7 @@ from arena.arena import Arena
 from arena.checkpoint import load_checkpoint, save_checkpoint
 from arena.diagnostics import Diagnostics, diversity
 from arena.divergence import DivergenceGuard
-from arena.errors import ArenaError, ConfigError
+from arena.errors import ArenaError
 from arena.evaluate import draw_samples
 from arena.faults import fault_point
 from arena.match import play_match
@@ -66,17 +66,7 @@ class Tournament:
         self.arena = arena
         self.config = arena.config
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        if arena.game.team != ("one", "one") and self.config.schedule.type != "round-robin":
-            raise ConfigError(
-                f"{arena.game.id} plays teams in turn; only schedule type round-robin applies", ("schedule", "type")
-            )
-        try:
-            self.schedule = make_schedule(
-                self.config.schedule.type, len(arena.generators), len(arena.discriminators), self.config.seed
-            )
-        except ConfigError as exc:
-            origin = getattr(self.config, "origin", None)
-            raise (origin.locate(exc) if origin else exc) from None
+        self.schedule = make_schedule(self.config.schedule.type, len(arena.generators), len(arena.discriminators), self.config.seed)
         self.standings = Standings(arena, self.run_dir)
         self.on_leaderboard = on_leaderboard or (lambda rows, mixture: None)
         self.log = MetricsLog(self.run_dir / METRICS_FILE) if self.run_dir else None
