@@ -140,6 +140,7 @@ class Tournament:
         pending: dict[tuple[str, str], dict[str, float]] = {}
         started = time.perf_counter()
         period_start, period_rounds = started, 0
+        total = self.rounds_total
         for k in range(self.matching, cfg.schedule.matchings):
             matching = self.matching_at(k)
             for i, (gis, dis) in enumerate(matching):
@@ -147,7 +148,7 @@ class Tournament:
                 discs = [d for d in (arena.discriminators[di] for di in dis) if self.active(d)]
                 position = (k * len(matching) + i + 1) * steps
                 if not gens or not discs:
-                    self.on_progress(position, self.rounds_total, {})
+                    self.on_progress(position, total, {})
                     continue
                 players = (*gens, *discs)
                 game = arena.game_for(gens[0], discs[0]) if len(players) == 2 else arena.game
@@ -156,7 +157,7 @@ class Tournament:
                 blamed = self.guard.check(stats, players)
                 if blamed:
                     self._void_match(players, snapshot, blamed)
-                    self.on_progress(position, self.rounds_total, {})
+                    self.on_progress(position, total, {})
                     continue
                 self.standings.count_match(list(players))
                 acc = pending.setdefault((",".join(g.name for g in gens), ",".join(d.name for d in discs)), {"matches": 0})
@@ -165,7 +166,7 @@ class Tournament:
                     acc[key] = acc.get(key, 0.0) + value
                 self.rounds += steps * len(gens) * len(discs)
                 period_rounds += steps * len(gens) * len(discs)
-                self.on_progress(position, self.rounds_total, stats)
+                self.on_progress(position, total, stats)
             self.matching = k + 1
             last = self.matching == cfg.schedule.matchings
             if self.matching % cfg.log.every == 0 or last:
