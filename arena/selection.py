@@ -28,9 +28,8 @@ def compatible(a: Agent, b: Agent) -> bool:
         return False
     if type(a.optimizer.optimizer) is not type(b.optimizer.optimizer):
         return False
-    return getattr(a, "latent", None).__class__ is getattr(b, "latent", None).__class__ and (
-        getattr(getattr(a, "latent", None), "dim", None) == getattr(getattr(b, "latent", None), "dim", None)
-    )
+    la, lb = getattr(a, "latent", None), getattr(b, "latent", None)
+    return type(la) is type(lb) and getattr(la, "dim", None) == getattr(lb, "dim", None)
 
 
 def copy_agent(target: Agent, parent: Agent) -> None:
