@@ -240,7 +240,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     board = read_leaderboard(path)
     mixture = board.get("mixture")
     title = f"{path}: matching {board['matching']} ({board['rounds']:,} rounds), ratings: {board['system']}"
-    shown = mixture if mixture and len(mixture["components"]) > 1 else None
+    shown = mixture if len(board["rows"]) > 2 else None  # a 1 x 1 run's mixture is its generator
     Console().print(leaderboard_table(board["rows"], title, shown))
     return 0
 

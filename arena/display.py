@@ -69,7 +69,7 @@ class Display:
         from arena.leaderboard import leaderboard_table
 
         if self.progress is not None and len(rows) > 2:  # a 1 x 1 run needs no table
-            shown = mixture if mixture and len(mixture["components"]) > 1 else None
+            shown = mixture
             self.board = leaderboard_table(rows, "leaderboard", shown)
             self.progress.refresh()
 

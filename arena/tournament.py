@@ -283,7 +283,7 @@ class Tournament:
             self.log.write({"kind": "payoff", **stamp, **{k: out["payoff"][k] for k in ("generators", "discriminators", "payoff")}})
             for record in out["lineage"]:
                 self.log.write({"kind": "selection", **stamp, **record})
-        if self.log and len(mixture["components"]) > 1:
+        if self.log and len(self.arena.generators) > 1:
             self.log.write({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
                             "components": mixture["components"], "weights": mixture["weights"]})
         for record in out["lineage"]:
