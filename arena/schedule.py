@@ -25,6 +25,9 @@ Matching = list[tuple[int, int]]
 class Schedule(abc.ABC):
     """The matchings of a tournament between ``generators`` generators and ``discriminators`` discriminators."""
 
+    uses_ranking = False
+    """Whether :meth:`matching` reads the ranking (the caller computes it only then)."""
+
     def __init__(self, generators: int, discriminators: int) -> None:
         self.n, self.m = generators, discriminators
 
@@ -117,6 +120,8 @@ class AllVsBest(Schedule):
     every generator meets the best discriminator. Before any ratings exist the first agent
     of each role counts as best.
     """
+
+    uses_ranking = True
 
     def matching(self, k: int, ranking=None) -> Matching:
         gens, discs = ranking if ranking is not None else (range(self.n), range(self.m))

@@ -92,7 +92,8 @@ class Tournament:
             return [((k % n,), tuple(range(m)))]
         if team == ("all", "one"):
             return [(tuple(range(n)), (k % m,))]
-        return [((gi,), (di,)) for gi, di in self.schedule.matching(k, self.standings.ranking())]
+        ranking = self.standings.ranking() if self.schedule.uses_ranking else None
+        return [((gi,), (di,)) for gi, di in self.schedule.matching(k, ranking)]
 
     @property
     def rounds_total(self) -> int:
