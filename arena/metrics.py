@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["mode_metrics", "nearest_centers", "categorical_metrics"]
+__all__ = ["mode_metrics", "mode_counts", "nearest_centers", "categorical_metrics", "symbol_counts"]
 
 
 def nearest_centers(samples: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -14,6 +14,18 @@ def nearest_centers(samples: torch.Tensor, centers: torch.Tensor) -> tuple[torch
     dist = torch.cdist(samples.double(), centers.double())
     d, idx = dist.min(dim=1)
     return idx, d
+
+
+def mode_counts(samples: torch.Tensor, centers: torch.Tensor, std: float) -> torch.Tensor:
+    """High-quality samples (within 3 std of their nearest centre) per mode, as float64 counts."""
+    idx, dist = nearest_centers(samples.reshape(samples.shape[0], -1), centers)
+    good = dist <= 3 * std
+    return torch.bincount(idx[good].cpu(), minlength=centers.shape[0]).double()
+
+
+def symbol_counts(samples: torch.Tensor, k: int) -> torch.Tensor:
+    """How often each of ``k`` symbols occurs among one-hot ``samples``, as float64 counts."""
+    return torch.bincount(samples.reshape(samples.shape[0], -1).argmax(1).cpu(), minlength=k).double()
 
 
 def mode_metrics(samples: torch.Tensor, centers: torch.Tensor, std: float) -> dict[str, float]:
@@ -27,11 +39,8 @@ def mode_metrics(samples: torch.Tensor, centers: torch.Tensor, std: float) -> di
         ``modes`` (covered, out of K), ``high_quality`` (percent of all samples) and
         ``reverse_kl`` (NaN when no sample is of high quality).
     """
-    samples = samples.reshape(samples.shape[0], -1)
     k = centers.shape[0]
-    idx, dist = nearest_centers(samples, centers)
-    good = dist <= 3 * std
-    counts = torch.bincount(idx[good], minlength=k).double()
+    counts = mode_counts(samples, centers, std)
     total = counts.sum().item()
     if total > 0:
         p = counts / total
@@ -41,7 +50,7 @@ def mode_metrics(samples: torch.Tensor, centers: torch.Tensor, std: float) -> di
         rkl = float("nan")
     return {
         "modes": int((counts > 0).sum().item()),
-        "high_quality": 100.0 * good.double().mean().item(),
+        "high_quality": 100.0 * total / samples.shape[0],
         "reverse_kl": max(rkl, 0.0) if rkl == rkl else rkl,
     }
 
@@ -79,6 +88,6 @@ def categorical_metrics(samples: torch.Tensor, probs: list[float] | torch.Tensor
         ``tv`` (total variation distance, in [0, 1]) and ``symbols`` (symbols drawn at least once).
     """
     p = torch.as_tensor(probs, dtype=torch.float64)
-    counts = torch.bincount(samples.reshape(samples.shape[0], -1).argmax(1).cpu(), minlength=p.numel()).double()
+    counts = symbol_counts(samples, p.numel())
     q = counts / counts.sum()
     return {"tv": float(0.5 * (q - p).abs().sum()), "symbols": int((counts > 0).sum())}

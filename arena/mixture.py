@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import torch
 
 from agents import Generator
-from arena.metrics import nearest_centers
+from arena.metrics import mode_counts, symbol_counts
 
-__all__ = ["Mixture", "fit_weights", "mode_histogram", "mixture_weights"]
+__all__ = ["Mixture", "fit_weights", "mixture_weights"]
 
 
 class Mixture:
@@ -93,13 +93,6 @@ def fit_weights(hist: torch.Tensor, target: torch.Tensor, iterations: int = 2000
     return w
 
 
-def mode_histogram(samples: torch.Tensor, centers: torch.Tensor, std: float) -> torch.Tensor:
-    """Share of ``samples`` that are high-quality samples of each mode (PacGAN's 3 std)."""
-    idx, dist = nearest_centers(samples.reshape(samples.shape[0], -1), centers)
-    good = dist <= 3 * std
-    return torch.bincount(idx[good].cpu(), minlength=centers.shape[0]).double() / samples.shape[0]
-
-
 def mixture_weights(
     kind: str,
     components: Sequence[Generator],
@@ -116,14 +109,12 @@ def mixture_weights(
         strength = [10 ** ((ratings.get(g.name, 1500.0) - top) / 400) for g in components]
         return [s / sum(strength) for s in strength]
     if data.modes is not None:
-        hist = torch.stack([mode_histogram(samples[g.name], data.modes, data.mode_std) for g in components], dim=1)
+        hist = torch.stack([mode_counts(samples[g.name], data.modes, data.mode_std) / samples[g.name].shape[0]
+                            for g in components], dim=1)
         return fit_weights(hist, torch.ones(data.modes.shape[0])).tolist()
     if data.kind == "categorical":
         k = len(data.info["probs"])
-        hist = torch.stack(
-            [torch.bincount(samples[g.name].argmax(1).cpu(), minlength=k).double() / samples[g.name].shape[0] for g in components],
-            dim=1,
-        )
+        hist = torch.stack([symbol_counts(samples[g.name], k) / samples[g.name].shape[0] for g in components], dim=1)
         return fit_weights(hist, torch.tensor(data.info["probs"])).tolist()
     scores = [max(quality.get(g.name, 0.0), 0.0) for g in components]
     if sum(scores) <= 0:

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from arena.metrics import symbol_counts
+
 __all__ = ["MetricsLog", "save_image_grid", "save_scatter", "save_density_1d", "save_samples_picture"]
 
 
@@ -139,7 +141,7 @@ def save_histogram(samples: torch.Tensor, path: Path, probs: list[float], title:
     plt = _figure()
     fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
     k = len(probs)
-    counts = np.bincount(samples.detach().cpu().reshape(samples.shape[0], -1).argmax(1).numpy(), minlength=k)
+    counts = symbol_counts(samples.detach(), k).numpy()
     x = np.arange(k)
     ax.bar(x - 0.2, probs, width=0.4, color="black", alpha=0.6, label="data")
     ax.bar(x + 0.2, counts / max(counts.sum(), 1), width=0.4, color="tab:green", label="generator")

@@ -17,6 +17,7 @@ from agents import Agent
 from arena.arena import Arena
 from arena.checkpoint import atomic_write
 from arena.crossplay import payoff_matrix
+from arena.evaluate import draw_samples
 from arena.leaderboard import leaderboard_rows, write_leaderboard
 from arena.metrics import categorical_metrics, mode_metrics
 from arena.mixture import Mixture, mixture_weights
@@ -140,8 +141,6 @@ class Standings:
         weights = mixture_weights(cfg.mixture.weights, top, ratings, samples, arena.data, quality)
         kept = [(g, w) for g, w in zip(top, weights) if w >= 1e-4]  # a fitted weight may fall to ~0
         mixture = Mixture([g for g, _ in kept], [w for _, w in kept])
-        from arena.evaluate import draw_samples
-
         drawn = draw_samples(mixture, cfg.eval.samples, derive_seed(cfg.seed, "eval", "mixture", str(matching)))
         self.mixture = {**mixture.as_dict(), "matching": matching, "metrics": quality_metrics(arena, drawn)}
         return self.mixture
