@@ -63,6 +63,10 @@ class Agent:
         self.spec = spec or {}
         self.extras: dict[str, torch.Tensor] = {}
         """Small tensors a game keeps for this agent (GMAN's learned lambda); saved with its state."""
+        self.forward = net
+        """What maps inputs to outputs: the network, or its compiled version (:mod:`arena.compute`)."""
+        self.scaler: torch.amp.GradScaler | None = None
+        """The loss scaler of fp16 training (:meth:`scaled`, :meth:`step`); None in fp32 and bf16."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {type(self.net).__name__}, steps={self.steps})"
@@ -89,9 +93,21 @@ class Agent:
     def zero_grad(self) -> None:
         self.optimizer.zero_grad()
 
+    def scaled(self, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` times the loss scale (fp16), ready for ``backward``; ``loss`` itself otherwise.
+        Games call ``agent.scaled(loss).backward()``."""
+        return self.scaler.scale(loss) if self.scaler is not None else loss
+
     def step(self) -> None:
-        """Apply one optimizer step to the gradients accumulated since :meth:`zero_grad`."""
-        self.optimizer.step()
+        """Apply one optimizer step to the gradients accumulated since :meth:`zero_grad`. With a
+        loss scaler the gradients are unscaled first, and a step whose gradients are not finite
+        is skipped (the scale is lowered)."""
+        if self.scaler is None:
+            self.optimizer.step()
+            return
+        self.scaler.step(self.optimizer.optimizer)
+        self.scaler.update()
+        self.optimizer.advance()
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
@@ -103,6 +119,7 @@ class Agent:
             "optim": self.optimizer.state_dict(),
             "rng": self.rng.get_state(),
             "extras": {k: v.detach().clone() for k, v in self.extras.items()},
+            **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -110,6 +127,8 @@ class Agent:
         restored; it restarts from the agent's seed with a warning."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optim"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         for key, value in state.get("extras", {}).items():
             if key in self.extras:
                 with torch.no_grad():
@@ -142,12 +161,12 @@ class Generator(Agent):
         self.latent = latent
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        return self.forward(z)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` latent vectors (from the agent's own stream by default) and map them."""
         z = self.latent.sample(n, self.rng if generator is None else generator, self.device)
-        return self.net(z)
+        return self.forward(z)
 
 
 class CategoricalGenerator(Generator):
@@ -157,11 +176,11 @@ class CategoricalGenerator(Generator):
     adapter :class:`games.GeneratorEnv`."""
 
     def policy(self, z: torch.Tensor) -> torch.distributions.Categorical:
-        return torch.distributions.Categorical(logits=self.net(z))
+        return torch.distributions.Categorical(logits=self.forward(z))
 
     def act(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Category indices drawn from the policy at ``z`` (from the agent's own stream by default)."""
-        probs = torch.softmax(self.net(z).detach(), dim=-1)
+        probs = torch.softmax(self.forward(z).detach(), dim=-1)
         return torch.multinomial(probs, 1, generator=self.rng if generator is None else generator).squeeze(-1)
 
     def one_hot(self, actions: torch.Tensor) -> torch.Tensor:
@@ -182,4 +201,4 @@ class Discriminator(Agent):
     role = "discriminator"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.forward(x)

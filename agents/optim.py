@@ -161,6 +161,11 @@ class AgentOptimizer:
 
     def step(self) -> None:
         self.optimizer.step()
+        self.advance()
+
+    def advance(self) -> None:
+        """Count one step taken (by :meth:`step`, a loss scaler or a batched optimizer) and set
+        the learning rate and momentum for the next."""
         self.steps += 1
         self._apply()
 

@@ -31,6 +31,7 @@ __all__ = [
     "SelectionConfig",
     "MutateConfig",
     "MixtureConfig",
+    "ComputeConfig",
     "ConfigOrigin",
     "load_config",
     "parse_config",
@@ -143,6 +144,28 @@ class MixtureConfig:
 
 
 @dataclasses.dataclass
+class ComputeConfig:
+    """How matches are computed: batched or one by one, precision, compilation. None of these
+    changes what is computed beyond float rounding; the GPU-only ones fall back, with one
+    warning, where they are not supported."""
+
+    matchings: Literal["auto", "batched", "one-by-one"] = "auto"
+    """``batched``: the pair matches of a matching whose agents share an architecture (and whose
+    game is played by its losses alone) run as one stacked computation (torch.func.vmap);
+    ``one-by-one``: every match in turn; ``auto``: batched wherever two or more matches can be
+    stacked."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """``bf16`` or ``fp16`` run forward passes under autocast on a CUDA device (``fp16`` with
+    loss scaling per agent); on other devices they fall back to ``fp32``."""
+    compile: bool = False
+    """Compile every agent's network with ``torch.compile`` (falls back to eager where compiling
+    fails)."""
+    cuda_graphs: bool = False
+    """On a CUDA device, replay the networks' kernels as CUDA graphs (``torch.compile`` mode
+    ``reduce-overhead``): less launch overhead for small models. Ignored elsewhere."""
+
+
+@dataclasses.dataclass
 class RunConfig:
     """A whole run: the arena, its agents, the game and the schedule."""
 
@@ -174,6 +197,8 @@ class RunConfig:
     """Optional selection (population-based training)."""
     mixture: MixtureConfig = dataclasses.field(default_factory=MixtureConfig)
     """The mixture of the best generators."""
+    compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
+    """Batched matchings, mixed precision and compilation."""
 
     def validate(self) -> None:
         if not _DEVICE.match(self.device):
@@ -204,6 +229,11 @@ class RunConfig:
                 f"selection uses the ratings of the latest evaluation, so its period must be a multiple of "
                 f"eval.every ({self.eval.every}), got {self.selection.every}",
                 ("selection", "every"),
+            )
+        if self.compute.matchings == "batched" and self.compute.precision == "fp16":
+            raise ConfigError(
+                "batched matchings do not scale losses, which fp16 needs; use precision bf16 or matchings one-by-one",
+                ("compute", "matchings"),
             )
 
     @property
@@ -354,7 +384,7 @@ def config_to_dict(config: RunConfig) -> dict[str, Any]:
     """The config as plain YAML-ready data (the first key is ``name``)."""
     data = _plain(dataclasses.asdict(config))
     order = ["name", "seed", "device", "data", "game", "agents", "schedule", "log", "eval", "checkpoint", "divergence",
-             "ratings", "selection", "mixture"]
+             "ratings", "selection", "mixture", "compute"]
     return {k: data[k] for k in order}
 
 

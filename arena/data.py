@@ -7,6 +7,7 @@ modes. Sources are registered by name; the file-backed ones live in :mod:`arena.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Annotated, Any
 
@@ -129,6 +130,29 @@ class DataStream:
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
         return self.data.index_select(0, idx)
+
+    def advance(self, batches: int) -> None:
+        """Skip ``batches`` batches, leaving the stream exactly where drawing them would."""
+        n, size = self.data.shape[0], self.batch_size
+        while batches > 0:
+            left = (self.perm.numel() - self.pos) // size
+            if left == 0:
+                self.perm = torch.randperm(n, generator=self.rng).to(self.data.device)
+                self.pos, left = 0, n // size
+                self.epoch += 1
+            take = min(left, batches)
+            self.pos += take * size
+            batches -= take
+
+    def fork(self, skip: int = 0) -> DataStream:
+        """An independent copy of this stream, ``skip`` batches ahead: the batches a match draws
+        when ``skip`` batches are drawn before it (so the matches of a matching can run in any
+        order, batched or on other ranks, and draw what they would one after another)."""
+        twin = copy.copy(self)
+        twin.rng = torch.Generator().manual_seed(0)
+        twin.rng.set_state(self.rng.get_state())
+        twin.advance(skip)
+        return twin
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.get_state(), "perm": self.perm.cpu(), "pos": self.pos, "epoch": self.epoch}

@@ -1,7 +1,8 @@
 """Divergence handling: a NaN or inf loss, or exploding weights, voids the match instead of ending the run.
 
-Before every match the guard snapshots both players, the data stream and the global random
-state. If the match diverges, all of it is restored, so the match leaves no trace; the agent
+Before every match the guard snapshots its players and the global random state. If the match
+diverges, both are restored, so the match leaves no trace (its real batches stay drawn: every
+match draws from its own fork of the data stream, :meth:`arena.data.DataStream.fork`); the agent
 to blame (the one whose weights are non-finite or too large, or both where the weights look
 sound but a loss is not finite) has its learning rate lowered, and after ``max_failures``
 failures it is retired and plays no more.
@@ -41,20 +42,21 @@ class DivergenceGuard:
     def is_retired(self, agent: Agent) -> bool:
         return agent.name in self.retired
 
-    def snapshot(self, agents: tuple[Agent, ...], stream) -> dict[str, Any] | None:
+    def snapshot(self, agents: tuple[Agent, ...]) -> dict[str, Any] | None:
         if not self.enabled:
             return None
         return copy.deepcopy({
             "agents": [a.state_dict() for a in agents],
-            "stream": stream.state_dict(),
             "rng": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state() if any(a.device.type == "cuda" for a in agents) else None,
         })
 
-    def restore(self, agents: tuple[Agent, ...], stream, snap: dict[str, Any]) -> None:
+    def restore(self, agents: tuple[Agent, ...], snap: dict[str, Any], rng: bool = True) -> None:
+        """Put ``agents`` back as :meth:`snapshot` found them (and the global random state, with ``rng``)."""
         for agent, state in zip(agents, snap["agents"]):
             agent.load_state_dict(state)
-        stream.load_state_dict(snap["stream"])
+        if not rng:
+            return
         torch.set_rng_state(snap["rng"])
         if snap["cuda"] is not None:
             torch.cuda.set_rng_state(snap["cuda"])

@@ -17,12 +17,13 @@ import torch
 
 from arena.arena import Arena
 from arena.checkpoint import load_checkpoint, save_checkpoint
+from arena.compute import Compute
 from arena.diagnostics import Diagnostics, diversity
 from arena.divergence import DivergenceGuard
 from arena.errors import ArenaError
 from arena.evaluate import draw_samples
+from arena.execution import MatchRunner, Outcome
 from arena.faults import fault_point
-from arena.match import play_match
 from arena.outputs import MetricsLog, save_samples_picture
 from arena.rundir import METRICS_FILE, SAMPLES_DIR
 from arena.schedule import make_schedule
@@ -53,6 +54,8 @@ class Tournament:
         on_progress: called after every match with ``(rounds_done, rounds_total, stats)``.
         on_event: called with a one-line message at each evaluation and checkpoint.
         on_leaderboard: called with the leaderboard's rows and the mixture after each evaluation.
+        comm: the ranks of a distributed run (:mod:`arena.distributed`); every rank plays its share
+            of each matching and keeps every agent, and only rank 0 writes to ``run_dir``.
     """
 
     def __init__(
@@ -62,10 +65,13 @@ class Tournament:
         on_progress: Callable[[int, int, dict[str, float]], None] | None = None,
         on_event: Callable[[str], None] | None = None,
         on_leaderboard: Callable[[list[dict[str, Any]], dict[str, Any] | None], None] | None = None,
+        comm=None,
     ) -> None:
         self.arena = arena
         self.config = arena.config
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.source = Path(run_dir) if run_dir is not None else None
+        writes = comm is None or comm.rank == 0
+        self.run_dir = self.source if writes else None
         self.schedule = make_schedule(self.config.schedule.type, len(arena.generators), len(arena.discriminators), self.config.seed)
         self.standings = Standings(arena, self.run_dir)
         self.on_leaderboard = on_leaderboard or (lambda rows, mixture: None)
@@ -78,6 +84,9 @@ class Tournament:
         self.stop_requested = False
         div = self.config.divergence
         self.guard = DivergenceGuard(div.max_weight, div.lr_factor, div.max_failures, div.enabled)
+        self.compute = Compute(self.config.compute, arena.device)
+        self.compute.prepare(arena.agents.values())
+        self.runner = MatchRunner(arena, self.guard, self.compute, comm)
         self.diagnostics = Diagnostics()
         arena.seed_loop()
 
@@ -118,8 +127,8 @@ class Tournament:
 
     def resume(self) -> None:
         """Load the newest good checkpoint of ``run_dir`` and drop metrics written after it."""
-        assert self.run_dir is not None
-        state = load_checkpoint(self.run_dir)
+        assert self.source is not None
+        state = load_checkpoint(self.source)
         self.arena.load_state_dict(state)
         self.matching, self.rounds, self.elapsed = int(state["matching"]), int(state["rounds"]), float(state["elapsed"])
         self.guard.load_state_dict(state.get("divergence", {}))
@@ -136,7 +145,6 @@ class Tournament:
     def run(self) -> None:
         """Play from the current matching to the end of the schedule."""
         cfg = self.config
-        arena = self.arena
         steps = cfg.schedule.steps_per_match
         pending: dict[tuple[str, str], dict[str, float]] = {}
         started = time.perf_counter()
@@ -144,30 +152,11 @@ class Tournament:
         total = self.rounds_total
         for k in range(self.matching, cfg.schedule.matchings):
             matching = self.matching_at(k)
-            for i, (gis, dis) in enumerate(matching):
-                gens = [g for g in (arena.generators[gi] for gi in gis) if self.active(g)]
-                discs = [d for d in (arena.discriminators[di] for di in dis) if self.active(d)]
-                position = (k * len(matching) + i + 1) * steps
-                if not gens or not discs:
-                    self.on_progress(position, total, {})
-                    continue
-                players = (*gens, *discs)
-                game = arena.game_for(gens[0], discs[0]) if len(players) == 2 else arena.game
-                snapshot = self.guard.snapshot(players, arena.stream)
-                stats = play_match(game, gens, discs, arena.stream, steps)
-                blamed = self.guard.check(stats, players)
-                if blamed:
-                    self._void_match(players, snapshot, blamed)
-                    self.on_progress(position, total, {})
-                    continue
-                self.standings.count_match(list(players))
-                acc = pending.setdefault((",".join(g.name for g in gens), ",".join(d.name for d in discs)), {"matches": 0})
-                acc["matches"] += 1
-                for key, value in stats.items():
-                    acc[key] = acc.get(key, 0.0) + value
-                self.rounds += steps * len(gens) * len(discs)
-                period_rounds += steps * len(gens) * len(discs)
-                self.on_progress(position, total, stats)
+            for outcome in self.runner.play(matching, self.active, steps):
+                position = (k * len(matching) + outcome.index + 1) * steps
+                played = self._record(outcome, pending)
+                period_rounds += played
+                self.on_progress(position, total, outcome.stats or {})
             self.matching = k + 1
             last = self.matching == cfg.schedule.matchings
             if self.matching % cfg.log.every == 0 or last:
@@ -186,10 +175,28 @@ class Tournament:
             self._check_roles_left()
         self.elapsed += time.perf_counter() - started
 
-    def _void_match(self, players: tuple, snapshot: dict | None, blamed: list) -> None:
-        """Undo a diverged match entirely and count the failure against the agents to blame."""
-        if snapshot is not None:
-            self.guard.restore(players, self.arena.stream, snapshot)
+    def _record(self, outcome: Outcome, pending: dict) -> int:
+        """Count a played match (standings, pending training metrics), or the failures of a voided
+        one; the pair-rounds it played."""
+        agents = self.arena.agents
+        players = [agents[name] for name in (*outcome.generators, *outcome.discriminators)]
+        if outcome.blamed:
+            self._void_match(players, [(agents[name], reason) for name, reason in outcome.blamed])
+            return 0
+        if outcome.stats is None:
+            return 0
+        self.standings.count_match(players)
+        acc = pending.setdefault((",".join(outcome.generators), ",".join(outcome.discriminators)), {"matches": 0})
+        acc["matches"] += 1
+        acc["batched"] = acc.get("batched", 0.0) + outcome.batched  # logged as the share of batched matches
+        for key, value in outcome.stats.items():
+            acc[key] = acc.get(key, 0.0) + value
+        played = self.config.schedule.steps_per_match * len(outcome.generators) * len(outcome.discriminators)
+        self.rounds += played
+        return played
+
+    def _void_match(self, players: list, blamed: list) -> None:
+        """Count the failure of a diverged (and already undone) match against the agents to blame."""
         for agent, reason in blamed:
             record = self.guard.fail(agent, reason)
             opponents = [p.name for p in players if p.role != agent.role]

@@ -115,7 +115,7 @@ class Game(abc.ABC):
             fake = generator.sample(real.shape[0])
         discriminator.zero_grad()
         loss, real_logits, fake_logits = self.discriminator_loss(discriminator, real, fake)
-        loss.backward()
+        discriminator.scaled(loss).backward()
         discriminator.step()
         return {
             "d_loss": loss.detach(),
@@ -129,7 +129,7 @@ class Game(abc.ABC):
             generator.zero_grad()
             fake = generator.sample(n)
             loss, _ = self.generator_loss(discriminator, fake)
-            loss.backward()
+            generator.scaled(loss).backward()
             generator.step()
         return {"g_loss": loss.detach()}
 

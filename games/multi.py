@@ -91,7 +91,7 @@ class GMANGame(NonSaturatingGame):
         for d in discriminators:
             d.zero_grad()
             loss, real_logits, fake_logits = self.discriminator_loss(d, real, fake)
-            loss.backward()
+            d.scaled(loss).backward()
             d.step()
             for key, value in (("d_loss", loss), ("d_real", torch.sigmoid(real_logits).mean()),
                                ("d_fake", torch.sigmoid(fake_logits).mean())):
@@ -110,11 +110,12 @@ class GMANGame(NonSaturatingGame):
             raw = generator.extras.get("gman_lambda") if self.learn_lam else None
             if raw is not None:
                 raw.grad = None
-            objective.backward()
+            scale = generator.scaler.get_scale() if generator.scaler is not None else 1.0
+            generator.scaled(objective).backward()
             generator.step()
             if raw is not None and raw.grad is not None:
                 with torch.no_grad():
-                    raw -= self.lam_lr * raw.grad
+                    raw -= self.lam_lr * raw.grad / scale
                 raw.grad = None
         stats = {"g_loss": loss.detach()}
         if self.learn_lam:
@@ -159,7 +160,7 @@ class MADGANGame(Game):
         fake_logits = [d(fake) for fake in fakes]
         losses = [self._ce(real_logits, -1)] + [self._ce(lf, i) for i, lf in enumerate(fake_logits)]
         loss = torch.stack(losses).mean()
-        loss.backward()
+        d.scaled(loss).backward()
         d.step()
         d_fake = torch.stack([torch.sigmoid(self.realness(lf.detach())).mean() for lf in fake_logits]).mean()
         return {"d_loss": loss.detach(), "d_real": torch.sigmoid(self.realness(real_logits.detach())).mean(), "d_fake": d_fake}
@@ -169,8 +170,9 @@ class MADGANGame(Game):
         with frozen(d.net):
             for g in generators:
                 g.zero_grad()
-            loss = torch.stack([self.g_loss(d(g.sample(n))) for g in generators]).sum()
-            loss.backward()
+            losses = [self.g_loss(d(g.sample(n))) for g in generators]
+            loss = torch.stack(losses).sum()
+            sum(g.scaled(each) for g, each in zip(generators, losses)).backward()
             for g in generators:
                 g.step()
         return {"g_loss": loss.detach() / len(generators)}

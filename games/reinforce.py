@@ -57,6 +57,6 @@ class ReinforceGame(NonSaturatingGame):
         generator.zero_grad()
         policy = generator.policy(z)
         loss = -(advantage * policy.log_prob(actions)).mean() - self.entropy * policy.entropy().mean()
-        loss.backward()
+        generator.scaled(loss).backward()
         generator.step()
         return {"g_loss": loss.detach(), "reward": r.mean()}

@@ -41,15 +41,24 @@ def run(raw: dict, tmp_path, name: str) -> Tournament:
     return t
 
 
-def test_a_diverging_agent_is_retired_and_the_others_finish_as_if_it_never_played(tmp_path):
-    faulty = run(pool(1e6), tmp_path, "faulty")
+@pytest.mark.parametrize("matchings", ["one-by-one", "batched"])
+def test_a_diverging_agent_is_undone_and_retired_and_the_others_play_on(tmp_path, matchings):
+    raw = pool(1e6)
+    raw["compute"] = {"matchings": matchings}
+    faulty = run(raw, tmp_path, "faulty")
     clean = run(pool(None), tmp_path, "clean")
     for name in ("g0", "g1", "d0"):
         a, b = faulty.arena.agent(name), clean.arena.agent(name)
-        for (key, x), y in zip(a.net.state_dict().items(), b.net.state_dict().values()):
-            assert torch.equal(x, y), (name, key)
-        assert a.steps == b.steps
+        assert a.steps == b.steps, "the others play every match they would without d1"
+        assert all(torch.isfinite(p).all() for p in a.net.parameters())
+    # every match d1 played was undone: it ends exactly as it started
+    fresh = build_arena(parse_config(pool(1e6))).agent("d1")
+    d1 = faulty.arena.agent("d1")
+    for (key, x), y in zip(d1.net.state_dict().items(), fresh.net.state_dict().values()):
+        assert torch.equal(x, y), key
+    assert d1.steps == 0
     records = [json.loads(x) for x in (tmp_path / "faulty" / "metrics.jsonl").read_text().splitlines()]
+    assert any(r.get("batched") for r in records if r["kind"] == "train") == (matchings == "batched")
     div = [r for r in records if r["kind"] == "divergence"]
     assert [r["agent"] for r in div] == ["d1", "d1", "d1"]
     assert [r["action"] for r in div] == ["rolled back", "rolled back", "retired"]

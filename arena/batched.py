@@ -1,0 +1,286 @@
+"""Batched matchings: the pair matches of a matching whose players share architectures, played as
+one stacked computation.
+
+The K generators of such a group are stacked with ``torch.func.stack_module_state`` (so are
+the K discriminators), and each round runs every match at once: ``vmap`` over
+``functional_call`` of one parameter-free copy of the network, with the BatchNorm buffers
+passed (and updated) explicitly and ``randomness='different'`` so that dropout draws
+differently for every agent. Each agent keeps its own optimizer state and hyper-parameters
+(its learning rate, betas, step count): :class:`StackedAgents` runs Adam, SGD and RMSprop
+with those as per-agent tensors, writing the torch optimizer's state back after the match.
+The result equals playing the matches one by one within float tolerance, except for dropout
+masks, which come from the global random stream in another order.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+from torch.func import functional_call, stack_module_state, vmap
+
+from agents import Agent, Discriminator, Generator
+from games import Game
+
+__all__ = ["StackedAgents", "play_batched", "signature", "batchable_game"]
+
+_GAME_METHODS = ("discriminator_loss", "generator_loss", "discriminator_update", "generator_update",
+                 "update_discriminators", "update_generators", "play_round")
+
+
+def batchable_game(game: Game) -> bool:
+    """Whether ``game`` is played by its ``d_loss`` and ``g_loss`` alone (a pair game that
+    overrides none of the update methods), which is all a batched round calls."""
+    return (
+        game.team == ("one", "one")
+        and game.generator_kind == "sample"
+        and all(getattr(type(game), m) is getattr(Game, m) for m in _GAME_METHODS)
+    )
+
+
+def _optimizer_key(agent: Agent) -> tuple | None:
+    opt = agent.optimizer.optimizer
+    if len(opt.param_groups) != 1:
+        return None
+    group = opt.param_groups[0]
+    if group.get("maximize") or group.get("differentiable") or group.get("fused") or group.get("capturable"):
+        return None
+    if isinstance(opt, torch.optim.Adam) and not isinstance(opt, torch.optim.AdamW):
+        if group["amsgrad"] or group.get("decoupled_weight_decay"):
+            return None
+        return ("adam",)
+    if isinstance(opt, torch.optim.SGD):
+        if group["dampening"]:
+            return None
+        return ("sgd", group["momentum"] > 0 or agent.optimizer.momentum_ramp is not None, group["nesterov"])
+    if isinstance(opt, torch.optim.RMSprop) and not group["centered"]:
+        return ("rmsprop", group["momentum"] > 0)
+    return None
+
+
+def signature(agent: Agent) -> tuple | None:
+    """Agents with equal signatures can be stacked (same class, network, latent prior, optimizer
+    kind); None for an agent that cannot be (a categorical generator, a game's extra state, an
+    optimizer :class:`StackedAgents` does not run)."""
+    if type(agent) not in (Generator, Discriminator) or agent.extras:
+        return None
+    opt = _optimizer_key(agent)
+    if opt is None:
+        return None
+    shapes = tuple((n, tuple(t.shape), t.dtype) for n, t in (*agent.net.named_parameters(), *agent.net.named_buffers()))
+    latent = repr(sorted(agent.latent.spec().items())) if isinstance(agent, Generator) else None
+    return (type(agent).__name__, repr(agent.net), shapes, latent, opt, agent.net.training, str(agent.device))
+
+
+class StackedAgents:
+    """K agents of one signature, their weights, buffers and optimizer states stacked along a
+    new first dimension for the duration of a match; :meth:`write_back` returns them.
+
+    All parameters of an agent live in one row of a ``(K, P)`` leaf tensor, so an optimizer
+    step is a handful of tensor operations with per-agent ``(K, 1)`` hyper-parameters, however
+    many parameter tensors the network has.
+
+    Args:
+        agents: the agents (equal :func:`signature`).
+    """
+
+    def __init__(self, agents: Sequence[Agent]) -> None:
+        self.agents = list(agents)
+        first = self.agents[0]
+        self.kind, *flags = _optimizer_key(first)
+        self.momentum = bool(flags and flags[0])
+        self.nesterov = bool(self.kind == "sgd" and flags[1])
+        params, self.buffers = stack_module_state([a.net for a in self.agents])
+        k = len(self.agents)
+        self.layout = [(name, p.shape[1:], p[0].numel()) for name, p in params.items()]
+        self.flat = torch.cat([p.detach().reshape(k, -1) for p in params.values()], 1)
+        self.leaves, offset = {}, 0
+        for name, shape, n in self.layout:  # leaves sharing the storage of ``flat``
+            self.leaves[name] = self.flat[:, offset : offset + n].view(k, *shape).detach().requires_grad_(True)
+            offset += n
+        self.frozen = {name: leaf.detach() for name, leaf in self.leaves.items()}
+        self.skeleton = copy.deepcopy(first.net).to("meta")
+        self.skeleton.train(first.net.training)
+        self.groups = [a.optimizer.optimizer.param_groups[0] for a in self.agents]
+        owned = [list(a.net.parameters()) for a in self.agents]
+        states = [[a.optimizer.optimizer.state.get(p, {}) for p in own] for a, own in zip(self.agents, owned)]
+        keys = {"adam": ("exp_avg", "exp_avg_sq"), "sgd": ("momentum_buffer",), "rmsprop": ("square_avg", "momentum_buffer")}
+        self.state = {key: self._flat_state(states, key) for key in keys[self.kind]}
+        steps = [float(s[0].get("step", 0.0)) if s else 0.0 for s in states]
+        self.started = torch.tensor([bool(s and s[0]) for s in states], device=first.device).unsqueeze(1)
+        self.step_count = torch.tensor(steps, dtype=torch.float64)
+        self.device = first.device
+        self.hyper = {key: self._column([g[key] for g in self.groups])
+                      for key in ("weight_decay", "eps", "alpha", "momentum") if key in self.groups[0]}
+        if self.kind == "adam":
+            self.hyper["beta1"] = self._column([g["betas"][0] for g in self.groups])
+            self.hyper["beta2"] = self._column([g["betas"][1] for g in self.groups])
+        self.decay = any(g["weight_decay"] for g in self.groups)
+
+    def _flat_state(self, states: list[list[dict]], key: str) -> torch.Tensor:
+        rows = [
+            torch.cat([(s[key].detach().reshape(-1) if s.get(key) is not None else torch.zeros(n, device=self.flat.device))
+                       for s, (_, _, n) in zip(agent, self.layout)])
+            for agent in states
+        ]
+        return torch.stack(rows).to(self.flat.dtype)
+
+    def _column(self, values: list[float]) -> torch.Tensor:
+        """Per-agent values as a ``(K, 1)`` float32 column."""
+        return torch.tensor(values, dtype=torch.float32, device=self.flat.device).unsqueeze(1)
+
+    # ------------------------------------------------------------------ forward
+    def params(self, detach: bool = False) -> dict[str, torch.Tensor]:
+        """Each parameter, stacked: leaf tensors that are views of the ``(K, P)`` tensor (their
+        detached twins with ``detach``)."""
+        return self.frozen if detach else self.leaves
+
+    def grad(self, loss: torch.Tensor) -> torch.Tensor:
+        """The ``(K, P)`` gradient of ``loss`` (the sum of the agents' losses)."""
+        grads = torch.autograd.grad(loss, list(self.leaves.values()))
+        return torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each agent's network on its own slice of ``x`` (shape ``(K, batch, ...)``)."""
+        return vmap(self.call, randomness="different")(self.params(), self.buffers, x)
+
+    def call(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+        """One agent's network (inside ``vmap``)."""
+        return functional_call(self.skeleton, (params, buffers), (x,))
+
+    # ------------------------------------------------------------------ optimizer
+    def step(self, grad: torch.Tensor) -> None:
+        """One optimizer step for every agent (``grad``: ``(K, P)``), each with its own state and
+        hyper-parameters, the same arithmetic as torch's single-tensor Adam, SGD and RMSprop."""
+        self.step_count += 1
+        lr = self._column([a.optimizer.lr for a in self.agents])
+        h = self.hyper
+        with torch.no_grad():
+            p = self.flat
+            if self.decay:
+                grad = grad + h["weight_decay"] * p
+            if self.kind == "adam":
+                b1 = [g["betas"][0] for g in self.groups]
+                b2 = [g["betas"][1] for g in self.groups]
+                steps = self.step_count.tolist()
+                m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
+                m.lerp_(grad, 1 - h["beta1"])
+                v.mul_(h["beta2"]).add_((1 - h["beta2"]) * grad * grad)
+                step_size = self._column([-1 / (1 - beta**s) for beta, s in zip(b1, steps)]) * lr
+                bc2_sqrt = self._column([math.sqrt(1 - beta**s) for beta, s in zip(b2, steps)])
+                p.add_((m * step_size) / (v.sqrt() / bc2_sqrt).add_(h["eps"]))
+            elif self.kind == "sgd":
+                if self.momentum:
+                    momentum = self._column([a.optimizer.momentum or 0.0 for a in self.agents])
+                    buf = self.state["momentum_buffer"]
+                    buf.copy_(torch.where(self.started, buf * momentum + grad, grad))
+                    grad = grad + momentum * buf if self.nesterov else buf
+                p.add_(grad * -lr)
+            else:
+                sq = self.state["square_avg"]
+                sq.mul_(h["alpha"]).add_((1 - h["alpha"]) * grad * grad)
+                avg = sq.sqrt().add_(h["eps"])
+                if self.momentum:
+                    buf = self.state["momentum_buffer"]
+                    buf.mul_(h["momentum"]).add_(grad / avg)
+                    p.add_(buf * -lr)
+                else:
+                    p.add_((-lr * grad) / avg)
+        self.started[:] = True
+        for a in self.agents:
+            a.optimizer.steps += 1
+            a.optimizer._apply()
+
+    # ------------------------------------------------------------------ back to the agents
+    def write_back(self) -> None:
+        """Copy the stacked weights, buffers and optimizer states back into every agent."""
+        with torch.no_grad():
+            for k, agent in enumerate(self.agents):
+                opt = agent.optimizer.optimizer
+                offset = 0
+                for p, (_, shape, n) in zip(agent.net.parameters(), self.layout):
+                    p.copy_(self.flat[k, offset : offset + n].view(shape))
+                    entry = {key: t[k, offset : offset + n].view(shape).clone() for key, t in self.state.items()}
+                    offset += n
+                    if self.kind != "sgd":
+                        entry["step"] = torch.tensor(float(self.step_count[k]), dtype=torch.float32)
+                    if not self.momentum:
+                        entry.pop("momentum_buffer", None)
+                    if self.kind == "sgd" and not self.started[k]:
+                        entry = {}
+                    opt.state[p] = entry
+                for name, b in agent.net.named_buffers():
+                    b.copy_(self.buffers[name][k])
+
+
+def _stack_batches(sources: Sequence[Callable[[], torch.Tensor]]) -> torch.Tensor:
+    return torch.stack([draw() for draw in sources])
+
+
+def play_batched(
+    game: Game,
+    generators: Sequence[Generator],
+    discriminators: Sequence[Discriminator],
+    streams: Sequence[Callable[[], torch.Tensor]],
+    steps: int,
+    autocast: Callable[[], AbstractContextManager] = nullcontext,
+) -> list[dict[str, float]]:
+    """Play the K pair matches ``(generators[k], discriminators[k])`` at once, each drawing its
+    real batches from ``streams[k]``, for ``steps`` rounds; the mean round statistics of each
+    match, as :func:`arena.match.play_match` returns them.
+
+    Args:
+        game: a game for which :func:`batchable_game` holds.
+        generators, discriminators: K agents each, every role of one :func:`signature`.
+        streams: K sources of real batches.
+        steps: rounds per match.
+        autocast: a context for the forward passes (mixed precision).
+    """
+    for agent in (*generators, *discriminators):
+        agent.train()
+    gens, discs = StackedAgents(generators), StackedAgents(discriminators)
+
+    def d_round(dp, db, real, fake):
+        real_logits = discs.call(dp, db, real)
+        fake_logits = discs.call(dp, db, fake)
+        loss = game.d_loss(real_logits, fake_logits)
+        return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+
+    def g_round(gp, gb, dp, db, z):
+        return game.g_loss(discs.call(dp, db, gens.call(gp, gb, z)))
+
+    d_vmap = vmap(d_round, randomness="different")
+    g_vmap = vmap(g_round, randomness="different")
+    totals: dict[str, torch.Tensor] = {}
+
+    def add(key: str, value: torch.Tensor) -> None:
+        totals[key] = totals[key] + value.detach().float() if key in totals else value.detach().float().clone()
+
+    def latents(n: int) -> torch.Tensor:
+        return torch.stack([g.latent.sample(n, g.rng, g.device) for g in generators])
+
+    try:
+        for _ in range(steps):
+            for _ in range(game.d_steps):
+                real = _stack_batches(streams)
+                n = real.shape[1]
+                with torch.no_grad(), autocast():
+                    fake = gens.forward(latents(n))
+                with autocast():
+                    d_loss, d_real, d_fake = d_vmap(discs.params(), discs.buffers, real, fake.to(real.dtype))
+                discs.step(discs.grad(d_loss.float().sum()))
+            if game.between_updates is not None:
+                game.between_updates()
+            with autocast():
+                g_loss = g_vmap(gens.params(), gens.buffers, discs.params(detach=True), discs.buffers, latents(n))
+            gens.step(gens.grad(g_loss.float().sum()))
+            for key, value in (("d_loss", d_loss), ("d_real", d_real), ("d_fake", d_fake), ("g_loss", g_loss)):
+                add(key, value)
+    finally:
+        gens.write_back()
+        discs.write_back()
+    means = {key: (value / steps).tolist() for key, value in totals.items()}
+    return [{key: means[key][k] for key in means} for k in range(len(generators))]

@@ -1,0 +1,143 @@
+"""Playing one matching: its matches one by one, batched on one device, or split across ranks.
+
+Every match of a matching draws its real batches from its own fork of the data stream, as far
+ahead as the matches before it would have drawn (:meth:`arena.data.DataStream.fork`), and its
+generators draw latents from their own streams. So the matches are independent and give the
+same numbers in any order: one after another, stacked (:mod:`arena.batched`) or on other
+ranks (:mod:`arena.distributed`). The guard checks every match; a diverged match is undone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from agents import Agent
+from arena.arena import Arena
+from arena.batched import batchable_game, play_batched, signature
+from arena.compute import Compute
+from arena.divergence import DivergenceGuard
+from arena.match import play_match
+from games import Game
+
+__all__ = ["Outcome", "MatchRunner"]
+
+Match = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one match of a matching came to.
+
+    Attributes:
+        index: the match's position in the matching.
+        generators, discriminators: names of the players who played (active ones).
+        stats: mean round statistics; None for a match not played (a retired player) or voided.
+        blamed: for a voided match, ``(agent name, reason)`` of each agent to blame.
+        batched: whether the match was played in a stacked group.
+    """
+
+    index: int
+    generators: list[str]
+    discriminators: list[str]
+    stats: dict[str, float] | None = None
+    blamed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    batched: bool = False
+
+
+@dataclasses.dataclass
+class _Planned:
+    index: int
+    gens: list[Agent]
+    discs: list[Agent]
+    game: Game
+    skip: int  # batches drawn by the matches before this one
+
+
+class MatchRunner:
+    """Plays matchings in an arena, as ``compute.matchings`` says.
+
+    Args:
+        arena: the arena.
+        guard: the divergence guard (checks and undoes matches; the caller counts failures).
+        compute: the run's compute options.
+        comm: the ranks of a distributed run (None: this process plays every match).
+    """
+
+    def __init__(self, arena: Arena, guard: DivergenceGuard, compute: Compute, comm=None) -> None:
+        self.arena, self.guard, self.compute, self.comm = arena, guard, compute, comm
+        self.mode = arena.config.compute.matchings
+
+    def play(self, matching: Sequence[Match], active: Callable[[Agent], bool], steps: int) -> list[Outcome]:
+        """Play every match of ``matching`` (``steps`` rounds each); the outcomes in match order,
+        identical on every rank."""
+        arena = self.arena
+        plan: list[_Planned] = []
+        skipped: list[Outcome] = []
+        drawn = 0
+        for i, (gis, dis) in enumerate(matching):
+            gens = [g for g in (arena.generators[gi] for gi in gis) if active(g)]
+            discs = [d for d in (arena.discriminators[di] for di in dis) if active(d)]
+            if not gens or not discs:
+                skipped.append(Outcome(i, [g.name for g in gens], [d.name for d in discs]))
+                continue
+            game = arena.game_for(gens[0], discs[0]) if len(gens) + len(discs) == 2 else arena.game
+            plan.append(_Planned(i, gens, discs, game, drawn))
+            drawn += steps * game.d_steps
+        mine = [p for p in plan if self.comm is None or self.comm.owner(p.index) == self.comm.rank]
+        outcomes = skipped
+        for group in self._groups(mine):
+            outcomes += self._play_group(group, steps) if len(group) > 1 else [self._play_one(group[0], steps)]
+        if self.comm is not None:
+            outcomes = self.comm.exchange(outcomes, arena)
+        arena.stream.advance(drawn)
+        return sorted(outcomes, key=lambda o: o.index)
+
+    def _groups(self, plan: list[_Planned]) -> list[list[_Planned]]:
+        """Matches that can be stacked, grouped (one group per game and pair of signatures); every
+        other match alone."""
+        if self.mode == "one-by-one":
+            return [[p] for p in plan]
+        groups: dict[tuple, list[_Planned]] = {}
+        alone: list[list[_Planned]] = []
+        for p in plan:
+            key = None
+            if len(p.gens) == len(p.discs) == 1 and batchable_game(p.game) and p.game.between_updates is None:
+                sg, sd = signature(p.gens[0]), signature(p.discs[0])
+                if sg is not None and sd is not None and p.gens[0].forward is p.gens[0].net:
+                    key = (id(p.game), sg, sd)
+            if key is None:
+                alone.append([p])
+            else:
+                groups.setdefault(key, []).append(p)
+        return [g for g in groups.values()] + alone
+
+    def _play_one(self, p: _Planned, steps: int) -> Outcome:
+        players = (*p.gens, *p.discs)
+        snapshot = self.guard.snapshot(players)
+        with self.compute.autocast():
+            stats = play_match(p.game, p.gens, p.discs, self.arena.stream.fork(p.skip), steps)
+        return self._checked(p, players, stats, snapshot)
+
+    def _play_group(self, group: list[_Planned], steps: int) -> list[Outcome]:
+        snapshots = [self.guard.snapshot((*p.gens, *p.discs)) for p in group]
+        streams = [self.arena.stream.fork(p.skip) for p in group]
+        all_stats = play_batched(group[0].game, [p.gens[0] for p in group], [p.discs[0] for p in group], streams,
+                                 steps, self.compute.autocast)
+        outcomes = []
+        for p, stats, snapshot in zip(group, all_stats, snapshots):
+            outcome = self._checked(p, (*p.gens, *p.discs), stats, snapshot, restore_rng=False)
+            outcome.batched = True
+            outcomes.append(outcome)
+        return outcomes
+
+    def _checked(self, p: _Planned, players: tuple, stats: dict[str, float], snapshot, restore_rng: bool = True) -> Outcome:
+        outcome = Outcome(p.index, [g.name for g in p.gens], [d.name for d in p.discs])
+        blamed = self.guard.check(stats, players)
+        if blamed:
+            if snapshot is not None:
+                self.guard.restore(players, snapshot, restore_rng)
+            outcome.blamed = [(agent.name, reason) for agent, reason in blamed]
+        else:
+            outcome.stats = stats
+        return outcome
