@@ -20,12 +20,13 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
+from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from agents import Agent, Discriminator, Generator
 from games import Game
 
-__all__ = ["StackedAgents", "play_batched", "signature", "batchable_game"]
+__all__ = ["StackedAgents", "Kernels", "play_batched", "signature", "batchable_game"]
 
 _GAME_METHODS = ("discriminator_loss", "generator_loss", "discriminator_update", "generator_update",
                  "update_discriminators", "update_generators", "play_round")
@@ -87,8 +88,9 @@ class StackedAgents:
         agents: the agents (equal :func:`signature`).
     """
 
-    def __init__(self, agents: Sequence[Agent]) -> None:
+    def __init__(self, agents: Sequence[Agent], skeleton: nn.Module) -> None:
         self.agents = list(agents)
+        self.skeleton = skeleton
         first = self.agents[0]
         self.kind, *flags = _optimizer_key(first)
         self.momentum = bool(flags and flags[0])
@@ -102,8 +104,6 @@ class StackedAgents:
             self.leaves[name] = self.flat[:, offset : offset + n].view(k, *shape).detach().requires_grad_(True)
             offset += n
         self.frozen = {name: leaf.detach() for name, leaf in self.leaves.items()}
-        self.skeleton = copy.deepcopy(first.net).to("meta")
-        self.skeleton.train(first.net.training)
         self.groups = [a.optimizer.optimizer.param_groups[0] for a in self.agents]
         owned = [list(a.net.parameters()) for a in self.agents]
         states = [[a.optimizer.optimizer.state.get(p, {}) for p in own] for a, own in zip(self.agents, owned)]
@@ -142,14 +142,6 @@ class StackedAgents:
         """The ``(K, P)`` gradient of ``loss`` (the sum of the agents' losses)."""
         grads = torch.autograd.grad(loss, list(self.leaves.values()))
         return torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Each agent's network on its own slice of ``x`` (shape ``(K, batch, ...)``)."""
-        return vmap(self.call, randomness="different")(self.params(), self.buffers, x)
-
-    def call(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
-        """One agent's network (inside ``vmap``)."""
-        return functional_call(self.skeleton, (params, buffers), (x,))
 
     # ------------------------------------------------------------------ optimizer
     def step(self, grad: torch.Tensor) -> None:
@@ -211,17 +203,57 @@ class StackedAgents:
                         entry.pop("momentum_buffer", None)
                     if self.kind == "sgd" and not self.started[k]:
                         entry = {}
-                    opt.state[p] = entry
+                    if entry:
+                        opt.state[p] = entry
+                    else:  # torch keeps no state for plain SGD
+                        opt.state.pop(p, None)
                 for name, b in agent.net.named_buffers():
                     b.copy_(self.buffers[name][k])
 
 
-def _stack_batches(sources: Sequence[Callable[[], torch.Tensor]]) -> torch.Tensor:
-    return torch.stack([draw() for draw in sources])
+def skeleton(net: nn.Module) -> nn.Module:
+    """A parameter-free copy of ``net`` (on the meta device) in training mode, for ``functional_call``."""
+    return copy.deepcopy(net).to("meta").train()
+
+
+class Kernels:
+    """The stacked update functions of one game and one pair of architectures, built (and
+    compiled) once and reused by every match they fit.
+
+    Args:
+        game: a game for which :func:`batchable_game` holds.
+        generator, discriminator: agents of the two architectures.
+        compiled: compiles a function (:meth:`arena.compute.Compute.compiled`), or leaves it.
+    """
+
+    def __init__(self, game: Game, generator: Agent, discriminator: Agent,
+                 compiled: Callable[[Callable, str], Callable] = lambda fn, what: fn) -> None:
+        self.game = game
+        self.g_skeleton, self.d_skeleton = skeleton(generator.net), skeleton(discriminator.net)
+        self.generate = vmap(self._g_call, randomness="different")
+        self.d_update = compiled(vmap(self._d_round, randomness="different"), "the stacked discriminator update")
+        self.g_update = compiled(vmap(self._g_round, randomness="different"), "the stacked generator update")
+
+    def _g_call(self, gp, gb, z):
+        return functional_call(self.g_skeleton, (gp, gb), (z,))
+
+    def _d_call(self, dp, db, x):
+        return functional_call(self.d_skeleton, (dp, db), (x,))
+
+    def _d_round(self, dp, db, real, fake):
+        """One discriminator's loss and mean outputs (real and generated batches apart, as in
+        :meth:`games.Game.discriminator_loss`)."""
+        real_logits = self._d_call(dp, db, real)
+        fake_logits = self._d_call(dp, db, fake)
+        loss = self.game.d_loss(real_logits, fake_logits)
+        return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+
+    def _g_round(self, gp, gb, dp, db, z):
+        return self.game.g_loss(self._d_call(dp, db, self._g_call(gp, gb, z)))
 
 
 def play_batched(
-    game: Game,
+    kernels: Kernels,
     generators: Sequence[Generator],
     discriminators: Sequence[Discriminator],
     streams: Sequence[Callable[[], torch.Tensor]],
@@ -233,27 +265,16 @@ def play_batched(
     match, as :func:`arena.match.play_match` returns them.
 
     Args:
-        game: a game for which :func:`batchable_game` holds.
+        kernels: the update functions of the game and of these architectures.
         generators, discriminators: K agents each, every role of one :func:`signature`.
         streams: K sources of real batches.
         steps: rounds per match.
         autocast: a context for the forward passes (mixed precision).
     """
+    game = kernels.game
     for agent in (*generators, *discriminators):
         agent.train()
-    gens, discs = StackedAgents(generators), StackedAgents(discriminators)
-
-    def d_round(dp, db, real, fake):
-        real_logits = discs.call(dp, db, real)
-        fake_logits = discs.call(dp, db, fake)
-        loss = game.d_loss(real_logits, fake_logits)
-        return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
-
-    def g_round(gp, gb, dp, db, z):
-        return game.g_loss(discs.call(dp, db, gens.call(gp, gb, z)))
-
-    d_vmap = vmap(d_round, randomness="different")
-    g_vmap = vmap(g_round, randomness="different")
+    gens, discs = StackedAgents(generators, kernels.g_skeleton), StackedAgents(discriminators, kernels.d_skeleton)
     totals: dict[str, torch.Tensor] = {}
 
     def add(key: str, value: torch.Tensor) -> None:
@@ -265,17 +286,17 @@ def play_batched(
     try:
         for _ in range(steps):
             for _ in range(game.d_steps):
-                real = _stack_batches(streams)
+                real = torch.stack([draw() for draw in streams])
                 n = real.shape[1]
                 with torch.no_grad(), autocast():
-                    fake = gens.forward(latents(n))
+                    fake = kernels.generate(gens.params(detach=True), gens.buffers, latents(n))
                 with autocast():
-                    d_loss, d_real, d_fake = d_vmap(discs.params(), discs.buffers, real, fake.to(real.dtype))
+                    d_loss, d_real, d_fake = kernels.d_update(discs.params(), discs.buffers, real, fake.to(real.dtype))
                 discs.step(discs.grad(d_loss.float().sum()))
             if game.between_updates is not None:
                 game.between_updates()
             with autocast():
-                g_loss = g_vmap(gens.params(), gens.buffers, discs.params(detach=True), discs.buffers, latents(n))
+                g_loss = kernels.g_update(gens.params(), gens.buffers, discs.params(detach=True), discs.buffers, latents(n))
             gens.step(gens.grad(g_loss.float().sum()))
             for key, value in (("d_loss", d_loss), ("d_real", d_real), ("d_fake", d_fake), ("g_loss", g_loss)):
                 add(key, value)

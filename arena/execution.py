@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from agents import Agent
 from arena.arena import Arena
-from arena.batched import batchable_game, play_batched, signature
+from arena.batched import Kernels, batchable_game, play_batched, signature
 from arena.compute import Compute
 from arena.divergence import DivergenceGuard
 from arena.match import play_match
@@ -23,6 +23,9 @@ from games import Game
 __all__ = ["Outcome", "MatchRunner"]
 
 Match = tuple[tuple[int, ...], tuple[int, ...]]
+
+CPU_STACKING_LIMIT = 4_000_000
+"""``auto`` stacks matches on a CPU while parameters x batch size of each agent stays below this."""
 
 
 @dataclasses.dataclass
@@ -67,6 +70,7 @@ class MatchRunner:
     def __init__(self, arena: Arena, guard: DivergenceGuard, compute: Compute, comm=None) -> None:
         self.arena, self.guard, self.compute, self.comm = arena, guard, compute, comm
         self.mode = arena.config.compute.matchings
+        self.kernels: dict[tuple, Kernels] = {}
 
     def play(self, matching: Sequence[Match], active: Callable[[Agent], bool], steps: int) -> list[Outcome]:
         """Play every match of ``matching`` (``steps`` rounds each); the outcomes in match order,
@@ -104,13 +108,23 @@ class MatchRunner:
             key = None
             if len(p.gens) == len(p.discs) == 1 and batchable_game(p.game) and p.game.between_updates is None:
                 sg, sd = signature(p.gens[0]), signature(p.discs[0])
-                if sg is not None and sd is not None and p.gens[0].forward is p.gens[0].net:
+                if sg is not None and sd is not None and self._worth_stacking(p):
                     key = (id(p.game), sg, sd)
             if key is None:
                 alone.append([p])
             else:
                 groups.setdefault(key, []).append(p)
         return [g for g in groups.values()] + alone
+
+    def _worth_stacking(self, p: _Planned) -> bool:
+        """Whether stacking this match pays (``auto``): always on a GPU; on a CPU while an agent's
+        forward pass is small (parameters x batch size <= :data:`CPU_STACKING_LIMIT`), where
+        stacking saves the per-operation overhead that dominates, and not above, where the
+        stacked products run no faster than one after another (benchmarks/throughput.py)."""
+        if self.mode == "batched" or self.arena.device.type == "cuda":
+            return True
+        size = max(a.num_parameters() for a in (p.gens[0], p.discs[0]))
+        return size * self.arena.config.schedule.batch_size <= CPU_STACKING_LIMIT
 
     def _play_one(self, p: _Planned, steps: int) -> Outcome:
         players = (*p.gens, *p.discs)
@@ -122,7 +136,11 @@ class MatchRunner:
     def _play_group(self, group: list[_Planned], steps: int) -> list[Outcome]:
         snapshots = [self.guard.snapshot((*p.gens, *p.discs)) for p in group]
         streams = [self.arena.stream.fork(p.skip) for p in group]
-        all_stats = play_batched(group[0].game, [p.gens[0] for p in group], [p.discs[0] for p in group], streams,
+        first = group[0]
+        key = (id(first.game), signature(first.gens[0]), signature(first.discs[0]))
+        if key not in self.kernels:
+            self.kernels[key] = Kernels(first.game, first.gens[0], first.discs[0], self.compute.compiled)
+        all_stats = play_batched(self.kernels[key], [p.gens[0] for p in group], [p.discs[0] for p in group], streams,
                                  steps, self.compute.autocast)
         outcomes = []
         for p, stats, snapshot in zip(group, all_stats, snapshots):

@@ -1,0 +1,176 @@
+"""arena/batched.py and arena/execution.py: stacked matches equal matches played one by one."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from arena.arena import build_arena
+from arena.batched import Kernels, play_batched, signature
+from arena.config import parse_config
+from arena.errors import ConfigError
+from arena.match import play_match
+from arena.tournament import Tournament
+from tests.conftest import tiny_raw
+
+MLP = {"type": "mlp", "hidden": [16, 16], "act": "leaky_relu"}
+BN_MLP = {"type": "mlp", "hidden": [16, 16], "norm": "batch"}
+
+
+def pool_raw(n: int = 3, g_net=MLP, d_net=MLP, g_optim=None, d_optim=None, **changes) -> dict:
+    raw = tiny_raw(**changes)
+    g, d = raw["agents"]
+    g.update(count=n, net=dict(g_net))
+    d.update(count=n, net=dict(d_net))
+    g["optim"] = g_optim or g["optim"]
+    d["optim"] = d_optim or d["optim"]
+    return raw
+
+
+def vary(arena) -> None:
+    """Give the agents different histories and hyper-parameters: agent 0 has taken 2 steps
+    already, every agent has its own learning rate (and betas, where it has them)."""
+    play_match(arena.game, arena.generators[0], arena.discriminators[0], arena.stream.fork(99), 2)
+    for k, agent in enumerate([*arena.generators, *arena.discriminators]):
+        agent.optimizer.set_base_lr(agent.optimizer.base_lr * (1 + 0.5 * k))
+        group = agent.optimizer.optimizer.param_groups[0]
+        if "betas" in group:
+            group["betas"] = (group["betas"][0] + 0.05 * k, group["betas"][1])
+
+
+def play_both(raw: dict, steps: int):
+    """The same matches (g_k against d_k), one by one in one arena and stacked in its twin."""
+    one, stacked = (build_arena(parse_config(copy.deepcopy(raw))) for _ in range(2))
+    for arena in (one, stacked):
+        arena.seed_loop()
+        vary(arena)
+    k = len(one.generators)
+    stats_one = [play_match(one.game, one.generators[i], one.discriminators[i], one.stream.fork(i * steps), steps)
+                 for i in range(k)]
+    kernels = Kernels(stacked.game, stacked.generators[0], stacked.discriminators[0])
+    streams = [stacked.stream.fork(i * steps) for i in range(k)]
+    stats_stacked = play_batched(kernels, stacked.generators, stacked.discriminators, streams, steps)
+    return one, stacked, stats_one, stats_stacked
+
+
+def assert_same_agents(a_arena, b_arena, atol: float) -> None:
+    for a, b in zip([*a_arena.generators, *a_arena.discriminators], [*b_arena.generators, *b_arena.discriminators]):
+        assert a.steps == b.steps and a.optimizer.lr == b.optimizer.lr, a.name
+        for (key, x), y in zip(a.net.state_dict().items(), b.net.state_dict().values()):
+            torch.testing.assert_close(x, y, atol=atol, rtol=1e-4, msg=f"{a.name} {key}")
+        sa, sb = a.optimizer.optimizer.state_dict()["state"], b.optimizer.optimizer.state_dict()["state"]
+        assert sa.keys() == sb.keys(), a.name
+        for i in sa:
+            assert sa[i].keys() == sb[i].keys(), (a.name, i)
+            for key in sa[i]:
+                torch.testing.assert_close(sa[i][key], sb[i][key], atol=atol, rtol=1e-4, msg=f"{a.name} {i} {key}")
+        assert torch.equal(a.rng.get_state(), b.rng.get_state()), f"{a.name} drew other latents"
+
+
+@pytest.mark.parametrize(
+    ("g_optim", "d_optim", "net"),
+    [
+        ({"type": "adam", "lr": 1e-3, "betas": [0.5, 0.999]}, {"type": "adam", "lr": 2e-3, "weight_decay": 1e-2}, MLP),
+        ({"type": "sgd", "lr": 0.05, "momentum": 0.5, "nesterov": True},
+         {"type": "sgd", "lr": 0.05, "momentum": 0.0, "momentum_ramp": {"end": 0.7, "steps": 4}}, BN_MLP),
+        ({"type": "sgd", "lr": 0.05}, {"type": "sgd", "lr": 0.02, "weight_decay": 1e-3}, BN_MLP),
+        ({"type": "rmsprop", "lr": 1e-3}, {"type": "rmsprop", "lr": 1e-3, "momentum": 0.5}, MLP),
+    ],
+    ids=["adam", "sgd-momentum-bn", "sgd-bn", "rmsprop"],
+)
+def test_stacked_matches_equal_matches_one_by_one(g_optim, d_optim, net):
+    raw = pool_raw(3, net, net, g_optim, d_optim)
+    one, stacked, stats_one, stats_stacked = play_both(raw, steps=4)
+    assert_same_agents(one, stacked, atol=1e-5)
+    for a, b in zip(stats_one, stats_stacked):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), key
+
+
+def test_batchnorm_buffers_move_in_the_stack_as_they_do_alone():
+    raw = pool_raw(2, BN_MLP, BN_MLP, {"type": "sgd", "lr": 0.05}, {"type": "sgd", "lr": 0.05})
+    one, stacked, _, _ = play_both(raw, steps=3)
+    before = build_arena(parse_config(raw)).generators[1].net.state_dict()
+    after = stacked.generators[1].net.state_dict()
+    moved = [k for k in before if "running" in k and not torch.equal(before[k], after[k])]
+    assert moved, "running statistics were not updated"
+    assert int(after[next(k for k in after if k.endswith("num_batches_tracked"))]) == 6  # 3 rounds x 2 forward passes
+    assert_same_agents(one, stacked, atol=1e-5)
+
+
+def test_dropout_draws_differently_for_every_stacked_agent():
+    """Two identical agents stacked: with dropout (randomness='different') they part after one
+    round; without it they stay equal."""
+    for dropout, parted in ((0.5, True), (0.0, False)):
+        net = {**MLP, "dropout": dropout}
+        arena = build_arena(parse_config(pool_raw(2, net, net)))
+        for pool in (arena.generators, arena.discriminators):
+            pool[1].net.load_state_dict(pool[0].net.state_dict())
+            pool[1].rng.set_state(pool[0].rng.get_state())
+        kernels = Kernels(arena.game, arena.generators[0], arena.discriminators[0])
+        stream = arena.stream.fork(0)
+        play_batched(kernels, arena.generators, arena.discriminators, [stream, stream.fork(0)], 1)
+        d0, d1 = (d.net.state_dict() for d in arena.discriminators)
+        assert any(not torch.equal(d0[k], d1[k]) for k in d0) == parted, dropout
+
+
+def test_signatures_tell_which_agents_stack():
+    raw = pool_raw(2)
+    other = copy.deepcopy(raw["agents"][0])
+    other.update(name="h", count=1, net={"type": "mlp", "hidden": [8], "act": "leaky_relu"})
+    raw["agents"].append(other)
+    arena = build_arena(parse_config(raw))
+    g0, g1, h0 = arena.generators
+    assert signature(g0) == signature(g1) != signature(h0)
+    assert signature(g0) != signature(arena.discriminators[0])
+
+
+def _tournament(raw: dict) -> Tournament:
+    t = Tournament(build_arena(parse_config(raw)), None)
+    t.run()
+    return t
+
+
+def test_a_tournament_played_batched_equals_one_played_one_by_one():
+    schedule = {"matchings": 4, "steps_per_match": 3, "batch_size": 32}
+    runs = {}
+    for mode in ("one-by-one", "batched"):
+        raw = pool_raw(3, MLP, MLP, schedule=schedule, eval={"every": 4, "samples": 200})
+        raw["compute"] = {"matchings": mode}
+        runs[mode] = _tournament(raw)
+    a, b = runs["one-by-one"], runs["batched"]
+    assert_same_agents(a.arena, b.arena, atol=1e-4)
+    assert a.rounds == b.rounds == 4 * 3 * 3
+    flat = [[cell for row in t.standings.results[-1]["payoff"] for cell in row] for t in (a, b)]
+    assert flat[0] == pytest.approx(flat[1], abs=0.02)
+
+
+def test_auto_stacks_small_networks_on_a_cpu_and_not_large_ones():
+    from arena.execution import MatchRunner
+
+    def batched_share(g_net, mode="auto", game=None) -> float:
+        raw = pool_raw(3, g_net, MLP, schedule={"matchings": 1, "steps_per_match": 1, "batch_size": 32})
+        raw["compute"] = {"matchings": mode}
+        if game:
+            raw["game"] = game
+        t = Tournament(build_arena(parse_config(raw)), None)
+        runner: MatchRunner = t.runner
+        outcomes = runner.play(t.matching_at(0), t.active, 1)
+        return sum(o.batched for o in outcomes) / len(outcomes)
+
+    big = {"type": "mlp", "hidden": [1024, 1024]}  # 1.05 M parameters x 32 > the CPU limit
+    assert batched_share(MLP) == 1.0
+    assert batched_share(big) == 0.0
+    assert batched_share(big, "batched") == 1.0
+    assert batched_share(MLP, "one-by-one") == 0.0
+    assert batched_share(MLP, "batched", {"id": "wgan-gp-v0"}) == 0.0  # a gradient penalty: not stackable
+
+
+def test_batched_fp16_is_rejected_with_its_key_path():
+    raw = pool_raw(2)
+    raw["compute"] = {"matchings": "batched", "precision": "fp16"}
+    with pytest.raises(ConfigError, match="compute.matchings"):
+        parse_config(raw).validate()
