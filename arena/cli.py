@@ -78,7 +78,22 @@ def _parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- commands
 
 
-def _train(tournament, run_dir: Path, quiet: bool, title: str) -> int:
+def _train(tournament, run_dir: Path, quiet: bool, title: str, comm=None) -> int:
+
+    lead = comm is None or comm.rank == 0
+    try:
+        code = _play(tournament, run_dir, quiet or not lead, title)
+    finally:
+        if comm is not None:
+            comm.close()
+    if lead:
+        print(f"run finished: {run_dir}" if code == 0 else
+              f"stopped after matching {tournament.matching}; continue with: arena resume {run_dir}",
+              file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+def _play(tournament, run_dir: Path, quiet: bool, title: str) -> int:
     from arena.display import Display, graceful_interrupt
 
     display = Display(quiet, title)
@@ -88,9 +103,7 @@ def _train(tournament, run_dir: Path, quiet: bool, title: str) -> int:
     with display, graceful_interrupt(tournament):
         tournament.run()
     if tournament.matching < tournament.config.schedule.matchings:
-        print(f"stopped after matching {tournament.matching}; continue with: arena resume {run_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"run finished: {run_dir}")
     return 0
 
 
@@ -101,18 +114,25 @@ def _count(items, noun: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from arena.arena import build_arena
     from arena.config import load_config
+    from arena.distributed import from_env
     from arena.rundir import create_run_dir
     from arena.tournament import Tournament
 
     overrides = list(args.overrides) + (["data.download=true"] if args.download else [])
     config = load_config(args.config, overrides)
-    arena = build_arena(config, device=args.device)
-    run_dir = create_run_dir(config, args.out, arena.device)
-    if not args.quiet:
+    comm, device = from_env(args.device or config.device)
+    arena = build_arena(config, device=device)
+    lead = comm is None or comm.rank == 0
+    run_dir = create_run_dir(config, args.out, arena.device) if lead else None
+    if comm is not None:
+        run_dir = Path(comm.broadcast(str(run_dir) if lead else None))
+    if not args.quiet and lead:
+        ranks = f"; {comm.world} ranks" if comm else ""
         print(f"run directory: {run_dir}\n{arena.data.describe()}; {_count(arena.generators, 'generator')} x "
-              f"{_count(arena.discriminators, 'discriminator')}; game {arena.game.id}; device {arena.device}", file=sys.stderr)
-    tournament = Tournament(arena, run_dir)
-    return _train(tournament, run_dir, args.quiet, config.name)
+              f"{_count(arena.discriminators, 'discriminator')}; game {arena.game.id}; device {arena.device}{ranks}",
+              file=sys.stderr)
+    tournament = Tournament(arena, run_dir, comm=comm)
+    return _train(tournament, run_dir, args.quiet, config.name, comm)
 
 
 def _load_arena(run_dir: str, device: str | None):
@@ -126,18 +146,28 @@ def _load_arena(run_dir: str, device: str | None):
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from arena.arena import build_arena
+    from arena.config import load_config
+    from arena.distributed import from_env
+    from arena.rundir import CONFIG_FILE, check_run_dir
     from arena.tournament import Tournament
 
-    path, arena = _load_arena(args.run_dir, args.device)
-    tournament = Tournament(arena, path)
+    path = check_run_dir(args.run_dir)
+    config = load_config(path / CONFIG_FILE)
+    comm, device = from_env(args.device or config.device)
+    tournament = Tournament(build_arena(config, device=device), path, comm=comm)
     tournament.resume()
     total = tournament.config.schedule.matchings
+    lead = comm is None or comm.rank == 0
     if tournament.matching >= total:
-        print(f"{path} is already complete ({total} matchings)")
+        if comm is not None:
+            comm.close()
+        if lead:
+            print(f"{path} is already complete ({total} matchings)")
         return 0
-    if not args.quiet:
+    if not args.quiet and lead:
         print(f"resuming {path} at matching {tournament.matching} of {total}", file=sys.stderr)
-    return _train(tournament, path, args.quiet, tournament.config.name)
+    return _train(tournament, path, args.quiet, tournament.config.name, comm)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

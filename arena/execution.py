@@ -64,7 +64,8 @@ class MatchRunner:
         arena: the arena.
         guard: the divergence guard (checks and undoes matches; the caller counts failures).
         compute: the run's compute options.
-        comm: the ranks of a distributed run (None: this process plays every match).
+        comm: the ranks of a distributed run (:class:`arena.distributed.Comm`; None: this
+            process plays every match).
     """
 
     def __init__(self, arena: Arena, guard: DivergenceGuard, compute: Compute, comm=None) -> None:
@@ -88,14 +89,14 @@ class MatchRunner:
             game = arena.game_for(gens[0], discs[0]) if len(gens) + len(discs) == 2 else arena.game
             plan.append(_Planned(i, gens, discs, game, drawn))
             drawn += steps * game.d_steps
-        mine = [p for p in plan if self.comm is None or self.comm.owner(p.index) == self.comm.rank]
-        outcomes = skipped
+        mine = plan if self.comm is None else self.comm.share(plan)
+        outcomes: list[Outcome] = []
         for group in self._groups(mine):
             outcomes += self._play_group(group, steps) if len(group) > 1 else [self._play_one(group[0], steps)]
         if self.comm is not None:
             outcomes = self.comm.exchange(outcomes, arena)
         arena.stream.advance(drawn)
-        return sorted(outcomes, key=lambda o: o.index)
+        return sorted(outcomes + skipped, key=lambda o: o.index)
 
     def _groups(self, plan: list[_Planned]) -> list[list[_Planned]]:
         """Matches that can be stacked, grouped (one group per game and pair of signatures); every

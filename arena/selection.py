@@ -8,6 +8,7 @@ the agent it replaced. Every replacement is a lineage record.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,7 +37,9 @@ def copy_agent(target: Agent, parent: Agent) -> None:
     """Give ``target`` ``parent``'s weights, buffers, optimizer state (step counts and learning
     rate included) and game extras; ``target`` keeps its name and its own random stream."""
     target.net.load_state_dict(parent.net.state_dict())
-    target.optimizer.load_state_dict(parent.optimizer.state_dict())
+    # a deep copy: torch's load_state_dict keeps the very tensors it is given (Adam's moments and
+    # step counts), which the parent goes on updating in place
+    target.optimizer.load_state_dict(copy.deepcopy(parent.optimizer.state_dict()))
     target.extras = {k: v.detach().clone().requires_grad_(v.requires_grad) for k, v in parent.extras.items()}
 
 

@@ -15,6 +15,7 @@ from arena.checkpoint import list_checkpoints, load_checkpoint
 from arena.cli import main
 from arena.config import parse_config
 from arena.crossplay import payoff_matrix
+from arena.match import play_match
 from arena.tournament import Tournament
 from tests.arena.test_training import assert_same_weights, records, train, weights
 from tests.conftest import tiny_raw
@@ -103,6 +104,24 @@ def test_selection_copies_weights_and_optimizer_state_and_records_lineage(tmp_pa
         assert child["optim"]["base_lr"] == pytest.approx(record["lr"]) and record["lr"] != parent["optim"]["base_lr"]
         assert c_opt["param_groups"][0]["betas"] == pytest.approx(record["betas"])
         assert record["parent_rating"] > record["replaced_rating"]
+
+
+def test_a_selected_copy_shares_no_optimizer_state_with_its_parent():
+    """The copy gets its own tensors: the parent's later steps leave the copy's Adam moments and
+    step counts as they were (torch's load_state_dict keeps the tensors it is given)."""
+    from arena.selection import copy_agent
+
+    arena = build_arena(parse_config(tourney_raw()))
+    parent, child = arena.generators[0], arena.generators[1]
+    d = arena.discriminators[0]
+    play_match(arena.game, parent, d, arena.stream, 2)
+    copy_agent(child, parent)
+    before = copy.deepcopy(child.optimizer.optimizer.state_dict()["state"])
+    play_match(arena.game, parent, d, arena.stream, 2)
+    after = child.optimizer.optimizer.state_dict()["state"]
+    for idx, state in before.items():
+        for key, value in state.items():
+            assert torch.equal(after[idx][key], value), (idx, key)
 
 
 def test_tournament_resume_equals_an_uninterrupted_run(tmp_path):
