@@ -26,7 +26,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from agents import Agent, Discriminator, Generator
 from games import Game
 
-__all__ = ["StackedAgents", "Kernels", "play_batched", "signature", "batchable_game"]
+__all__ = ["StackedAgents", "Kernels", "play_batched", "signature", "architecture", "stacked_forward", "batchable_game"]
 
 _GAME_METHODS = ("discriminator_loss", "generator_loss", "discriminator_update", "generator_update",
                  "update_discriminators", "update_generators", "play_round")
@@ -71,9 +71,26 @@ def signature(agent: Agent) -> tuple | None:
     opt = _optimizer_key(agent)
     if opt is None:
         return None
-    shapes = tuple((n, tuple(t.shape), t.dtype) for n, t in (*agent.net.named_parameters(), *agent.net.named_buffers()))
     latent = repr(sorted(agent.latent.spec().items())) if isinstance(agent, Generator) else None
-    return (type(agent).__name__, repr(agent.net), shapes, latent, opt, agent.net.training, str(agent.device))
+    return (type(agent).__name__, architecture(agent.net), latent, opt, agent.net.training)
+
+
+def architecture(net: nn.Module) -> tuple:
+    """Networks with equal architectures can be stacked for ``vmap``: the same modules, parameter
+    and buffer shapes and dtypes, on the same device."""
+    tensors = (*net.named_parameters(), *net.named_buffers())
+    return (repr(net), tuple((n, tuple(t.shape), t.dtype, str(t.device)) for n, t in tensors))
+
+
+def stacked_forward(nets: Sequence[nn.Module], x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """Every network of one :func:`architecture` on the same inputs ``x``, in one stacked
+    forward pass per chunk of ``chunk`` rows (no gradients; each network in its own mode, which
+    must be the same for all); shape ``(len(nets), len(x), ...)``."""
+    params, buffers = stack_module_state(list(nets))
+    skel = skeleton(nets[0]).train(nets[0].training)
+    run = vmap(lambda p, b, xs: functional_call(skel, (p, b), (xs,)), in_dims=(0, 0, None))
+    with torch.no_grad():
+        return torch.cat([run(params, buffers, part) for part in x.split(chunk)], dim=1)
 
 
 class StackedAgents:

@@ -1,9 +1,10 @@
 """Cross-play: every generator against every discriminator on held-out data.
 
-Each discriminator judges the held-out real data and all generators' samples in one batched
-forward pass (the generators' samples concatenated), so an N x M evaluation costs M forward
-passes, not N x M. The judgement belongs to the game of each pair (by default D's balanced
-accuracy); the generator's score is 1 minus it.
+The discriminators judge the held-out real data and all generators' samples concatenated, and
+discriminators of one architecture do so together: their weights stacked (torch.func), one
+``vmap``-ed forward pass for all of them. So an N x M evaluation costs one forward pass per
+architecture, not N x M. The judgement belongs to the game of each pair (by default D's
+balanced accuracy); the generator's score is 1 minus it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from agents import Discriminator, Generator
+from arena.batched import architecture, stacked_forward
 from games import Game
 
 __all__ = ["payoff_matrix"]
@@ -36,21 +38,33 @@ def payoff_matrix(
         active: players for which this returns False (retired ones) get ``None`` cells.
     """
     playing = [g for g in generators if active(g)]
-    sizes = [samples[g.name].shape[0] for g in playing]
-    fakes = torch.cat([samples[g.name] for g in playing]) if playing else None
+    judges = [d for d in discriminators if active(d)]
     payoff: list[list[float | None]] = [[None] * len(discriminators) for _ in generators]
+    if not playing or not judges:
+        return payoff
+    sizes = [samples[g.name].shape[0] for g in playing]
+    device = judges[0].device
+    inputs = torch.cat([real.to(device), *(samples[g.name].to(device) for g in playing)])
     rows = {g.name: i for i, g in enumerate(generators)}
-    for j, d in enumerate(discriminators):
-        if not active(d) or fakes is None:
-            continue
-        was_training = d.training
-        d.eval()
+    cols = {d.name: j for j, d in enumerate(discriminators)}
+    groups: dict[tuple, list[Discriminator]] = {}
+    for d in judges:
+        groups.setdefault(architecture(d.net), []).append(d)
+    for group in groups.values():
+        modes = [d.training for d in group]
+        for d in group:
+            d.eval()
         try:
-            with torch.no_grad():
-                real_out = d(real.to(d.device))
-                fake_out = d(fakes.to(d.device)).split(sizes)
+            if len(group) > 1:
+                outputs = stacked_forward([d.net for d in group], inputs)
+            else:
+                with torch.no_grad():
+                    outputs = group[0](inputs).unsqueeze(0)
         finally:
-            d.train(was_training)
-        for g, out in zip(playing, fake_out):
-            payoff[rows[g.name]][j] = float(game_for(g, d).judge(real_out, out))
+            for d, mode in zip(group, modes):
+                d.train(mode)
+        for d, out in zip(group, outputs):
+            real_out, *fake_out = out.split([real.shape[0], *sizes])
+            for g, fake in zip(playing, fake_out):
+                payoff[rows[g.name]][cols[d.name]] = float(game_for(g, d).judge(real_out, fake))
     return payoff

@@ -61,7 +61,13 @@ def test_a_tournament_writes_results_leaderboard_lineage_and_mixture(tmp_path):
 
 
 def test_payoff_matrix_batched_equals_pair_by_pair():
-    arena = build_arena(parse_config(tourney_raw()))
+    """Three discriminators of one architecture judge stacked, a fourth of another alone."""
+    raw = tourney_raw()
+    other = copy.deepcopy(raw["agents"][1])
+    other.update(name="e", count=1, net={"type": "mlp", "hidden": [8]})
+    raw["agents"].append(other)
+    arena = build_arena(parse_config(raw))
+    assert len(arena.discriminators) == 4
     gen = torch.Generator().manual_seed(0)
     samples = {g.name: g.sample(100, gen).detach() for g in arena.generators}
     real = arena.data.test[:100]
@@ -72,9 +78,22 @@ def test_payoff_matrix_batched_equals_pair_by_pair():
             with torch.no_grad():
                 expected = float(arena.game.judge(d(real), d(samples[g.name])))
             assert payoff[i][j] == pytest.approx(expected)
+    assert all(d.training for d in arena.discriminators), "each discriminator is back in training mode"
     retired = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for,
                             active=lambda a: a.name != "d1")
     assert [row[1] for row in retired] == [None] * 3 and retired[0][0] == payoff[0][0]
+
+
+def test_stacked_forward_in_chunks_equals_each_network_alone():
+    from arena.batched import stacked_forward
+
+    arena = build_arena(parse_config(tourney_raw()))
+    nets = [d.net.eval() for d in arena.discriminators]
+    x = torch.randn(300, 2, generator=torch.Generator().manual_seed(1))
+    out = stacked_forward(nets, x, chunk=64)
+    with torch.no_grad():
+        expected = torch.stack([net(x) for net in nets])
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
 
 
 def test_selection_copies_weights_and_optimizer_state_and_records_lineage(tmp_path):
