@@ -72,13 +72,13 @@ def test_payoff_matrix_batched_equals_pair_by_pair():
     samples = {g.name: g.sample(100, gen).detach() for g in arena.generators}
     real = arena.data.test[:100]
     payoff = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for)
+    assert all(d.training for d in arena.discriminators), "each discriminator is back in training mode"
     for i, g in enumerate(arena.generators):
         for j, d in enumerate(arena.discriminators):
             d.eval()
             with torch.no_grad():
                 expected = float(arena.game.judge(d(real), d(samples[g.name])))
             assert payoff[i][j] == pytest.approx(expected)
-    assert all(d.training for d in arena.discriminators), "each discriminator is back in training mode"
     retired = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for,
                             active=lambda a: a.name != "d1")
     assert [row[1] for row in retired] == [None] * 3 and retired[0][0] == payoff[0][0]
