@@ -1,0 +1,136 @@
+"""arena/compute.py: mixed precision, torch.compile and CUDA graphs fall back on a CPU with one
+warning each, and the run is then the plain fp32 eager run; fp16 loss scaling per agent."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from arena.arena import build_arena
+from arena.config import parse_config
+from arena.tournament import Tournament
+from games.checker import tiny_pair
+from tests.conftest import tiny_raw
+
+
+def run(compute: dict, prepare=None) -> tuple[Tournament, list[str]]:
+    raw = tiny_raw(schedule={"matchings": 3, "steps_per_match": 4, "batch_size": 32}, eval={"every": 3, "samples": 100})
+    g, d = raw["agents"]
+    g["count"] = d["count"] = 2
+    d["net"] = {"type": "mlp", "hidden": [32, 32]}
+    raw["compute"] = compute
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = Tournament(build_arena(parse_config(raw)), None)
+        if prepare:
+            prepare(t)
+        t.run()
+    return t, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def weights(t: Tournament) -> dict[str, torch.Tensor]:
+    return {f"{a.name}.{k}": v for a in t.arena.agents.values() for k, v in a.net.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """The weights after the plain fp32 eager run, by ``compute.matchings``."""
+    done: dict[str, dict[str, torch.Tensor]] = {}
+
+    def get(matchings: str = "auto") -> dict[str, torch.Tensor]:
+        if matchings not in done:
+            t, messages = run({"matchings": matchings})
+            assert messages == []
+            done[matchings] = weights(t)
+        return done[matchings]
+
+    return get
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize(("compute", "expected"), [
+    ({"precision": "bf16"}, "compute.precision bf16 needs a CUDA device; running in fp32 on cpu"),
+    ({"precision": "fp16", "matchings": "one-by-one"}, "compute.precision fp16 needs a CUDA device; running in fp32 on cpu"),
+    ({"cuda_graphs": True}, "compute.cuda_graphs needs a CUDA device; ignored on cpu"),
+])
+def test_gpu_options_fall_back_on_a_cpu_with_one_warning(plain, compute, expected):
+    t, messages = run(compute)
+    assert messages == [expected]
+    assert t.compute.dtype is None and not t.compute.loss_scaling
+    assert all(a.scaler is None and a.forward is a.net for a in t.arena.agents.values())
+    assert_same(weights(t), plain(compute.get("matchings", "auto")))
+
+
+def test_a_failing_compiler_falls_back_to_eager_with_one_warning(plain, monkeypatch):
+    def broken_compile(fn, mode=None):
+        def compiled(*args, **kwargs):
+            raise RuntimeError("inductor: no C++ compiler found")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    t, messages = run({"compile": True, "matchings": "one-by-one"})
+    assert len(messages) == len(t.arena.agents), messages  # one per compiled network, each once
+    assert all("torch.compile failed" in m and "no C++ compiler found" in m for m in messages)
+    assert_same(weights(t), plain("one-by-one"))
+
+
+def test_a_platform_without_the_compiler_falls_back_with_one_warning(plain, monkeypatch):
+    def unavailable(fn, mode=None):
+        raise RuntimeError("Dynamo is not supported on this Python")
+
+    monkeypatch.setattr(torch, "compile", unavailable)
+    t, messages = run({"compile": True})
+    assert messages and all("torch.compile is not available here" in m for m in messages)
+    assert len(set(messages)) == len(messages)
+    assert any("stacked" in m for m in messages) and any("network" in m for m in messages)
+    assert_same(weights(t), plain())
+
+
+def test_the_mixed_precision_path_trains_under_autocast():
+    """The autocast path itself (what bf16 does on a GPU), forced on the CPU's bf16 autocast:
+    training runs in it, batched and one by one, and lands near the fp32 result."""
+    def force_bf16(t: Tournament) -> None:
+        t.compute.dtype = torch.bfloat16
+
+    for matchings in ("batched", "one-by-one"):
+        t, _ = run({"matchings": matchings}, force_bf16)
+        ref, _ = run({"matchings": matchings})
+        a, b = weights(t), weights(ref)
+        assert any(not torch.equal(a[k], b[k]) for k in a), "autocast changed nothing"
+        for key in a:
+            assert torch.isfinite(a[key]).all()
+            torch.testing.assert_close(a[key].float(), b[key].float(), atol=0.05, rtol=0.05)
+
+
+def test_loss_scaling_unscales_before_the_step_and_skips_non_finite_steps():
+    g1, d1 = tiny_pair()
+    g2, d2 = tiny_pair()
+    d2.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    for d in (d1, d2):
+        torch.manual_seed(0)  # the same dropout masks
+        d.zero_grad()
+        d.scaled(d(x).square().mean()).backward()
+        d.step()
+    for p, q in zip(d1.net.parameters(), d2.net.parameters()):
+        torch.testing.assert_close(p, q)
+    assert d1.steps == d2.steps == 1
+    before = [p.detach().clone() for p in d2.net.parameters()]
+    d2.zero_grad()
+    d2.scaled(d2(x).mean() * float("inf")).backward()
+    d2.step()
+    assert all(torch.equal(p, b) for p, b in zip(d2.net.parameters(), before)), "a non-finite step is skipped"
+    assert d2.scaler.get_scale() == 512.0
+    state = d2.state_dict()
+    assert state["scaler"]["scale"] == 512.0
+    _, d3 = tiny_pair()
+    d3.scaler = torch.amp.GradScaler("cpu")
+    d3.load_state_dict(state)
+    assert d3.scaler.get_scale() == 512.0
