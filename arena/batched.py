@@ -88,7 +88,7 @@ def stacked_forward(nets: Sequence[nn.Module], x: torch.Tensor, chunk: int = 204
     must be the same for all); shape ``(len(nets), len(x), ...)``."""
     params, buffers = stack_module_state(list(nets))
     skel = skeleton(nets[0]).train(nets[0].training)
-    run = vmap(lambda p, b, xs: functional_call(skel, (p, b), (xs,)), in_dims=(0, 0, None))
+    run = vmap(lambda p, b, xs: functional_call(skel, (p, b), (xs,), tie_weights=False), in_dims=(0, 0, None))
     with torch.no_grad():
         return torch.cat([run(params, buffers, part) for part in x.split(chunk)], dim=1)
 
@@ -135,6 +135,8 @@ class StackedAgents:
         if self.kind == "adam":
             self.hyper["beta1"] = self._column([g["betas"][0] for g in self.groups])
             self.hyper["beta2"] = self._column([g["betas"][1] for g in self.groups])
+            self.hyper["1-beta1"] = 1 - self.hyper["beta1"]
+            self.hyper["1-beta2"] = 1 - self.hyper["beta2"]
         self.decay = any(g["weight_decay"] for g in self.groups)
 
     def _flat_state(self, states: list[list[dict]], key: str) -> torch.Tensor:
@@ -165,8 +167,10 @@ class StackedAgents:
         """One optimizer step for every agent (``grad``: ``(K, P)``), each with its own state and
         hyper-parameters, the same arithmetic as torch's single-tensor Adam, SGD and RMSprop."""
         self.step_count += 1
-        lr = self._column([a.optimizer.lr for a in self.agents])
+        lrs = [a.optimizer.lr for a in self.agents]
         h = self.hyper
+        if self.kind != "adam":
+            lr = self._column(lrs)
         with torch.no_grad():
             p = self.flat
             if self.decay:
@@ -176,9 +180,9 @@ class StackedAgents:
                 b2 = [g["betas"][1] for g in self.groups]
                 steps = self.step_count.tolist()
                 m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
-                m.lerp_(grad, 1 - h["beta1"])
-                v.mul_(h["beta2"]).add_((1 - h["beta2"]) * grad * grad)
-                step_size = self._column([-1 / (1 - beta**s) for beta, s in zip(b1, steps)]) * lr
+                m.lerp_(grad, h["1-beta1"])
+                v.mul_(h["beta2"]).addcmul_(grad * h["1-beta2"], grad)
+                step_size = self._column([-lr / (1 - beta**s) for lr, beta, s in zip(lrs, b1, steps)])
                 bc2_sqrt = self._column([math.sqrt(1 - beta**s) for beta, s in zip(b2, steps)])
                 p.add_((m * step_size) / (v.sqrt() / bc2_sqrt).add_(h["eps"]))
             elif self.kind == "sgd":
@@ -247,21 +251,29 @@ class Kernels:
                  compiled: Callable[[Callable, str], Callable] = lambda fn, what: fn) -> None:
         self.game = game
         self.g_skeleton, self.d_skeleton = skeleton(generator.net), skeleton(discriminator.net)
-        self.generate = vmap(self._g_call, randomness="different")
+        self.d_per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.net.modules())
+        """Whether the discriminator treats every input on its own (no batch normalisation), so
+        that real and generated batches may share one forward pass."""
         self.d_update = compiled(vmap(self._d_round, randomness="different"), "the stacked discriminator update")
         self.g_update = compiled(vmap(self._g_round, randomness="different"), "the stacked generator update")
 
     def _g_call(self, gp, gb, z):
-        return functional_call(self.g_skeleton, (gp, gb), (z,))
+        return functional_call(self.g_skeleton, (gp, gb), (z,), tie_weights=False)
 
     def _d_call(self, dp, db, x):
-        return functional_call(self.d_skeleton, (dp, db), (x,))
+        return functional_call(self.d_skeleton, (dp, db), (x,), tie_weights=False)
 
-    def _d_round(self, dp, db, real, fake):
-        """One discriminator's loss and mean outputs (real and generated batches apart, as in
-        :meth:`games.Game.discriminator_loss`)."""
-        real_logits = self._d_call(dp, db, real)
-        fake_logits = self._d_call(dp, db, fake)
+    def _d_round(self, gp, gb, dp, db, real, z):
+        """One discriminator's loss and mean outputs on ``real`` and on its generator's samples at
+        ``z`` (generated without gradient; real and generated batches apart where the
+        discriminator normalises batches, as in :meth:`games.Game.discriminator_loss`)."""
+        with torch.no_grad():
+            fake = self._g_call(gp, gb, z).to(real.dtype)
+        if self.d_per_sample:  # one pass over both batches: the same numbers, half the calls
+            real_logits, fake_logits = self._d_call(dp, db, torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
+        else:
+            real_logits = self._d_call(dp, db, real)
+            fake_logits = self._d_call(dp, db, fake)
         loss = self.game.d_loss(real_logits, fake_logits)
         return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
 
@@ -292,10 +304,8 @@ def play_batched(
     for agent in (*generators, *discriminators):
         agent.train()
     gens, discs = StackedAgents(generators, kernels.g_skeleton), StackedAgents(discriminators, kernels.d_skeleton)
-    totals: dict[str, torch.Tensor] = {}
-
-    def add(key: str, value: torch.Tensor) -> None:
-        totals[key] = totals[key] + value.detach().float() if key in totals else value.detach().float().clone()
+    keys = ("d_loss", "d_real", "d_fake", "g_loss")
+    totals = torch.zeros(len(keys), len(generators), device=gens.device)
 
     def latents(n: int) -> torch.Tensor:
         return torch.stack([g.latent.sample(n, g.rng, g.device) for g in generators])
@@ -305,20 +315,18 @@ def play_batched(
             for _ in range(game.d_steps):
                 real = torch.stack([draw() for draw in streams])
                 n = real.shape[1]
-                with torch.no_grad(), autocast():
-                    fake = kernels.generate(gens.params(detach=True), gens.buffers, latents(n))
                 with autocast():
-                    d_loss, d_real, d_fake = kernels.d_update(discs.params(), discs.buffers, real, fake.to(real.dtype))
+                    d_loss, d_real, d_fake = kernels.d_update(gens.params(detach=True), gens.buffers, discs.params(),
+                                                              discs.buffers, real, latents(n))
                 discs.step(discs.grad(d_loss.float().sum()))
             if game.between_updates is not None:
                 game.between_updates()
             with autocast():
                 g_loss = kernels.g_update(gens.params(), gens.buffers, discs.params(detach=True), discs.buffers, latents(n))
             gens.step(gens.grad(g_loss.float().sum()))
-            for key, value in (("d_loss", d_loss), ("d_real", d_real), ("d_fake", d_fake), ("g_loss", g_loss)):
-                add(key, value)
+            totals += torch.stack([d_loss.detach(), d_real, d_fake, g_loss.detach()]).float()
     finally:
         gens.write_back()
         discs.write_back()
-    means = {key: (value / steps).tolist() for key, value in totals.items()}
-    return [{key: means[key][k] for key in means} for k in range(len(generators))]
+    means = (totals / steps).tolist()
+    return [{key: means[i][k] for i, key in enumerate(keys)} for k in range(len(generators))]

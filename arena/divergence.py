@@ -21,6 +21,18 @@ from agents import Agent
 __all__ = ["DivergenceGuard"]
 
 
+def _cloned(obj: Any) -> Any:
+    """A copy of a state: tensors cloned, containers rebuilt, everything else shared (immutable);
+    several times faster than ``copy.deepcopy``, and every match pays for one."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _cloned(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cloned(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
 class DivergenceGuard:
     """Tracks failures and retirements; see the module docstring.
 
@@ -45,7 +57,7 @@ class DivergenceGuard:
     def snapshot(self, agents: tuple[Agent, ...]) -> dict[str, Any] | None:
         if not self.enabled:
             return None
-        return copy.deepcopy({
+        return _cloned({
             "agents": [a.state_dict() for a in agents],
             "rng": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state() if any(a.device.type == "cuda" for a in agents) else None,

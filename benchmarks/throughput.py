@@ -1,19 +1,37 @@
-"""Rounds per second of the arena's round loop, beside a plain hand-written PyTorch loop.
+"""Throughput of the arena, as ratios measured side by side in one process.
 
-Prints one table. Each row is measured side by side in this process (arena and plain
-interleaved, several repeats, median), so the ratio is meaningful on a shared, noisy machine.
+Prints one table:
 
-    python benchmarks/throughput.py                    # configs/pytorch_gan.yaml vs plain, batch 64 and 256
-    python benchmarks/throughput.py --config configs/classic_gan.yaml --batch 100
-    python benchmarks/throughput.py --rounds 200 --repeats 5 --device cuda
+- a) one pair: the arena's round loop (configs/pytorch_gan.yaml) against a plain hand-written
+  PyTorch loop of the same model and optimizer, at batch 64 and 256 (target ratio >= 1.0);
+- b) an 8 G x 8 D round-robin of small MLPs on ring8 at batch 64: batched matchings against
+  the same matches one by one, in pair-rounds per second (target >= 3x on 2 CPU cores,
+  >= 20x on a GPU);
+- c) efficiency: the FLOP/s achieved by the batch-256 round of a), as a fraction of a large
+  matrix product's FLOP/s on the same device (target >= 0.8);
+- the peak memory of each (on a GPU: torch.cuda.max_memory_allocated above what the case holds
+  before it runs; on a CPU: the peak resident set while it runs above the resident set before,
+  from /proc/self/status after resetting the peak; each case in a fresh process).
+
+Each pair of timings is interleaved (ours, theirs, ours, ...) over several repeats and the
+median taken, so the ratio holds on a shared, noisy machine.
+
+    python benchmarks/throughput.py                 # everything, device auto
+    python benchmarks/throughput.py --only b --repeats 7
+    python benchmarks/throughput.py --device cuda --no-memory
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
+import resource
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -23,11 +41,16 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from arena.arena import build_arena
-from arena.config import load_config
+from arena.config import load_config, parse_config
 from arena.match import play_match
+from arena.seeding import resolve_device
+from arena.tournament import Tournament
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_MLP = {"type": "mlp", "hidden": [64, 64], "act": "leaky_relu"}
 
 
-def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int):
+def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int) -> Callable[[int], None]:
     """The PyTorch-GAN reference model and optimizer, written out by hand (REFERENCE.md)."""
 
     def block(i, o, norm=True):
@@ -53,14 +76,12 @@ def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int):
                 perm, pos = torch.randperm(flat.shape[0], device=device), 0
             real = flat[perm[pos : pos + batch]]
             pos += batch
-            # discriminator step on real and detached fake
             with torch.no_grad():
                 fake = g(torch.randn(batch, 100, device=device))
             opt_d.zero_grad(set_to_none=True)
             loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
             loss_d.backward()
             opt_d.step()
-            # generator step (non-saturating), D frozen
             for p in d.parameters():
                 p.requires_grad_(False)
             opt_g.zero_grad(set_to_none=True)
@@ -73,53 +94,204 @@ def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int):
     return rounds
 
 
-def timed(fn, n: int, device: torch.device) -> float:
+def pair_case(batch: int, device: str, which: str) -> tuple[Callable[[int], None], torch.device]:
+    """``arena`` or ``plain``: a function playing n rounds of the PyTorch-GAN pair."""
+    config = load_config(ROOT / "configs/pytorch_gan.yaml", [f"schedule.batch_size={batch}", f"device={device}"])
+    arena = build_arena(config)
+    arena.seed_loop()
+    if which == "plain":
+        return plain_pytorch_gan(arena.device, arena.data.train, batch), arena.device
+    g, d = arena.generators[0], arena.discriminators[0]
+    return (lambda n: play_match(arena.game, g, d, arena.stream, n)), arena.device
+
+
+def tournament_case(mode: str, device: str, steps: int = 20) -> tuple[Callable[[int], None], torch.device, int]:
+    """An 8 x 8 round-robin of small MLPs on ring8, batch 64, its matchings played ``mode``
+    (batched or one-by-one) by the tournament's own runner; returns a function playing n
+    matchings, the device and the pair-rounds per matching."""
+    raw = {
+        "name": "throughput", "seed": 0, "device": device,
+        "data": {"source": "ring8", "train_size": 20000, "test_size": 500},
+        "game": {"id": "gan-v0"},
+        "agents": [
+            {"name": "g", "role": "generator", "count": 8, "latent": {"dist": "normal", "dim": 2},
+             "net": SMALL_MLP, "optim": {"type": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}},
+            {"name": "d", "role": "discriminator", "count": 8, "net": SMALL_MLP,
+             "optim": {"type": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}},
+        ],
+        "schedule": {"type": "round-robin", "matchings": 10**6, "steps_per_match": steps, "batch_size": 64},
+        "compute": {"matchings": mode},
+    }
+    t = Tournament(build_arena(parse_config(raw)), None)
+    k = 0
+
+    def matchings(n: int) -> None:
+        nonlocal k
+        for _ in range(n):
+            t.runner.play(t.matching_at(k), t.active, steps)
+            k += 1
+
+    return matchings, t.arena.device, 8 * steps
+
+
+def sync(device: torch.device) -> None:
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
+
+
+def rate(fn: Callable[[int], None], n: int, device: torch.device) -> float:
+    """Calls per second of ``fn(n)``, n at a time."""
+    sync(device)
     t0 = time.perf_counter()
     fn(n)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     return n / (time.perf_counter() - t0)
 
 
+def side_by_side(a: Callable, b: Callable, n: int, repeats: int, device: torch.device) -> tuple[float, float]:
+    a(max(1, n // 5))  # warm-up
+    b(max(1, n // 5))
+    ra, rb = [], []
+    for _ in range(repeats):
+        ra.append(rate(a, n, device))
+        rb.append(rate(b, n, device))
+    return statistics.median(ra), statistics.median(rb)
+
+
+def round_flops(fn: Callable[[int], None]) -> int:
+    """FLOPs of one call of ``fn(1)`` (matrix products and convolutions, forward and backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn(1)
+    return counter.get_total_flops()
+
+
+def matmul_rate(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of a large fp32 matrix product on ``device`` (the best of ``repeats``)."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    a @ b
+    best = 0.0
+    for _ in range(repeats):
+        sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        sync(device)
+        best = max(best, 2 * n**3 / (time.perf_counter() - t0))
+    return best
+
+
+# ----------------------------------------------------------------------------- memory
+CASES = {
+    "pair-arena": lambda device, batch: pair_case(batch, device, "arena")[0],
+    "pair-plain": lambda device, batch: pair_case(batch, device, "plain")[0],
+    "tournament-batched": lambda device, batch: tournament_case("batched", device)[0],
+    "tournament-one-by-one": lambda device, batch: tournament_case("one-by-one", device)[0],
+}
+
+
+def measure_memory(case: str, device: str, batch: int) -> float:
+    """Peak memory of a case in MiB: GPU bytes allocated, or the growth of the CPU process's peak
+    resident set while it runs (this function runs in a fresh process for that)."""
+    fn = CASES[case](device, batch)
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        fn(1)  # warm-up, as below
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+        fn(3)
+        torch.cuda.synchronize(dev)
+        return (torch.cuda.max_memory_allocated(dev) - base) / 2**20
+    fn(1)  # warm-up: lazily allocated buffers and optimizer state count as setup
+    gc.collect()
+    if not _reset_peak_rss():  # no /proc: the peak of the whole process
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _proc_status("VmRSS")
+    fn(3)
+    return (_proc_status("VmHWM") - before) / 1024
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's record of this process's peak resident set (Linux)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _proc_status(key: str) -> int:
+    """A kB figure from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def memory(case: str, device: str, batch: int) -> float:
+    out = subprocess.run([sys.executable, __file__, "--memory-case", case, "--device", device, "--batch", str(batch)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["mib"]
+
+
+# ----------------------------------------------------------------------------- the table
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/pytorch_gan.yaml")
-    p.add_argument("--batch", type=int, nargs="+", default=[64, 256])
-    p.add_argument("--rounds", type=int, default=100, help="rounds per timing")
-    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="auto")
+    p.add_argument("--only", choices=["a", "b", "c"], action="append", help="only these rows (repeatable)")
+    p.add_argument("--rounds", type=int, default=100, help="rounds per timing in a) and c)")
+    p.add_argument("--matchings", type=int, default=3, help="matchings (8 matches x 20 rounds) per timing in b)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory columns")
+    p.add_argument("--memory-case", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     args = p.parse_args()
-    compare = Path(args.config).name == "pytorch_gan.yaml"
-
+    if args.memory_case:
+        print(json.dumps({"mib": measure_memory(args.memory_case, args.device, args.batch)}))
+        return
+    only = set(args.only or "abc")
     rows = []
-    for batch in args.batch:
-        config = load_config(args.config, [f"schedule.batch_size={batch}", f"device={args.device}"])
-        arena = build_arena(config)
-        arena.seed_loop()
-        g, d = arena.generators[0], arena.discriminators[0]
-
-        def arena_rounds(n: int, arena=arena, g=g, d=d) -> None:
-            play_match(arena.game, g, d, arena.stream, n)
-
-        plain = plain_pytorch_gan(arena.device, arena.data.train, batch) if compare else None
-        arena_rounds(10)  # warm-up
-        if plain:
-            plain(10)
-        a, b = [], []
-        for _ in range(args.repeats):
-            a.append(timed(arena_rounds, args.rounds, arena.device))
-            if plain:
-                b.append(timed(plain, args.rounds, arena.device))
-        ra = statistics.median(a)
-        rb = statistics.median(b) if b else float("nan")
-        rows.append((Path(args.config).name, batch, str(arena.device), ra, rb, ra / rb if b else float("nan")))
-
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} rounds x {args.repeats} repeats (median)")
-    print(f"{'config':<20} {'batch':>5} {'device':>6} {'arena rounds/s':>15} {'plain rounds/s':>15} {'ratio':>6}")
-    for name, batch, dev, ra, rb, ratio in rows:
-        print(f"{name:<20} {batch:>5} {dev:>6} {ra:>15.1f} {rb:>15.1f} {ratio:>6.2f}")
+    mem = (lambda case, batch: f"{memory(case, args.device, batch):.0f}") if not args.no_memory else (lambda *a: "-")
+    device = resolve_device(args.device)
+    gpu = device.type == "cuda"
+    arena_256 = None
+    if "a" in only or "c" in only:
+        for batch in (64, 256):
+            ours, dev = pair_case(batch, args.device, "arena")
+            if batch == 256:
+                arena_256 = ours
+            if "a" not in only:
+                continue
+            plain, _ = pair_case(batch, args.device, "plain")
+            ra, rb = side_by_side(ours, plain, args.rounds, args.repeats, dev)
+            rows.append(("a) pair: arena / plain loop", f"pytorch_gan, batch {batch}", f"{ra:.1f} rounds/s",
+                         f"{rb:.1f} rounds/s", ra / rb, ">= 1.0", mem("pair-arena", batch), mem("pair-plain", batch)))
+    if "b" in only:
+        batched, dev, per = tournament_case("batched", args.device)
+        one, _, _ = tournament_case("one-by-one", args.device)
+        ra, rb = side_by_side(batched, one, args.matchings, args.repeats, dev)
+        rows.append(("b) 8x8 round-robin: batched / one-by-one", "ring8, MLP 64x64, batch 64",
+                     f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
+                     ">= 20" if gpu else ">= 3", mem("tournament-batched", 64), mem("tournament-one-by-one", 64)))
+    if "c" in only:
+        assert arena_256 is not None
+        flops = round_flops(arena_256)
+        arena_256(5)
+        rounds = statistics.median(rate(arena_256, args.rounds, device) for _ in range(args.repeats))
+        peak = matmul_rate(device)
+        rows.append(("c) efficiency: round / matmul FLOP/s", "pytorch_gan, batch 256",
+                     f"{flops * rounds / 1e9:.1f} GFLOP/s", f"{peak / 1e9:.1f} GFLOP/s", flops * rounds / peak, ">= 0.8",
+                     "-", "-"))
+    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
+          f"median of {args.repeats} interleaved repeats; memory: peak MiB above setup, each case in a fresh process")
+    head = ("measurement", "case", "ours", "baseline", "ratio", "target", "mem ours", "mem base")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        print("| " + " | ".join([*r[:4], f"{r[4]:.2f}", *r[5:]]) + " |")
 
 
 if __name__ == "__main__":
