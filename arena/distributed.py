@@ -74,6 +74,13 @@ class Comm:
                 merged.append(outcome)
         return merged
 
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` is set on any rank (so that all ranks stop at the same matching)."""
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+        t = torch.tensor([int(flag)], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
     def broadcast(self, obj: Any) -> Any:
         """Rank 0's ``obj``, on every rank."""
         box = [obj if self.rank == 0 else None]

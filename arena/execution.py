@@ -101,7 +101,7 @@ class MatchRunner:
     def _groups(self, plan: list[_Planned]) -> list[list[_Planned]]:
         """Matches that can be stacked, grouped (one group per game and pair of signatures); every
         other match alone."""
-        if self.mode == "one-by-one":
+        if self.mode == "one-by-one" or self.compute.loss_scaling:  # stacked updates scale no losses
             return [[p] for p in plan]
         groups: dict[tuple, list[_Planned]] = {}
         alone: list[list[_Planned]] = []

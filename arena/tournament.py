@@ -158,6 +158,8 @@ class Tournament:
                 period_rounds += played
                 self.on_progress(position, total, outcome.stats or {})
             self.matching = k + 1
+            if self.runner.comm is not None:  # a stop asked for on any rank stops every rank here
+                self.stop_requested = self.runner.comm.any(self.stop_requested)
             last = self.matching == cfg.schedule.matchings
             if self.matching % cfg.log.every == 0 or last:
                 now = time.perf_counter()
