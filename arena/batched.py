@@ -82,7 +82,7 @@ def architecture(net: nn.Module) -> tuple:
     return (repr(net), tuple((n, tuple(t.shape), t.dtype, str(t.device)) for n, t in tensors))
 
 
-def stacked_forward(nets: Sequence[nn.Module], x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+def stacked_forward(nets: Sequence[nn.Module], x: torch.Tensor, chunk: int = 512) -> torch.Tensor:
     """Every network of one :func:`architecture` on the same inputs ``x``, in one stacked
     forward pass per chunk of ``chunk`` rows (no gradients; each network in its own mode, which
     must be the same for all); shape ``(len(nets), len(x), ...)``."""

@@ -27,6 +27,7 @@ def payoff_matrix(
     real: torch.Tensor,
     game_for: Callable[[Generator, Discriminator], Game],
     active: Callable[[object], bool] = lambda agent: True,
+    stack: bool | None = None,
 ) -> list[list[float | None]]:
     """The N x M matrix of each discriminator's score against each generator.
 
@@ -36,6 +37,10 @@ def payoff_matrix(
         real: held-out real data.
         game_for: the game a pair plays (its ``judge`` and ``realness`` read D's outputs).
         active: players for which this returns False (retired ones) get ``None`` cells.
+        stack: judge with the discriminators of one architecture stacked (one ``vmap``-ed pass),
+            or one after another (one pass each). None: stacked on a GPU, where it saves kernel
+            launches; one after another on a CPU, where each pass over all N x 2,500 samples is
+            long enough that stacking gains nothing (benchmarks/throughput.py, row d).
     """
     playing = [g for g in generators if active(g)]
     judges = [d for d in discriminators if active(d)]
@@ -48,8 +53,10 @@ def payoff_matrix(
     rows = {g.name: i for i, g in enumerate(generators)}
     cols = {d.name: j for j, d in enumerate(discriminators)}
     groups: dict[tuple, list[Discriminator]] = {}
+    if stack is None:
+        stack = device.type == "cuda"
     for d in judges:
-        groups.setdefault(architecture(d.net), []).append(d)
+        groups.setdefault(architecture(d.net) if stack else d.name, []).append(d)
     for group in groups.values():
         modes = [d.training for d in group]
         for d in group:

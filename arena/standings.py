@@ -95,7 +95,8 @@ class Standings:
         arena, cfg = self.arena, self.config
         self.metrics.update(metrics)
         real = arena.data.test[: cfg.eval.samples]
-        payoff = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for, active)
+        stack = True if arena.config.compute.matchings == "batched" else None
+        payoff = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for, active, stack)
         period = {
             "matching": matching,
             "rounds": rounds,

@@ -9,6 +9,8 @@ Prints one table:
   >= 20x on a GPU);
 - c) efficiency: the FLOP/s achieved by the batch-256 round of a), as a fraction of a large
   matrix product's FLOP/s on the same device (target >= 0.8);
+- d) an 8 x 8 cross-evaluation at 2,500 samples (stacked discriminators) against a loop over
+  the discriminators, in seconds (target < 1 s on 2 CPU cores);
 - the peak memory of each (on a GPU: torch.cuda.max_memory_allocated above what the case holds
   before it runs; on a CPU: the peak resident set while it runs above the resident set before,
   from /proc/self/status after resetting the peak; each case in a fresh process).
@@ -183,6 +185,35 @@ def matmul_rate(device: torch.device, n: int = 2048, repeats: int = 10) -> float
     return best
 
 
+def crossplay_case(device: str, samples: int = 2500) -> tuple[Callable[[int], None], Callable[[int], None], torch.device]:
+    """An 8 x 8 cross-evaluation at ``samples`` samples with the ring8 tournament's agents:
+    the arena's payoff matrix (stacked discriminators) and a loop over the discriminators,
+    each a function of n evaluations (sampling included)."""
+    from arena.crossplay import payoff_matrix
+    from arena.evaluate import draw_samples
+
+    config = load_config(ROOT / "configs/tournament_ring8.yaml", ["agents.0.count=8", "agents.1.count=8", f"device={device}"])
+    arena = build_arena(config)
+    real = arena.data.test[:samples]
+
+    def stacked(n: int) -> None:
+        for _ in range(n):
+            drawn = {g.name: draw_samples(g, samples, 0) for g in arena.generators}
+            payoff_matrix(arena.generators, arena.discriminators, drawn, real, arena.game_for, stack=True)
+
+    def looped(n: int) -> None:
+        for _ in range(n):
+            drawn = [draw_samples(g, samples, 0) for g in arena.generators]
+            for d in arena.discriminators:
+                d.eval()
+                with torch.no_grad():
+                    r = d(real)
+                    [arena.game.judge(r, d(x)) for x in drawn]
+                d.train()
+
+    return stacked, looped, arena.device
+
+
 # ----------------------------------------------------------------------------- memory
 CASES = {
     "pair-arena": lambda device, batch: pair_case(batch, device, "arena")[0],
@@ -241,7 +272,7 @@ def memory(case: str, device: str, batch: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto")
-    p.add_argument("--only", choices=["a", "b", "c"], action="append", help="only these rows (repeatable)")
+    p.add_argument("--only", choices=["a", "b", "c", "d"], action="append", help="only these rows (repeatable)")
     p.add_argument("--rounds", type=int, default=100, help="rounds per timing in a) and c)")
     p.add_argument("--matchings", type=int, default=3, help="matchings (8 matches x 20 rounds) per timing in b)")
     p.add_argument("--repeats", type=int, default=5)
@@ -252,7 +283,7 @@ def main() -> None:
     if args.memory_case:
         print(json.dumps({"mib": measure_memory(args.memory_case, args.device, args.batch)}))
         return
-    only = set(args.only or "abc")
+    only = set(args.only or "abcd")
     rows = []
     mem = (lambda case, batch: f"{memory(case, args.device, batch):.0f}") if not args.no_memory else (lambda *a: "-")
     device = resolve_device(args.device)
@@ -276,6 +307,11 @@ def main() -> None:
         rows.append(("b) 8x8 round-robin: batched / one-by-one", "ring8, MLP 64x64, batch 64",
                      f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
                      ">= 20" if gpu else ">= 3", mem("tournament-batched", 64), mem("tournament-one-by-one", 64)))
+    if "d" in only:
+        stacked, looped, dev = crossplay_case(args.device)
+        ra, rb = side_by_side(stacked, looped, 1, args.repeats, dev)
+        rows.append(("d) 8x8 cross-play, 2,500 samples: stacked / loop", "ring8 tournament agents",
+                     f"{1 / ra:.2f} s", f"{1 / rb:.2f} s", ra / rb, "< 1 s", "-", "-"))
     if "c" in only:
         assert arena_256 is not None
         flops = round_flops(arena_256)

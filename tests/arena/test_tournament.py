@@ -71,8 +71,10 @@ def test_payoff_matrix_batched_equals_pair_by_pair():
     gen = torch.Generator().manual_seed(0)
     samples = {g.name: g.sample(100, gen).detach() for g in arena.generators}
     real = arena.data.test[:100]
-    payoff = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for)
+    payoff = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for, stack=True)
     assert all(d.training for d in arena.discriminators), "each discriminator is back in training mode"
+    one_by_one = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for, stack=False)
+    assert [c for row in one_by_one for c in row] == pytest.approx([c for row in payoff for c in row])
     for i, g in enumerate(arena.generators):
         for j, d in enumerate(arena.discriminators):
             d.eval()
