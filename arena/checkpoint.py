@@ -13,6 +13,7 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,21 @@ import torch
 from arena.errors import CheckpointError
 from arena.faults import fault_point
 
-__all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "atomic_write"]
+__all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "atomic_write", "map_tensors"]
 
 SUBDIR = "checkpoints"
+
+
+def map_tensors(obj: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    """``obj`` (a state: nested dicts, lists and tuples) with ``fn`` applied to every tensor; the
+    containers are rebuilt, everything else (numbers, strings, None) is shared."""
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: map_tensors(v, fn) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(map_tensors(v, fn) for v in obj)
+    return obj
 
 
 def atomic_write(path: Path, data: bytes, before_rename: str | None = None) -> None:

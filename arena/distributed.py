@@ -23,20 +23,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from arena.checkpoint import map_tensors
 from arena.errors import ConfigError
 
 __all__ = ["Comm", "from_env"]
-
-
-def _cpu(obj: Any) -> Any:
-    """``obj`` with every tensor copied to the CPU (so it unpickles on any rank and device)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu()
-    if isinstance(obj, dict):
-        return {k: _cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_cpu(v) for v in obj)
-    return obj
 
 
 class Comm:
@@ -62,7 +52,9 @@ class Comm:
         payload = []
         for outcome in outcomes:
             names = [*outcome.generators, *outcome.discriminators]
-            payload.append((outcome, {name: _cpu(arena.agent(name).state_dict()) for name in names}))
+            # on the CPU, so that it unpickles on any rank and device
+            payload.append((outcome, {name: map_tensors(arena.agent(name).state_dict(), lambda t: t.detach().cpu())
+                                      for name in names}))
         gathered: list = [None] * self.world
         dist.all_gather_object(gathered, payload)
         merged = []
