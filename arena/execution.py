@@ -91,20 +91,20 @@ class MatchRunner:
             drawn += steps * game.d_steps
         mine = plan if self.comm is None else self.comm.share(plan)
         outcomes: list[Outcome] = []
-        for group in self._groups(mine):
-            outcomes += self._play_group(group, steps) if len(group) > 1 else [self._play_one(group[0], steps)]
+        for key, group in self._groups(mine):
+            outcomes += self._play_group(key, group, steps) if len(group) > 1 else [self._play_one(group[0], steps)]
         if self.comm is not None:
             outcomes = self.comm.exchange(outcomes, arena)
         arena.stream.advance(drawn)
         return sorted(outcomes + skipped, key=lambda o: o.index)
 
-    def _groups(self, plan: list[_Planned]) -> list[list[_Planned]]:
-        """Matches that can be stacked, grouped (one group per game and pair of signatures); every
-        other match alone."""
+    def _groups(self, plan: list[_Planned]) -> list[tuple[tuple | None, list[_Planned]]]:
+        """Matches that can be stacked, grouped by their key (the game and the pair of
+        signatures); every other match alone, with key None."""
         if self.mode == "one-by-one" or self.compute.loss_scaling:  # stacked updates scale no losses
-            return [[p] for p in plan]
+            return [(None, [p]) for p in plan]
         groups: dict[tuple, list[_Planned]] = {}
-        alone: list[list[_Planned]] = []
+        alone: list[tuple[None, list[_Planned]]] = []
         for p in plan:
             key = None
             if len(p.gens) == len(p.discs) == 1 and batchable_game(p.game) and p.game.between_updates is None:
@@ -112,10 +112,10 @@ class MatchRunner:
                 if sg is not None and sd is not None and self._worth_stacking(p):
                     key = (id(p.game), sg, sd)
             if key is None:
-                alone.append([p])
+                alone.append((None, [p]))
             else:
                 groups.setdefault(key, []).append(p)
-        return [g for g in groups.values()] + alone
+        return [*groups.items(), *alone]
 
     def _worth_stacking(self, p: _Planned) -> bool:
         """Whether stacking this match pays (``auto``): always on a GPU; on a CPU while an agent's
@@ -134,11 +134,10 @@ class MatchRunner:
             stats = play_match(p.game, p.gens, p.discs, self.arena.stream.fork(p.skip), steps)
         return self._checked(p, players, stats, snapshot)
 
-    def _play_group(self, group: list[_Planned], steps: int) -> list[Outcome]:
+    def _play_group(self, key: tuple, group: list[_Planned], steps: int) -> list[Outcome]:
         snapshots = [self.guard.snapshot((*p.gens, *p.discs)) for p in group]
         streams = [self.arena.stream.fork(p.skip) for p in group]
         first = group[0]
-        key = (id(first.game), signature(first.gens[0]), signature(first.discs[0]))
         if key not in self.kernels:
             self.kernels[key] = Kernels(first.game, first.gens[0], first.discs[0], self.compute.compiled)
         all_stats = play_batched(self.kernels[key], [p.gens[0] for p in group], [p.discs[0] for p in group], streams,
