@@ -72,7 +72,7 @@ def signature(agent: Agent) -> tuple | None:
     if opt is None:
         return None
     latent = repr(sorted(agent.latent.spec().items())) if isinstance(agent, Generator) else None
-    return (type(agent).__name__, architecture(agent.net), latent, opt, agent.net.training)
+    return (type(agent).__name__, architecture(agent.net), latent, opt)
 
 
 def architecture(net: nn.Module) -> tuple:
@@ -105,9 +105,8 @@ class StackedAgents:
         agents: the agents (equal :func:`signature`).
     """
 
-    def __init__(self, agents: Sequence[Agent], skeleton: nn.Module) -> None:
+    def __init__(self, agents: Sequence[Agent]) -> None:
         self.agents = list(agents)
-        self.skeleton = skeleton
         first = self.agents[0]
         self.kind, *flags = _optimizer_key(first)
         self.momentum = bool(flags and flags[0])
@@ -126,7 +125,7 @@ class StackedAgents:
         states = [[a.optimizer.optimizer.state.get(p, {}) for p in own] for a, own in zip(self.agents, owned)]
         keys = {"adam": ("exp_avg", "exp_avg_sq"), "sgd": ("momentum_buffer",), "rmsprop": ("square_avg", "momentum_buffer")}
         self.state = {key: self._flat_state(states, key) for key in keys[self.kind]}
-        steps = [float(s[0].get("step", 0.0)) if s else 0.0 for s in states]
+        steps = [float(s[0].get("step", 0.0)) if s else 0.0 for s in states]  # every parameter steps together
         self.started = torch.tensor([bool(s and s[0]) for s in states], device=first.device).unsqueeze(1)
         self.step_count = torch.tensor(steps, dtype=torch.float64)
         self.device = first.device
@@ -204,8 +203,7 @@ class StackedAgents:
                     p.add_((-lr * grad) / avg)
         self.started[:] = True
         for a in self.agents:
-            a.optimizer.steps += 1
-            a.optimizer._apply()
+            a.optimizer.advance()
 
     # ------------------------------------------------------------------ back to the agents
     def write_back(self) -> None:
@@ -303,7 +301,7 @@ def play_batched(
     game = kernels.game
     for agent in (*generators, *discriminators):
         agent.train()
-    gens, discs = StackedAgents(generators, kernels.g_skeleton), StackedAgents(discriminators, kernels.d_skeleton)
+    gens, discs = StackedAgents(generators), StackedAgents(discriminators)
     keys = ("d_loss", "d_real", "d_fake", "g_loss")
     totals = torch.zeros(len(keys), len(generators), device=gens.device)
 
