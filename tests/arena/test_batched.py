@@ -10,7 +10,6 @@ import torch
 from arena.arena import build_arena
 from arena.batched import Kernels, play_batched, signature
 from arena.config import parse_config
-from arena.errors import ConfigError
 from arena.match import play_match
 from arena.tournament import Tournament
 from tests.conftest import tiny_raw
@@ -167,10 +166,3 @@ def test_auto_stacks_small_networks_on_a_cpu_and_not_large_ones():
     assert batched_share(big, "batched") == 1.0
     assert batched_share(MLP, "one-by-one") == 0.0
     assert batched_share(MLP, "batched", {"id": "wgan-gp-v0"}) == 0.0  # a gradient penalty: not stackable
-
-
-def test_batched_fp16_is_rejected_with_its_key_path():
-    raw = pool_raw(2)
-    raw["compute"] = {"matchings": "batched", "precision": "fp16"}
-    with pytest.raises(ConfigError, match="compute.matchings"):
-        parse_config(raw).validate()
