@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(tournament, run_dir: Path, quiet: bool, title: str, comm=None) -> int:
-
+    """Play the tournament with a display (rank 0 only) and say how it ended."""
     lead = comm is None or comm.rank == 0
     try:
         code = _play(tournament, run_dir, quiet or not lead, title)

@@ -191,3 +191,20 @@ def test_mnist_download_writes_the_files_it_fetched(tmp_path, monkeypatch):
     assert len(list(root.iterdir())) == 4
     make({"source": "mnist", "root": str(root), "download": True})  # present now: nothing fetched again
     assert len(urls) == 4
+
+
+def test_a_forked_stream_draws_what_the_stream_would_after_skipping():
+    """fork(skip) and advance(skip) land where drawing skip batches does, across epoch ends
+    (100 samples, batch 30: 3 batches an epoch, 10 samples left over each time)."""
+    data = torch.arange(100.0).unsqueeze(1)
+    for skip in (0, 1, 2, 3, 4, 7, 11):
+        drawn = DataStream(data, 30, seed=5)
+        for _ in range(skip):
+            drawn.next()
+        base = DataStream(data, 30, seed=5)
+        fork = base.fork(skip)
+        assert base.pos == 0 and base.epoch == 0, "forking leaves the stream where it was"
+        for _ in range(5):
+            assert torch.equal(fork.next(), drawn.next()), skip
+        base.advance(skip + 5)
+        assert base.pos == drawn.pos and base.epoch == drawn.epoch and torch.equal(base.next(), drawn.next())
