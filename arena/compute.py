@@ -60,7 +60,6 @@ class Compute:
     """
 
     def __init__(self, options: ComputeConfig, device: torch.device) -> None:
-        self.options = options
         self.device = torch.device(device)
         self._warned: set[str] = set()
         self.dtype = self._precision(options.precision)
