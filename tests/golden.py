@@ -1,0 +1,148 @@
+"""Golden runs: short runs of every shipped config, fingerprinted, so that a refactor can prove
+that the numbers did not move.
+
+``python -m tests.golden`` records ``tests/golden_runs.json``; ``tests/test_golden_runs.py``
+runs the same configs and compares. A fingerprint holds the metrics log with its wall-clock
+fields removed, ``results.json``, ``lineage.json``, ``mixture.json`` and ``leaderboard.json``
+as their exact text, and a SHA-256 of every agent's final weights, buffers and optimizer
+state. Bit identity is only defined on one platform (torch build, CPU instruction set, one
+thread), which the file records too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden_runs.json"
+WALL_CLOCK = ("wall", "rounds_per_s", "elapsed", "time")
+FILES = ("results.json", "lineage.json", "mixture.json", "leaderboard.json")
+
+# Tiny budgets: a few matchings, an evaluation, a selection and a checkpoint in each.
+COMMON = [
+    "device=cpu",
+    "schedule.matchings=4",
+    "schedule.steps_per_match=5",
+    "log.every=1",
+    "eval.every=2",
+    "eval.samples=300",
+    "checkpoint.every=2",
+]
+EXTRA = {
+    "tournament_ring8": ["data.train_size=5000", "selection.every=2"],
+    "tournament_grid25": ["data.train_size=5000", "selection.every=2"],
+    "lipizzaner_grid": ["data.train_size=5000", "selection.every=2"],
+    "gman": ["data.train_size=5000"],
+    "madgan": ["data.train_size=5000"],
+    "ring8": ["data.train_size=5000"],
+    "grid25": ["data.train_size=5000"],
+}
+
+
+def platform_key() -> dict[str, str]:
+    cap = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "unknown")()
+    return {"torch": torch.__version__, "cpu_capability": str(cap), "machine": platform.machine()}
+
+
+def overrides(name: str) -> list[str]:
+    return [*COMMON, *EXTRA.get(name, [])]
+
+
+def _tensor_bytes(t: torch.Tensor) -> bytes:
+    buf = io.BytesIO()
+    t = t.detach().cpu().contiguous()
+    buf.write(str((tuple(t.shape), str(t.dtype))).encode())
+    buf.write(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return buf.getvalue()
+
+
+def _hash_state(obj: Any, h: Any) -> None:
+    """Feed a nested state (dicts in key order, lists, tensors, numbers) into ``h``."""
+    if isinstance(obj, torch.Tensor):
+        h.update(_tensor_bytes(obj))
+    elif isinstance(obj, dict):
+        for key in sorted(obj, key=str):
+            h.update(str(key).encode())
+            _hash_state(obj[key], h)
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            _hash_state(item, h)
+    else:
+        h.update(repr(obj).encode())
+
+
+def weights_digest(agents: dict[str, Any]) -> dict[str, str]:
+    """Per agent: SHA-256 of its network state and of its optimizer's per-parameter state."""
+    out = {}
+    for name, state in sorted(agents.items()):
+        h = hashlib.sha256()
+        _hash_state(state["net"], h)
+        optim = state["optim"]
+        inner = optim.get("optimizer", optim)
+        _hash_state(inner.get("state", {}), h)
+        _hash_state([{k: v for k, v in g.items() if k != "params"} for g in inner.get("param_groups", [])], h)
+        out[name] = h.hexdigest()
+    return out
+
+
+def final_agent_states(run_dir: Path) -> dict[str, Any]:
+    ckpts = sorted((run_dir / "checkpoints").glob("ckpt-*.pt"))
+    state = torch.load(ckpts[-1], map_location="cpu", weights_only=True)
+    return state["agents"]
+
+
+def fingerprint(run_dir: Path) -> dict[str, Any]:
+    lines = []
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        for key in WALL_CLOCK:
+            record.pop(key, None)
+        lines.append(json.dumps(record, sort_keys=True))
+    files = {name: (run_dir / name).read_text() if (run_dir / name).is_file() else None for name in FILES}
+    return {"metrics": lines, "files": files, "weights": weights_digest(final_agent_states(run_dir))}
+
+
+def run_one(name: str, out: Path) -> dict[str, Any]:
+    """Run ``configs/<name>.yaml`` on the tiny budget into ``out`` (one thread) and fingerprint it."""
+    from arena.cli import main
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        args = ["run", str(ROOT / "configs" / f"{name}.yaml"), "--out", str(out), "--quiet"]
+        for o in overrides(name):
+            args += ["--set", o]
+        code = main(args)
+    finally:
+        torch.set_num_threads(threads)
+    if code != 0:
+        raise RuntimeError(f"{name}: arena run exited with {code}")
+    return fingerprint(out)
+
+
+def shipped() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))
+
+
+def record(names: list[str] | None = None) -> None:
+    import tempfile
+
+    data = {"platform": platform_key(), "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names or shipped():
+            print(f"recording {name}", file=sys.stderr)
+            data["runs"][name] = run_one(name, Path(tmp) / name)
+    GOLDEN.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {GOLDEN}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    record(sys.argv[1:] or None)
