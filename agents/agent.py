@@ -64,7 +64,7 @@ class Agent:
         self.extras: dict[str, torch.Tensor] = {}
         """Small tensors a game keeps for this agent (GMAN's learned lambda); saved with its state."""
         self.forward = net
-        """What maps inputs to outputs: the network, or its compiled version (:mod:`arena.compute`)."""
+        """What maps inputs to outputs: the network, or its compiled version (:mod:`arena.engine.compute`)."""
         self.scaler: torch.amp.GradScaler | None = None
         """The loss scaler of fp16 training (:meth:`scaled`, :meth:`step`); None in fp32 and bf16."""
 

@@ -10,8 +10,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from arena.errors import ConfigError
-from arena.registry import Gt, Registry
+from arena.core.errors import ConfigError
+from arena.core.registry import Gt, Registry
 
 __all__ = ["LatentPrior", "Normal", "Uniform", "latents"]
 

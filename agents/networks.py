@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from arena.errors import ConfigError
-from arena.registry import Ge, Gt, Lt, Registry, check_kwargs, load_entry_point
+from arena.core.errors import ConfigError
+from arena.core.registry import Ge, Gt, Lt, Registry, check_kwargs, load_entry_point
 
 __all__ = ["MLP", "MaxoutMLP", "Maxout", "DCGANGenerator", "DCGANDiscriminator", "networks", "init_weights"]
 

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import torch
 
-from arena.errors import ConfigError
-from arena.registry import Ge, Gt, Le, Lt, Registry, build, check_value
+from arena.core.errors import ConfigError
+from arena.core.registry import Ge, Gt, Le, Lt, Registry, build, check_value
 
 __all__ = ["AgentOptimizer", "optimizers", "lr_schedules", "LRSchedule"]
 

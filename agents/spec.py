@@ -14,8 +14,8 @@ from agents.agent import LOGIT_SPACE, Agent, CategoricalGenerator, Discriminator
 from agents.latent import latents
 from agents.networks import networks
 from agents.optim import optimizers
-from arena.errors import ConfigError
-from arena.registry import Ge, build
+from arena.core.errors import ConfigError
+from arena.core.registry import Ge, build
 
 __all__ = ["AgentSpec", "build_agent", "agent_names", "estimate_agent_bytes"]
 

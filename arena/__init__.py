@@ -1,7 +1,7 @@
 """The arena: where agents meet, play games and are rated.
 
-Exports are loaded lazily (PEP 562): ``agents`` and ``games`` import ``arena.errors`` and
-``arena.registry`` (two modules with no project imports), and importing the package must not
+Exports are loaded lazily (PEP 562): ``agents`` and ``games`` import ``arena.core.errors`` and
+``arena.core.registry`` (two modules with no project imports), and importing the package must not
 pull in the rest of the arena, which itself imports ``agents`` and ``games``.
 """
 
@@ -43,40 +43,40 @@ __all__ = [
 ]
 
 _WHERE = {
-    "ArenaError": "arena.errors",
-    "ConfigError": "arena.errors",
-    "UnknownId": "arena.errors",
-    "DataError": "arena.errors",
-    "CheckpointError": "arena.errors",
-    "RunDirError": "arena.errors",
+    "ArenaError": "arena.core.errors",
+    "ConfigError": "arena.core.errors",
+    "UnknownId": "arena.core.errors",
+    "DataError": "arena.core.errors",
+    "CheckpointError": "arena.core.errors",
+    "RunDirError": "arena.core.errors",
     "RunConfig": "arena.config",
     "load_config": "arena.config",
     "parse_config": "arena.config",
-    "Arena": "arena.arena",
-    "build_arena": "arena.arena",
-    "Tournament": "arena.tournament",
-    "play_match": "arena.match",
+    "Arena": "arena.engine.arena",
+    "build_arena": "arena.engine.arena",
+    "Tournament": "arena.tournament.loop",
+    "play_match": "arena.engine.match",
     "DataSource": "arena.data",
     "DataStream": "arena.data",
     "sources": "arena.data",
-    "mode_metrics": "arena.metrics",
-    "save_checkpoint": "arena.checkpoint",
-    "load_checkpoint": "arena.checkpoint",
-    "derive_seed": "arena.seeding",
+    "mode_metrics": "arena.evaluation.metrics",
+    "save_checkpoint": "arena.rundir.checkpoint",
+    "load_checkpoint": "arena.rundir.checkpoint",
+    "derive_seed": "arena.core.seeding",
     "main": "arena.cli",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from arena.arena import Arena, build_arena
-    from arena.checkpoint import load_checkpoint, save_checkpoint
-    from arena.cli import main
+    from arena.engine.arena import Arena, build_arena
+    from arena.rundir.checkpoint import load_checkpoint, save_checkpoint
+    from arena.cli.commands import main
     from arena.config import RunConfig, load_config, parse_config
     from arena.data import DataSource, DataStream, sources
-    from arena.errors import ArenaError, CheckpointError, ConfigError, DataError, RunDirError, UnknownId
-    from arena.match import play_match
-    from arena.metrics import mode_metrics
-    from arena.seeding import derive_seed
-    from arena.tournament import Tournament
+    from arena.core.errors import ArenaError, CheckpointError, ConfigError, DataError, RunDirError, UnknownId
+    from arena.engine.match import play_match
+    from arena.evaluation.metrics import mode_metrics
+    from arena.core.seeding import derive_seed
+    from arena.tournament.loop import Tournament
 
 
 def __getattr__(name: str) -> Any:

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 import yaml
 
 from agents.spec import AgentSpec, agent_names
-from arena.errors import ConfigError
-from arena.typecheck import Ge, Gt, Lt, parse_dataclass
+from arena.core.errors import ConfigError
+from arena.core.typecheck import Ge, Gt, Lt, parse_dataclass
 
 __all__ = [
     "RunConfig",

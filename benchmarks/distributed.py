@@ -26,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.checkpoint import load_checkpoint  # noqa: E402
+from arena.rundir.checkpoint import load_checkpoint  # noqa: E402
 
 
 def run(args: list[str], threads: int) -> float:

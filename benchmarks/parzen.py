@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arena.parzen import parzen_estimate
+from arena.evaluation.parzen import parzen_estimate
 
 
 def main() -> None:

@@ -42,11 +42,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arena.arena import build_arena
+from arena.engine.arena import build_arena
 from arena.config import load_config, parse_config
-from arena.match import play_match
-from arena.seeding import resolve_device
-from arena.tournament import Tournament
+from arena.engine.match import play_match
+from arena.core.seeding import resolve_device
+from arena.tournament.loop import Tournament
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_MLP = {"type": "mlp", "hidden": [64, 64], "act": "leaky_relu"}
@@ -189,8 +189,8 @@ def crossplay_case(device: str, samples: int = 2500) -> tuple[Callable[[int], No
     """An 8 x 8 cross-evaluation at ``samples`` samples with the ring8 tournament's agents:
     the arena's payoff matrix (stacked discriminators) and a loop over the discriminators,
     each a function of n evaluations (sampling included)."""
-    from arena.crossplay import payoff_matrix
-    from arena.evaluate import draw_samples
+    from arena.tournament.crossplay import payoff_matrix
+    from arena.evaluation.measure import draw_samples
 
     config = load_config(ROOT / "configs/tournament_ring8.yaml", ["agents.0.count=8", "agents.1.count=8", f"device={device}"])
     arena = build_arena(config)

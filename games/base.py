@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from agents import Discriminator, Generator
-from arena.registry import Gt
+from arena.core.registry import Gt
 
 __all__ = ["Game", "frozen", "all_frozen", "balanced_accuracy"]
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from agents import Discriminator
-from arena.registry import Ge, Gt
+from arena.core.registry import Ge, Gt
 from games.base import Game
 
 __all__ = ["MinimaxGame", "NonSaturatingGame", "WGANGPGame", "HingeGame", "LSGANGame"]

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from agents import Discriminator, Generator
-from arena.registry import Ge, Gt
+from arena.core.registry import Ge, Gt
 from games.base import Game, all_frozen, frozen
 from games.classic import NonSaturatingGame
 
@@ -69,7 +69,7 @@ class GMANGame(NonSaturatingGame):
     ) -> None:
         super().__init__(d_steps)
         if learn_lam and mean != "softmax":
-            from arena.errors import ConfigError
+            from arena.core.errors import ConfigError
 
             raise ConfigError("learn_lam needs mean: softmax", ("learn_lam",))
         self.mean, self.lam, self.learn_lam = mean, lam, learn_lam

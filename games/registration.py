@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from arena.errors import ConfigError
-from arena.registry import Registry, build
+from arena.core.errors import ConfigError
+from arena.core.registry import Registry, build
 from games.base import Game
 
 __all__ = ["registry", "register", "make", "spec_ids"]

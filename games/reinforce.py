@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from agents import CategoricalGenerator, Discriminator
-from arena.registry import Ge, Gt
+from arena.core.registry import Ge, Gt
 from games.classic import NonSaturatingGame
 from games.env import GeneratorVectorEnv
 
@@ -41,7 +41,7 @@ class ReinforceGame(NonSaturatingGame):
 
     def generator_update(self, generator, discriminator: Discriminator, n: int):
         if not isinstance(generator, CategoricalGenerator):
-            from arena.errors import ConfigError
+            from arena.core.errors import ConfigError
 
             raise ConfigError(f"{self.id or 'reinforce-v0'} trains categorical generators; give {generator.name} output: categorical")
         env = GeneratorVectorEnv(

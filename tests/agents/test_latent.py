@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from agents import latents
-from arena.errors import ConfigError
-from arena.registry import build
+from arena.core.errors import ConfigError
+from arena.core.registry import build
 
 
 def test_uniform_stays_in_range_and_matches_its_space():

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from agents import AgentSpec, build_agent, check_agent
-from arena.errors import ConfigError
+from arena.core.errors import ConfigError
 
 POINTS = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
 IMAGES = {s: gym.spaces.Box(0.0, 1.0, s, np.float32) for s in [(1, 8, 8), (1, 28, 28), (3, 32, 32)]}

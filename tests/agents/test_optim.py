@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from agents import optimizers
-from arena.errors import ConfigError
-from arena.registry import build
+from arena.core.errors import ConfigError
+from arena.core.registry import build
 
 
 def params():

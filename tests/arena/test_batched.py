@@ -7,11 +7,11 @@ import copy
 import pytest
 import torch
 
-from arena.arena import build_arena
-from arena.batched import Kernels, play_batched, signature
+from arena.engine.arena import build_arena
+from arena.engine.batched import Kernels, play_batched, signature
 from arena.config import parse_config
-from arena.match import play_match
-from arena.tournament import Tournament
+from arena.engine.match import play_match
+from arena.tournament.loop import Tournament
 from tests.conftest import tiny_raw
 
 MLP = {"type": "mlp", "hidden": [16, 16], "act": "leaky_relu"}
@@ -148,7 +148,7 @@ def test_a_tournament_played_batched_equals_one_played_one_by_one():
 
 
 def test_auto_stacks_small_networks_on_a_cpu_and_not_large_ones():
-    from arena.execution import MatchRunner
+    from arena.engine.execution import MatchRunner
 
     def batched_share(g_net, mode="auto", game=None) -> float:
         raw = pool_raw(3, g_net, MLP, schedule={"matchings": 1, "steps_per_match": 1, "batch_size": 32})

@@ -8,8 +8,8 @@ import pickle
 import pytest
 import torch
 
-from arena.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from arena.errors import CheckpointError
+from arena.rundir.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from arena.core.errors import CheckpointError
 
 
 def state(i):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from arena.checkpoint import list_checkpoints
+from arena.rundir.checkpoint import list_checkpoints
 from arena.cli import main
 from tests.conftest import tiny_raw
 
@@ -227,7 +227,7 @@ def test_sigkill_at_any_point_then_resume_equals_an_uninterrupted_run(tmp_path, 
     `arena sample --seed` output equal an uninterrupted run's."""
     import torch
 
-    from arena.checkpoint import load_checkpoint
+    from arena.rundir.checkpoint import load_checkpoint
 
     cfg = write_config(tiny_raw(schedule={"matchings": 6, "steps_per_match": 25}, eval={"every": 2}))
     killed, full = tmp_path / "killed", tmp_path / "full"

@@ -8,9 +8,9 @@ import warnings
 import pytest
 import torch
 
-from arena.arena import build_arena
+from arena.engine.arena import build_arena
 from arena.config import parse_config
-from arena.tournament import Tournament
+from arena.tournament.loop import Tournament
 from games.checker import tiny_pair
 from tests.conftest import tiny_raw
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arena.arena import build_arena
+from arena.engine.arena import build_arena
 from arena.config import config_to_dict, dump_config, load_config, parse_config
-from arena.errors import ConfigError
+from arena.core.errors import ConfigError
 from tests.conftest import tiny_raw
 
 GOOD_TEXT = """\
@@ -153,7 +153,7 @@ def _expected(path: Path) -> str:
 def test_broken_config_corpus(path, capsys):
     """Each file in broken_configs/ ends with '# expect: <message>': `arena check` must exit 2
     with one line on stderr that names the file and holds that message (line and key path first)."""
-    from arena.cli import main
+    from arena.cli.commands import main
 
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err

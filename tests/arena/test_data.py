@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from arena.data import DataStream, mixture_centers, sources
-from arena.data_files import read_idx, write_idx
-from arena.errors import ConfigError, DataError
-from arena.registry import build
+from arena.data import DataStream, sources
+from arena.data.toy import mixture_centers
+from arena.data.files import read_idx, write_idx
+from arena.core.errors import ConfigError, DataError
+from arena.core.registry import build
 
 
 def make(spec):

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from arena.diagnostics import Diagnostics, diversity, oscillation
+from arena.evaluation.diagnostics import Diagnostics, diversity, oscillation
 from tests.conftest import tiny_raw
 
 
@@ -49,7 +49,7 @@ def test_image_diversity():
 
 
 def test_training_writes_quality_and_warnings_to_the_metrics(tmp_path, write_config):
-    from arena.cli import main
+    from arena.cli.commands import main
 
     raw = tiny_raw(schedule={"matchings": 6, "steps_per_match": 10}, eval={"every": 2})
     raw["agents"][1]["optim"]["lr"] = 0.05  # an aggressive discriminator

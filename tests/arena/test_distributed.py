@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from arena.checkpoint import load_checkpoint
+from arena.rundir.checkpoint import load_checkpoint
 from tests.conftest import tiny_raw
 
 

@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from arena.arena import build_arena
+from arena.engine.arena import build_arena
 from arena.config import parse_config
-from arena.errors import ArenaError
-from arena.rundir import create_run_dir
-from arena.tournament import Tournament
+from arena.core.errors import ArenaError
+from arena.rundir.rundir import create_run_dir
+from arena.tournament.loop import Tournament
 from tests.conftest import tiny_raw
 
 
@@ -91,7 +91,7 @@ def test_run_stops_with_a_clear_error_when_a_whole_role_is_retired(tmp_path):
 
 
 def test_nan_loss_with_sound_weights_blames_both_players():
-    from arena.divergence import DivergenceGuard
+    from arena.engine.divergence import DivergenceGuard
     from games.checker import tiny_pair
 
     g, d = tiny_pair()

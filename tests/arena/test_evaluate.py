@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from arena.cli import main
-from arena.data import mixture_centers
-from arena.metrics import mode_metrics
+from arena.data.toy import mixture_centers
+from arena.evaluation.metrics import mode_metrics
 from tests.conftest import tiny_raw
 
 
@@ -101,6 +101,6 @@ def test_the_mixture_of_a_one_pair_run_is_its_generator(ring_run, capsys):
     assert run_cli("eval", ring_run, "--mixture", "-n", 300) == 0
     result = json.loads((ring_run / "eval.json").read_text())
     assert result["mixture"]["samples"] == 300 and "modes" in result["mixture"]
-    from arena.checkpoint import load_checkpoint
+    from arena.rundir.checkpoint import load_checkpoint
 
     assert load_checkpoint(ring_run)["standings"]["mixture"]["components"] == ["g"]

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from arena.data import mixture_centers
-from arena.metrics import mode_metrics
+from arena.data.toy import mixture_centers
+from arena.evaluation.metrics import mode_metrics
 
 RING = mixture_centers("ring", modes=8, radius=1.0)
 
@@ -48,7 +48,7 @@ def test_no_high_quality_sample():
 
 
 def test_equilibrium_at_the_optimum_and_away_from_it():
-    from arena.metrics import equilibrium
+    from arena.evaluation.metrics import equilibrium
 
     p = torch.tensor([0.2, 0.5, 1.0])
     at_optimum = equilibrium(torch.full((3,), 0.5), p, p)
@@ -59,7 +59,7 @@ def test_equilibrium_at_the_optimum_and_away_from_it():
 
 
 def test_kde_matches_a_gaussian_density():
-    from arena.metrics import gaussian_kde
+    from arena.evaluation.metrics import gaussian_kde
 
     samples = torch.randn(20000, generator=torch.Generator().manual_seed(0)) * 0.5 + 4
     density = gaussian_kde(samples, torch.tensor([4.0, 4.5]))
@@ -68,7 +68,7 @@ def test_kde_matches_a_gaussian_density():
 
 
 def test_parzen_matches_a_direct_computation():
-    from arena.parzen import parzen_estimate, parzen_log_likelihoods
+    from arena.evaluation.parzen import parzen_estimate, parzen_log_likelihoods
 
     g = torch.Generator().manual_seed(0)
     mu, x = torch.rand(50, 6, generator=g), torch.rand(7, 6, generator=g)
@@ -84,13 +84,13 @@ def test_parzen_matches_a_direct_computation():
 
 
 def test_parzen_sigmas_are_the_papers():
-    from arena.parzen import PAPER_SIGMAS
+    from arena.evaluation.parzen import PAPER_SIGMAS
 
     assert len(PAPER_SIGMAS) == 10 and PAPER_SIGMAS[0] == pytest.approx(0.1) and PAPER_SIGMAS[-1] == pytest.approx(1.0)
 
 
 def test_frechet_distance_known_values():
-    from arena.features import frechet_distance
+    from arena.evaluation.features import frechet_distance
 
     g = torch.Generator().manual_seed(0)
     a = torch.randn(20000, 3, generator=g, dtype=torch.float64)
@@ -101,7 +101,7 @@ def test_frechet_distance_known_values():
 
 
 def test_precision_recall_on_disjoint_and_identical_sets():
-    from arena.features import precision_recall
+    from arena.evaluation.features import precision_recall
 
     g = torch.Generator().manual_seed(0)
     real = torch.randn(500, 4, generator=g)
@@ -115,7 +115,7 @@ def test_precision_recall_on_disjoint_and_identical_sets():
 
 
 def test_class_coverage():
-    from arena.features import class_coverage
+    from arena.evaluation.features import class_coverage
 
     assert class_coverage(torch.arange(10).repeat(5), 10) == {"classes_covered": 10, "class_kl": pytest.approx(0.0, abs=1e-12)}
     one = class_coverage(torch.full((40,), 3), 10)

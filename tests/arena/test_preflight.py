@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from arena.arena import build_arena
+from arena.engine.arena import build_arena
 from arena.config import parse_config
-from arena.errors import ConfigError
+from arena.core.errors import ConfigError
 from tests.conftest import tiny_raw
 
 NETS = textwrap.dedent("""

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from arena.errors import ConfigError
-from arena.ratings import bradley_terry, compute_ratings, elo, games_of, glicko2, glicko2_update
+from arena.core.errors import ConfigError
+from arena.tournament.ratings import bradley_terry, compute_ratings, elo, games_of, glicko2, glicko2_update
 
 
 def period(payoff, generators=("g",), discriminators=("d",)):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from arena.arena import build_arena
+from arena.engine.arena import build_arena
 from arena.config import load_config
-from arena.tournament import Tournament, evaluate_generator
+from arena.tournament.loop import Tournament, evaluate_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from arena.errors import ConfigError
-from arena.schedule import SCHEDULES, AllVsBest, GridSchedule, RandomSchedule, RoundRobin, grid_shape, make_schedule
+from arena.core.errors import ConfigError
+from arena.tournament.schedules import SCHEDULES, AllVsBest, GridSchedule, RandomSchedule, RoundRobin, grid_shape, make_schedule
 
 SIZES = [(1, 1), (1, 4), (4, 1), (2, 3), (4, 4), (3, 5), (8, 8)]
 

@@ -10,13 +10,13 @@ import shutil
 import pytest
 import torch
 
-from arena.arena import build_arena
-from arena.checkpoint import list_checkpoints, load_checkpoint
+from arena.engine.arena import build_arena
+from arena.rundir.checkpoint import list_checkpoints, load_checkpoint
 from arena.cli import main
 from arena.config import parse_config
-from arena.crossplay import payoff_matrix
-from arena.match import play_match
-from arena.tournament import Tournament
+from arena.tournament.crossplay import payoff_matrix
+from arena.engine.match import play_match
+from arena.tournament.loop import Tournament
 from tests.arena.test_training import assert_same_weights, records, train, weights
 from tests.conftest import tiny_raw
 
@@ -87,7 +87,7 @@ def test_payoff_matrix_batched_equals_pair_by_pair():
 
 
 def test_stacked_forward_in_chunks_equals_each_network_alone():
-    from arena.batched import stacked_forward
+    from arena.engine.batched import stacked_forward
 
     arena = build_arena(parse_config(tourney_raw()))
     nets = [d.net.eval() for d in arena.discriminators]
@@ -130,7 +130,7 @@ def test_selection_copies_weights_and_optimizer_state_and_records_lineage(tmp_pa
 def test_a_selected_copy_shares_no_optimizer_state_with_its_parent():
     """The copy gets its own tensors: the parent's later steps leave the copy's Adam moments and
     step counts as they were (torch's load_state_dict keeps the tensors it is given)."""
-    from arena.selection import copy_agent
+    from arena.tournament.selection import copy_agent
 
     arena = build_arena(parse_config(tourney_raw()))
     parent, child = arena.generators[0], arena.generators[1]
@@ -223,7 +223,7 @@ def test_cli_leaderboard_ratings_and_mixture(tmp_path, write_config, capsys):
 
 
 def test_mixture_samples_follow_the_weights():
-    from arena.mixture import Mixture
+    from arena.tournament.mixture import Mixture
 
     arena = build_arena(parse_config(tourney_raw()))
     g0, g1, _ = arena.generators
@@ -238,7 +238,7 @@ def test_mixture_samples_follow_the_weights():
 
 
 def test_fitted_weights_prefer_generators_that_cover_missing_modes():
-    from arena.mixture import fit_weights
+    from arena.tournament.mixture import fit_weights
 
     # four modes; A covers modes 0-1, B covers 2-3, C covers mode 0 only
     hist = torch.tensor([[0.5, 0.0, 1.0], [0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.5, 0.0]])

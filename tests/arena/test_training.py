@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from arena.arena import build_arena
-from arena.checkpoint import list_checkpoints
+from arena.engine.arena import build_arena
+from arena.rundir.checkpoint import list_checkpoints
 from arena.config import parse_config
-from arena.outputs import MetricsLog
-from arena.rundir import create_run_dir
-from arena.tournament import Tournament, evaluate_generator
+from arena.rundir.pictures import MetricsLog
+from arena.rundir.rundir import create_run_dir
+from arena.tournament.loop import Tournament, evaluate_generator
 from tests.conftest import tiny_raw
 
 TIMING = {"wall", "rounds_per_s", "elapsed"}

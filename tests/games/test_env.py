@@ -63,7 +63,7 @@ def test_vector_env_scores_a_batch_in_one_pass():
 
 def test_reinforce_learns_a_discrete_distribution():
     """A categorical generator trained only through the env's rewards matches 4 symbols' frequencies."""
-    from arena.metrics import categorical_metrics
+    from arena.evaluation.metrics import categorical_metrics
 
     probs = torch.tensor([0.4, 0.3, 0.2, 0.1])
     game = games.make("reinforce-v0", entropy=0.01)
@@ -91,11 +91,11 @@ def test_the_reinforce_config_learns_the_symbols_through_the_cli(tmp_path):
     import json
     from pathlib import Path
 
-    from arena.arena import build_arena
-    from arena.cli import main
+    from arena.engine.arena import build_arena
+    from arena.cli.commands import main
     from arena.config import load_config
-    from arena.evaluate import draw_samples
-    from arena.metrics import categorical_metrics
+    from arena.evaluation.measure import draw_samples
+    from arena.evaluation.metrics import categorical_metrics
 
     config = Path(__file__).resolve().parents[2] / "configs" / "reinforce_discrete.yaml"
     sets = ["device=cpu", "schedule.matchings=3", "eval.every=3", "checkpoint.every=3"]

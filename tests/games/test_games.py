@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import games
-from arena.errors import ConfigError, UnknownId
+from arena.core.errors import ConfigError, UnknownId
 from games.checker import tiny_pair
 
 

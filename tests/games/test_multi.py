@@ -41,7 +41,7 @@ def test_gman_learned_lambda_moves_and_is_saved_with_the_generator():
 
 
 def test_gman_rejects_learned_lambda_without_softmax():
-    from arena.errors import ConfigError
+    from arena.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="learn_lam: learn_lam needs mean: softmax"):
         games.make("gman-v0", mean="geometric", learn_lam=True)

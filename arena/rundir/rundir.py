@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from arena.config import RunConfig, dump_config
-from arena.errors import RunDirError
+from arena.core.errors import RunDirError
 
 __all__ = ["create_run_dir", "check_run_dir", "CONFIG_FILE", "METRICS_FILE", "SAMPLES_DIR"]
 

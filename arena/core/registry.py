@@ -5,7 +5,7 @@ given either directly or lazily as ``"module:attr"`` entry points. :func:`build`
 place where a config mapping becomes an object: it pops the id key, checks every other key
 against the factory's signature and type hints, and reports mistakes with the key path.
 
-Like :mod:`arena.errors`, this module imports nothing else from the project, so ``agents``
+Like :mod:`arena.core.errors`, this module imports nothing else from the project, so ``agents``
 and ``games`` use it without depending on the arena.
 """
 
@@ -18,8 +18,8 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
-from arena.errors import ConfigError, UnknownId
-from arena.typecheck import Ge, Gt, Le, Lt, _shown, check_value, closest, did_you_mean
+from arena.core.errors import ConfigError, UnknownId
+from arena.core.typecheck import Ge, Gt, Le, Lt, _shown, check_value, closest, did_you_mean
 
 __all__ = [
     "Registry",

@@ -19,9 +19,9 @@ from typing import Annotated, Literal
 import numpy as np
 import torch
 
-from arena.data import DataSource
-from arena.errors import DataError
-from arena.registry import Gt, Lt
+from arena.data.source import DataSource
+from arena.core.errors import DataError
+from arena.core.registry import Gt, Lt
 
 __all__ = ["digits", "mnist5k", "mnist", "images", "npy", "read_idx", "write_idx"]
 

@@ -66,7 +66,7 @@ class Display:
             self.console.log(message)
 
     def on_leaderboard(self, rows, mixture) -> None:
-        from arena.leaderboard import leaderboard_table
+        from arena.tournament.leaderboard import leaderboard_table
 
         if self.progress is not None and len(rows) > 2:  # a 1 x 1 run needs no table
             shown = mixture

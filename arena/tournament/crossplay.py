@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from agents import Discriminator, Generator
-from arena.batched import architecture, stacked_forward
+from arena.engine.batched import architecture, stacked_forward
 from games import Game
 
 __all__ = ["payoff_matrix"]

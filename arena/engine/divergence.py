@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from agents import Agent
-from arena.checkpoint import map_tensors
+from arena.rundir.checkpoint import map_tensors
 
 __all__ = ["DivergenceGuard"]
 

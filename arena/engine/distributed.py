@@ -23,8 +23,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from arena.checkpoint import map_tensors
-from arena.errors import ConfigError
+from arena.rundir.checkpoint import map_tensors
+from arena.core.errors import ConfigError
 
 __all__ = ["Comm", "from_env"]
 

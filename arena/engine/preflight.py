@@ -11,8 +11,8 @@ import torch
 from agents import Agent, AgentSpec, Generator, agent_names
 from agents.spec import estimate_agent_bytes
 from arena.data import DataSource
-from arena.errors import ConfigError
-from arena.resources import human_bytes, memory_bytes
+from arena.core.errors import ConfigError
+from arena.core.resources import human_bytes, memory_bytes
 
 __all__ = ["check_memory", "check_shapes", "MEMORY_FRACTION"]
 

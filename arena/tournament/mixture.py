@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from agents import Generator
-from arena.metrics import mode_counts, symbol_counts
+from arena.evaluation.metrics import mode_counts, symbol_counts
 
 __all__ = ["Mixture", "fit_weights", "mixture_weights"]
 

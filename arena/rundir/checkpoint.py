@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from arena.errors import CheckpointError
-from arena.faults import fault_point
+from arena.core.errors import CheckpointError
+from arena.core.faults import fault_point
 
 __all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "atomic_write", "map_tensors"]
 
@@ -42,7 +42,7 @@ def map_tensors(obj: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
 def atomic_write(path: Path, data: bytes, before_rename: str | None = None) -> None:
     """Write ``data`` to ``path`` so that a reader sees either the old file or the whole new one.
 
-    ``before_rename`` names a fault-injection point (:mod:`arena.faults`) between the write and the rename.
+    ``before_rename`` names a fault-injection point (:mod:`arena.core.faults`) between the write and the rename.
     """
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:

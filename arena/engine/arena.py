@@ -10,13 +10,13 @@ import torch
 
 import games
 from agents import Agent, Discriminator, Generator, agent_names, build_agent
-from arena import faults
+from arena.core import faults
 from arena.config import ConfigOrigin, RunConfig
 from arena.data import DataSource, DataStream, sources
-from arena.errors import ArenaError, ConfigError, DataError
-from arena.preflight import check_memory, check_shapes
-from arena.registry import build
-from arena.seeding import derive_seed, resolve_device
+from arena.core.errors import ArenaError, ConfigError, DataError
+from arena.engine.preflight import check_memory, check_shapes
+from arena.core.registry import build
+from arena.core.seeding import derive_seed, resolve_device
 
 __all__ = ["Arena", "build_arena"]
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from arena.checkpoint import atomic_write
-from arena.ratings import Rating
+from arena.rundir.checkpoint import atomic_write
+from arena.tournament.ratings import Rating
 
 __all__ = ["leaderboard_rows", "write_leaderboard", "read_leaderboard", "leaderboard_table", "LEADERBOARD_CSV", "LEADERBOARD_JSON"]
 
@@ -79,7 +79,7 @@ def write_leaderboard(run_dir: Path, rows: list[dict[str, Any]], header: dict[st
 
 
 def read_leaderboard(run_dir: Path) -> dict[str, Any]:
-    from arena.errors import RunDirError
+    from arena.core.errors import RunDirError
 
     path = run_dir / LEADERBOARD_JSON
     if not path.is_file():

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import torch
 
 from agents import Discriminator, Generator
-from arena.arena import Arena
-from arena.errors import ConfigError
-from arena.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics
+from arena.engine.arena import Arena
+from arena.core.errors import ConfigError
+from arena.evaluation.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics
 
 __all__ = ["METRICS", "applicable_metrics", "draw_samples", "evaluate"]
 
@@ -112,7 +112,7 @@ def evaluate(
         p_data = torch.exp(-0.5 * ((real.flatten().double() - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
         out.update(equilibrium(d_real, p_data, gaussian_kde(samples.cpu(), real.cpu()).to(p_data.device)))
     if "parzen" in metrics:
-        from arena.parzen import parzen_estimate
+        from arena.evaluation.parzen import parzen_estimate
 
         valid, test = _parzen_splits(arena)
         total, done = valid.shape[0] + test.shape[0], 0
@@ -125,7 +125,7 @@ def evaluate(
 
         out.update(parzen_estimate(samples, valid, test, progress=step))
     if {"fd", "precision_recall", "coverage"} & set(metrics):
-        from arena.features import class_coverage, classifier_for, frechet_distance, precision_recall
+        from arena.evaluation.features import class_coverage, classifier_for, frechet_distance, precision_recall
 
         if progress:
             progress(f"classifier for {data.name} (trained once, then cached)", 0, 1)

@@ -253,8 +253,8 @@ SYSTEMS = {
 def compute_ratings(system: str, periods: Sequence[dict[str, Any]]) -> dict[str, Rating]:
     """Ratings of every player in ``periods`` under ``system`` (a key of :data:`SYSTEMS`)."""
     if system not in SYSTEMS:
-        from arena.errors import ConfigError
-        from arena.typecheck import did_you_mean
+        from arena.core.errors import ConfigError
+        from arena.core.typecheck import did_you_mean
 
         raise ConfigError(f"unknown rating system {system!r} (known: {', '.join(SYSTEMS)}){did_you_mean(system, SYSTEMS)}")
     return SYSTEMS[system][0](periods)

@@ -3,8 +3,8 @@
 Every match of a matching draws its real batches from its own fork of the data stream, as far
 ahead as the matches before it would have drawn (:meth:`arena.data.DataStream.fork`), and its
 generators draw latents from their own streams. So the matches are independent and give the
-same numbers in any order: one after another, stacked (:mod:`arena.batched`) or on other
-ranks (:mod:`arena.distributed`). The guard checks every match; a diverged match is undone.
+same numbers in any order: one after another, stacked (:mod:`arena.engine.batched`) or on other
+ranks (:mod:`arena.engine.distributed`). The guard checks every match; a diverged match is undone.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from agents import Agent
-from arena.arena import Arena
-from arena.batched import Kernels, batchable_game, play_batched, signature
-from arena.compute import Compute
-from arena.divergence import DivergenceGuard
-from arena.match import play_match
+from arena.engine.arena import Arena
+from arena.engine.batched import Kernels, batchable_game, play_batched, signature
+from arena.engine.compute import Compute
+from arena.engine.divergence import DivergenceGuard
+from arena.engine.match import play_match
 from games import Game
 
 __all__ = ["Outcome", "MatchRunner"]

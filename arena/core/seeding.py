@@ -6,7 +6,7 @@ import hashlib
 
 import torch
 
-from arena.errors import ConfigError
+from arena.core.errors import ConfigError
 
 __all__ = ["derive_seed", "resolve_device"]
 

@@ -94,7 +94,7 @@ def _train(tournament, run_dir: Path, quiet: bool, title: str, comm=None) -> int
 
 
 def _play(tournament, run_dir: Path, quiet: bool, title: str) -> int:
-    from arena.display import Display, graceful_interrupt
+    from arena.cli.display import Display, graceful_interrupt
 
     display = Display(quiet, title)
     tournament.on_progress = display.on_progress
@@ -112,11 +112,11 @@ def _count(items, noun: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from arena.arena import build_arena
+    from arena.engine.arena import build_arena
     from arena.config import load_config
-    from arena.distributed import from_env
-    from arena.rundir import create_run_dir
-    from arena.tournament import Tournament
+    from arena.engine.distributed import from_env
+    from arena.rundir.rundir import create_run_dir
+    from arena.tournament.loop import Tournament
 
     overrides = list(args.overrides) + (["data.download=true"] if args.download else [])
     config = load_config(args.config, overrides)
@@ -137,20 +137,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _load_arena(run_dir: str, device: str | None):
     """The arena of a run directory, built from its resolved config (no state loaded yet)."""
-    from arena.arena import build_arena
+    from arena.engine.arena import build_arena
     from arena.config import load_config
-    from arena.rundir import CONFIG_FILE, check_run_dir
+    from arena.rundir.rundir import CONFIG_FILE, check_run_dir
 
     path = check_run_dir(run_dir)
     return path, build_arena(load_config(path / CONFIG_FILE), device=device)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from arena.arena import build_arena
+    from arena.engine.arena import build_arena
     from arena.config import load_config
-    from arena.distributed import from_env
-    from arena.rundir import CONFIG_FILE, check_run_dir
-    from arena.tournament import Tournament
+    from arena.engine.distributed import from_env
+    from arena.rundir.rundir import CONFIG_FILE, check_run_dir
+    from arena.tournament.loop import Tournament
 
     path = check_run_dir(args.run_dir)
     config = load_config(path / CONFIG_FILE)
@@ -171,16 +171,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from arena.errors import ConfigError
-    from arena.evaluate import draw_samples
-    from arena.outputs import save_samples_picture
+    from arena.core.errors import ConfigError
+    from arena.evaluation.measure import draw_samples
+    from arena.rundir.pictures import save_samples_picture
 
     if args.n < 1:
         raise ConfigError(f"-n: expected a positive number of samples, got {args.n}")
     out = Path(args.output)
     if out.suffix not in (".npy", ".png"):
         raise ConfigError(f"-o: expected a .npy or .png file, got {out.name!r}")
-    from arena.checkpoint import load_checkpoint
+    from arena.rundir.checkpoint import load_checkpoint
 
     path, arena = _load_arena(args.run_dir, args.device)
     state = load_checkpoint(path)
@@ -204,9 +204,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from arena.checkpoint import load_checkpoint
-    from arena.errors import ConfigError
-    from arena.evaluate import evaluate
+    from arena.rundir.checkpoint import load_checkpoint
+    from arena.core.errors import ConfigError
+    from arena.evaluation.measure import evaluate
 
     if args.n is not None and args.n < 2:
         raise ConfigError(f"-n: expected at least 2 samples, got {args.n}")
@@ -255,7 +255,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _mixture(arena, state):
-    from arena.standings import mixture_from_state
+    from arena.tournament.standings import mixture_from_state
 
     return mixture_from_state(arena, state)
 
@@ -263,8 +263,8 @@ def _mixture(arena, state):
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from arena.leaderboard import leaderboard_table, read_leaderboard
-    from arena.rundir import check_run_dir
+    from arena.tournament.leaderboard import leaderboard_table, read_leaderboard
+    from arena.rundir.rundir import check_run_dir
 
     path = check_run_dir(args.run_dir)
     board = read_leaderboard(path)
@@ -282,10 +282,10 @@ def cmd_ratings(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from arena.config import load_config
-    from arena.errors import RunDirError
-    from arena.ratings import SYSTEMS, compute_ratings
-    from arena.rundir import CONFIG_FILE, check_run_dir
-    from arena.standings import RESULTS_FILE
+    from arena.core.errors import RunDirError
+    from arena.tournament.ratings import SYSTEMS, compute_ratings
+    from arena.rundir.rundir import CONFIG_FILE, check_run_dir
+    from arena.tournament.standings import RESULTS_FILE
 
     path = check_run_dir(args.run_dir)
     system = args.system or load_config(path / CONFIG_FILE).ratings.system
@@ -304,7 +304,7 @@ def cmd_ratings(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from arena.arena import build_arena
+    from arena.engine.arena import build_arena
     from arena.config import load_config
 
     config = load_config(args.config, args.overrides)
@@ -338,8 +338,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for id in registry.ids():
             table.add_row(f"[bold]{id}[/bold]", registry.description(id))
         console.print(table)
-    from arena.ratings import SYSTEMS
-    from arena.schedule import SCHEDULES
+    from arena.tournament.ratings import SYSTEMS
+    from arena.tournament.schedules import SCHEDULES
 
     for title, described in (("schedules", SCHEDULES), ("rating systems", {k: v[1] for k, v in SYSTEMS.items()})):
         table = Table(title=title, title_justify="left", show_header=False, box=None)
@@ -364,7 +364,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``arena`` and ``python -m arena``; returns the exit code."""
-    from arena.errors import ArenaError
+    from arena.core.errors import ArenaError
 
     args = _parser().parse_args(argv)
     try:

@@ -2,7 +2,7 @@
 
 A tournament plays its schedule's matchings; every ``eval.every`` matchings it evaluates
 every generator, plays every generator against every discriminator (the payoff matrix),
-rates all agents, selects and mixes (:mod:`arena.standings`). The classic GAN is the 1 x 1
+rates all agents, selects and mixes (:mod:`arena.tournament.standings`). The classic GAN is the 1 x 1
 case: one generator, one discriminator, the same loop.
 """
 
@@ -15,20 +15,20 @@ from typing import Any
 
 import torch
 
-from arena.arena import Arena
-from arena.checkpoint import load_checkpoint, save_checkpoint
-from arena.compute import Compute
-from arena.diagnostics import Diagnostics, diversity
-from arena.divergence import DivergenceGuard
-from arena.errors import ArenaError
-from arena.evaluate import draw_samples
-from arena.execution import MatchRunner, Outcome
-from arena.faults import fault_point
-from arena.outputs import MetricsLog, save_samples_picture
-from arena.rundir import METRICS_FILE, SAMPLES_DIR
-from arena.schedule import make_schedule
-from arena.seeding import derive_seed
-from arena.standings import Standings, quality_metrics
+from arena.engine.arena import Arena
+from arena.rundir.checkpoint import load_checkpoint, save_checkpoint
+from arena.engine.compute import Compute
+from arena.evaluation.diagnostics import Diagnostics, diversity
+from arena.engine.divergence import DivergenceGuard
+from arena.core.errors import ArenaError
+from arena.evaluation.measure import draw_samples
+from arena.engine.execution import MatchRunner, Outcome
+from arena.core.faults import fault_point
+from arena.rundir.pictures import MetricsLog, save_samples_picture
+from arena.rundir.rundir import METRICS_FILE, SAMPLES_DIR
+from arena.tournament.schedules import make_schedule
+from arena.core.seeding import derive_seed
+from arena.tournament.standings import Standings, quality_metrics
 
 __all__ = ["Tournament", "evaluate_generator"]
 
@@ -54,7 +54,7 @@ class Tournament:
         on_progress: called after every match with ``(rounds_done, rounds_total, stats)``.
         on_event: called with a one-line message at each evaluation and checkpoint.
         on_leaderboard: called with the leaderboard's rows and the mixture after each evaluation.
-        comm: the ranks of a distributed run (:mod:`arena.distributed`); every rank plays its share
+        comm: the ranks of a distributed run (:mod:`arena.engine.distributed`); every rank plays its share
             of each matching and keeps every agent, and only rank 0 writes to ``run_dir``.
     """
 

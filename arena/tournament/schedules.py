@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import torch
 
-from arena.errors import ConfigError
-from arena.seeding import derive_seed
+from arena.core.errors import ConfigError
+from arena.core.seeding import derive_seed
 
 __all__ = ["Matching", "Schedule", "RoundRobin", "RandomSchedule", "GridSchedule", "AllVsBest", "SCHEDULES", "make_schedule"]
 

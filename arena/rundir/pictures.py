@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from arena.metrics import symbol_counts
+from arena.evaluation.metrics import symbol_counts
 
 __all__ = ["MetricsLog", "save_image_grid", "save_scatter", "save_density_1d", "save_samples_picture"]
 

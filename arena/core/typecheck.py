@@ -2,7 +2,7 @@
 
 ``check_value(value, hint, path)`` understands ``int``, ``float``, ``bool``, ``str``, ``None``,
 ``Any``, ``Literal``, unions, lists, tuples, ``dict[str, T]``, dataclasses and
-``Annotated[number, Gt(0), ...]`` bounds. Like :mod:`arena.errors`, it imports nothing else
+``Annotated[number, Gt(0), ...]`` bounds. Like :mod:`arena.core.errors`, it imports nothing else
 from the project.
 """
 
@@ -17,7 +17,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from arena.errors import ConfigError
+from arena.core.errors import ConfigError
 
 __all__ = ["Gt", "Ge", "Lt", "Le", "check_value", "parse_dataclass", "closest", "did_you_mean"]
 

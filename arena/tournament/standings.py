@@ -14,16 +14,16 @@ from typing import Any
 import torch
 
 from agents import Agent
-from arena.arena import Arena
-from arena.checkpoint import atomic_write
-from arena.crossplay import payoff_matrix
-from arena.evaluate import draw_samples
-from arena.leaderboard import leaderboard_rows, write_leaderboard
-from arena.metrics import categorical_metrics, mode_metrics
-from arena.mixture import Mixture, mixture_weights
-from arena.ratings import Rating, compute_ratings
-from arena.seeding import derive_seed
-from arena.selection import select
+from arena.engine.arena import Arena
+from arena.rundir.checkpoint import atomic_write
+from arena.tournament.crossplay import payoff_matrix
+from arena.evaluation.measure import draw_samples
+from arena.tournament.leaderboard import leaderboard_rows, write_leaderboard
+from arena.evaluation.metrics import categorical_metrics, mode_metrics
+from arena.tournament.mixture import Mixture, mixture_weights
+from arena.tournament.ratings import Rating, compute_ratings
+from arena.core.seeding import derive_seed
+from arena.tournament.selection import select
 
 __all__ = ["Standings", "RESULTS_FILE", "LINEAGE_FILE", "MIXTURE_FILE", "mixture_from_state"]
 
@@ -44,7 +44,7 @@ def quality_metrics(arena: Arena, samples: torch.Tensor) -> dict[str, float]:
 
 def mixture_from_state(arena: Arena, state: dict[str, Any]) -> Mixture:
     """The mixture saved in a checkpoint, over the arena's (loaded) generators."""
-    from arena.errors import ArenaError
+    from arena.core.errors import ArenaError
 
     saved = (state.get("standings") or {}).get("mixture")
     if not saved:

@@ -1,0 +1,97 @@
+"""The real data of a run (the "nature" player).
+
+A :class:`DataSource` holds its splits as float32 tensors of shape ``(N, *shape)``, declares
+its gymnasium space (the value range generators must emit into) and, for toy mixtures, its
+modes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from arena.core.errors import DataError
+
+__all__ = ["DataSource"]
+
+
+class DataSource:
+    """Real data, split into ``train`` and ``test`` (and, where the protocol has one, ``valid``).
+
+    Args:
+        name: the source's id.
+        splits: split name -> float32 tensor ``(N, *shape)``.
+        low: lower bound of every value, or None when unbounded.
+        high: upper bound of every value, or None when unbounded.
+        kind: ``points`` (vectors) or ``images`` (``(C, H, W)``).
+        modes: toy mixtures: the ``(K, dim)`` centres.
+        mode_std: toy mixtures: the standard deviation of each component.
+        info: anything worth recording (file paths, sizes).
+        labels: class labels (int64, one per sample) of each split, where the data has them.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        splits: dict[str, torch.Tensor],
+        low: float | None = None,
+        high: float | None = None,
+        kind: str = "points",
+        modes: torch.Tensor | None = None,
+        mode_std: float | None = None,
+        info: dict[str, Any] | None = None,
+        labels: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        for split, x in splits.items():
+            if x.ndim < 2 or x.shape[0] == 0:
+                raise DataError(f"{name}: split {split!r} is empty or has no feature dimension (shape {tuple(x.shape)})")
+            if not torch.isfinite(x).all():
+                raise DataError(f"{name}: split {split!r} holds NaN or infinite values")
+        shapes = {tuple(x.shape[1:]) for x in splits.values()}
+        if len(shapes) != 1:
+            raise DataError(f"{name}: splits have different shapes {sorted(shapes)}")
+        self.name = name
+        self.splits = {k: v.float().contiguous() for k, v in splits.items()}
+        self.shape: tuple[int, ...] = shapes.pop()
+        self.low, self.high = low, high
+        self.kind = kind
+        self.modes = modes
+        self.mode_std = mode_std
+        self.info = info or {}
+        self.labels = {k: v.long() for k, v in (labels or {}).items()}
+        for split, y in self.labels.items():
+            if split not in self.splits or y.shape != (self.splits[split].shape[0],):
+                raise DataError(f"{name}: labels of split {split!r} do not match its {len(self.splits.get(split, []))} samples")
+
+    @property
+    def train(self) -> torch.Tensor:
+        return self.splits["train"]
+
+    @property
+    def test(self) -> torch.Tensor:
+        return self.splits["test"]
+
+    def space(self) -> gym.spaces.Box:
+        """What a generator emits into and a discriminator observes."""
+        low = -np.inf if self.low is None else self.low
+        high = np.inf if self.high is None else self.high
+        return gym.spaces.Box(low, high, self.shape, np.float32)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes where the data is labelled, else 0."""
+        return int(max(int(y.max()) for y in self.labels.values()) + 1) if self.labels else 0
+
+    def to(self, device: torch.device | str) -> DataSource:
+        self.splits = {k: v.to(device) for k, v in self.splits.items()}
+        self.labels = {k: v.to(device) for k, v in self.labels.items()}
+        if self.modes is not None:
+            self.modes = self.modes.to(device)
+        return self
+
+    def describe(self) -> str:
+        sizes = ", ".join(f"{k} {v.shape[0]:,}" for k, v in self.splits.items())
+        return f"{self.name}: {self.kind} of shape {self.shape} ({sizes})"
