@@ -8,6 +8,7 @@ their spaces rather than guessing shapes.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -63,10 +64,10 @@ class Agent:
         self.spec = spec or {}
         self.extras: dict[str, torch.Tensor] = {}
         """Small tensors a game keeps for this agent (GMAN's learned lambda); saved with its state."""
-        self.forward = net
-        """What maps inputs to outputs: the network, or its compiled version (:mod:`arena.engine.compute`)."""
+        self.forward: Callable[[torch.Tensor], torch.Tensor] = net
+        """What maps inputs to outputs: the network, or a compiled version of it (:meth:`use_forward`)."""
         self.scaler: torch.amp.GradScaler | None = None
-        """The loss scaler of fp16 training (:meth:`scaled`, :meth:`step`); None in fp32 and bf16."""
+        """The loss scaler of fp16 training (:meth:`use_loss_scaling`); None in fp32 and bf16."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {type(self.net).__name__}, steps={self.steps})"
@@ -92,6 +93,15 @@ class Agent:
 
     def zero_grad(self) -> None:
         self.optimizer.zero_grad()
+
+    def use_forward(self, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Map inputs through ``forward``, a compiled version of the network (it must compute
+        what the network computes, with the network's parameters)."""
+        self.forward = forward
+
+    def use_loss_scaling(self, scaler: torch.amp.GradScaler) -> None:
+        """Scale this agent's losses with ``scaler`` (fp16 training); it is saved with the agent."""
+        self.scaler = scaler
 
     def scaled(self, loss: torch.Tensor) -> torch.Tensor:
         """``loss`` times the loss scale (fp16), ready for ``backward``; ``loss`` itself otherwise.

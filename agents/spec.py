@@ -15,9 +15,12 @@ from agents.latent import latents
 from agents.networks import networks
 from agents.optim import optimizers
 from arena.core.errors import ConfigError
-from arena.core.registry import Ge, build
+from arena.core.registry import Ge, Le, build
 
 __all__ = ["AgentSpec", "build_agent", "agent_names", "estimate_agent_bytes"]
+
+MAX_COUNT = 4096
+"""Copies one spec may stand for."""
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
@@ -36,7 +39,7 @@ class AgentSpec:
     """The optimizer: ``{type: adam|sgd|rmsprop, lr: ..., schedule: {...}}``."""
     latent: dict[str, Any] | None = None
     """Generators only: the latent prior, ``{dist: normal|uniform, dim: ...}``."""
-    count: Annotated[int, Ge(1)] = 1
+    count: Annotated[int, Ge(1), Le(MAX_COUNT)] = 1
     """How many copies of this agent the arena holds."""
     game: dict[str, Any] | None = None
     """The game this agent's matches are played under (default: the run's game); where the two

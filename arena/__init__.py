@@ -1,8 +1,18 @@
 """The arena: where agents meet, play games and are rated.
 
-Exports are loaded lazily (PEP 562): ``agents`` and ``games`` import ``arena.core.errors`` and
-``arena.core.registry`` (two modules with no project imports), and importing the package must not
-pull in the rest of the arena, which itself imports ``agents`` and ``games``.
+The Python API::
+
+    import arena
+
+    run = arena.run("configs/tournament_ring8.yaml")       # train: a Run
+    run.sample(2500, agent="mixture")                       # samples of the mixture
+    run.evaluate(agent="mixture")                           # the data's metrics
+    arena.resume("runs/tournament-ring8-20261130-101500")  # continue a stopped run
+    arena.load("runs/tournament-ring8-20261130-101500")    # read a run: sample, evaluate, leaderboard
+
+Exports are loaded lazily (PEP 562): ``agents`` and ``games`` import ``arena.core``, and
+importing the package must not pull in the rest of the arena, which itself imports ``agents``
+and ``games``.
 """
 
 from __future__ import annotations
@@ -11,6 +21,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    # running, resuming, reading runs
+    "run",
+    "resume",
+    "load",
+    "Run",
+    "Callback",
+    "Evaluation",
     # errors
     "ArenaError",
     "ConfigError",
@@ -22,27 +39,27 @@ __all__ = [
     "RunConfig",
     "load_config",
     "parse_config",
-    # building and running
+    # the pieces
     "Arena",
     "build_arena",
     "Tournament",
+    "RunDir",
     "play_match",
-    # data
     "DataSource",
     "DataStream",
     "sources",
-    # metrics
-    "mode_metrics",
-    # checkpoints
-    "save_checkpoint",
-    "load_checkpoint",
-    # seeding
     "derive_seed",
     # CLI
     "main",
 ]
 
 _WHERE = {
+    "run": "arena.api",
+    "resume": "arena.api",
+    "load": "arena.api",
+    "Run": "arena.api",
+    "Callback": "arena.tournament.callbacks",
+    "Evaluation": "arena.tournament.callbacks",
     "ArenaError": "arena.core.errors",
     "ConfigError": "arena.core.errors",
     "UnknownId": "arena.core.errors",
@@ -55,27 +72,26 @@ _WHERE = {
     "Arena": "arena.engine.arena",
     "build_arena": "arena.engine.arena",
     "Tournament": "arena.tournament.loop",
+    "RunDir": "arena.rundir",
     "play_match": "arena.engine.match",
     "DataSource": "arena.data",
     "DataStream": "arena.data",
     "sources": "arena.data",
-    "mode_metrics": "arena.evaluation.metrics",
-    "save_checkpoint": "arena.rundir.checkpoint",
-    "load_checkpoint": "arena.rundir.checkpoint",
     "derive_seed": "arena.core.seeding",
     "main": "arena.cli",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from arena.engine.arena import Arena, build_arena
-    from arena.rundir.checkpoint import load_checkpoint, save_checkpoint
-    from arena.cli.commands import main
+    from arena.api import Run, load, resume, run
+    from arena.cli import main
     from arena.config import RunConfig, load_config, parse_config
-    from arena.data import DataSource, DataStream, sources
     from arena.core.errors import ArenaError, CheckpointError, ConfigError, DataError, RunDirError, UnknownId
-    from arena.engine.match import play_match
-    from arena.evaluation.metrics import mode_metrics
     from arena.core.seeding import derive_seed
+    from arena.data import DataSource, DataStream, sources
+    from arena.engine.arena import Arena, build_arena
+    from arena.engine.match import play_match
+    from arena.rundir import RunDir
+    from arena.tournament.callbacks import Callback, Evaluation
     from arena.tournament.loop import Tournament
 
 

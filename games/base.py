@@ -62,9 +62,6 @@ class Game(abc.ABC):
     """The generators this game trains: ``sample`` (by backpropagation through D) or
     ``categorical`` (a policy over one-hot samples, by policy gradient)."""
 
-    between_updates: Callable[[], None] | None = None
-    """Called inside every round after the discriminator updates (a hook for fault injection)."""
-
     def __init__(self, d_steps: Annotated[int, Gt(0)] = 1) -> None:
         self.d_steps = d_steps
 
@@ -150,6 +147,7 @@ class Game(abc.ABC):
         generators: Sequence[Generator],
         discriminators: Sequence[Discriminator],
         real_batch: Callable[[], torch.Tensor],
+        between: Callable[[], None] | None = None,
     ) -> dict[str, torch.Tensor]:
         """One minimax round: ``d_steps`` discriminator updates, then one generator update.
 
@@ -157,6 +155,8 @@ class Game(abc.ABC):
             generators: the match's generators (one, except in multi-player games).
             discriminators: the match's discriminators (one, except in multi-player games).
             real_batch: returns the next batch of real data; called once per discriminator update.
+            between: called between the discriminator updates and the generator update (the
+                crash-safety tests kill the process there).
 
         Returns:
             detached scalar tensors: ``d_loss``, ``d_real`` and ``d_fake`` (mean D on real and
@@ -165,19 +165,10 @@ class Game(abc.ABC):
         for _ in range(self.d_steps):
             real = real_batch()
             stats = self.update_discriminators(generators, discriminators, real)
-        if self.between_updates is not None:
-            self.between_updates()
+        if between is not None:
+            between()
         stats.update(self.update_generators(generators, discriminators, real.shape[0]))
         return stats
-
-    def round(
-        self,
-        generator: Generator,
-        discriminator: Discriminator,
-        real_batch: Callable[[], torch.Tensor],
-    ) -> dict[str, torch.Tensor]:
-        """One round of a pair: :meth:`play_round` with one player of each role."""
-        return self.play_round([generator], [discriminator], real_batch)
 
     # ------------------------------------------------------------------ judgement
     def judge(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from arena.core.errors import ConfigError
 from arena.core.registry import Registry, build
 from games.base import Game
 
-__all__ = ["registry", "register", "make", "spec_ids"]
+__all__ = ["registry", "register", "make"]
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9\-]*-v\d+$")
 
@@ -46,10 +46,6 @@ def make(id: str, path: tuple = (), **kwargs: Any) -> Game:
         raise ConfigError(f"{id!r} built a {type(game).__name__}, not a Game", (*path, "id"))
     game.id = id
     return game
-
-
-def spec_ids() -> list[str]:
-    return registry.ids()
 
 
 register("minimax-v0", "games.classic:MinimaxGame", "Goodfellow et al. (2014) eq. 1: G minimises log(1 - D(G(z)))")

@@ -1,6 +1,8 @@
 """The ``arena`` command line: run, resume, sample, eval, leaderboard, ratings, check, list.
 
-A user's mistake (a bad config, a missing file) is one line on stderr and exit code 2.
+A thin layer over the Python API (:mod:`arena.api`): each command parses its arguments, calls
+the API and prints. A user's mistake (a bad config, a missing file) is one line on stderr and
+exit code 2.
 """
 
 from __future__ import annotations
@@ -11,12 +13,19 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
-__all__ = ["main"]
+__all__ = ["main", "EXIT_USER_ERROR", "EXIT_INTERRUPTED"]
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gan-arena")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="arena",
         description="Multi-agent adversarial games: GAN generators and discriminators as agents in tournaments.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="train from a config and write a new run directory")
@@ -35,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--download", action="store_true", help="allow the data source to download missing files")
     run.add_argument("--quiet", action="store_true", help="no progress display")
 
-    resume = sub.add_parser("resume", help="continue a run from its last good checkpoint")
+    resume = sub.add_parser("resume", help="continue a run from its last good checkpoint (or from the start)")
     resume.add_argument("run_dir")
     resume.add_argument("--device", help="override the run's device")
     resume.add_argument("--quiet", action="store_true", help="no progress display")
@@ -70,156 +80,100 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config and build everything it names, without training")
     check.add_argument("config")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    check.add_argument("--device", help="override the config's device")
 
-    sub.add_parser("list", help="list registered games, networks, data sources, optimizers, priors, schedules and rating systems")
+    sub.add_parser("list", help="list every registry: games, networks, data sources, optimizers, priors, "
+                                "schedules, rating systems, mixture weightings, metrics")
     return p
 
 
 # --------------------------------------------------------------------------- commands
 
 
-def _train(tournament, run_dir: Path, quiet: bool, title: str, comm=None) -> int:
-    """Play the tournament with a display (rank 0 only) and say how it ended."""
-    lead = comm is None or comm.rank == 0
-    try:
-        code = _play(tournament, run_dir, quiet or not lead, title)
-    finally:
-        if comm is not None:
-            comm.close()
-    if lead:
-        print(f"run finished: {run_dir}" if code == 0 else
-              f"stopped after matching {tournament.matching}; continue with: arena resume {run_dir}",
-              file=sys.stdout if code == 0 else sys.stderr)
-    return code
-
-
-def _play(tournament, run_dir: Path, quiet: bool, title: str) -> int:
-    from arena.cli.display import Display, graceful_interrupt
-
-    display = Display(quiet, title)
-    tournament.on_progress = display.on_progress
-    tournament.on_event = display.on_event
-    tournament.on_leaderboard = display.on_leaderboard
-    with display, graceful_interrupt(tournament):
-        tournament.run()
-    if tournament.matching < tournament.config.schedule.matchings:
-        return EXIT_INTERRUPTED
-    return 0
-
-
 def _count(items, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
+def _train(run, quiet: bool, header: str | None) -> int:
+    """Play ``run`` with the display and Ctrl-C handling (rank 0 shows them) and say how it ended."""
+    from arena.cli.display import Display, Interrupts
+
+    if header and run.lead and not quiet:
+        print(header, file=sys.stderr)
+    run.play([Display(run.config.name, quiet or not run.lead), Interrupts()])
+    if not run.lead:
+        return 0 if run.finished else EXIT_INTERRUPTED
+    if run.finished:
+        print(f"run finished: {run.path}")
+        return 0
+    print(f"stopped after matching {run.tournament.completed}; continue with: arena resume {run.path}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from arena.engine.arena import build_arena
-    from arena.config import load_config
-    from arena.engine.distributed import from_env
-    from arena.rundir.rundir import create_run_dir
-    from arena.tournament.loop import Tournament
+    from arena.api import Run
+    from arena.core.faults import Faults
 
     overrides = list(args.overrides) + (["data.download=true"] if args.download else [])
-    config = load_config(args.config, overrides)
-    comm, device = from_env(args.device or config.device)
-    arena = build_arena(config, device=device)
-    lead = comm is None or comm.rank == 0
-    run_dir = create_run_dir(config, args.out, arena.device) if lead else None
-    if comm is not None:
-        run_dir = Path(comm.broadcast(str(run_dir) if lead else None))
-    if not args.quiet and lead:
-        ranks = f"; {comm.world} ranks" if comm else ""
-        print(f"run directory: {run_dir}\n{arena.data.describe()}; {_count(arena.generators, 'generator')} x "
-              f"{_count(arena.discriminators, 'discriminator')}; game {arena.game.id}; device {arena.device}{ranks}",
-              file=sys.stderr)
-    tournament = Tournament(arena, run_dir, comm=comm)
-    return _train(tournament, run_dir, args.quiet, config.name, comm)
-
-
-def _load_arena(run_dir: str, device: str | None):
-    """The arena of a run directory, built from its resolved config (no state loaded yet)."""
-    from arena.engine.arena import build_arena
-    from arena.config import load_config
-    from arena.rundir.rundir import CONFIG_FILE, check_run_dir
-
-    path = check_run_dir(run_dir)
-    return path, build_arena(load_config(path / CONFIG_FILE), device=device)
+    run = Run.create(args.config, args.out, args.device, overrides, faults=Faults.from_env())
+    arena = run.arena
+    ranks = f"; {run.comm.world} ranks" if run.comm else ""
+    header = (f"run directory: {run.path}\n{arena.data.describe()}; {_count(arena.generators, 'generator')} x "
+              f"{_count(arena.discriminators, 'discriminator')}; game {arena.game.id}; device {arena.device}{ranks}")
+    return _train(run, args.quiet, header)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from arena.engine.arena import build_arena
-    from arena.config import load_config
-    from arena.engine.distributed import from_env
-    from arena.rundir.rundir import CONFIG_FILE, check_run_dir
-    from arena.tournament.loop import Tournament
+    from arena.api import Run
+    from arena.core.faults import Faults
 
-    path = check_run_dir(args.run_dir)
-    config = load_config(path / CONFIG_FILE)
-    comm, device = from_env(args.device or config.device)
-    tournament = Tournament(build_arena(config, device=device), path, comm=comm)
-    tournament.resume()
-    total = tournament.config.schedule.matchings
-    lead = comm is None or comm.rank == 0
-    if tournament.matching >= total:
-        if comm is not None:
-            comm.close()
-        if lead:
-            print(f"{path} is already complete ({total} matchings)")
+    run = Run.open(args.run_dir, args.device, faults=Faults.from_env())
+    total = run.config.schedule.matchings
+    if run.finished:
+        run.play()  # releases the lock
+        if run.lead:
+            print(f"{run.path} is already complete ({total} matchings)")
         return 0
-    if not args.quiet and lead:
-        print(f"resuming {path} at matching {tournament.matching} of {total}", file=sys.stderr)
-    return _train(tournament, path, args.quiet, tournament.config.name, comm)
+    return _train(run, args.quiet, f"resuming {run.path} at matching {run.tournament.completed} of {total}")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from arena.api import load
     from arena.core.errors import ConfigError
-    from arena.evaluation.measure import draw_samples
-    from arena.rundir.pictures import save_samples_picture
 
     if args.n < 1:
         raise ConfigError(f"-n: expected a positive number of samples, got {args.n}")
     out = Path(args.output)
     if out.suffix not in (".npy", ".png"):
         raise ConfigError(f"-o: expected a .npy or .png file, got {out.name!r}")
-    from arena.rundir.checkpoint import load_checkpoint
-
-    path, arena = _load_arena(args.run_dir, args.device)
-    state = load_checkpoint(path)
-    arena.load_state_dict(state)  # read-only: a run in progress is not disturbed
-    agent = _mixture(arena, state) if args.mixture else arena.generator(args.agent)
-    name = agent.name if not args.mixture else repr(agent)
-    samples = draw_samples(agent, args.n, args.seed, batch=args.n)
+    run = load(args.run_dir, args.device)
+    agent = "mixture" if args.mixture else args.agent
+    samples = run.sample(args.n, agent, args.seed)
+    name = repr(run.generator("mixture")) if args.mixture else run.generator(args.agent).name
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, samples.cpu().numpy())
     else:
-        save_samples_picture(samples, out, arena.data, title=f"{name}, {args.n} samples, seed {args.seed}")
+        data = run.arena.data
+        data.kind.picture(samples, out, data, title=f"{name}, {args.n} samples, seed {args.seed}", grid=args.n)
     print(f"wrote {args.n} samples of {name} (shape {tuple(samples.shape[1:])}) to {out}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import json
-    import time
-
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from arena.rundir.checkpoint import load_checkpoint
+    from arena.api import load
     from arena.core.errors import ConfigError
-    from arena.evaluation.measure import evaluate
 
     if args.n is not None and args.n < 2:
         raise ConfigError(f"-n: expected at least 2 samples, got {args.n}")
-    path, arena = _load_arena(args.run_dir, args.device)
-    state = load_checkpoint(path)
-    arena.load_state_dict(state)
-    if args.mixture:
-        generators = [_mixture(arena, state)]
-    else:
-        generators = [arena.generator(args.agent)] if args.agent else list(arena.generators)
+    run = load(args.run_dir, args.device)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     console = Console(stderr=True, log_path=False)
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=console, transient=True)
@@ -230,12 +184,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             tasks[task] = bars.add_task(task, total=total)
         bars.update(tasks[task], completed=done, total=total)
 
-    results = {}
+    agent = "mixture" if args.mixture else args.agent
     with bars:
-        for g in generators:
-            tasks.clear()
-            results[g.name] = evaluate(arena, g, metrics, args.n, args.seed, progress=progress)
-    table = Table(title=f"{path}: matching {state['matching']} ({state['rounds']:,} rounds), seed {args.seed}")
+        results = run.evaluate(agent, metrics, args.n, args.seed, progress)
+    t = run.tournament
+    table = Table(title=f"{run.path}: matching {t.completed} ({t.rounds:,} rounds), seed {args.seed}")
     table.add_column("metric")
     for name in results:
         table.add_column(name, justify="right")
@@ -244,57 +197,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cells = [results[name].get(k) for name in results]
         table.add_row(k, *[f"{v:.4g}" if isinstance(v, float) else str(v if v is not None else "") for v in cells])
     Console().print(table)
-    out = path / "eval.json"
-    previous = json.loads(out.read_text()) if out.is_file() else {}
-    for name, r in results.items():
-        previous[name] = {"matching": state["matching"], "rounds": state["rounds"], "seed": args.seed,
-                          "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **r}
-    out.write_text(json.dumps(previous, indent=1))
-    print(f"wrote {out}")
+    print(f"wrote {run.path / run.dir.EVAL}")
     return 0
-
-
-def _mixture(arena, state):
-    from arena.tournament.standings import mixture_from_state
-
-    return mixture_from_state(arena, state)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from arena.tournament.leaderboard import leaderboard_table, read_leaderboard
-    from arena.rundir.rundir import check_run_dir
+    from arena.cli.display import leaderboard_table
+    from arena.rundir import RunDir
 
-    path = check_run_dir(args.run_dir)
-    board = read_leaderboard(path)
-    mixture = board.get("mixture")
-    title = f"{path}: matching {board['matching']} ({board['rounds']:,} rounds), ratings: {board['system']}"
-    shown = mixture if len(board["rows"]) > 2 else None  # a 1 x 1 run's mixture is its generator
+    run_dir = RunDir(args.run_dir)
+    board = run_dir.leaderboard()
+    title = f"{run_dir}: matching {board['matching']} ({board['rounds']:,} rounds), ratings: {board['system']}"
+    shown = board.get("mixture") if len(board["rows"]) > 2 else None  # a 1 x 1 run's mixture is its generator
     Console().print(leaderboard_table(board["rows"], title, shown))
     return 0
 
 
 def cmd_ratings(args: argparse.Namespace) -> int:
-    import json
-
     from rich.console import Console
     from rich.table import Table
 
-    from arena.config import load_config
-    from arena.core.errors import RunDirError
-    from arena.tournament.ratings import SYSTEMS, compute_ratings
-    from arena.rundir.rundir import CONFIG_FILE, check_run_dir
-    from arena.tournament.standings import RESULTS_FILE
+    from arena.rundir import RunDir
+    from arena.tournament.ratings import compute_ratings, rating_systems
 
-    path = check_run_dir(args.run_dir)
-    system = args.system or load_config(path / CONFIG_FILE).ratings.system
-    results_file = path / RESULTS_FILE
-    if not results_file.is_file():
-        raise RunDirError(f"{path} has no {RESULTS_FILE} yet (it is written at the first evaluation)")
-    results = json.loads(results_file.read_text())
+    run_dir = RunDir(args.run_dir)
+    system = args.system or run_dir.config().ratings.system
+    results = run_dir.results()
     ratings = compute_ratings(system, results)
-    table = Table(title=f"{path}: {system} ({SYSTEMS[system][1]}), {len(results)} evaluations", title_justify="left")
+    table = Table(title=f"{run_dir}: {system} ({rating_systems.description(system)}), {len(results)} evaluations",
+                  title_justify="left")
     for column in ("agent", "rating", "±", "games"):
         table.add_column(column, justify="left" if column == "agent" else "right")
     for name, r in sorted(ratings.items(), key=lambda item: -item[1].rating):
@@ -304,11 +237,11 @@ def cmd_ratings(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from arena.engine.arena import build_arena
     from arena.config import load_config
+    from arena.engine.arena import build_arena
 
     config = load_config(args.config, args.overrides)
-    arena = build_arena(config, device="cpu")
+    arena = build_arena(config, device=args.device)  # the config's device: one this machine lacks is refused, as by run
     params = sum(a.num_parameters() for a in arena.agents.values())
     print(
         f"{args.config}: ok: {arena.data.describe()}; game {arena.game.id}; "
@@ -321,30 +254,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    import games
-    from agents import latents, lr_schedules, networks, optimizers
-    from arena.data import sources
+    from arena.plugins import registries
 
     console = Console()
-    for title, registry in (
-        ("games", games.registry),
-        ("networks", networks),
-        ("data sources", sources),
-        ("optimizers", optimizers),
-        ("learning-rate schedules", lr_schedules),
-        ("latent priors", latents),
-    ):
+    for title, registry in registries().items():
         table = Table(title=title, title_justify="left", show_header=False, box=None)
         for id in registry.ids():
             table.add_row(f"[bold]{id}[/bold]", registry.description(id))
-        console.print(table)
-    from arena.tournament.ratings import SYSTEMS
-    from arena.tournament.schedules import SCHEDULES
-
-    for title, described in (("schedules", SCHEDULES), ("rating systems", {k: v[1] for k, v in SYSTEMS.items()})):
-        table = Table(title=title, title_justify="left", show_header=False, box=None)
-        for id, text in described.items():
-            table.add_row(f"[bold]{id}[/bold]", text)
         console.print(table)
     console.print("networks may also be 'module:Class' naming a torch.nn.Module subclass")
     return 0
@@ -367,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from arena.core.errors import ArenaError
 
     args = _parser().parse_args(argv)
+    shown = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *rest, **kw: f"arena {args.command}: warning: {message}\n"
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("default", category=RuntimeWarning)
@@ -377,6 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        warnings.formatwarning = shown
 
 
 if __name__ == "__main__":  # pragma: no cover

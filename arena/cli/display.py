@@ -1,20 +1,77 @@
-"""What a run shows on the terminal: a progress bar with the live leaderboard under it, event
-lines, and the graceful handling of Ctrl-C (finish the matching, checkpoint, stop)."""
+"""What a run shows on the terminal, as callbacks: a progress bar with the live leaderboard under
+it and event lines (:class:`Display`), and the graceful handling of Ctrl-C (:class:`Interrupts`:
+finish the matching, checkpoint, stop)."""
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
-from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["Display", "graceful_interrupt"]
+from arena.tournament.callbacks import Callback
+from arena.tournament.leaderboard import SHOWN_METRICS
+
+__all__ = ["Display", "Interrupts", "leaderboard_table", "event_line"]
+
+_LABELS = {"modes": "modes", "high_quality": "hq%", "reverse_kl": "rKL", "tv": "tv", "symbols": "symbols",
+           "diversity": "div", "d_gap": "|D-1/2|"}
+_STAMP = ("kind", "matching", "rounds", "agent")
 
 
-class Display:
-    """A rich progress bar while training on a terminal; plain event lines otherwise."""
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
-    def __init__(self, quiet: bool, title: str) -> None:
+
+def _metrics_cell(values: dict[str, Any]) -> str:
+    return " ".join(f"{_LABELS[k]} {values[k]:.3g}" for k in SHOWN_METRICS if values.get(k) is not None)
+
+
+def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mixture: dict[str, Any] | None = None):
+    """A rich table of leaderboard ``rows`` (and the mixture's metrics as a last line)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("#", "right"), ("agent", "left"), ("role", "left"), ("rating", "right"),
+                            ("±", "right"), ("matches", "right"), ("score", "right"), ("metrics", "left"),
+                            ("status", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        style = "dim" if row["status"] == "retired" else None
+        table.add_row(str(row["rank"]), row["agent"], row["role"][0].upper(), _cell(row["rating"]),
+                      _cell(row["uncertainty"]), str(row["matches"]), _cell(row["score"]), _metrics_cell(row),
+                      row["status"], style=style)
+    if mixture:
+        parts = " ".join(f"{n} {w:.2f}" for n, w in zip(mixture["components"], mixture["weights"]))
+        table.add_row("", "mixture", "G", "", "", "", "", _metrics_cell(mixture.get("metrics", {})), parts)
+    return table
+
+
+def event_line(record: dict[str, Any]) -> str | None:
+    """The terminal line for a logged record, or None for records shown otherwise (training
+    metrics on the progress bar, the payoff matrix and the mixture on the leaderboard)."""
+    kind = record["kind"]
+    if kind == "eval" and record["agent"] != "mixture":
+        shown = ", ".join(f"{k} {v:.3g}" for k, v in record.items() if k not in _STAMP)
+        return f"matching {record['matching']}: {record['agent']}: {shown}" if shown else None
+    if kind == "warning":
+        return f"warning: {record['message']}"
+    if kind == "divergence":
+        action = "agent retired" if record["action"] == "retired" else f"learning rate lowered to {record['lr']:.3g}"
+        return f"divergence: {record['agent']}: {record['reason']}; match voided, {action}"
+    if kind == "selection" and record.get("parent"):
+        return f"selection: {record['replaced']} is now a copy of {record['parent']} (lr {record['lr']:.3g})"
+    return None
+
+
+class Display(Callback):
+    """A rich progress bar while training on a terminal, with the live leaderboard under it;
+    plain event lines. ``quiet``: nothing at all."""
+
+    def __init__(self, title: str, quiet: bool = False) -> None:
         from rich.console import Console
 
         self.console = Console(stderr=True, log_path=False)
@@ -24,72 +81,85 @@ class Display:
         self.task = None
         self.board = None  # the leaderboard table shown under the bar
 
-    def __enter__(self) -> Display:
-        if not self.quiet:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    def on_run_start(self, tournament) -> None:
+        if self.quiet or self.progress is not None:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            display = self
+        display = self
 
-            class WithBoard(Progress):
-                def get_renderables(self):
-                    yield from super().get_renderables()
-                    if display.board is not None:
-                        yield display.board
+        class WithBoard(Progress):
+            def get_renderables(self):
+                yield from super().get_renderables()
+                if display.board is not None:
+                    yield display.board
 
-            self.progress = WithBoard(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("rounds"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[stats]}"),
-                console=self.console,
-                transient=False,
-            )
-            self.progress.__enter__()
-            self.task = self.progress.add_task(self.title, total=None, stats="")
-        return self
+        self.progress = WithBoard(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rounds"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.progress.__enter__()
+        self.task = self.progress.add_task(self.title, total=None, stats="")
 
-    def __exit__(self, *exc) -> None:
+    def on_run_end(self, tournament) -> None:
         if self.progress is not None:
-            self.progress.__exit__(*exc)
+            self.progress.__exit__(None, None, None)
+            self.progress = None
 
-    def on_progress(self, done: int, total: int, stats: dict[str, float]) -> None:
+    def on_match_end(self, tournament, outcome, rounds_done, rounds_total) -> None:
         if self.progress is not None:
-            shown = "  ".join(f"{k} {v:.3f}" for k, v in stats.items())
-            self.progress.update(self.task, completed=done, total=total, stats=shown)
+            shown = "  ".join(f"{k} {v:.3f}" for k, v in (outcome.stats or {}).items())
+            self.progress.update(self.task, completed=rounds_done, total=rounds_total, stats=shown)
 
-    def on_event(self, message: str) -> None:
+    def message(self, text: str) -> None:
         if not self.quiet:
-            self.console.log(message)
+            self.console.log(text)
 
-    def on_leaderboard(self, rows, mixture) -> None:
-        from arena.tournament.leaderboard import leaderboard_table
+    def on_log(self, tournament, record) -> None:
+        line = event_line(record)
+        if line is not None:
+            self.message(line)
 
-        if self.progress is not None and len(rows) > 2:  # a 1 x 1 run needs no table
-            shown = mixture
-            self.board = leaderboard_table(rows, "leaderboard", shown)
+    def on_checkpoint(self, tournament) -> None:
+        self.message(f"checkpoint after matching {tournament.completed}")
+
+    def on_evaluation(self, tournament, evaluation) -> None:
+        if self.progress is not None and len(evaluation.leaderboard) > 2:  # a 1 x 1 run needs no table
+            self.board = leaderboard_table(evaluation.leaderboard, "leaderboard", evaluation.mixture)
             self.progress.refresh()
 
 
-@contextlib.contextmanager
-def graceful_interrupt(tournament) -> Iterator[None]:
-    """First Ctrl-C: finish the current matching, checkpoint, stop. Second: stop at once."""
+class Interrupts(Callback):
+    """While the loop runs: the first Ctrl-C finishes the current matching, writes a checkpoint
+    and stops; a second stops at once (KeyboardInterrupt)."""
 
-    def handler(signum, frame):
-        if tournament.stop_requested:
-            raise KeyboardInterrupt
-        tournament.stop_requested = True
-        print("\ninterrupt: finishing this matching and writing a checkpoint (Ctrl-C again to stop at once)", file=sys.stderr)
+    def __init__(self) -> None:
+        self.previous = None
+        self.installed = False
 
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    def on_run_start(self, tournament) -> None:
+        def handler(signum, frame):
+            if tournament.stop_requested:
+                raise KeyboardInterrupt
+            tournament.request_stop()
+            print("\ninterrupt: finishing this matching and writing a checkpoint (Ctrl-C again to stop at once)",
+                  file=sys.stderr)
+
+        try:
+            self.previous = signal.signal(signal.SIGINT, handler)
+            self.installed = True
+        except ValueError:  # not the main thread
+            self.installed = False
+
+    def on_run_end(self, tournament) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous)
+            self.installed = False

@@ -19,9 +19,10 @@ from typing import Annotated, Literal
 import numpy as np
 import torch
 
-from arena.data.source import DataSource
 from arena.core.errors import DataError
 from arena.core.registry import Gt, Lt
+from arena.data.kinds import Images, Points
+from arena.data.source import DataSource
 
 __all__ = ["digits", "mnist5k", "mnist", "images", "npy", "read_idx", "write_idx"]
 
@@ -52,7 +53,7 @@ def _fixed_split(x: torch.Tensor, test: int) -> dict[str, torch.Tensor]:
 def _labelled(name: str, x: torch.Tensor, y: np.ndarray, test: int, low: float, high: float, info: dict) -> DataSource:
     """Split images and their labels with the same fixed permutation."""
     labels = _fixed_split(torch.as_tensor(np.asarray(y, dtype=np.int64)), test)
-    return DataSource(name, _fixed_split(x, test), low, high, kind="images", info=info, labels=labels)
+    return DataSource(name, _fixed_split(x, test), low, high, kind=Images(), info=info, labels=labels)
 
 
 def digits(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 297) -> DataSource:
@@ -193,7 +194,7 @@ def mnist(
             labels = {"train": ys["train"][:train_size], "test": ys["test"]}
             if "valid" in splits:
                 labels["valid"] = ys["train"][train_size:]
-    return DataSource("mnist", splits, low, high, kind="images", info={"root": str(path)}, labels=labels)
+    return DataSource("mnist", splits, low, high, kind=Images(), info={"root": str(path)}, labels=labels)
 
 
 # --------------------------------------------------------------------------- user files
@@ -245,7 +246,7 @@ def images(
     stack = stack[:, None] if channels == 1 else stack.transpose(0, 3, 1, 2)
     x, low, high = _scale(stack, 255.0, range)
     test = max(1, int(round(len(files) * test_fraction)))
-    return DataSource("images", _fixed_split(x, test), low, high, kind="images", info={"root": str(folder), "files": len(files)})
+    return DataSource("images", _fixed_split(x, test), low, high, kind=Images(), info={"root": str(folder), "files": len(files)})
 
 
 def npy(
@@ -283,4 +284,4 @@ def npy(
     if standardize:
         mean, std = splits["train"].mean(0), splits["train"].std(0).clamp_min(1e-8)
         splits = {k: (v - mean) / std for k, v in splits.items()}
-    return DataSource("npy", splits, kind="points", info={"path": str(file), "rows": int(x.shape[0])})
+    return DataSource("npy", splits, kind=Points(), info={"path": str(file), "rows": int(x.shape[0])})

@@ -1,8 +1,8 @@
 """The real data of a run (the "nature" player).
 
 A :class:`DataSource` holds its splits as float32 tensors of shape ``(N, *shape)``, declares
-its gymnasium space (the value range generators must emit into) and, for toy mixtures, its
-modes.
+its gymnasium space (the value range generators must emit into) and its kind
+(:mod:`arena.data.kinds`), which owns everything that depends on the kind of data.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from arena.core.errors import DataError
+from arena.data.kinds import DataKind, Points
 
 __all__ = ["DataSource"]
 
@@ -26,10 +27,8 @@ class DataSource:
         splits: split name -> float32 tensor ``(N, *shape)``.
         low: lower bound of every value, or None when unbounded.
         high: upper bound of every value, or None when unbounded.
-        kind: ``points`` (vectors) or ``images`` (``(C, H, W)``).
-        modes: toy mixtures: the ``(K, dim)`` centres.
-        mode_std: toy mixtures: the standard deviation of each component.
-        info: anything worth recording (file paths, sizes).
+        kind: the kind of data (default: vectors without known structure).
+        info: anything worth recording (file paths, sizes); nothing reads it.
         labels: class labels (int64, one per sample) of each split, where the data has them.
     """
 
@@ -39,9 +38,7 @@ class DataSource:
         splits: dict[str, torch.Tensor],
         low: float | None = None,
         high: float | None = None,
-        kind: str = "points",
-        modes: torch.Tensor | None = None,
-        mode_std: float | None = None,
+        kind: DataKind | None = None,
         info: dict[str, Any] | None = None,
         labels: dict[str, torch.Tensor] | None = None,
     ) -> None:
@@ -57,9 +54,7 @@ class DataSource:
         self.splits = {k: v.float().contiguous() for k, v in splits.items()}
         self.shape: tuple[int, ...] = shapes.pop()
         self.low, self.high = low, high
-        self.kind = kind
-        self.modes = modes
-        self.mode_std = mode_std
+        self.kind = kind if kind is not None else Points()
         self.info = info or {}
         self.labels = {k: v.long() for k, v in (labels or {}).items()}
         for split, y in self.labels.items():
@@ -88,8 +83,7 @@ class DataSource:
     def to(self, device: torch.device | str) -> DataSource:
         self.splits = {k: v.to(device) for k, v in self.splits.items()}
         self.labels = {k: v.to(device) for k, v in self.labels.items()}
-        if self.modes is not None:
-            self.modes = self.modes.to(device)
+        self.kind = self.kind.to(device)
         return self
 
     def describe(self) -> str:

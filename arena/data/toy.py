@@ -10,6 +10,7 @@ import torch
 from arena.core.errors import ConfigError
 from arena.core.registry import Ge, Gt
 from arena.core.resources import human_bytes, memory_bytes
+from arena.data.kinds import Categorical, Density1D, ToyMixture
 from arena.data.source import DataSource
 
 __all__ = ["ring8", "grid25", "gaussian1d", "categorical", "mixture_centers"]
@@ -50,7 +51,7 @@ def _mixture(name: str, centers: torch.Tensor, std: float, sizes: dict[str, int]
     for split, n in sizes.items():
         which = torch.randint(len(centers), (n,), generator=g)
         splits[split] = centers[which] + std * torch.randn(n, centers.shape[1], generator=g)
-    return DataSource(name, splits, kind="points", modes=centers, mode_std=std, info={"modes": len(centers), "std": std})
+    return DataSource(name, splits, kind=ToyMixture(centers, std), info={"modes": len(centers), "std": std})
 
 
 def ring8(
@@ -113,7 +114,7 @@ def gaussian1d(
     _check_size({"train": train_size, "test": test_size}, 1)
     g = torch.Generator().manual_seed(seed)
     splits = {s: mean + std * torch.randn(n, 1, generator=g) for s, n in (("train", train_size), ("test", test_size))}
-    return DataSource("gaussian1d", splits, kind="points", info={"mean": mean, "std": std})
+    return DataSource("gaussian1d", splits, kind=Density1D(mean, std), info={"mean": mean, "std": std})
 
 
 def categorical(
@@ -141,4 +142,4 @@ def categorical(
         s: torch.nn.functional.one_hot(torch.multinomial(weights, n, replacement=True, generator=g), k).float()
         for s, n in (("train", train_size), ("test", test_size))
     }
-    return DataSource("categorical", splits, low=0.0, high=1.0, kind="categorical", info={"probs": weights.tolist()})
+    return DataSource("categorical", splits, low=0.0, high=1.0, kind=Categorical(weights.tolist()), info={"probs": weights.tolist()})

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
 import torch
 
 import games
 from agents import Agent, Discriminator, Generator, agent_names, build_agent
-from arena.core import faults
 from arena.config import ConfigOrigin, RunConfig
 from arena.data import DataSource, DataStream, sources
 from arena.core.errors import ArenaError, ConfigError, DataError
-from arena.engine.preflight import check_memory, check_shapes
+from arena.engine.preflight import check_eval_memory, check_memory, check_shapes
 from arena.core.registry import build
 from arena.core.seeding import derive_seed, resolve_device
 
@@ -78,7 +76,9 @@ class Arena:
             "rng": rng,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], global_rng: bool = True) -> None:
+        """Restore :meth:`state_dict`; with ``global_rng`` False, torch's global random state is
+        left alone (reading a run must not disturb the caller's)."""
         agents = self.agents
         missing = sorted(set(agents) - set(state["agents"]))
         if missing:
@@ -86,13 +86,11 @@ class Arena:
         for name, agent in agents.items():
             agent.load_state_dict(state["agents"][name])
         self.stream.load_state_dict(state["stream"])
+        if not global_rng:
+            return
         torch.set_rng_state(state["rng"]["cpu"])
         if self.device.type == "cuda" and "cuda" in state["rng"]:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-
-    def seed_loop(self) -> None:
-        """Seed the global generator, which the loop owns (dropout and anything else unowned draws from it)."""
-        torch.manual_seed(derive_seed(self.config.seed, "loop"))
 
 
 def build_arena(config: RunConfig, device: str | None = None) -> Arena:
@@ -107,7 +105,7 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
             network that does not fit the data), located by file, line and key path.
         DataError: missing or malformed data files.
     """
-    origin: ConfigOrigin = getattr(config, "origin", None) or ConfigOrigin("<config>")
+    origin = config.origin or ConfigOrigin("<config>")
     try:
         dev = resolve_device(device or config.device)
         data = build(config.data, sources, ("data",), seed=derive_seed(config.seed, "data"))
@@ -115,9 +113,8 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
         if "id" not in game_spec:
             raise ConfigError(f"missing key 'id' (one of: {', '.join(games.registry.ids())})", ("game",))
         game = games.make(game_spec.pop("id"), path=("game",), **game_spec)
-        if faults.armed("round"):  # crash-safety tests: die inside a round
-            game.between_updates = functools.partial(faults.fault_point, "round")
         check_memory(config.agents, data, dev)
+        check_eval_memory(config, data, dev)
         data.to(dev)
         if game.team != ("one", "one") and config.schedule.type != "round-robin":
             raise ConfigError(f"{game.id} plays teams in turn; only schedule type round-robin applies", ("schedule", "type"))

@@ -242,7 +242,7 @@ class Kernels:
     Args:
         game: a game for which :func:`batchable_game` holds.
         generator, discriminator: agents of the two architectures.
-        compiled: compiles a function (:meth:`arena.compute.Compute.compiled`), or leaves it.
+        compiled: compiles a function (:meth:`arena.engine.compute.Compute.compiled`), or leaves it.
     """
 
     def __init__(self, game: Game, generator: Agent, discriminator: Agent,
@@ -286,10 +286,11 @@ def play_batched(
     streams: Sequence[Callable[[], torch.Tensor]],
     steps: int,
     autocast: Callable[[], AbstractContextManager] = nullcontext,
+    between: Callable[[], None] | None = None,
 ) -> list[dict[str, float]]:
     """Play the K pair matches ``(generators[k], discriminators[k])`` at once, each drawing its
     real batches from ``streams[k]``, for ``steps`` rounds; the mean round statistics of each
-    match, as :func:`arena.match.play_match` returns them.
+    match, as :func:`arena.engine.match.play_match` returns them.
 
     Args:
         kernels: the update functions of the game and of these architectures.
@@ -297,6 +298,7 @@ def play_batched(
         streams: K sources of real batches.
         steps: rounds per match.
         autocast: a context for the forward passes (mixed precision).
+        between: called inside every round, between the discriminator and generator updates.
     """
     game = kernels.game
     for agent in (*generators, *discriminators):
@@ -317,8 +319,8 @@ def play_batched(
                     d_loss, d_real, d_fake = kernels.d_update(gens.params(detach=True), gens.buffers, discs.params(),
                                                               discs.buffers, real, latents(n))
                 discs.step(discs.grad(d_loss.float().sum()))
-            if game.between_updates is not None:
-                game.between_updates()
+            if between is not None:
+                between()
             with autocast():
                 g_loss = kernels.g_update(gens.params(), gens.buffers, discs.params(detach=True), discs.buffers, latents(n))
             gens.step(gens.grad(g_loss.float().sum()))

@@ -110,6 +110,6 @@ class Compute:
         """Give every agent a loss scaler (fp16) and a compiled forward pass (compile, CUDA graphs)."""
         for agent in agents:
             if self.loss_scaling and agent.scaler is None:
-                agent.scaler = torch.amp.GradScaler(self.device.type)
+                agent.use_loss_scaling(torch.amp.GradScaler(self.device.type))
             if self.compile_mode is not False:
-                agent.forward = self.compiled(agent.net, f"{agent.name}'s network")
+                agent.use_forward(self.compiled(agent.net, f"{agent.name}'s network"))

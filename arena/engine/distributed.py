@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from arena.rundir.checkpoint import map_tensors
+from arena.core.tensors import map_tensors
 from arena.core.errors import ConfigError
 
 __all__ = ["Comm", "from_env"]

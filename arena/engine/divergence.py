@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from agents import Agent
-from arena.rundir.checkpoint import map_tensors
+from arena.core.tensors import map_tensors
 
 __all__ = ["DivergenceGuard"]
 
@@ -29,9 +29,13 @@ class DivergenceGuard:
         lr_factor: multiplies the blamed agent's learning rate after each failure.
         max_failures: failures after which an agent is retired.
         enabled: with False, nothing is checked or snapshotted.
+        device: the arena's device; on CUDA its random state is saved and restored with the
+            global one (that of this device, not of whichever device is current).
     """
 
-    def __init__(self, max_weight: float, lr_factor: float, max_failures: int, enabled: bool = True) -> None:
+    def __init__(self, max_weight: float, lr_factor: float, max_failures: int, enabled: bool = True,
+                 device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
         self.max_weight = max_weight
         self.lr_factor = lr_factor
         self.max_failures = max_failures
@@ -42,6 +46,10 @@ class DivergenceGuard:
     def is_retired(self, agent: Agent) -> bool:
         return agent.name in self.retired
 
+    def failures_of(self, agent: Agent) -> int:
+        """How many of ``agent``'s matches have been voided."""
+        return self.failures.get(agent.name, 0)
+
     def snapshot(self, agents: tuple[Agent, ...]) -> dict[str, Any] | None:
         if not self.enabled:
             return None
@@ -49,7 +57,7 @@ class DivergenceGuard:
         return map_tensors({
             "agents": [a.state_dict() for a in agents],
             "rng": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state() if any(a.device.type == "cuda" for a in agents) else None,
+            "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }, lambda t: t.detach().clone())
 
     def restore(self, agents: tuple[Agent, ...], snap: dict[str, Any], rng: bool = True) -> None:
@@ -60,7 +68,7 @@ class DivergenceGuard:
             return
         torch.set_rng_state(snap["rng"])
         if snap["cuda"] is not None:
-            torch.cuda.set_rng_state(snap["cuda"])
+            torch.cuda.set_rng_state(snap["cuda"], self.device)
 
     def weight_problem(self, agent: Agent) -> str | None:
         """Why ``agent``'s weights are unusable, or None."""

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from agents import Agent
+from arena.core.faults import NO_FAULTS, Faults
 from arena.engine.arena import Arena
 from arena.engine.batched import Kernels, batchable_game, play_batched, signature
 from arena.engine.compute import Compute
@@ -20,9 +21,10 @@ from arena.engine.divergence import DivergenceGuard
 from arena.engine.match import play_match
 from games import Game
 
-__all__ = ["Outcome", "MatchRunner"]
+__all__ = ["Match", "Outcome", "MatchRunner"]
 
 Match = tuple[tuple[int, ...], tuple[int, ...]]
+"""Generator indices and discriminator indices of one match (one of each, except in multi-player games)."""
 
 CPU_STACKING_LIMIT = 4_000_000
 """``auto`` stacks matches on a CPU while parameters x batch size of each agent stays below this."""
@@ -64,14 +66,17 @@ class MatchRunner:
         arena: the arena.
         guard: the divergence guard (checks and undoes matches; the caller counts failures).
         compute: the run's compute options.
-        comm: the ranks of a distributed run (:class:`arena.distributed.Comm`; None: this
+        comm: the ranks of a distributed run (:class:`arena.engine.distributed.Comm`; None: this
             process plays every match).
+        faults: crash-safety tests: a fault at ``round`` fires inside a round (and matches are
+            then played one by one).
     """
 
-    def __init__(self, arena: Arena, guard: DivergenceGuard, compute: Compute, comm=None) -> None:
+    def __init__(self, arena: Arena, guard: DivergenceGuard, compute: Compute, comm=None, faults: Faults = NO_FAULTS) -> None:
         self.arena, self.guard, self.compute, self.comm = arena, guard, compute, comm
         self.mode = arena.config.compute.matchings
         self.kernels: dict[tuple, Kernels] = {}
+        self.between = (lambda: faults.hit("round")) if faults.armed("round") else None
 
     def play(self, matching: Sequence[Match], active: Callable[[Agent], bool], steps: int) -> list[Outcome]:
         """Play every match of ``matching`` (``steps`` rounds each); the outcomes in match order,
@@ -101,13 +106,14 @@ class MatchRunner:
     def _groups(self, plan: list[_Planned]) -> list[tuple[tuple | None, list[_Planned]]]:
         """Matches that can be stacked, grouped by their key (the game and the pair of
         signatures); every other match alone, with key None."""
-        if self.mode == "one-by-one" or self.compute.loss_scaling:  # stacked updates scale no losses
+        if self.mode == "one-by-one" or self.compute.loss_scaling or self.between is not None:
+            # stacked updates scale no losses, and a fault inside a round must hit one match
             return [(None, [p]) for p in plan]
         groups: dict[tuple, list[_Planned]] = {}
         alone: list[tuple[None, list[_Planned]]] = []
         for p in plan:
             key = None
-            if len(p.gens) == len(p.discs) == 1 and batchable_game(p.game) and p.game.between_updates is None:
+            if len(p.gens) == len(p.discs) == 1 and batchable_game(p.game):
                 sg, sd = signature(p.gens[0]), signature(p.discs[0])
                 if sg is not None and sd is not None and self._worth_stacking(p):
                     key = (id(p.game), sg, sd)
@@ -131,7 +137,7 @@ class MatchRunner:
         players = (*p.gens, *p.discs)
         snapshot = self.guard.snapshot(players)
         with self.compute.autocast():
-            stats = play_match(p.game, p.gens, p.discs, self.arena.stream.fork(p.skip), steps)
+            stats = play_match(p.game, p.gens, p.discs, self.arena.stream.fork(p.skip), steps, self.between)
         return self._checked(p, players, stats, snapshot)
 
     def _play_group(self, key: tuple, group: list[_Planned], steps: int) -> list[Outcome]:
@@ -141,7 +147,7 @@ class MatchRunner:
         if key not in self.kernels:
             self.kernels[key] = Kernels(first.game, first.gens[0], first.discs[0], self.compute.compiled)
         all_stats = play_batched(self.kernels[key], [p.gens[0] for p in group], [p.discs[0] for p in group], streams,
-                                 steps, self.compute.autocast)
+                                 steps, self.compute.autocast, self.between)
         outcomes = []
         for p, stats, snapshot in zip(group, all_stats, snapshots):
             outcome = self._checked(p, (*p.gens, *p.discs), stats, snapshot, restore_rng=False)

@@ -1,10 +1,12 @@
 """Cross-field checks made before training: sizes that cannot fit, shapes that do not match.
 
-Both run inside :func:`arena.arena.build_arena`, so ``arena check`` and ``arena run`` reject
+Both run inside :func:`arena.engine.arena.build_arena`, so ``arena check`` and ``arena run`` reject
 such configs before anything is written.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -14,7 +16,7 @@ from arena.data import DataSource
 from arena.core.errors import ConfigError
 from arena.core.resources import human_bytes, memory_bytes
 
-__all__ = ["check_memory", "check_shapes", "MEMORY_FRACTION"]
+__all__ = ["check_memory", "check_eval_memory", "check_shapes", "MEMORY_FRACTION"]
 
 MEMORY_FRACTION = 0.8
 """Share of the device's memory that the agents' weights, gradients and optimizer state may plan to use."""
@@ -39,6 +41,25 @@ def check_memory(specs: list[AgentSpec], data: DataSource, device: torch.device)
             f"(this spec: {params:,} parameters per agent), more than {human_bytes(budget)} "
             f"({MEMORY_FRACTION:.0%} of the {human_bytes(memory_bytes(device))} on {device})",
             ("agents", i, "net"),
+        )
+
+
+def check_eval_memory(config, data: DataSource, device: torch.device) -> None:
+    """Refuse an ``eval.samples`` whose evaluation cannot fit in memory, before training: every
+    evaluation holds each generator's samples and the held-out data for cross-play (float32),
+    and the toy metrics compare every sample with every mode (float64)."""
+    n = len(config.generator_names)
+    per_sample = 4 * math.prod(data.shape)
+    centers = getattr(data.kind, "centers", None)
+    modes = int(centers.shape[0]) if centers is not None else 0
+    need = config.eval.samples * ((n + 1) * per_sample + 8 * (modes + math.prod(data.shape)))
+    budget = int(memory_bytes(device) * MEMORY_FRACTION)
+    if need > budget:
+        raise ConfigError(
+            f"an evaluation of {config.eval.samples:,} samples from each of {n} generators needs about "
+            f"{human_bytes(need)}, more than {human_bytes(budget)} ({MEMORY_FRACTION:.0%} of the "
+            f"{human_bytes(memory_bytes(device))} on {device})",
+            ("eval", "samples"),
         )
 
 

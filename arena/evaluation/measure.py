@@ -1,145 +1,176 @@
-"""``arena eval``: the metrics a run's data defines, for one generator, on fresh samples.
+"""The metrics of ``arena eval``: what a run's data defines, measured on fresh samples.
 
-Which metrics apply depends on the data: mode metrics on toy mixtures, the equilibrium check
-on ``gaussian1d``, the Parzen-window log-likelihood on images, and the classifier-based metrics
-(Frechet distance, precision, recall, class coverage) on labelled images.
+Metrics are registered in :data:`metrics`; the data's kind (:mod:`arena.data.kinds`) says which
+apply: mode metrics on toy mixtures, the equilibrium check on a known 1-D density, total
+variation on categorical data, the Parzen-window log-likelihood on images, and the
+classifier-based metrics (Frechet distance, precision, recall, class coverage) on labelled
+images.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from agents import Discriminator, Generator
-from arena.engine.arena import Arena
-from arena.core.errors import ConfigError
+from agents import Discriminator
+from arena.core.errors import ConfigError, UnknownId
+from arena.core.registry import Registry
+from arena.data import DataSource
 from arena.evaluation.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics
+from arena.evaluation.sampling import draw_samples
 
-__all__ = ["METRICS", "applicable_metrics", "draw_samples", "evaluate"]
-
-METRICS = {
-    "modes": "modes covered, % high quality, reverse KL (toy mixtures; PacGAN's definitions)",
-    "equilibrium": "mean |D(x) - 1/2| and mean |D(x) - D*(x)| on real data (gaussian1d)",
-    "parzen": "Gaussian Parzen-window log-likelihood of the test split (images; the paper's protocol)",
-    "fd": "Frechet distance on a small classifier's features (labelled images)",
-    "precision_recall": "k-NN precision and recall on the classifier's features (labelled images)",
-    "coverage": "classes covered and KL(class histogram || uniform) (labelled images)",
-    "histogram": "total variation from the data's symbol probabilities, symbols drawn (categorical data)",
-}
+__all__ = ["Measurement", "metrics", "applicable_metrics", "measure"]
 
 
-def applicable_metrics(arena: Arena) -> list[str]:
-    data = arena.data
-    if data.modes is not None:
-        return ["modes"]
-    if data.name == "gaussian1d":
-        return ["equilibrium"]
-    if data.kind == "categorical":
-        return ["histogram"]
-    if data.kind == "images":
-        return ["parzen", *(["fd", "precision_recall", "coverage"] if data.labels else [])]
-    return []
+@dataclasses.dataclass
+class Measurement:
+    """What a metric reads: the data, the samples, a discriminator (for the equilibrium check),
+    a progress reporter for long computations, and a cache shared by the metrics of one call."""
+
+    data: DataSource
+    samples: torch.Tensor
+    discriminator: Discriminator | None = None
+    progress: Callable[[str, int, int], None] | None = None
+    cache: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def report(self, task: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(task, done, total)
 
 
-def draw_samples(generator: Generator, n: int, seed: int, batch: int = 2500) -> torch.Tensor:
-    """``n`` samples in eval mode, from a random stream of their own (``seed``), in batches of
-    ``batch``; the generator's mode and its own stream are left as they were. With ``n <= batch``
-    these are exactly the samples of ``arena sample -n n --seed seed``."""
-    was_training = generator.training
-    generator.eval()
-    rng = torch.Generator(device=generator.device).manual_seed(seed)
-    try:
-        with torch.no_grad():
-            parts = [generator.sample(min(batch, n - i), rng) for i in range(0, n, batch)]
-    finally:
-        generator.train(was_training)
-    return torch.cat(parts)
+def _modes(m: Measurement) -> dict[str, float]:
+    kind = m.data.kind
+    return mode_metrics(m.samples, kind.centers, kind.std)
 
 
-def _parzen_splits(arena: Arena) -> tuple[torch.Tensor, torch.Tensor]:
+def _histogram(m: Measurement) -> dict[str, float]:
+    return categorical_metrics(m.samples, m.data.kind.probs)
+
+
+def _equilibrium(m: Measurement) -> dict[str, float]:
+    if m.discriminator is None:
+        raise ConfigError("the equilibrium check needs a discriminator, and this run has none")
+    d = m.discriminator
+    d.eval()
+    real = m.data.test
+    with torch.no_grad():
+        d_real = torch.sigmoid(d(real)).flatten()
+    p_data = m.data.kind.density(real)
+    return equilibrium(d_real, p_data, gaussian_kde(m.samples.cpu(), real.cpu()).to(p_data.device))
+
+
+def _parzen_splits(data: DataSource) -> tuple[torch.Tensor, torch.Tensor]:
     """Validation (sigma selection) and test splits: ``valid`` where the data has one (MNIST
     train[50000:60000]); otherwise the last 1,000 (at most a fifth) of the training split."""
-    data = arena.data
     if "valid" in data.splits:
         return data.splits["valid"][:1000], data.test
     n = min(1000, data.train.shape[0] // 5)
     return data.train[-n:], data.test
 
 
-def evaluate(
-    arena: Arena,
-    generator: Generator,
-    metrics: list[str] | None = None,
+def _parzen(m: Measurement) -> dict[str, float]:
+    from arena.evaluation.parzen import parzen_estimate
+
+    valid, test = _parzen_splits(m.data)
+    total, done = valid.shape[0] + test.shape[0], 0
+
+    def step(k: int) -> None:
+        nonlocal done
+        done += k
+        m.report("parzen window", done, total)
+
+    return parzen_estimate(m.samples, valid, test, progress=step)
+
+
+def _features(m: Measurement) -> dict[str, Any]:
+    """The classifier (trained once per data set, then cached) and both feature sets, shared by
+    the classifier-based metrics of one measurement."""
+    if "features" not in m.cache:
+        from arena.evaluation.features import classifier_for
+
+        m.report(f"classifier for {m.data.name} (trained once, then cached)", 0, 1)
+        model, accuracy = classifier_for(m.data)
+        with torch.no_grad():
+            fake, real = m.samples.cpu(), m.data.test.cpu()
+            f_fake, f_real = model.features(fake), model.features(real)
+        m.cache["features"] = {"model": model, "accuracy": accuracy, "fake": f_fake, "real": f_real}
+    return m.cache["features"]
+
+
+def _fd(m: Measurement) -> dict[str, float]:
+    from arena.evaluation.features import frechet_distance
+
+    f = _features(m)
+    return {"classifier_accuracy": f["accuracy"], "fd": frechet_distance(f["real"], f["fake"])}
+
+
+def _precision_recall(m: Measurement) -> dict[str, float]:
+    from arena.evaluation.features import precision_recall
+
+    f = _features(m)
+    n = min(f["real"].shape[0], f["fake"].shape[0], 5000)
+    return {"classifier_accuracy": f["accuracy"], **precision_recall(f["real"][:n], f["fake"][:n])}
+
+
+def _coverage(m: Measurement) -> dict[str, float]:
+    from arena.evaluation.features import class_coverage
+
+    f = _features(m)
+    with torch.no_grad():
+        predicted = f["model"].head(f["fake"]).argmax(1)
+    return {"classifier_accuracy": f["accuracy"], **class_coverage(predicted, m.data.num_classes)}
+
+
+metrics: Registry[dict[str, float]] = Registry("metric")
+"""Every ``arena eval`` metric; each maps a :class:`Measurement` to named numbers."""
+metrics.register("modes", _modes, "modes covered, % high quality, reverse KL (toy mixtures; PacGAN's definitions)")
+metrics.register("equilibrium", _equilibrium, "mean |D(x) - 1/2| and mean |D(x) - D*(x)| on real data (known 1-D density)")
+metrics.register("histogram", _histogram, "total variation from the data's symbol probabilities, symbols drawn (categorical data)")
+metrics.register("parzen", _parzen, "Gaussian Parzen-window log-likelihood of the test split (images; the paper's protocol)")
+metrics.register("fd", _fd, "Frechet distance on a small classifier's features (labelled images)")
+metrics.register("precision_recall", _precision_recall, "k-NN precision and recall on the classifier's features (labelled images)")
+metrics.register("coverage", _coverage, "classes covered and KL(class histogram || uniform) (labelled images)")
+
+
+def applicable_metrics(data: DataSource) -> list[str]:
+    """The metric ids that apply to ``data`` (its kind decides)."""
+    return data.kind.eval_metrics(data)
+
+
+def measure(
+    data: DataSource,
+    generator: Any,
+    names: list[str] | None = None,
     n: int | None = None,
     seed: int = 0,
     discriminator: Discriminator | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, float]:
-    """Compute ``metrics`` (default: every applicable one) on ``n`` fresh samples of ``generator``.
+    """Compute the metrics ``names`` (default: every applicable one) on ``n`` fresh samples of
+    ``generator`` (a generator or a mixture).
 
     Args:
         n: samples (default 2,500; 10,000 where the Parzen estimate is asked for, as in the paper).
-        seed: seed of the latent draws.
-        discriminator: for the equilibrium check (default: the first discriminator).
+        seed: seed of the latent draws (the same draws as ``arena sample --seed``).
+        discriminator: for the equilibrium check.
         progress: called as ``progress(task, done, total)`` during long computations.
     """
-    available = applicable_metrics(arena)
-    metrics = metrics or available
-    for m in metrics:
-        if m not in METRICS:
-            raise ConfigError(f"--metrics: unknown metric {m!r} (known: {', '.join(METRICS)})")
-        if m not in available:
-            raise ConfigError(
-                f"--metrics: {m!r} does not apply to {arena.data.name} data (applicable: {', '.join(available) or 'none'})"
-            )
-    n = n or (10_000 if "parzen" in metrics else 2500)
-    samples = draw_samples(generator, n, seed)
-    data = arena.data
+    available = applicable_metrics(data)
+    names = names or available
+    for name in names:
+        if name not in metrics:
+            try:
+                metrics.entry(name)
+            except UnknownId as exc:
+                raise ConfigError(f"--metrics: {exc.message}") from None
+        if name not in available:
+            raise ConfigError(f"--metrics: {name!r} does not apply to {data.name} data (applicable: {', '.join(available) or 'none'})")
+    n = n or (10_000 if "parzen" in names else 2500)
+    m = Measurement(data, draw_samples(generator, n, seed), discriminator, progress)
     out: dict[str, float] = {"samples": n}
-    if "modes" in metrics:
-        out.update(mode_metrics(samples, data.modes, data.mode_std))
-    if "histogram" in metrics:
-        out.update(categorical_metrics(samples, data.info["probs"]))
-    if "equilibrium" in metrics:
-        d = discriminator or arena.discriminators[0]
-        d.eval()
-        real = data.test
-        with torch.no_grad():
-            d_real = torch.sigmoid(d(real)).flatten()
-        mean, std = float(data.info["mean"]), float(data.info["std"])
-        p_data = torch.exp(-0.5 * ((real.flatten().double() - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
-        out.update(equilibrium(d_real, p_data, gaussian_kde(samples.cpu(), real.cpu()).to(p_data.device)))
-    if "parzen" in metrics:
-        from arena.evaluation.parzen import parzen_estimate
-
-        valid, test = _parzen_splits(arena)
-        total, done = valid.shape[0] + test.shape[0], 0
-
-        def step(k: int) -> None:
-            nonlocal done
-            done += k
-            if progress:
-                progress("parzen window", done, total)
-
-        out.update(parzen_estimate(samples, valid, test, progress=step))
-    if {"fd", "precision_recall", "coverage"} & set(metrics):
-        from arena.evaluation.features import class_coverage, classifier_for, frechet_distance, precision_recall
-
-        if progress:
-            progress(f"classifier for {data.name} (trained once, then cached)", 0, 1)
-        model, accuracy = classifier_for(data)
-        out["classifier_accuracy"] = accuracy
-        with torch.no_grad():
-            fake = samples.cpu()
-            real = data.test.cpu()
-            f_fake, f_real = model.features(fake), model.features(real)
-            if "fd" in metrics:
-                out["fd"] = frechet_distance(f_real, f_fake)
-            if "precision_recall" in metrics:
-                m = min(f_real.shape[0], f_fake.shape[0], 5000)
-                out.update(precision_recall(f_real[:m], f_fake[:m]))
-            if "coverage" in metrics:
-                out.update(class_coverage(model.head(f_fake).argmax(1), data.num_classes))
+    for name in names:
+        out.update(metrics.factory(name)(m))
     return out

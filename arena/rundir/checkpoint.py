@@ -1,8 +1,10 @@
-"""Atomic checkpoints: temporary file, fsync, rename; a manifest with a checksum written last.
+"""Atomic files and checkpoints: temporary file, fsync, rename; a checkpoint's manifest, with
+its checksum, is written last.
 
 A checkpoint counts only once its manifest exists and the checksum matches, so a crash at
 any point leaves the previous good checkpoint usable. Loading uses
-``torch.load(weights_only=True)``: a checkpoint cannot run code.
+``torch.load(weights_only=True)``: a checkpoint cannot run code. The folder and the file
+names belong to :class:`arena.rundir.RunDir`, which calls these functions.
 """
 
 from __future__ import annotations
@@ -20,37 +22,23 @@ from typing import Any
 import torch
 
 from arena.core.errors import CheckpointError
-from arena.core.faults import fault_point
+from arena.core.faults import NO_FAULTS, Faults
 
-__all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "atomic_write", "map_tensors"]
-
-SUBDIR = "checkpoints"
+__all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "atomic_write"]
 
 
-def map_tensors(obj: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
-    """``obj`` (a state: nested dicts, lists and tuples) with ``fn`` applied to every tensor; the
-    containers are rebuilt, everything else (numbers, strings, None) is shared."""
-    if isinstance(obj, torch.Tensor):
-        return fn(obj)
-    if isinstance(obj, dict):
-        return {k: map_tensors(v, fn) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(map_tensors(v, fn) for v in obj)
-    return obj
-
-
-def atomic_write(path: Path, data: bytes, before_rename: str | None = None) -> None:
+def atomic_write(path: Path, data: bytes, before_rename: Callable[[], None] | None = None) -> None:
     """Write ``data`` to ``path`` so that a reader sees either the old file or the whole new one.
 
-    ``before_rename`` names a fault-injection point (:mod:`arena.core.faults`) between the write and the rename.
+    ``before_rename`` is called between the write and the rename (a fault-injection point).
     """
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    if before_rename:
-        fault_point(before_rename)
+    if before_rename is not None:
+        before_rename()
     os.replace(tmp, path)
     try:
         fd = os.open(path.parent, os.O_RDONLY)
@@ -68,22 +56,22 @@ def _name(matching: int) -> str:
     return f"ckpt-{matching:08d}"
 
 
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Manifests in ``run_dir``, oldest first."""
-    folder = Path(run_dir) / SUBDIR
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Manifests in ``folder``, oldest first."""
+    folder = Path(folder)
     return sorted(folder.glob("ckpt-*.json")) if folder.is_dir() else []
 
 
-def save_checkpoint(run_dir: Path, state: dict[str, Any], matching: int, keep_last: int) -> Path:
-    """Save ``state`` as the checkpoint after ``matching`` matchings; prune to ``keep_last``."""
-    folder = Path(run_dir) / SUBDIR
+def save_checkpoint(folder: Path, state: dict[str, Any], matching: int, keep_last: int, faults: Faults = NO_FAULTS) -> Path:
+    """Save ``state`` in ``folder`` as the checkpoint after ``matching`` matchings; prune to ``keep_last``."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
     weights = folder / f"{_name(matching)}.pt"
-    atomic_write(weights, payload, before_rename="checkpoint-write")
-    fault_point("checkpoint-manifest")
+    atomic_write(weights, payload, before_rename=lambda: faults.hit("checkpoint-write"))
+    faults.hit("checkpoint-manifest")
     manifest = {
         "file": weights.name,
         "sha256": hashlib.sha256(payload).hexdigest(),
@@ -92,7 +80,7 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], matching: int, keep_la
         "time": time.time(),
     }
     atomic_write(folder / f"{_name(matching)}.json", json.dumps(manifest, indent=1).encode())
-    for old in list_checkpoints(run_dir)[:-keep_last]:
+    for old in list_checkpoints(folder)[:-keep_last]:
         (folder / old.with_suffix(".pt").name).unlink(missing_ok=True)
         old.unlink(missing_ok=True)
     return weights
@@ -113,15 +101,15 @@ def _load_one(manifest_path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{weights.name}: cannot be loaded safely ({exc})") from None
 
 
-def load_checkpoint(run_dir: Path) -> dict[str, Any]:
-    """The newest checkpoint that passes its checksum; older ones are tried with a warning.
+def load_checkpoint(folder: Path) -> dict[str, Any]:
+    """The newest checkpoint in ``folder`` that passes its checksum; older ones are tried with a warning.
 
     Raises:
-        CheckpointError: no checkpoint in ``run_dir`` is usable.
+        CheckpointError: no checkpoint in ``folder`` is usable.
     """
-    manifests = list_checkpoints(run_dir)
+    manifests = list_checkpoints(folder)
     if not manifests:
-        raise CheckpointError(f"no checkpoint in {Path(run_dir) / SUBDIR}")
+        raise CheckpointError(f"no checkpoint in {folder}")
     problems = []
     for manifest in reversed(manifests):
         try:
@@ -131,4 +119,4 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
             warnings.warn(f"skipping checkpoint: {exc}", RuntimeWarning, stacklevel=2)
             continue
         return state
-    raise CheckpointError(f"no usable checkpoint in {Path(run_dir) / SUBDIR}: " + "; ".join(problems))
+    raise CheckpointError(f"no usable checkpoint in {folder}: " + "; ".join(problems))

@@ -1,47 +1,15 @@
-"""What a run writes besides checkpoints: the metrics log and pictures of samples."""
+"""Pictures of samples: image grids, scatter plots against the true modes, 1-D densities, symbol histograms."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 import torch
 
 from arena.evaluation.metrics import symbol_counts
 
-__all__ = ["MetricsLog", "save_image_grid", "save_scatter", "save_density_1d", "save_samples_picture"]
-
-
-class MetricsLog:
-    """``metrics.jsonl``: one JSON object a line, flushed as it is written."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.lines = sum(1 for _ in open(self.path)) if self.path.exists() else 0
-
-    def write(self, record: dict[str, Any]) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record, allow_nan=True) + "\n")
-        self.lines += 1
-
-    def truncate(self, lines: int) -> None:
-        """Keep the first ``lines`` lines (a resumed run rewrites what came after its checkpoint)."""
-        if not self.path.exists():
-            self.lines = 0
-            return
-        with open(self.path) as f:
-            kept = [line for _, line in zip(range(lines), f)]
-        with open(self.path, "w") as f:
-            f.writelines(kept)
-        self.lines = len(kept)
-
-    def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in open(self.path) if line.strip()]
+__all__ = ["save_image_grid", "save_scatter", "save_density_1d", "save_histogram"]
 
 
 def _to_unit(x: torch.Tensor, low: float | None, high: float | None) -> np.ndarray:
@@ -151,22 +119,3 @@ def save_histogram(samples: torch.Tensor, path: Path, probs: list[float], title:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def save_samples_picture(samples: torch.Tensor, path: Path, data, discriminator=None, title: str = "") -> None:
-    """The natural picture for ``data``: an image grid, a scatter against the modes, or a 1-D density plot."""
-    if data.kind == "images":
-        save_image_grid(samples, path, data.low, data.high)
-    elif data.kind == "categorical":
-        save_histogram(samples, path, data.info["probs"], title)
-    elif data.shape == (1,):
-        grid = d_values = None
-        if discriminator is not None:
-            lo = float(torch.minimum(samples.min(), data.test.min()))
-            hi = float(torch.maximum(samples.max(), data.test.max()))
-            grid = torch.linspace(lo, hi, 200, device=samples.device).unsqueeze(1)
-            with torch.no_grad():
-                d_values = torch.sigmoid(discriminator(grid))
-        save_density_1d(samples, path, data.test[:5000], grid, d_values, title)
-    else:
-        save_scatter(samples, path, data.modes, data.test[:2500], title)

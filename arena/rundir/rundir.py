@@ -1,62 +1,206 @@
-"""Run directories: created fresh for every run, never overwritten."""
+"""The run directory: one owner for every file a run writes and every command reads.
+
+::
+
+    RUN_DIR/
+      config.yaml        the resolved config (every default filled in); `arena resume` reads it
+      run.json           device, torch and Python versions, the command line
+      metrics.jsonl      one JSON object a line (train, eval, payoff, selection, warning, divergence)
+      results.json       every cross-play payoff matrix (the input of every rating system)
+      leaderboard.json   the latest leaderboard, with the mixture (also leaderboard.csv)
+      lineage.json       selection: who replaced whom, when, with which hyper-parameters
+      mixture.json       the mixture's components, weights and metrics
+      eval.json          what `arena eval` measured, by agent
+      samples/           pictures of every generator's samples at every evaluation
+      checkpoints/       ckpt-00000020.pt + .json manifest (sha256), the newest keep_last kept
+      .lock              held by the process that trains the run
+
+Every JSON file is written atomically (temporary file, fsync, rename), so a reader, or a
+crash, sees either the old file or the whole new one.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from arena.config import RunConfig, dump_config
 from arena.core.errors import RunDirError
+from arena.core.faults import NO_FAULTS, Faults
+from arena.rundir.checkpoint import atomic_write, list_checkpoints, load_checkpoint, save_checkpoint
+from arena.rundir.lock import RunLock
+from arena.rundir.metrics_log import MetricsLog
 
-__all__ = ["create_run_dir", "check_run_dir", "CONFIG_FILE", "METRICS_FILE", "SAMPLES_DIR"]
+if TYPE_CHECKING:  # pragma: no cover
+    from arena.config import RunConfig
 
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.jsonl"
-SAMPLES_DIR = "samples"
+__all__ = ["RunDir"]
 
 
-def create_run_dir(config: RunConfig, out: str | Path | None, device: torch.device, root: str | Path = "runs") -> Path:
-    """Make the run directory (``out``, or ``runs/<name>-<time>``) and write the resolved config.
+class RunDir:
+    """A run directory (see the module docstring for its files).
 
-    Raises:
-        RunDirError: ``out`` exists and is not empty.
+    Args:
+        path: the directory; it must hold ``config.yaml`` (use :meth:`create` for a new one).
     """
-    if out is not None:
-        path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise RunDirError(f"{path} already exists and is not empty; choose a new --out, or `arena resume {path}`")
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = Path(root) / f"{config.name}-{stamp}"
-        i = 1
-        while path.exists():
-            path = Path(root) / f"{config.name}-{stamp}-{i}"
-            i += 1
-    path.mkdir(parents=True, exist_ok=True)
-    (path / SAMPLES_DIR).mkdir(exist_ok=True)
-    (path / CONFIG_FILE).write_text(dump_config(config))
-    info: dict[str, Any] = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": sys.argv,
-        "device": str(device),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "config_source": getattr(getattr(config, "origin", None), "source", None),
-    }
-    (path / "run.json").write_text(json.dumps(info, indent=1))
-    return path
 
+    CONFIG = "config.yaml"
+    RUN_INFO = "run.json"
+    METRICS = "metrics.jsonl"
+    RESULTS = "results.json"
+    LEADERBOARD_JSON = "leaderboard.json"
+    LEADERBOARD_CSV = "leaderboard.csv"
+    LINEAGE = "lineage.json"
+    MIXTURE = "mixture.json"
+    EVAL = "eval.json"
+    SAMPLES = "samples"
+    CHECKPOINTS = "checkpoints"
+    LOCK = ".lock"
 
-def check_run_dir(path: str | Path) -> Path:
-    """A run directory that exists and holds its resolved config."""
-    path = Path(path)
-    if not (path / CONFIG_FILE).is_file():
-        raise RunDirError(f"{path} is not a run directory (no {CONFIG_FILE})")
-    return path
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not (self.path / self.CONFIG).is_file():
+            raise RunDirError(f"{self.path} is not a run directory (no {self.CONFIG})")
+        self.metrics = MetricsLog(self.path / self.METRICS)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # ------------------------------------------------------------------ creating
+    @classmethod
+    def create(cls, config: RunConfig, out: str | Path | None, device: torch.device | str,
+               root: str | Path = "runs") -> RunDir:
+        """Make a new run directory (``out``, or ``root/<name>-<time>``) holding the resolved
+        config and ``run.json``.
+
+        Raises:
+            RunDirError: ``out`` exists and is not empty.
+        """
+        from arena.config import dump_config
+
+        if out is not None:
+            path = Path(out)
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise RunDirError(f"{path} already exists and is not empty; choose a new --out, or `arena resume {path}`")
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = Path(root) / f"{config.name}-{stamp}"
+            i = 1
+            while path.exists():
+                path = Path(root) / f"{config.name}-{stamp}-{i}"
+                i += 1
+        path.mkdir(parents=True, exist_ok=True)
+        (path / cls.SAMPLES).mkdir(exist_ok=True)
+        atomic_write(path / cls.CONFIG, dump_config(config).encode())
+        info: dict[str, Any] = {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": sys.argv,
+            "device": str(device),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "config_source": config.origin.source if config.origin is not None else None,
+        }
+        atomic_write(path / cls.RUN_INFO, json.dumps(info, indent=1).encode())
+        return cls(path)
+
+    def config(self) -> RunConfig:
+        """The resolved config of the run."""
+        from arena.config import load_config
+
+        return load_config(self.path / self.CONFIG)
+
+    def lock(self) -> RunLock:
+        """The lock of this directory (``with run_dir.lock().held(): ...``)."""
+        return RunLock(self.path / self.LOCK)
+
+    # ------------------------------------------------------------------ JSON files
+    def write_json(self, name: str, data: Any) -> None:
+        """Write ``data`` as ``name`` atomically."""
+        atomic_write(self.path / name, json.dumps(data, indent=1).encode())
+
+    def read_json(self, name: str, when: str = "it is written at the first evaluation") -> Any:
+        """The contents of ``name``; a :class:`RunDirError` saying when it appears if it does not exist yet."""
+        path = self.path / name
+        if not path.is_file():
+            raise RunDirError(f"{self.path} has no {name} yet ({when})")
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path}: unreadable ({exc})") from None
+
+    def write_standings(self, rows: list[dict[str, Any]], header: dict[str, Any], results: list, lineage: list,
+                        mixture: dict[str, Any] | None) -> None:
+        """The leaderboard (JSON: ``header`` plus the rows; CSV: the rows), the results, the lineage
+        and the mixture, each written atomically."""
+        self.write_json(self.LEADERBOARD_JSON, {**header, "rows": rows})
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write(self.path / self.LEADERBOARD_CSV, buf.getvalue().encode())
+        self.write_json(self.RESULTS, results)
+        self.write_json(self.LINEAGE, lineage)
+        self.write_json(self.MIXTURE, mixture)
+
+    def leaderboard(self) -> dict[str, Any]:
+        """The latest leaderboard: ``matching``, ``rounds``, ``system``, ``mixture`` and ``rows``."""
+        return self.read_json(self.LEADERBOARD_JSON)
+
+    def results(self) -> list[dict[str, Any]]:
+        """Every recorded cross-play period (the input of the rating systems)."""
+        return self.read_json(self.RESULTS)
+
+    def evaluations(self) -> dict[str, Any]:
+        """What ``arena eval`` has measured so far, by agent (empty before the first)."""
+        path = self.path / self.EVAL
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def merge_evaluations(self, records: dict[str, dict[str, Any]]) -> Path:
+        """Add (or replace) the ``arena eval`` records of some agents in ``eval.json``."""
+        merged = {**self.evaluations(), **records}
+        self.write_json(self.EVAL, merged)
+        return self.path / self.EVAL
+
+    # ------------------------------------------------------------------ pictures
+    def picture(self, agent: str, matching: int) -> Path:
+        """Where the picture of ``agent``'s samples at ``matching`` goes."""
+        folder = self.path / self.SAMPLES
+        folder.mkdir(exist_ok=True)
+        return folder / f"{agent}-{matching:06d}.png"
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / self.CHECKPOINTS
+
+    def checkpoints(self) -> list[Path]:
+        """Checkpoint manifests, oldest first."""
+        return list_checkpoints(self.checkpoint_dir)
+
+    def save_checkpoint(self, state: dict[str, Any], matching: int, keep_last: int, faults: Faults = NO_FAULTS) -> Path:
+        """Save the state after ``matching`` matchings (atomically); keep the newest ``keep_last``."""
+        return save_checkpoint(self.checkpoint_dir, state, matching, keep_last, faults)
+
+    def load_checkpoint(self) -> dict[str, Any]:
+        """The newest checkpoint that passes its checksum (older ones are tried with a warning).
+
+        Raises:
+            CheckpointError: no usable checkpoint.
+        """
+        return load_checkpoint(self.checkpoint_dir)
+
+    def has_checkpoint(self) -> bool:
+        return bool(self.checkpoints())
+

@@ -1,31 +1,24 @@
 """The leaderboard: every agent's rank, rating, matches, last metrics and status.
 
-Rows are built from the tournament's state; the same rows are shown live during a run,
-written to ``leaderboard.csv`` and ``leaderboard.json`` in the run directory, and printed by
-``arena leaderboard RUN_DIR``.
+Rows are built from the tournament's standings; the same rows are shown live during a run
+(:mod:`arena.cli.display`), written to ``leaderboard.csv`` and ``leaderboard.json`` in the run
+directory (:class:`arena.rundir.RunDir`), and printed by ``arena leaderboard RUN_DIR``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from arena.rundir.checkpoint import atomic_write
+from agents import Agent
+from arena.engine.divergence import DivergenceGuard
 from arena.tournament.ratings import Rating
+from arena.tournament.standings import Standings
 
-__all__ = ["leaderboard_rows", "write_leaderboard", "read_leaderboard", "leaderboard_table", "LEADERBOARD_CSV", "LEADERBOARD_JSON"]
+__all__ = ["leaderboard_rows", "agent_status", "standings_rows", "SHOWN_METRICS"]
 
-LEADERBOARD_CSV = "leaderboard.csv"
-LEADERBOARD_JSON = "leaderboard.json"
-
-# Metrics shown in the table's "metrics" column, in this order, where present, with short labels.
-_SHOWN = ("modes", "high_quality", "reverse_kl", "tv", "symbols", "diversity", "d_gap")
-_LABELS = {"modes": "modes", "high_quality": "hq%", "reverse_kl": "rKL", "tv": "tv", "symbols": "symbols",
-           "diversity": "div", "d_gap": "|D-1/2|"}
+SHOWN_METRICS = ("modes", "high_quality", "reverse_kl", "tv", "symbols", "diversity", "d_gap")
+"""Metrics a row carries, in this order, where the agent has them."""
 
 
 def leaderboard_rows(
@@ -61,60 +54,28 @@ def leaderboard_rows(
                 "uncertainty": None if rating is None or rating.uncertainty is None else round(rating.uncertainty, 1),
                 "matches": matches.get(name, 0),
                 "score": None if name not in scores else round(scores[name], 4),
-                **{k: metrics.get(name, {}).get(k) for k in _SHOWN if k in metrics.get(name, {})},
+                **{k: metrics.get(name, {}).get(k) for k in SHOWN_METRICS if k in metrics.get(name, {})},
                 "status": status.get(name, "active"),
             })
     return rows
 
 
-def write_leaderboard(run_dir: Path, rows: list[dict[str, Any]], header: dict[str, Any]) -> None:
-    """``leaderboard.json`` (``header`` plus the rows) and ``leaderboard.csv``, each written atomically."""
-    atomic_write(run_dir / LEADERBOARD_JSON, json.dumps({**header, "rows": rows}, indent=1).encode())
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(run_dir / LEADERBOARD_CSV, buf.getvalue().encode())
+def agent_status(agent: Agent, guard: DivergenceGuard, standings: Standings) -> str:
+    """``active``, ``retired``, or what happened to it: ``diverged x2``, ``copy of g1 @50``."""
+    if guard.is_retired(agent):
+        return "retired"
+    parts = []
+    failures = guard.failures_of(agent)
+    if failures:
+        parts.append(f"diverged x{failures}")
+    copies = standings.replacements(agent)
+    if copies:
+        parts.append(f"copy of {copies[-1]['parent']} @{copies[-1]['matching']}")
+    return "; ".join(parts) or "active"
 
 
-def read_leaderboard(run_dir: Path) -> dict[str, Any]:
-    from arena.core.errors import RunDirError
-
-    path = run_dir / LEADERBOARD_JSON
-    if not path.is_file():
-        raise RunDirError(f"{run_dir} has no {LEADERBOARD_JSON} yet (it is written at the first evaluation)")
-    return json.loads(path.read_text())
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _metrics_cell(values: dict[str, Any]) -> str:
-    return " ".join(f"{_LABELS[k]} {values[k]:.3g}" for k in _SHOWN if values.get(k) is not None)
-
-
-def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mixture: dict[str, Any] | None = None):
-    """A rich table of ``rows`` (and the mixture's metrics as a last line)."""
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for column, justify in (("#", "right"), ("agent", "left"), ("role", "left"), ("rating", "right"),
-                            ("±", "right"), ("matches", "right"), ("score", "right"), ("metrics", "left"),
-                            ("status", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for row in rows:
-        shown = _metrics_cell(row)
-        style = "dim" if row["status"] == "retired" else None
-        table.add_row(str(row["rank"]), row["agent"], row["role"][0].upper(), _cell(row["rating"]),
-                      _cell(row["uncertainty"]), str(row["matches"]), _cell(row["score"]), shown, row["status"], style=style)
-    if mixture:
-        shown = _metrics_cell(mixture.get("metrics", {}))
-        parts = " ".join(f"{n} {w:.2f}" for n, w in zip(mixture["components"], mixture["weights"]))
-        table.add_row("", "mixture", "G", "", "", "", "", shown, parts)
-    return table
+def standings_rows(agents: Sequence[Agent], standings: Standings, guard: DivergenceGuard) -> list[dict[str, Any]]:
+    """The leaderboard of ``agents`` (generators and discriminators) from the standings."""
+    named = [(a.name, a.role, standings.identity(a)) for a in agents]
+    status = {a.name: agent_status(a, guard, standings) for a in agents}
+    return leaderboard_rows(named, standings.ratings, standings.matches, standings.scores, standings.metrics, status)

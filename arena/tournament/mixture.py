@@ -2,7 +2,8 @@
 
 Weights are ``uniform``, by ``rating`` (Bradley-Terry strength ``10^(rating / 400)``), or by
 ``quality``: fitted so that the mixture's histogram over the data's modes (toy mixtures) or
-symbols (categorical data) is as close as possible to the data's. With ``H[k, i]`` the share
+symbols (categorical data) is as close as possible to the data's. Weightings are registered in
+:data:`weightings` (``mixture.weights`` in a config). With ``H[k, i]`` the share
 of generator ``i``'s samples that are high-quality samples of mode ``k`` and ``p`` the data's
 mode probabilities, the weights maximise ``sum_k p_k log (H w)_k`` over the simplex, i.e.
 minimise ``KL(p || H w)``: a missing mode and samples off every mode both cost. The problem
@@ -13,14 +14,18 @@ proportional to each generator's ``quality`` signal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 from agents import Generator
-from arena.evaluation.metrics import mode_counts, symbol_counts
+from arena.core.errors import ArenaError
+from arena.core.registry import Registry
+from arena.data.kinds import DataKind
 
-__all__ = ["Mixture", "fit_weights", "mixture_weights"]
+__all__ = ["Mixture", "Candidates", "weightings", "fit_weights", "mixture_weights"]
 
 
 class Mixture:
@@ -93,30 +98,60 @@ def fit_weights(hist: torch.Tensor, target: torch.Tensor, iterations: int = 2000
     return w
 
 
-def mixture_weights(
-    kind: str,
-    components: Sequence[Generator],
-    ratings: dict[str, float],
-    samples: dict[str, torch.Tensor],
-    data,
-    quality: dict[str, float],
-) -> list[float]:
-    """The weights of ``components`` under ``kind`` (see the module docstring)."""
-    if kind == "uniform" or len(components) == 1:
-        return [1.0 / len(components)] * len(components)
-    if kind == "rating":
-        top = max(ratings.get(g.name, 1500.0) for g in components)
-        strength = [10 ** ((ratings.get(g.name, 1500.0) - top) / 400) for g in components]
-        return [s / sum(strength) for s in strength]
-    if data.modes is not None:
-        hist = torch.stack([mode_counts(samples[g.name], data.modes, data.mode_std) / samples[g.name].shape[0]
-                            for g in components], dim=1)
-        return fit_weights(hist, torch.ones(data.modes.shape[0])).tolist()
-    if data.kind == "categorical":
-        k = len(data.info["probs"])
-        hist = torch.stack([symbol_counts(samples[g.name], k) / samples[g.name].shape[0] for g in components], dim=1)
-        return fit_weights(hist, torch.tensor(data.info["probs"])).tolist()
-    scores = [max(quality.get(g.name, 0.0), 0.0) for g in components]
+@dataclasses.dataclass
+class Candidates:
+    """What a weighting may look at: the generators chosen for the mixture (best-rated first),
+    their ratings, their latest evaluation samples and quality signals, and the data's kind."""
+
+    generators: Sequence[Generator]
+    ratings: dict[str, float]
+    samples: dict[str, torch.Tensor]
+    quality: dict[str, float]
+    kind: DataKind
+
+
+def uniform_weights(c: Candidates) -> list[float]:
+    """Every component alike."""
+    return [1.0 / len(c.generators)] * len(c.generators)
+
+
+def rating_weights(c: Candidates) -> list[float]:
+    """Proportional to Bradley-Terry strength ``10^(rating / 400)``."""
+    top = max(c.ratings.get(g.name, 1500.0) for g in c.generators)
+    strength = [10 ** ((c.ratings.get(g.name, 1500.0) - top) / 400) for g in c.generators]
+    return [s / sum(strength) for s in strength]
+
+
+def quality_weights(c: Candidates) -> list[float]:
+    """Fitted to the data's bins (modes, symbols) where it has them; otherwise proportional to
+    each generator's quality signal."""
+    hists = [c.kind.histogram(c.samples[g.name]) for g in c.generators]
+    target = c.kind.target()
+    if target is not None and all(h is not None for h in hists):
+        return fit_weights(torch.stack(hists, dim=1), target).tolist()
+    scores = [max(c.quality.get(g.name, 0.0), 0.0) for g in c.generators]
     if sum(scores) <= 0:
-        return [1.0 / len(components)] * len(components)
+        return uniform_weights(c)
     return [s / sum(scores) for s in scores]
+
+
+weightings: Registry[list[float]] = Registry("mixture weighting")
+"""Every way of weighting a mixture's components: ``mixture.weights`` in a config names one."""
+weightings.register("uniform", uniform_weights, "every component alike")
+weightings.register("rating", rating_weights, "proportional to Bradley-Terry strength 10^(rating/400)")
+weightings.register("quality", quality_weights, "fitted to the data's modes or symbols (toy data), else by quality signal")
+
+
+def mixture_weights(kind: str, candidates: Candidates) -> list[float]:
+    """The weights of ``candidates`` under the weighting registered as ``kind``."""
+    if len(candidates.generators) == 1:
+        return [1.0]
+    weigh: Callable[[Candidates], list[float]] = weightings.factory(kind)
+    return weigh(candidates)
+
+
+def mixture_from_record(record: dict[str, Any] | None, generator: Callable[[str], Generator]) -> Mixture:
+    """The mixture a run recorded (``mixture.json``, the checkpoint), over its loaded generators."""
+    if not record:
+        raise ArenaError("this run has no mixture yet: it is chosen at the first evaluation")
+    return Mixture([generator(name) for name in record["components"]], record["weights"])

@@ -12,7 +12,8 @@ here reads that list and nothing else, so ratings can be recomputed from ``resul
 - :func:`bradley_terry`: the maximum-likelihood Bradley-Terry fit of all results at once
   (Hunter's MM algorithm), with standard errors from the Fisher information.
 
-All return ``{name: Rating}`` on the Elo scale (1500 average start, 400 points = 10:1 odds).
+All return ``{name: Rating}`` on the Elo scale (1500 average start, 400 points = 10:1 odds) and
+are registered in :data:`rating_systems` (``ratings.system`` in a config).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["Rating", "Game", "SYSTEMS", "games_of", "elo", "glicko2", "glicko2_update", "bradley_terry", "compute_ratings"]
+from arena.core.registry import Registry
+
+__all__ = ["Rating", "Result", "rating_systems", "results_of", "elo", "glicko2", "glicko2_update", "bradley_terry",
+           "compute_ratings"]
 
 ELO_SCALE = 400 / math.log(10)  # Elo points per unit of log-strength
 GLICKO_SCALE = 173.7178  # Glicko-2's conversion between the Glicko and Glicko-2 scales
@@ -40,12 +44,12 @@ class Rating:
         return dataclasses.asdict(self)
 
 
-Game = tuple[str, str, float]
-"""``(player, opponent, player's score in [0, 1])``."""
+Result = tuple[str, str, float]
+"""One game's result: ``(player, opponent, player's score in [0, 1])``."""
 
 
-def games_of(period: dict[str, Any]) -> list[Game]:
-    """The games of one recorded period, from the generator's side: ``(g, d, 1 - payoff)``."""
+def results_of(period: dict[str, Any]) -> list[Result]:
+    """The results of one recorded period, from the generator's side: ``(g, d, 1 - payoff)``."""
     games = []
     for i, g in enumerate(period["generators"]):
         for j, d in enumerate(period["discriminators"]):
@@ -62,7 +66,7 @@ def _players(periods: Sequence[dict[str, Any]]) -> list[str]:
     return list(names)
 
 
-def _count(games: Iterable[Game], counts: dict[str, int]) -> None:
+def _count(games: Iterable[Result], counts: dict[str, int]) -> None:
     for a, b, _ in games:
         counts[a] += 1
         counts[b] += 1
@@ -73,7 +77,7 @@ def elo(periods: Sequence[dict[str, Any]], k: float = 32.0, initial: float = 150
     ratings = dict.fromkeys(_players(periods), initial)
     counts = dict.fromkeys(ratings, 0)
     for period in periods:
-        games = games_of(period)
+        games = results_of(period)
         delta = dict.fromkeys(ratings, 0.0)
         for a, b, s in games:
             expected = 1.0 / (1.0 + 10 ** ((ratings[b] - ratings[a]) / 400))
@@ -151,7 +155,7 @@ def glicko2(
     state = {name: (1500.0, rd, vol) for name in _players(periods)}
     counts = dict.fromkeys(state, 0)
     for period in periods:
-        games = games_of(period)
+        games = results_of(period)
         opponents: dict[str, list[tuple[float, float, float]]] = {name: [] for name in state}
         for a, b, s in games:
             opponents[a].append((state[b][0], state[b][1], s))
@@ -183,7 +187,7 @@ def bradley_terry(
     wins = [prior / 2] * n
     counts = dict.fromkeys(names, 0)
     for period in periods:
-        games = games_of(period)
+        games = results_of(period)
         for a, b, s in games:
             ia, ib = index[a], index[b]
             games_between[ia][ib] += 1
@@ -242,19 +246,19 @@ def _bt_standard_errors(gamma: list[float], games_between: list[list[float]], pr
     return [float(ELO_SCALE * math.sqrt(max(cov[i, i], 0.0))) if info[i, i] > 0 else None for i in range(n)]
 
 
-SYSTEMS = {
-    "elo": (elo, "Elo (k = 32) with fractional scores, one update per evaluation"),
-    "glicko2": (glicko2, "Glicko-2 (Glickman), one rating period per evaluation; uncertainty is the RD"),
-    "bradley-terry": (lambda periods: bradley_terry(periods, prior=1.0),
-                      "maximum-likelihood Bradley-Terry fit of all results (one virtual draw per player)"),
-}
+def _bradley_terry_with_prior(periods: Sequence[dict[str, Any]]) -> dict[str, Rating]:
+    return bradley_terry(periods, prior=1.0)
+
+
+rating_systems: Registry = Registry("rating system")
+"""Every rating system: ``ratings.system`` in a config names one; each maps the recorded periods
+to ``{name: Rating}``."""
+rating_systems.register("elo", elo, "Elo (k = 32) with fractional scores, one update per evaluation")
+rating_systems.register("glicko2", glicko2, "Glicko-2 (Glickman), one rating period per evaluation; uncertainty is the RD")
+rating_systems.register("bradley-terry", _bradley_terry_with_prior,
+                        "maximum-likelihood Bradley-Terry fit of all results (one virtual draw per player)")
 
 
 def compute_ratings(system: str, periods: Sequence[dict[str, Any]]) -> dict[str, Rating]:
-    """Ratings of every player in ``periods`` under ``system`` (a key of :data:`SYSTEMS`)."""
-    if system not in SYSTEMS:
-        from arena.core.errors import ConfigError
-        from arena.core.typecheck import did_you_mean
-
-        raise ConfigError(f"unknown rating system {system!r} (known: {', '.join(SYSTEMS)}){did_you_mean(system, SYSTEMS)}")
-    return SYSTEMS[system][0](periods)
+    """Ratings of every player in ``periods`` under the rating system registered as ``system``."""
+    return rating_systems.factory(system)(periods)

@@ -3,7 +3,8 @@
 A matching is a list of ``(generator_index, discriminator_index)`` pairs in which every
 agent appears at most once. A schedule is a pure function of the matching's index (and, for
 ``all-vs-best``, of the current ranking, which checkpoints keep), so a resumed run plays
-exactly the matchings an uninterrupted one would.
+exactly the matchings an uninterrupted one would. Schedules are registered in
+:data:`schedules` (``schedule.type`` in a config).
 """
 
 from __future__ import annotations
@@ -15,30 +16,34 @@ from collections.abc import Sequence
 import torch
 
 from arena.core.errors import ConfigError
+from arena.core.registry import Registry
 from arena.core.seeding import derive_seed
 
-__all__ = ["Matching", "Schedule", "RoundRobin", "RandomSchedule", "GridSchedule", "AllVsBest", "SCHEDULES", "make_schedule"]
+__all__ = ["Pairs", "Schedule", "RoundRobin", "RandomSchedule", "GridSchedule", "AllVsBest", "schedules", "make_schedule"]
 
-Matching = list[tuple[int, int]]
+Pairs = list[tuple[int, int]]
+"""One matching of a schedule: ``(generator index, discriminator index)`` pairs."""
 
 
 class Schedule(abc.ABC):
-    """The matchings of a tournament between ``generators`` generators and ``discriminators`` discriminators."""
+    """The matchings of a tournament between ``generators`` generators and ``discriminators`` discriminators.
+
+    Args:
+        generators, discriminators: how many agents of each role.
+        seed: the run's master seed (schedules that draw derive their own streams from it).
+    """
 
     uses_ranking = False
     """Whether :meth:`matching` reads the ranking (the caller computes it only then)."""
 
-    def __init__(self, generators: int, discriminators: int) -> None:
+    def __init__(self, generators: int, discriminators: int, seed: int = 0) -> None:
         self.n, self.m = generators, discriminators
+        self.seed = seed
 
     @abc.abstractmethod
-    def matching(self, k: int, ranking: tuple[Sequence[int], Sequence[int]] | None = None) -> Matching:
+    def matching(self, k: int, ranking: tuple[Sequence[int], Sequence[int]] | None = None) -> Pairs:
         """The ``k``-th matching. ``ranking`` holds generator and discriminator indices, best
         first; only schedules that follow the ratings use it."""
-
-    @property
-    def matches_per_matching(self) -> int:
-        return len(self.matching(0))
 
 
 class RoundRobin(Schedule):
@@ -49,7 +54,7 @@ class RoundRobin(Schedule):
     matchings every pair meets once.
     """
 
-    def matching(self, k: int, ranking=None) -> Matching:
+    def matching(self, k: int, ranking=None) -> Pairs:
         if self.n <= self.m:
             return [(i, (i + k) % self.m) for i in range(self.n)]
         return [((j + k) % self.n, j) for j in range(self.m)]
@@ -59,11 +64,7 @@ class RandomSchedule(Schedule):
     """Random pairings: a fresh random permutation of both roles for every matching, from a
     stream derived from the run's seed and the matching's index."""
 
-    def __init__(self, generators: int, discriminators: int, seed: int = 0) -> None:
-        super().__init__(generators, discriminators)
-        self.seed = seed
-
-    def matching(self, k: int, ranking=None) -> Matching:
+    def matching(self, k: int, ranking=None) -> Pairs:
         rng = torch.Generator().manual_seed(derive_seed(self.seed, "schedule", str(k)))
         gens = torch.randperm(self.n, generator=rng).tolist()
         discs = torch.randperm(self.m, generator=rng).tolist()
@@ -86,14 +87,14 @@ class GridSchedule(Schedule):
     on the same cell (a 2 x 2 torus), the duplicate offset is dropped.
     """
 
-    def __init__(self, generators: int, discriminators: int) -> None:
+    def __init__(self, generators: int, discriminators: int, seed: int = 0) -> None:
         if generators != discriminators:
             raise ConfigError(
                 f"the grid schedule needs as many generators as discriminators (one of each per cell), "
                 f"got {generators} and {discriminators}",
                 ("schedule", "type"),
             )
-        super().__init__(generators, discriminators)
+        super().__init__(generators, discriminators, seed)
         self.rows, self.cols = grid_shape(generators)
         offsets = []
         for dr, dc in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
@@ -106,7 +107,7 @@ class GridSchedule(Schedule):
         r, c = divmod(cell, self.cols)
         return ((r + dr) % self.rows) * self.cols + (c + dc) % self.cols
 
-    def matching(self, k: int, ranking=None) -> Matching:
+    def matching(self, k: int, ranking=None) -> Pairs:
         cells = self.offsets[k % len(self.offsets)]
         return [(g, cells[g]) for g in range(self.n)]
 
@@ -123,10 +124,10 @@ class AllVsBest(Schedule):
 
     uses_ranking = True
 
-    def matching(self, k: int, ranking=None) -> Matching:
+    def matching(self, k: int, ranking=None) -> Pairs:
         gens, discs = ranking if ranking is not None else (range(self.n), range(self.m))
         best_g, best_d = gens[0], discs[0]
-        out: Matching = []
+        out: Pairs = []
         if self.n > 1:
             out.append((list(gens[1:])[k % (self.n - 1)], best_d))
         if self.m > 1:
@@ -134,21 +135,14 @@ class AllVsBest(Schedule):
         return out or [(best_g, best_d)]
 
 
-SCHEDULES = {
-    "round-robin": "every generator meets every discriminator equally often",
-    "random": "seeded random pairings",
-    "grid": "Lipizzaner's toroidal grid: each cell against its 4 neighbours and itself",
-    "all-vs-best": "each agent plays the current best of the other role",
-}
+schedules: Registry[Schedule] = Registry("schedule")
+"""Every schedule: ``schedule.type`` in a config names one."""
+schedules.register("round-robin", RoundRobin, "every generator meets every discriminator equally often")
+schedules.register("random", RandomSchedule, "seeded random pairings")
+schedules.register("grid", GridSchedule, "Lipizzaner's toroidal grid: each cell against its 4 neighbours and itself")
+schedules.register("all-vs-best", AllVsBest, "each agent plays the current best of the other role")
 
 
 def make_schedule(kind: str, generators: int, discriminators: int, seed: int = 0) -> Schedule:
-    if kind == "round-robin":
-        return RoundRobin(generators, discriminators)
-    if kind == "random":
-        return RandomSchedule(generators, discriminators, seed)
-    if kind == "grid":
-        return GridSchedule(generators, discriminators)
-    if kind == "all-vs-best":
-        return AllVsBest(generators, discriminators)
-    raise ConfigError(f"unknown schedule {kind!r} (known: {', '.join(SCHEDULES)})", ("schedule", "type"))
+    """The schedule registered as ``kind`` for this many agents of each role."""
+    return schedules.factory(kind, ("schedule", "type"))(generators, discriminators, seed=seed)

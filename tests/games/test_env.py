@@ -78,7 +78,7 @@ def test_reinforce_learns_a_discrete_distribution():
         before = categorical_metrics(g.eval().sample(4000, torch.Generator().manual_seed(1)), probs)["tv"]
     g.train()
     for _ in range(600):
-        game.round(g, d, real)
+        game.play_round([g], [d], real)
     with torch.no_grad():
         after = categorical_metrics(g.eval().sample(4000, torch.Generator().manual_seed(1)), probs)
     assert after["tv"] < 0.08 and after["tv"] < before / 2, (before, after)

@@ -114,7 +114,7 @@ def test_round_does_d_steps_discriminator_updates_then_one_generator_update():
     game = games.make("gan-v0", d_steps=3)
     g, d = tiny_pair(seed=5)
     calls = []
-    game.round(g, d, lambda: calls.append(1) or torch.randn(8, 2))
+    game.play_round([g], [d], lambda: calls.append(1) or torch.randn(8, 2))
     assert len(calls) == 3 and d.steps == 3 and g.steps == 1
 
 

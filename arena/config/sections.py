@@ -1,24 +1,22 @@
-"""Typed run configs: YAML in, dataclasses out, every mistake named by file, line and key path.
+"""The sections of a run config: one typed dataclass per section, a docstring per field.
 
-One dataclass per section, with a docstring per field. The same dataclasses read YAML,
-apply ``--set key.path=value`` overrides and write the resolved config of every run.
-Free-form sections (``data``, ``game`` and each agent's ``net``, ``optim``, ``latent``) are
-mappings checked when the arena builds them, against the signature of what they name.
+The same dataclasses read YAML (:mod:`arena.config.loading`), take ``--set key.path=value``
+overrides and write the resolved config of every run. Values that name a plug-in (a schedule,
+a rating system, a mixture weighting) are checked against its registry. Free-form sections
+(``data``, ``game`` and each agent's ``net``, ``optim``, ``latent``) are mappings checked when
+the arena builds them, against the signature of what they name.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
-
-import yaml
 
 from agents.spec import AgentSpec, agent_names
 from arena.core.errors import ConfigError
-from arena.core.typecheck import Ge, Gt, Lt, parse_dataclass
+from arena.config.origin import ConfigOrigin
+from arena.core.typecheck import Ge, Gt, Le, Lt
 
 __all__ = [
     "RunConfig",
@@ -32,30 +30,42 @@ __all__ = [
     "MutateConfig",
     "MixtureConfig",
     "ComputeConfig",
-    "ConfigOrigin",
-    "load_config",
-    "parse_config",
-    "apply_overrides",
-    "config_to_dict",
-    "dump_config",
+    "MAX_AGENTS",
+    "MAX_EVAL_SAMPLES",
 ]
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+MAX_AGENTS = 4096
+"""Agents a run may hold in all (a 64 x 64 tournament holds 128)."""
+MAX_EVAL_SAMPLES = 1_000_000
+"""Samples per generator per evaluation (PacGAN's protocol uses 2,500; the Parzen window 10,000)."""
+
+
+def _registered(kind: str, value: str, path: tuple) -> None:
+    """Check that ``value`` names an entry of the plug-in registry of ``kind``."""
+    from arena.plugins import registry_of
+
+    registry_of(kind).entry(value, path)
 
 
 @dataclasses.dataclass
 class ScheduleConfig:
     """Which matches are played, and for how long."""
 
-    type: Literal["round-robin", "random", "grid", "all-vs-best"] = "round-robin"
-    """How matchings are formed: ``round-robin`` (every generator meets every discriminator equally
-    often), ``random`` (seeded), ``grid`` (Lipizzaner's toroidal grid) or ``all-vs-best``."""
+    type: str = "round-robin"
+    """How matchings are formed, an id of the schedule registry: ``round-robin`` (every generator
+    meets every discriminator equally often), ``random`` (seeded), ``grid`` (Lipizzaner's toroidal
+    grid) or ``all-vs-best``."""
     matchings: Annotated[int, Ge(1)] = 100
     """Number of matchings in the run."""
     steps_per_match: Annotated[int, Ge(1)] = 100
     """Rounds each match plays (a round: ``d_steps`` discriminator updates, one generator update)."""
     batch_size: Annotated[int, Ge(1)] = 64
     """Real (and generated) samples per update."""
+
+    def validate(self) -> None:
+        _registered("schedule", self.type, ("type",))
 
 
 @dataclasses.dataclass
@@ -72,7 +82,7 @@ class EvalConfig:
 
     every: Annotated[int, Ge(1)] = 10
     """Matchings between evaluations (the last matching is always evaluated)."""
-    samples: Annotated[int, Ge(1)] = 2500
+    samples: Annotated[int, Ge(1), Le(MAX_EVAL_SAMPLES)] = 2500
     """Generated samples per evaluation (PacGAN's protocol: 2,500)."""
     grid: Annotated[int, Ge(1)] = 64
     """Images in each sample grid."""
@@ -106,8 +116,12 @@ class DivergenceConfig:
 class RatingsConfig:
     """How agents are rated from the cross-evaluation results."""
 
-    system: Literal["glicko2", "elo", "bradley-terry"] = "glicko2"
-    """``glicko2``, ``elo`` or ``bradley-terry``; ``arena ratings RUN_DIR --system`` recomputes any of them."""
+    system: str = "glicko2"
+    """An id of the rating-system registry: ``glicko2``, ``elo`` or ``bradley-terry``;
+    ``arena ratings RUN_DIR --system`` recomputes any of them."""
+
+    def validate(self) -> None:
+        _registered("rating system", self.system, ("system",))
 
 
 @dataclasses.dataclass
@@ -138,9 +152,13 @@ class MixtureConfig:
 
     top: Annotated[int, Ge(0)] = 0
     """How many of the best-rated generators (0: all of them)."""
-    weights: Literal["uniform", "rating", "quality"] = "rating"
-    """``uniform``, ``rating`` (proportional to Bradley-Terry strength, ``10^(rating/400)``) or
-    ``quality`` (fitted to the data's quality metric; on toy mixtures: the mode histogram)."""
+    weights: str = "rating"
+    """An id of the mixture-weighting registry: ``uniform``, ``rating`` (proportional to
+    Bradley-Terry strength, ``10^(rating/400)``) or ``quality`` (fitted to the data's quality
+    metric; on toy mixtures: the mode histogram)."""
+
+    def validate(self) -> None:
+        _registered("mixture weighting", self.weights, ("weights",))
 
 
 @dataclasses.dataclass
@@ -199,6 +217,9 @@ class RunConfig:
     """The mixture of the best generators."""
     compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
     """Batched matchings, mixed precision and compilation."""
+    origin: ConfigOrigin | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+    """Where the values came from (file, lines, ``--set``), so that errors found later, when the
+    arena builds what the config names, are located like those found now. Not part of the config."""
 
     def validate(self) -> None:
         if not _DEVICE.match(self.device):
@@ -207,6 +228,11 @@ class RunConfig:
             raise ConfigError(f"expected letters, digits, '_', '-' and '.', got {self.name!r}", ("name",))
         if not self.agents:
             raise ConfigError("expected at least one generator and one discriminator, got an empty list", ("agents",))
+        total = sum(spec.count for spec in self.agents)
+        if total > MAX_AGENTS:
+            big = max(range(len(self.agents)), key=lambda i: self.agents[i].count)
+            raise ConfigError(f"the agents' counts add up to {total:,} agents, more than the {MAX_AGENTS:,} a run may hold",
+                              ("agents", big, "count"))
         seen: dict[str, int] = {}
         for i, spec in enumerate(self.agents):
             for name in agent_names(spec):
@@ -243,150 +269,3 @@ class RunConfig:
     @property
     def discriminator_names(self) -> list[str]:
         return [n for s in self.agents if s.role == "discriminator" for n in agent_names(s)]
-
-
-def _line_map(text: str) -> dict[tuple, int]:
-    """Key path -> 1-based line of its value, from the YAML node tree."""
-    lines: dict[tuple, int] = {}
-
-    def walk(node: yaml.Node, path: tuple) -> None:
-        lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                walk(value, (*path, key.value))
-                lines[(*path, key.value)] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-def _parse_key(key: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for token in re.findall(r"[^.\[\]]+|\[\d+\]", key):
-        if token.startswith("["):
-            parts.append(int(token[1:-1]))
-        elif token.isdigit():
-            parts.append(int(token))
-        else:
-            parts.append(token)
-    return parts
-
-
-def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> list[tuple]:
-    """Apply ``key.path=value`` overrides (values read as YAML) in place to a raw config mapping.
-
-    ``agents.0.optim.lr=1e-3`` and ``agents[0].optim.lr=1e-3`` are the same key path.
-    Returns the key paths that were set.
-    """
-    done: list[tuple] = []
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"expected key.path=value, got {item!r}", file="--set")
-        path = _parse_key(key.strip())
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"cannot read value {text!r}: {exc}", path, file="--set") from None
-        node: Any = raw
-        for i, part in enumerate(path[:-1]):
-            if isinstance(part, int):
-                if not isinstance(node, list) or not -len(node) <= part < len(node):
-                    raise ConfigError(f"no item {part} here", path[: i + 1], file="--set")
-                node = node[part]
-            else:
-                if not isinstance(node, dict):
-                    raise ConfigError("not a mapping", path[:i], file="--set")
-                node = node.setdefault(part, {})
-        last = path[-1]
-        if isinstance(last, int):
-            if not isinstance(node, list) or not -len(node) <= last < len(node):
-                raise ConfigError(f"no item {last} here", path, file="--set")
-        elif not isinstance(node, dict):
-            raise ConfigError("not a mapping", path[:-1], file="--set")
-        node[last] = value
-        done.append(tuple(path))
-    return done
-
-
-class ConfigOrigin:
-    """Where the values of a config came from: the file, its lines, and ``--set`` overrides."""
-
-    def __init__(self, source: str, lines: Mapping[tuple, int] | None = None, overridden: Iterable[tuple] = ()) -> None:
-        self.source = source
-        self.lines = dict(lines or {})
-        self.overridden = [tuple(p) for p in overridden]
-
-    def locate(self, exc: ConfigError) -> ConfigError:
-        """Fill in the file and line of an error raised with a key path only."""
-        if any(exc.path[: len(p)] == p for p in self.overridden):
-            return exc.locate("--set")
-        return exc.locate(self.source, self.lines)
-
-
-def parse_config(raw: Any, origin: ConfigOrigin | None = None) -> RunConfig:
-    """Check a raw mapping and build a :class:`RunConfig`; errors name the file and the line.
-
-    The returned config carries its :class:`ConfigOrigin` as ``config.origin``, so errors found
-    later (when the arena builds what the config names) are located the same way.
-    """
-    origin = origin or ConfigOrigin("<config>")
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"expected a mapping at the top level, got {type(raw).__name__}", file=origin.source)
-    try:
-        config = parse_dataclass(RunConfig, raw)
-    except ConfigError as exc:
-        raise origin.locate(exc) from None
-    config.origin = origin  # type: ignore[attr-defined]
-    return config
-
-
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
-    """Read a YAML config (``yaml.safe_load`` only), apply overrides, check everything."""
-    path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError("no such config file", file=source) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the config: {exc}", file=source) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"invalid YAML: {problem}", file=source, line=line) from None
-    if raw is None:
-        raise ConfigError("the config is empty", file=source)
-    overridden = apply_overrides(raw, overrides) if isinstance(raw, dict) else []
-    return parse_config(raw, ConfigOrigin(source, _line_map(text), overridden))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def config_to_dict(config: RunConfig) -> dict[str, Any]:
-    """The config as plain YAML-ready data (the first key is ``name``)."""
-    data = _plain(dataclasses.asdict(config))
-    order = ["name", "seed", "device", "data", "game", "agents", "schedule", "log", "eval", "checkpoint", "divergence",
-             "ratings", "selection", "mixture", "compute"]
-    return {k: data[k] for k in order}
-
-
-def dump_config(config: RunConfig) -> str:
-    return yaml.safe_dump(config_to_dict(config), sort_keys=False, default_flow_style=None)

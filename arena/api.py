@@ -1,0 +1,242 @@
+"""The Python API: run a config, resume a run directory, load one to sample from and evaluate.
+
+::
+
+    import arena
+
+    run = arena.run("configs/tournament_ring8.yaml", out="runs/demo")   # train; returns a Run
+    x = run.sample(2500, agent="mixture", seed=0)                      # a tensor of samples
+    print(run.evaluate(agent="mixture"))                               # the data's metrics
+    print(run.leaderboard()["rows"][0])                                # the best-rated generator
+    same = arena.load("runs/demo")                                     # later: the newest checkpoint
+    arena.resume("runs/demo")                                          # continue a stopped run
+
+The ``arena`` command line is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents import Generator
+from arena.config import RunConfig, load_config
+from arena.core.errors import ArenaError, ConfigError
+from arena.core.faults import NO_FAULTS, Faults
+from arena.engine.arena import Arena, build_arena
+from arena.engine.distributed import from_env
+from arena.evaluation.measure import measure
+from arena.evaluation.sampling import draw_samples
+from arena.rundir import RunDir
+from arena.rundir.lock import RunLock
+from arena.rundir.writers import writers
+from arena.tournament.callbacks import Callback, CallbackList
+from arena.tournament.loop import Tournament
+from arena.tournament.mixture import Mixture, mixture_from_record
+from arena.tournament.ratings import Rating, compute_ratings
+
+__all__ = ["Run", "run", "resume", "load"]
+
+
+def _config(config: RunConfig | str | Path, overrides: Sequence[str]) -> RunConfig:
+    if isinstance(config, RunConfig):
+        if overrides:
+            raise ConfigError("overrides apply to a config file; change the RunConfig itself instead")
+        return config
+    return load_config(config, overrides)
+
+
+class Run:
+    """A run: its directory, the arena built from its resolved config, and its tournament.
+
+    Get one from :func:`run`, :func:`resume` or :func:`load` rather than constructing it.
+
+    Attributes:
+        dir: the run directory (None for a run that writes nothing).
+        arena: the data, the agents and the game.
+        tournament: the loop and its standings.
+    """
+
+    def __init__(self, run_dir: RunDir | None, arena: Arena, comm=None, faults: Faults = NO_FAULTS,
+                 lock: RunLock | None = None) -> None:
+        self.dir = run_dir
+        self.arena = arena
+        self.comm = comm
+        self.faults = faults
+        self._lock = lock
+        self._callbacks = CallbackList()
+        self.tournament = Tournament(arena, [self._callbacks], comm=comm, faults=faults)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path) if self.dir else None!r}, matching {self.tournament.completed} of {self.config.schedule.matchings})"
+
+    @property
+    def config(self) -> RunConfig:
+        """The resolved config."""
+        return self.arena.config
+
+    @property
+    def path(self) -> Path | None:
+        return self.dir.path if self.dir is not None else None
+
+    @property
+    def lead(self) -> bool:
+        """Whether this process writes the run directory (rank 0, or the only process)."""
+        return self.comm is None or self.comm.rank == 0
+
+    @property
+    def finished(self) -> bool:
+        return self.tournament.finished
+
+    # ------------------------------------------------------------------ making one
+    @classmethod
+    def create(cls, config: RunConfig | str | Path, out: str | Path | None = None, device: str | None = None,
+               overrides: Sequence[str] = (), faults: Faults = NO_FAULTS, root: str | Path = "runs") -> Run:
+        """Check ``config``, build its arena and make a new run directory (locked); nothing is played yet."""
+        config = _config(config, overrides)
+        comm, dev = from_env(device or config.device)
+        arena = build_arena(config, device=dev)
+        lead = comm is None or comm.rank == 0
+        run_dir = RunDir.create(config, out, arena.device, root) if lead else None
+        if comm is not None:
+            run_dir = RunDir(comm.broadcast(str(run_dir.path) if lead else None))
+        lock = run_dir.lock().acquire() if lead else None
+        return cls(run_dir, arena, comm, faults, lock)
+
+    @classmethod
+    def open(cls, path: str | Path, device: str | None = None, faults: Faults = NO_FAULTS) -> Run:
+        """Open a run directory to continue training it (locked): its newest good checkpoint is
+        loaded, or, where none was written yet, it starts over from the beginning."""
+        run_dir = RunDir(path)
+        config = run_dir.config()
+        comm, dev = from_env(device or config.device)
+        lead = comm is None or comm.rank == 0
+        lock = run_dir.lock().acquire() if lead else None
+        try:
+            self = cls(run_dir, build_arena(config, device=dev), comm, faults, lock)
+            if run_dir.has_checkpoint():
+                self.tournament.load_state_dict(run_dir.load_checkpoint())
+            elif lead:
+                warnings.warn(f"{run_dir} has no checkpoint yet; starting it over from the beginning", RuntimeWarning,
+                              stacklevel=2)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return self
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = "cpu") -> Run:
+        """Open a run directory read-only, at its newest good checkpoint (a run in progress is not disturbed)."""
+        run_dir = RunDir(path)
+        config = run_dir.config()
+        self = cls(run_dir, build_arena(config, device=device or config.device))
+        self.tournament.load_state_dict(run_dir.load_checkpoint(), global_rng=False)
+        return self
+
+    # ------------------------------------------------------------------ training
+    def play(self, callbacks: Iterable[Callback] = ()) -> Run:
+        """Play the schedule to its end (or to a requested stop), writing the run directory; the
+        lock is released when this returns."""
+        try:
+            written = writers(self.dir, self.faults) if self.lead and self.dir is not None else []
+            self._callbacks.callbacks = [*written, *callbacks]
+            if not self.finished:
+                self.tournament.run()
+        finally:
+            self._callbacks.callbacks = []
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            if self.comm is not None:
+                self.comm.close()
+        return self
+
+    # ------------------------------------------------------------------ using the result
+    def generator(self, agent: str | None = None) -> Generator | Mixture:
+        """The generator named ``agent`` (default: the first), or ``"mixture"``: the tournament's mixture."""
+        if agent == "mixture":
+            return mixture_from_record(self.tournament.standings.mixture, self.arena.generator)
+        return self.arena.generator(agent)
+
+    def sample(self, n: int, agent: str | None = None, seed: int = 0) -> torch.Tensor:
+        """``n`` samples (``n x data shape``) of a generator or of the mixture (``agent="mixture"``),
+        from latent draws seeded by ``seed``: the same draws as ``arena sample --seed``."""
+        if n < 1:
+            raise ConfigError(f"-n: expected a positive number of samples, got {n}")
+        return draw_samples(self.generator(agent), n, seed, batch=n)
+
+    def evaluate(self, agent: str | None = None, metrics: list[str] | None = None, n: int | None = None, seed: int = 0,
+                 progress: Callable[[str, int, int], None] | None = None, save: bool = True) -> dict[str, dict[str, Any]]:
+        """Measure the data's metrics (default: every one that applies) on fresh samples.
+
+        Args:
+            agent: a generator's name, ``"mixture"``, or None for every generator.
+            metrics: metric ids (``arena list`` shows them).
+            n: samples (default 2,500; 10,000 with the Parzen window).
+            seed: seed of the latent draws (the same draws as :meth:`sample`).
+            progress: called as ``progress(task, done, total)`` during long computations.
+            save: merge the results into the run directory's ``eval.json``.
+
+        Returns:
+            the metrics, by agent.
+        """
+        if n is not None and n < 2:
+            raise ConfigError(f"-n: expected at least 2 samples, got {n}")
+        if agent is None:
+            chosen: list[Any] = list(self.arena.generators)
+        else:
+            chosen = [self.generator(agent)]
+        judge = self.arena.discriminators[0]
+        results = {g.name: measure(self.arena.data, g, metrics, n, seed, judge, progress) for g in chosen}
+        if save and self.dir is not None:
+            stamp = {"matching": self.tournament.completed, "rounds": self.tournament.rounds, "seed": seed,
+                     "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            self.dir.merge_evaluations({name: {**stamp, **r} for name, r in results.items()})
+        return results
+
+    def leaderboard(self) -> dict[str, Any]:
+        """The latest leaderboard: ``matching``, ``rounds``, ``system``, ``mixture`` and ``rows``."""
+        if self.dir is None:
+            raise ArenaError("this run writes no run directory")
+        return self.dir.leaderboard()
+
+    def ratings(self, system: str | None = None) -> dict[str, Rating]:
+        """Ratings recomputed from the recorded results under ``system`` (default: the run's)."""
+        if self.dir is None:
+            raise ArenaError("this run writes no run directory")
+        return compute_ratings(system or self.config.ratings.system, self.dir.results())
+
+
+def run(config: RunConfig | str | Path, out: str | Path | None = None, device: str | None = None,
+        callbacks: Iterable[Callback] = (), overrides: Sequence[str] = (), faults: Faults = NO_FAULTS) -> Run:
+    """Train from a config (a file or a :class:`RunConfig`) into a new run directory.
+
+    Args:
+        config: the config, or the path of its YAML file.
+        out: the run directory to create (default: ``runs/<name>-<time>``); it must not exist or be empty.
+        device: overrides the config's device (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``).
+        callbacks: called by the loop besides the run directory's writers (:class:`arena.tournament.Callback`).
+        overrides: ``key.path=value`` settings applied to a config file, as ``arena run --set``.
+        faults: crash-safety tests only.
+
+    Returns:
+        the :class:`Run`, finished (or stopped by a callback's :meth:`Tournament.request_stop`).
+    """
+    return Run.create(config, out, device, overrides, faults).play(callbacks)
+
+
+def resume(run_dir: str | Path, device: str | None = None, callbacks: Iterable[Callback] = (),
+           faults: Faults = NO_FAULTS) -> Run:
+    """Continue a run from its newest good checkpoint (from the beginning where it has none yet)."""
+    return Run.open(run_dir, device, faults).play(callbacks)
+
+
+def load(run_dir: str | Path, device: str | None = "cpu") -> Run:
+    """A run directory at its newest good checkpoint, to sample from, evaluate and read."""
+    return Run.load(run_dir, device)
