@@ -26,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.rundir.checkpoint import load_checkpoint  # noqa: E402
+from arena.rundir import RunDir  # noqa: E402
 
 
 def run(args: list[str], threads: int) -> float:
@@ -60,7 +60,7 @@ def main() -> None:
             "ranks": run([*ranks, "--out", str(out["ranks"])], 1),
             "one-n": run([*arena, "--out", str(out["one-n"])], args.ranks),
         }
-        a, b = load_checkpoint(out["one-1"]), load_checkpoint(out["ranks"])
+        a, b = RunDir(out["one-1"]).load_checkpoint(), RunDir(out["ranks"]).load_checkpoint()
         worst = max((x.float() - b["agents"][name]["net"][k].float()).abs().max().item()
                     for name, state in a["agents"].items() for k, x in state["net"].items())
         same = {f: (out["one-1"] / f).read_text() == (out["ranks"] / f).read_text()

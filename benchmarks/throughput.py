@@ -42,10 +42,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arena.engine.arena import build_arena
 from arena.config import load_config, parse_config
+from arena.core.seeding import resolve_device, seed_global
+from arena.engine.arena import build_arena
 from arena.engine.match import play_match
-from arena.core.seeding import resolve_device
 from arena.tournament.loop import Tournament
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def pair_case(batch: int, device: str, which: str) -> tuple[Callable[[int], None
     """``arena`` or ``plain``: a function playing n rounds of the PyTorch-GAN pair."""
     config = load_config(ROOT / "configs/pytorch_gan.yaml", [f"schedule.batch_size={batch}", f"device={device}"])
     arena = build_arena(config)
-    arena.seed_loop()
+    seed_global(config.seed)
     if which == "plain":
         return plain_pytorch_gan(arena.device, arena.data.train, batch), arena.device
     g, d = arena.generators[0], arena.discriminators[0]
@@ -124,13 +124,13 @@ def tournament_case(mode: str, device: str, steps: int = 20) -> tuple[Callable[[
         "schedule": {"type": "round-robin", "matchings": 10**6, "steps_per_match": steps, "batch_size": 64},
         "compute": {"matchings": mode},
     }
-    t = Tournament(build_arena(parse_config(raw)), None)
+    t = Tournament(build_arena(parse_config(raw)))
     k = 0
 
     def matchings(n: int) -> None:
         nonlocal k
         for _ in range(n):
-            t.runner.play(t.matching_at(k), t.active, steps)
+            t.runner.play(t.matches_of(k), t.active, steps)
             k += 1
 
     return matchings, t.arena.device, 8 * steps
@@ -189,8 +189,8 @@ def crossplay_case(device: str, samples: int = 2500) -> tuple[Callable[[int], No
     """An 8 x 8 cross-evaluation at ``samples`` samples with the ring8 tournament's agents:
     the arena's payoff matrix (stacked discriminators) and a loop over the discriminators,
     each a function of n evaluations (sampling included)."""
+    from arena.evaluation.sampling import draw_samples
     from arena.tournament.crossplay import payoff_matrix
-    from arena.evaluation.measure import draw_samples
 
     config = load_config(ROOT / "configs/tournament_ring8.yaml", ["agents.0.count=8", "agents.1.count=8", f"device={device}"])
     arena = build_arena(config)

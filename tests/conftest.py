@@ -1,12 +1,22 @@
-"""Shared fixtures: tiny configs that train in a second."""
+"""Shared fixtures and helpers: tiny configs that train in a second, and ways to run and compare them."""
 
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+TIMING = {"wall", "rounds_per_s", "elapsed"}
+"""Wall-clock fields of metrics.jsonl, which differ between any two runs."""
 
 TINY = {
     "name": "tiny",
@@ -56,3 +66,110 @@ def write_config(tmp_path: Path):
         return path
 
     return write
+
+
+# ----------------------------------------------------------------------------- running
+
+
+@pytest.fixture(scope="session")
+def shipped_runs(tmp_path_factory):
+    """``get(name)``: the run directory and fingerprint of a short run of ``configs/<name>.yaml``
+    (the budgets of tests/golden.py), made once per session on first use and shared by the
+    tests that need one (golden numbers, ``arena eval`` on every shipped config)."""
+    from tests import golden
+
+    root = tmp_path_factory.mktemp("shipped")
+    made: dict[str, tuple[Path, dict]] = {}
+
+    def get(name: str) -> tuple[Path, dict]:
+        if name not in made:
+            made[name] = (root / name, golden.run_one(name, root / name))
+        return made[name]
+
+    return get
+
+
+def run_cli(*args) -> int:
+    """``arena ARGS...`` in this process; the exit code."""
+    from arena.cli import main
+
+    return main([str(a) for a in args])
+
+
+def arena_subprocess(*args, cwd: Path, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m arena ARGS...`` in a fresh process (the real entry point)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "arena", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)
+
+
+def train(raw: dict, run_dir: Path | None = None, callbacks=()):
+    """Train the config ``raw``; with ``run_dir`` through the Python API (writing the directory),
+    without it in memory. Returns the tournament."""
+    import arena
+    from arena.config import parse_config
+    from arena.engine.arena import build_arena
+    from arena.tournament.loop import Tournament
+
+    config = parse_config(raw)
+    if run_dir is not None:
+        return arena.run(config, out=run_dir, callbacks=callbacks).tournament
+    tournament = Tournament(build_arena(config), callbacks)
+    tournament.run()
+    return tournament
+
+
+def sample_metrics(tournament, generator=None, n: int = 2500, seed: int = 0) -> dict[str, float]:
+    """The data's metrics of ``n`` fresh samples of a generator (default: the first) of a tournament."""
+    from arena.evaluation.sampling import draw_samples
+
+    arena = tournament.arena
+    samples = draw_samples(generator or arena.generators[0], n, seed)
+    return arena.data.kind.metrics(samples, arena.data)
+
+
+def write_mnist(root: Path, n_train: int = 30, n_test: int = 10, gz: bool = True) -> None:
+    """Small random MNIST IDX files (images only) in ``root``: MNIST tests never download."""
+    import numpy as np
+
+    from arena.data.files import write_idx
+
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if gz else ""
+    write_idx(root / f"train-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8))
+    write_idx(root / f"t10k-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8))
+
+
+# ----------------------------------------------------------------------------- comparing
+
+
+def weights(tournament) -> dict[str, torch.Tensor]:
+    """Every agent's network state (weights and buffers), by ``agent.key``."""
+    out = {}
+    for name, agent in tournament.arena.agents.items():
+        for key, value in agent.net.state_dict().items():
+            out[f"{name}.{key}"] = value.clone()
+    return out
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def records(run_dir: Path) -> list[dict]:
+    """The records of ``run_dir``'s metrics.jsonl without their wall-clock fields."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+def checkpoint_weights(run_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """Each agent's network state in the newest checkpoint of ``run_dir``."""
+    from arena.rundir import RunDir
+
+    state = RunDir(run_dir).load_checkpoint()
+    return {name: s["net"] for name, s in state["agents"].items()}

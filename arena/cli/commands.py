@@ -111,6 +111,9 @@ def _train(run, quiet: bool, header: str | None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from arena.config.safe_yaml import read_config_text
+
+    read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
     from arena.api import Run
     from arena.core.faults import Faults
 
@@ -237,6 +240,9 @@ def cmd_ratings(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from arena.config.safe_yaml import read_config_text
+
+    read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
     from arena.config import load_config
     from arena.engine.arena import build_arena
 

@@ -1,42 +1,50 @@
 """Typed run configs: YAML in, dataclasses out, every mistake named by file, line and key path.
 
 :mod:`arena.config.sections` holds the dataclasses (one per section, a docstring per field),
-:mod:`arena.config.loading` reads YAML safely and applies ``--set`` overrides, and
+:mod:`arena.config.safe_yaml` reads YAML that may be hostile, :mod:`arena.config.loading`
+builds a checked config from it and applies ``--set`` overrides, and
 :mod:`arena.config.origin` remembers where every value came from.
+
+Exports are loaded lazily (PEP 562), so that reading YAML safely imports nothing heavy.
 """
 
-from arena.config.loading import (
-    MAX_BYTES,
-    MAX_DEPTH,
-    MAX_DIGITS,
-    MAX_NODES,
-    apply_overrides,
-    config_to_dict,
-    dump_config,
-    inspect_yaml,
-    load_config,
-    parse_config,
-    read_yaml,
-)
-from arena.config.origin import ConfigOrigin
-from arena.config.sections import (
-    MAX_AGENTS,
-    MAX_EVAL_SAMPLES,
-    CheckpointConfig,
-    ComputeConfig,
-    DivergenceConfig,
-    EvalConfig,
-    LogConfig,
-    MixtureConfig,
-    MutateConfig,
-    RatingsConfig,
-    RunConfig,
-    ScheduleConfig,
-    SelectionConfig,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    # the config and its sections
+    "RunConfig": "sections",
+    "ScheduleConfig": "sections",
+    "LogConfig": "sections",
+    "EvalConfig": "sections",
+    "CheckpointConfig": "sections",
+    "DivergenceConfig": "sections",
+    "RatingsConfig": "sections",
+    "SelectionConfig": "sections",
+    "MutateConfig": "sections",
+    "MixtureConfig": "sections",
+    "ComputeConfig": "sections",
+    "MAX_AGENTS": "sections",
+    "MAX_EVAL_SAMPLES": "sections",
+    # reading and writing
+    "ConfigOrigin": "origin",
+    "load_config": "loading",
+    "parse_config": "loading",
+    "apply_overrides": "loading",
+    "config_to_dict": "loading",
+    "dump_config": "loading",
+    "read_config_text": "safe_yaml",
+    "read_yaml": "safe_yaml",
+    "inspect_yaml": "safe_yaml",
+    "MAX_BYTES": "safe_yaml",
+    "MAX_DEPTH": "safe_yaml",
+    "MAX_NODES": "safe_yaml",
+    "MAX_DIGITS": "safe_yaml",
+}
 
 __all__ = [
-    # the config and its sections
     "RunConfig",
     "ScheduleConfig",
     "LogConfig",
@@ -48,20 +56,49 @@ __all__ = [
     "MutateConfig",
     "MixtureConfig",
     "ComputeConfig",
-    # reading and writing
+    "MAX_AGENTS",
+    "MAX_EVAL_SAMPLES",
     "ConfigOrigin",
     "load_config",
     "parse_config",
-    "read_yaml",
-    "inspect_yaml",
     "apply_overrides",
     "config_to_dict",
     "dump_config",
-    # limits
-    "MAX_AGENTS",
-    "MAX_EVAL_SAMPLES",
+    "read_config_text",
+    "read_yaml",
+    "inspect_yaml",
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_NODES",
     "MAX_DIGITS",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from arena.config.loading import apply_overrides, config_to_dict, dump_config, load_config, parse_config
+    from arena.config.origin import ConfigOrigin
+    from arena.config.safe_yaml import MAX_BYTES, MAX_DEPTH, MAX_DIGITS, MAX_NODES, inspect_yaml, read_config_text, read_yaml
+    from arena.config.sections import (
+        MAX_AGENTS,
+        MAX_EVAL_SAMPLES,
+        CheckpointConfig,
+        ComputeConfig,
+        DivergenceConfig,
+        EvalConfig,
+        LogConfig,
+        MixtureConfig,
+        MutateConfig,
+        RatingsConfig,
+        RunConfig,
+        ScheduleConfig,
+        SelectionConfig,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"arena.config.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'arena.config' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

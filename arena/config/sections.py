@@ -14,8 +14,8 @@ import re
 from typing import Annotated, Any, Literal
 
 from agents.spec import AgentSpec, agent_names
-from arena.core.errors import ConfigError
 from arena.config.origin import ConfigOrigin
+from arena.core.errors import ConfigError
 from arena.core.typecheck import Ge, Gt, Le, Lt
 
 __all__ = [

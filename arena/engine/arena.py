@@ -10,11 +10,11 @@ import torch
 import games
 from agents import Agent, Discriminator, Generator, agent_names, build_agent
 from arena.config import ConfigOrigin, RunConfig
-from arena.data import DataSource, DataStream, sources
 from arena.core.errors import ArenaError, ConfigError, DataError
-from arena.engine.preflight import check_eval_memory, check_memory, check_shapes
 from arena.core.registry import build
 from arena.core.seeding import derive_seed, resolve_device
+from arena.data import DataSource, DataStream, sources
+from arena.engine.preflight import check_eval_memory, check_memory, check_shapes
 
 __all__ = ["Arena", "build_arena"]
 

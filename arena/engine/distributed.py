@@ -23,8 +23,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from arena.core.tensors import map_tensors
 from arena.core.errors import ConfigError
+from arena.core.tensors import map_tensors
 
 __all__ = ["Comm", "from_env"]
 

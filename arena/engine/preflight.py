@@ -12,9 +12,9 @@ import torch
 
 from agents import Agent, AgentSpec, Generator, agent_names
 from agents.spec import estimate_agent_bytes
-from arena.data import DataSource
 from arena.core.errors import ConfigError
 from arena.core.resources import human_bytes, memory_bytes
+from arena.data import DataSource
 
 __all__ = ["check_memory", "check_eval_memory", "check_shapes", "MEMORY_FRACTION"]
 

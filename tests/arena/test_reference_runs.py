@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from arena.engine.arena import build_arena
 from arena.config import load_config
+from arena.engine.arena import build_arena
 from arena.tournament.loop import Tournament, evaluate_generator
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ import games
 from agents import CategoricalGenerator, Normal
 from games import GeneratorEnv, GeneratorVectorEnv
 from games.checker import tiny_pair
+from tests.conftest import ROOT
 
 
 def _categorical_env(**kw):
@@ -89,18 +90,17 @@ def test_the_reinforce_config_learns_the_symbols_through_the_cli(tmp_path):
     """configs/reinforce_discrete.yaml at 3 of its 20 matchings: the mixture's symbol frequencies
     end within 0.1 total variation of the data's 8:7:...:1, from about 0.2 untrained."""
     import json
-    from pathlib import Path
 
-    from arena.engine.arena import build_arena
     from arena.cli.commands import main
     from arena.config import load_config
-    from arena.evaluation.measure import draw_samples
+    from arena.engine.arena import build_arena
     from arena.evaluation.metrics import categorical_metrics
+    from arena.evaluation.sampling import draw_samples
 
-    config = Path(__file__).resolve().parents[2] / "configs" / "reinforce_discrete.yaml"
+    config = ROOT / "configs" / "reinforce_discrete.yaml"
     sets = ["device=cpu", "schedule.matchings=3", "eval.every=3", "checkpoint.every=3"]
     untrained = build_arena(load_config(config, sets))
-    probs = untrained.data.info["probs"]
+    probs = untrained.data.kind.probs
     before = categorical_metrics(draw_samples(untrained.generators[0], 2500, 0), probs)["tv"]
     out = tmp_path / "run"
     assert main(["run", str(config), "--out", str(out), "--quiet", *[x for s in sets for x in ("--set", s)]]) == 0

@@ -8,8 +8,8 @@ import warnings
 import pytest
 import torch
 
-from arena.engine.arena import build_arena
 from arena.config import parse_config
+from arena.engine.arena import build_arena
 from arena.tournament.loop import Tournament
 from games.checker import tiny_pair
 from tests.conftest import tiny_raw
@@ -23,7 +23,7 @@ def run(compute: dict, prepare=None) -> tuple[Tournament, list[str]]:
     raw["compute"] = compute
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        t = Tournament(build_arena(parse_config(raw)), None)
+        t = Tournament(build_arena(parse_config(raw)))
         if prepare:
             prepare(t)
         t.run()

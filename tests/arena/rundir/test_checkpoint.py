@@ -8,8 +8,8 @@ import pickle
 import pytest
 import torch
 
-from arena.rundir.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from arena.core.errors import CheckpointError
+from arena.rundir.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 
 
 def state(i):
@@ -20,7 +20,7 @@ def test_save_load_and_keep_last(tmp_path):
     for i in range(1, 6):
         save_checkpoint(tmp_path, state(i), i, keep_last=2)
     assert [p.stem for p in list_checkpoints(tmp_path)] == ["ckpt-00000004", "ckpt-00000005"]
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
         "ckpt-00000004.json", "ckpt-00000004.pt", "ckpt-00000005.json", "ckpt-00000005.pt"]
     loaded = load_checkpoint(tmp_path)
     assert loaded["matching"] == 5 and torch.equal(loaded["w"], torch.full((3,), 5.0))
@@ -45,7 +45,7 @@ def test_damaged_newest_falls_back_to_the_previous_with_a_warning(tmp_path, dama
 
 def test_a_weights_file_without_manifest_does_not_count(tmp_path):
     save_checkpoint(tmp_path, state(1), 1, keep_last=3)
-    torch.save(state(9), tmp_path / "checkpoints" / "ckpt-00000009.pt")  # crash before the manifest
+    torch.save(state(9), tmp_path / "ckpt-00000009.pt")  # crash before the manifest
     assert load_checkpoint(tmp_path)["matching"] == 1
 
 
@@ -62,8 +62,7 @@ class Evil:
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_checkpoints_are_loaded_with_weights_only(tmp_path):
     """A checkpoint holding arbitrary pickled objects is refused, not executed."""
-    folder = tmp_path / "checkpoints"
-    folder.mkdir()
+    folder = tmp_path
     payload = pickle.dumps({"x": Evil()})
     import hashlib
 

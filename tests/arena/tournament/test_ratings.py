@@ -8,7 +8,7 @@ import re
 import pytest
 
 from arena.core.errors import ConfigError
-from arena.tournament.ratings import bradley_terry, compute_ratings, elo, games_of, glicko2, glicko2_update
+from arena.tournament.ratings import bradley_terry, compute_ratings, elo, glicko2, glicko2_update, rating_systems, results_of
 
 
 def period(payoff, generators=("g",), discriminators=("d",)):
@@ -75,10 +75,11 @@ def test_bradley_terry_prior_keeps_a_perfect_record_finite():
 
 def test_retired_cells_are_not_games():
     p = period([[0.5, None]], ("g",), ("d0", "d1"))
-    assert games_of(p) == [("g", "d0", 0.5)]
+    assert results_of(p) == [("g", "d0", 0.5)]
     assert compute_ratings("elo", [p])["d1"].games == 0
 
 
 def test_unknown_rating_system():
-    with pytest.raises(ConfigError, match=re.escape("unknown rating system 'glicko' (known: elo, glicko2, bradley-terry); did you mean 'glicko2'?")):
+    with pytest.raises(ConfigError, match=re.escape("unknown rating system 'glicko'; did you mean 'glicko2'? (known: bradley-terry, elo, glicko2)")):
         compute_ratings("glicko", [])
+    assert rating_systems.ids() == ["bradley-terry", "elo", "glicko2"]

@@ -1,4 +1,4 @@
-"""arena/divergence.py: a diverging agent is rolled back and retired; the others are untouched."""
+"""arena/engine/divergence.py: a diverging agent is rolled back and retired; the others are untouched."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import json
 import pytest
 import torch
 
-from arena.engine.arena import build_arena
+import arena
 from arena.config import parse_config
 from arena.core.errors import ArenaError
-from arena.rundir.rundir import create_run_dir
+from arena.engine.arena import build_arena
+from arena.engine.divergence import DivergenceGuard
 from arena.tournament.loop import Tournament
-from tests.conftest import tiny_raw
+from games.checker import tiny_pair
+from tests.conftest import tiny_raw, train
 
 
 def pool(faulty_lr: float | None) -> dict:
@@ -34,11 +36,7 @@ def pool(faulty_lr: float | None) -> dict:
 
 
 def run(raw: dict, tmp_path, name: str) -> Tournament:
-    config = parse_config(raw)
-    arena = build_arena(config)
-    t = Tournament(arena, create_run_dir(config, tmp_path / name, arena.device))
-    t.run()
-    return t
+    return train(raw, tmp_path / name)
 
 
 @pytest.mark.parametrize("matchings", ["one-by-one", "batched"])
@@ -76,8 +74,7 @@ def test_a_diverging_agent_is_undone_and_retired_and_the_others_play_on(tmp_path
 
 def test_retirement_survives_resume(tmp_path):
     faulty = run(pool(1e6), tmp_path, "faulty")
-    again = Tournament(build_arena(parse_config(pool(1e6))), tmp_path / "faulty")
-    again.resume()
+    again = arena.load(tmp_path / "faulty").tournament
     assert again.guard.retired == ["d1"] and again.guard.failures == {"d1": 3}
     assert faulty.guard.state_dict() == again.guard.state_dict()
 
@@ -91,9 +88,6 @@ def test_run_stops_with_a_clear_error_when_a_whole_role_is_retired(tmp_path):
 
 
 def test_nan_loss_with_sound_weights_blames_both_players():
-    from arena.engine.divergence import DivergenceGuard
-    from games.checker import tiny_pair
-
     g, d = tiny_pair()
     guard = DivergenceGuard(max_weight=1e3, lr_factor=0.5, max_failures=3)
     assert guard.check({"d_loss": 0.7, "g_loss": 0.7}, (g, d)) == []
@@ -102,3 +96,26 @@ def test_nan_loss_with_sound_weights_blames_both_players():
     with torch.no_grad():
         next(d.net.parameters())[0, 0] = 1e6
     assert [(a.name, why.split(" (")[0]) for a, why in guard.check({"d_loss": 0.7}, (g, d))] == [("d", "exploding weights in body.1.weight")]
+
+
+def test_the_guard_keeps_the_cuda_random_state_of_the_arenas_own_device(monkeypatch):
+    """On ``device: cuda:1`` the snapshot and the rollback use cuda:1's random state, not that of
+    whichever device is current (checked here by recording what the guard asks torch for)."""
+    calls = []
+
+    def get_state(device="cuda"):
+        calls.append(("get", torch.device(device)))
+        return torch.zeros(16, dtype=torch.uint8)
+
+    def set_state(state, device="cuda"):
+        calls.append(("set", torch.device(device)))
+
+    monkeypatch.setattr(torch.cuda, "get_rng_state", get_state)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", set_state)
+    g, d = tiny_pair()
+    guard = DivergenceGuard(max_weight=1e3, lr_factor=0.5, max_failures=3, device="cuda:1")
+    guard.restore((g, d), guard.snapshot((g, d)))
+    assert calls == [("get", torch.device("cuda:1")), ("set", torch.device("cuda:1"))]
+    cpu_guard = DivergenceGuard(max_weight=1e3, lr_factor=0.5, max_failures=3)
+    cpu_guard.restore((g, d), cpu_guard.snapshot((g, d)))
+    assert len(calls) == 2, "a CPU arena touches no CUDA state"

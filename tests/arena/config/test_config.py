@@ -1,4 +1,4 @@
-"""arena/config.py: every mistake is named by file, line and key path; overrides; the resolved config."""
+"""arena/config/: every mistake is named by file, line and key path; overrides; the resolved config."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arena.engine.arena import build_arena
 from arena.config import config_to_dict, dump_config, load_config, parse_config
 from arena.core.errors import ConfigError
+from arena.engine.arena import build_arena
 from tests.conftest import tiny_raw
 
 GOOD_TEXT = """\
@@ -102,7 +102,7 @@ def test_empty_agent_list(write_config):
 def test_count_zero(write_config):
     raw = tiny_raw()
     raw["agents"][0]["count"] = 0
-    with pytest.raises(ConfigError, match=re.escape("agents[0].count: expected a positive integer, got 0")):
+    with pytest.raises(ConfigError, match=re.escape("agents[0].count: expected an integer in [1, 4096], got 0")):
         load_config(write_config(raw))
 
 

@@ -1,4 +1,5 @@
-"""The arena CLI on tiny budgets: run, resume, sample, check, list, and user errors (exit 2)."""
+"""arena/cli/: the command line on tiny budgets: run, resume, sample, check, list, user errors
+(exit 2), Ctrl-C and SIGKILL at any point, then resume."""
 
 from __future__ import annotations
 
@@ -6,22 +7,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
-from arena.rundir.checkpoint import list_checkpoints
-from arena.cli import main
-from tests.conftest import tiny_raw
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
-
-
-def run_cli(*args: str) -> int:
-    return main([str(a) for a in args])
+from arena.rundir import RunDir
+from tests.conftest import CONFIGS, ROOT, arena_subprocess, records, run_cli, tiny_raw, write_mnist
 
 
 def test_run_writes_a_complete_run_directory(tmp_path, write_config, capsys):
@@ -36,7 +29,7 @@ def test_run_writes_a_complete_run_directory(tmp_path, write_config, capsys):
         assert all(np.isfinite(r[key]) for r in train), key
     assert [r["matching"] for r in lines if r["kind"] == "eval"] == [3, 6]
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["g-000003.png", "g-000006.png"]
-    assert [p.stem for p in list_checkpoints(out)] == [f"ckpt-{i:08d}" for i in (2, 4, 6)]
+    assert [p.stem for p in RunDir(out).checkpoints()] == [f"ckpt-{i:08d}" for i in (2, 4, 6)]
     assert str(out) in capsys.readouterr().out
 
 
@@ -64,7 +57,7 @@ def test_resume_sample_and_reproducible_samples(tmp_path, write_config, capsys):
     assert run_cli("run", cfg, "--out", full, "--quiet") == 0
     assert run_cli("run", cfg, "--out", cut, "--quiet", "--set", "schedule.matchings=6") == 0
     # simulate a crash after matching 2: drop the later checkpoints
-    for manifest in list_checkpoints(cut)[1:]:
+    for manifest in RunDir(cut).checkpoints()[1:]:
         manifest.with_suffix(".pt").unlink()
         manifest.unlink()
     assert run_cli("resume", cut, "--quiet") == 0
@@ -140,8 +133,13 @@ def test_a_rejected_config_writes_nothing(tmp_path, write_config, monkeypatch, c
 def test_list_shows_the_registries(capsys):
     assert run_cli("list") == 0
     out = capsys.readouterr().out
-    for word in ("gan-v0", "minimax-v0", "wgan-gp-v0", "hinge-v0", "lsgan-v0", "maxout-mlp", "dcgan",
-                 "ring8", "grid25", "mnist5k", "digits", "npy", "images", "adam", "sgd", "rmsprop", "uniform"):
+    from arena.plugins import registries
+
+    for title, registry in registries().items():
+        assert title in out
+        for id in registry.ids():
+            assert id in out, (title, id)
+    for word in ("gan-v0", "maxout-mlp", "ring8", "adam", "round-robin", "glicko2", "quality", "parzen"):
         assert word in out, word
 
 
@@ -168,10 +166,8 @@ def test_subprocess_run_with_progress_display(tmp_path, write_config):
 
 def test_classic_gan_runs_on_full_mnist_with_one_set(tmp_path, monkeypatch, capsys):
     """`--set data.source=mnist` reads IDX files from data/mnist (written here by the test)."""
-    from tests.arena.test_data import _write_mnist
-
     (tmp_path / "data" / "mnist").mkdir(parents=True)
-    _write_mnist(tmp_path / "data" / "mnist", n_train=200, n_test=50)
+    write_mnist(tmp_path / "data" / "mnist", n_train=200, n_test=50)
     monkeypatch.chdir(tmp_path)
     config = ROOT / "configs" / "classic_gan.yaml"
     assert run_cli("check", config, "--set", "data.source=mnist") == 0
@@ -198,7 +194,7 @@ def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_con
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert f"continue with: arena resume {out}" in stderr
-    manifests = list_checkpoints(out)
+    manifests = RunDir(out).checkpoints()
     assert len(manifests) == 1
     stopped_at = json.loads(manifests[0].read_text())["matching"]
     assert 0 < stopped_at < 400
@@ -210,41 +206,112 @@ def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_con
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
-def test_public_api_exports_resolve():
-    import agents
-    import arena
-    import games
-
-    for package in (arena, agents, games):
-        for name in package.__all__:
-            assert getattr(package, name) is not None, f"{package.__name__}.{name}"
+KILL_CONFIG = tiny_raw(schedule={"matchings": 6, "steps_per_match": 25}, eval={"every": 2})
 
 
-@pytest.mark.parametrize("point, count", [("round", 130), ("checkpoint-write", 2), ("checkpoint-manifest", 2), ("eval", 2)])
-def test_sigkill_at_any_point_then_resume_equals_an_uninterrupted_run(tmp_path, write_config, point, count):
-    """SIGKILL inside a round, during a checkpoint write (before the rename, and before the
-    manifest) and during evaluation: `arena resume` completes, and the final weights and
-    `arena sample --seed` output equal an uninterrupted run's."""
-    import torch
-
-    from arena.rundir.checkpoint import load_checkpoint
-
-    cfg = write_config(tiny_raw(schedule={"matchings": 6, "steps_per_match": 25}, eval={"every": 2}))
-    killed, full = tmp_path / "killed", tmp_path / "full"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ARENA_FAULT": f"{point}:{count}"}
-    done = subprocess.run([sys.executable, "-m", "arena", "run", str(cfg), "--out", str(killed), "--quiet"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
-    assert done.returncode == -9, (done.returncode, done.stderr)
-    assert run_cli("resume", killed, "--quiet") == 0
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The kill tests' config and its uninterrupted run, made once for all of them."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    cfg = root / "config.yaml"
+    cfg.write_text(yaml.safe_dump(KILL_CONFIG, sort_keys=False))
+    full = root / "full"
     assert run_cli("run", cfg, "--out", full, "--quiet") == 0
-    a, b = load_checkpoint(killed), load_checkpoint(full)
+    assert run_cli("sample", full, "-n", 100, "--seed", 3, "-o", root / "full.npy") == 0
+    return cfg, full, np.load(root / "full.npy")
+
+
+@pytest.mark.parametrize("point, count", [
+    ("round", 130),  # inside a round of matching 6, after the checkpoint at 4
+    ("round", 30),  # inside matching 2, before the first checkpoint, after matching 1's log line
+    ("checkpoint-write", 2), ("checkpoint-manifest", 2), ("eval", 2),
+], ids=["round", "before-first-checkpoint", "checkpoint-write", "checkpoint-manifest", "eval"])
+def test_sigkill_at_any_point_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted, point, count):
+    """SIGKILL inside a round, before the first checkpoint, during a checkpoint write (before the
+    rename, and before the manifest) and during evaluation: `arena resume` completes (starting
+    over where no checkpoint was written, dropping the partial log), and the final weights,
+    `arena sample --seed` output and metrics equal an uninterrupted run's."""
+    cfg, full, full_samples = uninterrupted
+    killed = tmp_path / "killed"
+    done = arena_subprocess("run", cfg, "--out", killed, "--quiet", cwd=tmp_path, env={"ARENA_FAULT": f"{point}:{count}"})
+    assert done.returncode == -9, (done.returncode, done.stderr)
+    if point == "round" and count == 30:
+        assert not RunDir(killed).checkpoints() and len(records(killed)) == 1, "killed before the first checkpoint"
+    assert run_cli("resume", killed, "--quiet") == 0
+    a, b = RunDir(killed).load_checkpoint(), RunDir(full).load_checkpoint()
     assert a["matching"] == b["matching"] == 6
     for name in ("g", "d"):
         for key, value in a["agents"][name]["net"].items():
             assert torch.equal(value, b["agents"][name]["net"][key]), (name, key)
     assert run_cli("sample", killed, "-n", 100, "--seed", 3, "-o", tmp_path / "a.npy") == 0
-    assert run_cli("sample", full, "-n", 100, "--seed", 3, "-o", tmp_path / "b.npy") == 0
-    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("wall", "rounds_per_s", "elapsed")} for r in rows]
-    lines = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
-    assert strip(lines(killed)) == strip(lines(full))
+    assert np.array_equal(np.load(tmp_path / "a.npy"), full_samples)
+    assert records(killed) == records(full)
+
+
+def test_a_run_directory_in_use_is_refused_and_a_stale_lock_taken_over(tmp_path, uninterrupted, capsys):
+    """While one process trains a run directory, `arena resume` (or a second `arena run --out`)
+    there is refused with exit 2, naming the holder's pid; a lock left by a killed process is
+    stale and is taken over."""
+    _, full, _ = uninterrupted
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(full, copy)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from arena.rundir import RunDir; lock = RunDir(sys.argv[1]).lock().acquire(); "
+        "print('locked', flush=True); time.sleep(60)"), str(copy)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert run_cli("resume", copy, "--quiet") == 2
+        err = capsys.readouterr().err
+        assert err.strip() == f"arena resume: error: {copy} is in use by process {holder.pid}; wait for it to finish or stop it, then try again"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (copy / ".lock").read_text().split()[0] == str(holder.pid), "the killed holder's lock is left behind"
+    with pytest.warns(RuntimeWarning, match=f"took over the lock of process {holder.pid}, which no longer runs"):
+        assert run_cli("resume", copy, "--quiet") == 0
+    assert "already complete" in capsys.readouterr().out
+    assert (copy / ".lock").read_text() == "", "released"
+
+
+def test_check_refuses_a_device_this_machine_lacks_as_run_does(write_config, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    path = write_config(tiny_raw(device="cuda"))
+    assert run_cli("check", path) == 2
+    check = capsys.readouterr().err
+    assert run_cli("run", path, "--quiet", "--out", path.parent / "r") == 2
+    run = capsys.readouterr().err
+    assert "device: device 'cuda' asked for, but this torch has no usable CUDA" in check
+    assert check.split("error: ")[1] == run.split("error: ")[1]
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        run_cli("--version")
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == "arena 0.1.0"
+
+
+def test_public_api_exports_resolve():
+    """Every name in ``__all__`` of the three packages imports, and is what its group says it is."""
+    import inspect
+
+    import agents
+    import arena
+    import games
+    from arena.core.registry import Registry
+
+    for package in (arena, agents, games):
+        for name in package.__all__:
+            obj = getattr(package, name)
+            assert inspect.isclass(obj) or inspect.isfunction(obj) or isinstance(obj, (Registry, type(agents.LOGIT_SPACE))), \
+                f"{package.__name__}.{name} is a {type(obj).__name__}"
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                assert obj.__module__.split(".")[0] == package.__name__, f"{package.__name__}.{name} comes from {obj.__module__}"
+    assert issubclass(arena.ConfigError, arena.ArenaError) and issubclass(arena.RunDirError, arena.ArenaError)
+    assert inspect.signature(arena.run).parameters.keys() >= {"config", "out", "device", "callbacks"}
+    assert {"sample", "evaluate", "leaderboard", "config"} <= set(dir(arena.Run))
+    assert games.make("gan-v0").id == "gan-v0" and "mlp" in agents.networks

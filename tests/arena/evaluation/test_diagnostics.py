@@ -1,14 +1,17 @@
-"""arena/diagnostics.py: warnings for collapse and oscillation, on constructed inputs."""
+"""arena/evaluation/diagnostics.py: warnings for collapse and oscillation, on constructed inputs
+and in a run's log."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 import torch
 
+from arena.api import Run
+from arena.cli.display import event_line
+from arena.config import parse_config
 from arena.evaluation.diagnostics import Diagnostics, diversity, oscillation
-from tests.conftest import tiny_raw
+from arena.tournament.callbacks import Callback
+from tests.conftest import records, tiny_raw
 
 
 def test_oscillation_measures():
@@ -48,14 +51,29 @@ def test_image_diversity():
     assert diag.on_eval("g", {"diversity": 0.05})[0].startswith("mode collapse: g's samples are 0.05 as diverse")
 
 
-def test_training_writes_quality_and_warnings_to_the_metrics(tmp_path, write_config):
-    from arena.cli.commands import main
-
+def test_training_writes_quality_and_warnings_to_the_metrics(tmp_path):
+    """Every evaluation record carries ``quality`` (on ring8: % high quality), and a diagnostic
+    warning reaches metrics.jsonl as a ``warning`` record right after the record that raised it,
+    once, and the terminal as a line (thresholds lowered so that the tiny run oscillates)."""
     raw = tiny_raw(schedule={"matchings": 6, "steps_per_match": 10}, eval={"every": 2})
-    raw["agents"][1]["optim"]["lr"] = 0.05  # an aggressive discriminator
-    out = tmp_path / "run"
-    assert main(["run", str(write_config(raw)), "--out", str(out), "--quiet"]) == 0
-    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    run = Run.create(parse_config(raw), tmp_path / "run")
+    run.tournament.diagnostics = Diagnostics(window=3, flips=0.0, swing=0.0)
+    shown = []
+
+    class Lines(Callback):
+        def on_log(self, tournament, record):
+            line = event_line(record)
+            if line:
+                shown.append(line)
+
+    run.play([Lines()])
+    rows = records(tmp_path / "run")
     evals = [r for r in rows if r["kind"] == "eval"]
-    assert evals and all("quality" in r for r in evals)
+    assert [r["matching"] for r in evals] == [2, 4, 6]
     assert all(r["quality"] == r["high_quality"] for r in evals)
+    warnings = [(i, r) for i, r in enumerate(rows) if r["kind"] == "warning"]
+    assert len(warnings) == 1, warnings
+    i, warning = warnings[0]
+    assert rows[i - 1]["kind"] == "train" and rows[i - 1]["matching"] == warning["matching"] == 3
+    assert warning["rounds"] == 30 and warning["message"].startswith("oscillating losses: d's d_loss against g reversed")
+    assert f"warning: {warning['message']}" in shown

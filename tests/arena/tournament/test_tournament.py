@@ -1,4 +1,5 @@
-"""Tournaments: N x M runs, cross-play, leaderboard, selection, mixtures, resume, mixed agents."""
+"""arena/tournament/loop.py and its steps: N x M runs, cross-play, leaderboard, selection,
+mixtures, resume, mixed agents."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ import shutil
 import pytest
 import torch
 
-from arena.engine.arena import build_arena
-from arena.rundir.checkpoint import list_checkpoints, load_checkpoint
+import arena
 from arena.cli import main
 from arena.config import parse_config
-from arena.tournament.crossplay import payoff_matrix
+from arena.engine.arena import build_arena
 from arena.engine.match import play_match
+from arena.rundir import RunDir
+from arena.tournament.callbacks import Callback
+from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.loop import Tournament
-from tests.arena.test_training import assert_same_weights, records, train, weights
-from tests.conftest import tiny_raw
+from tests.conftest import assert_same_weights, records, tiny_raw, train, weights
 
 
 def tourney_raw(**changes) -> dict:
@@ -102,14 +104,14 @@ def test_selection_copies_weights_and_optimizer_state_and_records_lineage(tmp_pa
     raw = tourney_raw(schedule={"matchings": 4, "steps_per_match": 5, "batch_size": 32},
                       selection={"every": 2, "replace": 1, "mutate": {"lr": 0.5, "betas": 0.05}})
     config = parse_config(raw)
-    t = Tournament(build_arena(config), None)
     captured = {}
 
-    def spy(rows, mixture):
-        if t.matching == 2:
-            captured.update({n: copy.deepcopy(a.state_dict()) for n, a in t.arena.agents.items()})
+    class Spy(Callback):
+        def on_evaluation(self, tournament, evaluation):
+            if evaluation.matching == 2:
+                captured.update({n: copy.deepcopy(a.state_dict()) for n, a in tournament.arena.agents.items()})
 
-    t.on_leaderboard = spy
+    t = Tournament(build_arena(config), [Spy()])
     t.run()
     first = [r for r in t.standings.lineage if r["matching"] == 2]
     assert len(first) == 2
@@ -150,14 +152,13 @@ def test_tournament_resume_equals_an_uninterrupted_run(tmp_path):
     full = train(raw, tmp_path / "full")
     cut = tmp_path / "cut"
     shutil.copytree(tmp_path / "full", cut)
-    for manifest in list_checkpoints(cut):
+    for manifest in RunDir(cut).checkpoints():
         if int(manifest.stem.split("-")[1]) > 3:
             manifest.with_suffix(".pt").unlink()
             manifest.unlink()
-    resumed = Tournament(build_arena(parse_config(raw)), cut)
-    resumed.resume()
-    assert resumed.matching == 3
-    resumed.run()
+    opened = arena.api.Run.open(cut)
+    assert opened.tournament.completed == 3
+    resumed = opened.play().tournament
     assert_same_weights(weights(full), weights(resumed))
     assert records(tmp_path / "full") == records(cut)
     for name in ("results.json", "lineage.json", "mixture.json", "leaderboard.json"):
@@ -216,7 +217,7 @@ def test_cli_leaderboard_ratings_and_mixture(tmp_path, write_config, capsys):
 
     a, b = np.load(tmp_path / "m.npy"), np.load(tmp_path / "m2.npy")
     assert a.shape == (500, 2) and (a == b).all()
-    saved = load_checkpoint(run)["standings"]["mixture"]
+    saved = RunDir(run).load_checkpoint()["standings"]["mixture"]
     assert main(["eval", str(run), "--mixture"]) == 0
     evaluated = json.loads((run / "eval.json").read_text())["mixture"]
     assert evaluated["samples"] == 2500 and len(saved["components"]) == 2

@@ -1,22 +1,18 @@
-"""`arena eval` and arena/evaluate.py: the metrics that apply to each kind of data."""
+"""`arena eval` and arena/evaluation/measure.py: the metrics that apply to each kind of data."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from arena.cli import main
 from arena.data.toy import mixture_centers
 from arena.evaluation.metrics import mode_metrics
-from tests.conftest import tiny_raw
-
-
-def run_cli(*args) -> int:
-    return main([str(a) for a in args])
+from arena.rundir import RunDir
+from tests import golden
+from tests.conftest import run_cli, tiny_raw
 
 
 @pytest.fixture
@@ -78,20 +74,11 @@ def test_eval_on_labelled_images_trains_and_caches_the_classifier(tmp_path, writ
     assert again["classes_covered"] == result["classes_covered"]
 
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
-
-
-@pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_eval_works_on_every_shipped_configs_run(config, tmp_path, monkeypatch):
-    """A few rounds of each shipped config, then `arena eval` with every metric that applies."""
+@pytest.mark.parametrize("name", golden.shipped())
+def test_eval_works_on_every_shipped_configs_run(name, shipped_runs, tmp_path, monkeypatch):
+    """`arena eval` with every metric that applies, on a short run of each shipped config."""
     monkeypatch.setenv("GAN_ARENA_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "run"
-    from arena.config import load_config
-
-    sets = ["device=cpu", "schedule.matchings=1", "schedule.steps_per_match=2", "eval.samples=100"]
-    if load_config(config).data["source"] in ("ring8", "grid25", "gaussian1d"):
-        sets.append("data.train_size=2000")  # generated data: keep it small
-    assert run_cli("run", config, "--out", out, "--quiet", *[x for s in sets for x in ("--set", s)]) == 0
+    out, _ = shipped_runs(name)
     assert run_cli("eval", out, "-n", 200) == 0
     result = json.loads((out / "eval.json").read_text())
     assert result and all(len(r) > 5 for r in result.values())
@@ -101,6 +88,5 @@ def test_the_mixture_of_a_one_pair_run_is_its_generator(ring_run, capsys):
     assert run_cli("eval", ring_run, "--mixture", "-n", 300) == 0
     result = json.loads((ring_run / "eval.json").read_text())
     assert result["mixture"]["samples"] == 300 and "modes" in result["mixture"]
-    from arena.rundir.checkpoint import load_checkpoint
 
-    assert load_checkpoint(ring_run)["standings"]["mixture"]["components"] == ["g"]
+    assert RunDir(ring_run).load_checkpoint()["standings"]["mixture"]["components"] == ["g"]

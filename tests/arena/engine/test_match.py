@@ -1,50 +1,22 @@
-"""Training behaviour: the classic GAN learns, runs are reproducible, resume equals an uninterrupted run."""
+"""arena/engine/match.py and the loop around it: the classic GAN learns, runs are reproducible,
+resume equals an uninterrupted run, and the global random state (dropout) and BatchNorm
+statistics travel with checkpoints."""
 
 from __future__ import annotations
 
+import copy
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
 
-from arena.engine.arena import build_arena
-from arena.rundir.checkpoint import list_checkpoints
+import arena
 from arena.config import parse_config
-from arena.rundir.pictures import MetricsLog
-from arena.rundir.rundir import create_run_dir
-from arena.tournament.loop import Tournament, evaluate_generator
-from tests.conftest import tiny_raw
-
-TIMING = {"wall", "rounds_per_s", "elapsed"}
-
-
-def train(raw: dict, run_dir: Path | None = None) -> Tournament:
-    config = parse_config(raw)
-    arena = build_arena(config)
-    if run_dir is not None:
-        run_dir = create_run_dir(config, run_dir, arena.device)
-    tournament = Tournament(arena, run_dir)
-    tournament.run()
-    return tournament
-
-
-def weights(tournament: Tournament) -> dict[str, torch.Tensor]:
-    out = {}
-    for name, agent in tournament.arena.agents.items():
-        for key, value in agent.net.state_dict().items():
-            out[f"{name}.{key}"] = value.clone()
-    return out
-
-
-def records(run_dir: Path) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in MetricsLog(run_dir / "metrics.jsonl").read()]
-
-
-def assert_same_weights(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+from arena.engine.arena import build_arena
+from arena.rundir import RunDir
+from arena.tournament.callbacks import Callback
+from arena.tournament.loop import Tournament
+from tests.conftest import assert_same_weights, records, sample_metrics, tiny_raw, train, weights
 
 
 def test_ring8_generator_puts_most_samples_near_a_mode():
@@ -61,7 +33,7 @@ def test_ring8_generator_puts_most_samples_near_a_mode():
     raw["agents"][0].update(net=net, optim=optim)
     raw["agents"][1].update(net=net, optim=optim)
     tournament = train(raw)
-    _, metrics = evaluate_generator(tournament.arena, tournament.arena.generators[0], 2500, seed=0)
+    metrics = sample_metrics(tournament, n=2500, seed=0)
     assert metrics["high_quality"] > 50.0, metrics
     assert metrics["modes"] == 8, metrics
 
@@ -107,16 +79,14 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, resume_from):
     # The interrupted run: the same run directory as it stood at `resume_from` matchings.
     cut = tmp_path / "cut"
     shutil.copytree(tmp_path / "full", cut)
-    for manifest in list_checkpoints(cut):
+    for manifest in RunDir(cut).checkpoints():
         if int(manifest.stem.split("-")[1]) > resume_from:
             manifest.with_suffix(".pt").unlink()
             manifest.unlink()
-    config = parse_config(tiny_raw())
-    resumed = Tournament(build_arena(config), cut)
-    resumed.resume()
-    assert resumed.matching == resume_from
-    resumed.run()
-    assert resumed.matching == 6 and resumed.rounds == full.rounds
+    opened = arena.api.Run.open(cut)
+    assert opened.tournament.completed == resume_from
+    resumed = opened.play().tournament
+    assert resumed.completed == 6 and resumed.rounds == full.rounds
     assert_same_weights(weights(full), weights(resumed))
     for name, agent in full.arena.agents.items():
         other = resumed.arena.agents[name]
@@ -125,10 +95,55 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, resume_from):
     assert records(tmp_path / "full") == records(cut)
 
 
+class StopAfter(Callback):
+    """Asks the loop to stop (as the first Ctrl-C does) once ``n`` matchings are complete."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_match_end(self, tournament, outcome, rounds_done, rounds_total):
+        if tournament.completed + 1 >= self.n:
+            tournament.request_stop()
+
+
 def test_dropout_and_batchnorm_state_survive_resume(tmp_path):
-    """The global RNG (dropout) and BatchNorm running statistics are part of the checkpoint."""
-    full = train(tiny_raw(), tmp_path / "full")
-    bn_keys = [k for k in weights(full) if "running_mean" in k]
-    assert bn_keys, "the tiny generator should have BatchNorm"
-    state = full.state_dict()
-    assert "cpu" in state["rng"] and state["rng"]["cpu"].dtype == torch.uint8
+    """A run stopped after matching 3 and resumed in a new arena ends bit-identical to an
+    uninterrupted one, BatchNorm running statistics included. It does so only because the
+    checkpoint carries the global random state (the discriminator's dropout draws from it) and
+    the running statistics: resuming with either replaced ends elsewhere."""
+    raw = tiny_raw(checkpoint={"every": 100})
+    full = train(raw, tmp_path / "full")
+    bn = [k for k in weights(full) if "running_mean" in k or "running_var" in k]
+    assert bn, "the tiny generator has BatchNorm"
+    stopped = train(raw, tmp_path / "cut", callbacks=[StopAfter(3)])
+    assert stopped.completed == 3 and [p.stem for p in RunDir(tmp_path / "cut").checkpoints()] == ["ckpt-00000003"]
+    saved = RunDir(tmp_path / "cut").load_checkpoint()
+    assert saved["rng"]["cpu"].dtype == torch.uint8 and any("running_mean" in k for k in saved["agents"]["g"]["net"])
+    resumed = arena.resume(tmp_path / "cut").tournament
+    assert resumed.completed == 6
+    assert_same_weights(weights(full), weights(resumed))
+    assert records(tmp_path / "full") == records(tmp_path / "cut")
+
+    def continue_with(change) -> dict:
+        state = copy.deepcopy(saved)
+        tournament = Tournament(build_arena(parse_config(raw)))
+        change(state)
+        tournament.load_state_dict(state)
+        tournament.run()
+        return weights(tournament)
+
+    assert_same_weights(continue_with(lambda state: None), weights(full))
+
+    def other_rng(state):
+        state["rng"]["cpu"] = torch.Generator().manual_seed(12345).get_state()
+
+    def fresh_statistics(state):
+        for key, value in state["agents"]["g"]["net"].items():
+            if "running_mean" in key:
+                value.zero_()
+
+    end = weights(full)
+    with_other_rng = continue_with(other_rng)
+    assert any(not torch.equal(end[k], with_other_rng[k]) for k in end if k.startswith("d."))
+    with_fresh_stats = continue_with(fresh_statistics)
+    assert any(not torch.equal(end[k], with_fresh_stats[k]) for k in bn)

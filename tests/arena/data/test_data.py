@@ -1,4 +1,4 @@
-"""arena/data.py and data_files.py: REFERENCE.md's mixtures, the bundled sets, files, the batch stream."""
+"""arena/data/: REFERENCE.md's mixtures (toy.py), the bundled sets and files (files.py), the batch stream (stream.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from arena.data import DataStream, sources
-from arena.data.toy import mixture_centers
-from arena.data.files import read_idx, write_idx
 from arena.core.errors import ConfigError, DataError
 from arena.core.registry import build
+from arena.data import DataStream, sources
+from arena.data.files import read_idx, write_idx
+from arena.data.kinds import Images, ToyMixture
+from arena.data.toy import mixture_centers
+from tests.conftest import write_mnist
 
 
 def make(spec):
@@ -38,9 +40,10 @@ def test_grid25_centres():
 @pytest.mark.parametrize("source, std, k", [("ring8", 0.01, 8), ("grid25", 0.05, 25)])
 def test_mixture_samples_have_the_reference_std(source, std, k):
     data = make({"source": source, "train_size": 20000, "test_size": 100})
-    assert data.train.shape == (20000, 2) and data.mode_std == std and data.modes.shape == (k, 2)
-    nearest = torch.cdist(data.train, data.modes).argmin(1)
-    resid = data.train - data.modes[nearest]
+    assert isinstance(data.kind, ToyMixture)
+    assert data.train.shape == (20000, 2) and data.kind.std == std and data.kind.centers.shape == (k, 2)
+    nearest = torch.cdist(data.train, data.kind.centers).argmin(1)
+    resid = data.train - data.kind.centers[nearest]
     assert resid.std().item() == pytest.approx(std, rel=0.05)
     assert torch.bincount(nearest, minlength=k).min() > 20000 / k * 0.8
 
@@ -53,7 +56,7 @@ def test_gaussian1d():
 
 def test_digits_and_mnist5k_are_bundled_images_in_range():
     digits = make({"source": "digits"})
-    assert digits.shape == (1, 8, 8) and digits.kind == "images"
+    assert digits.shape == (1, 8, 8) and isinstance(digits.kind, Images)
     assert digits.train.shape[0] + digits.test.shape[0] == 1797
     assert digits.train.min() >= 0 and digits.train.max() == 1.0
     assert digits.num_classes == 10 and digits.labels["test"].shape == (297,)
@@ -64,16 +67,9 @@ def test_digits_and_mnist5k_are_bundled_images_in_range():
     assert m.space().low.min() == -1.0 and m.space().high.max() == 1.0
 
 
-def _write_mnist(root, n_train=30, n_test=10, gz=True):
-    rng = np.random.default_rng(0)
-    suffix = ".gz" if gz else ""
-    write_idx(root / f"train-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8))
-    write_idx(root / f"t10k-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8))
-
-
 @pytest.mark.parametrize("gz", [True, False])
 def test_mnist_reads_idx_files_the_test_wrote(tmp_path, gz):
-    _write_mnist(tmp_path, gz=gz)
+    write_mnist(tmp_path, gz=gz)
     data = make({"source": "mnist", "root": str(tmp_path), "train_size": 20})
     assert data.train.shape == (20, 1, 28, 28)
     assert data.splits["valid"].shape == (10, 1, 28, 28)
@@ -88,7 +84,7 @@ def test_mnist_missing_files_say_how_to_download(tmp_path):
 
 
 def test_truncated_idx_is_rejected(tmp_path):
-    _write_mnist(tmp_path, gz=False)
+    write_mnist(tmp_path, gz=False)
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DataError, match="truncated or corrupt"):

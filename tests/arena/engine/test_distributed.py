@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from arena.rundir.checkpoint import load_checkpoint
+from arena.rundir import RunDir
 from tests.conftest import tiny_raw
 
 
@@ -45,7 +45,7 @@ def test_two_cpu_ranks_give_the_results_of_one_process(tmp_path, write_config, m
     done = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                 "-m", "arena", "run", str(config), "--out", str(two), "--quiet"], tmp_path)
     assert done.stdout.count("run finished") == 1, "only rank 0 reports"
-    a, b = load_checkpoint(one), load_checkpoint(two)
+    a, b = RunDir(one).load_checkpoint(), RunDir(two).load_checkpoint()
     assert a["matching"] == b["matching"] == 6 and a["rounds"] == b["rounds"] == 6 * 4 * 8
     for name, state in a["agents"].items():
         for key, x in state["net"].items():

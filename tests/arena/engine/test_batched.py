@@ -7,9 +7,10 @@ import copy
 import pytest
 import torch
 
+from arena.config import parse_config
+from arena.core.seeding import seed_global
 from arena.engine.arena import build_arena
 from arena.engine.batched import Kernels, play_batched, signature
-from arena.config import parse_config
 from arena.engine.match import play_match
 from arena.tournament.loop import Tournament
 from tests.conftest import tiny_raw
@@ -43,7 +44,7 @@ def play_both(raw: dict, steps: int):
     """The same matches (g_k against d_k), one by one in one arena and stacked in its twin."""
     one, stacked = (build_arena(parse_config(copy.deepcopy(raw))) for _ in range(2))
     for arena in (one, stacked):
-        arena.seed_loop()
+        seed_global(arena.config.seed)
         vary(arena)
     k = len(one.generators)
     stats_one = [play_match(one.game, one.generators[i], one.discriminators[i], one.stream.fork(i * steps), steps)
@@ -128,7 +129,7 @@ def test_signatures_tell_which_agents_stack():
 
 
 def _tournament(raw: dict) -> Tournament:
-    t = Tournament(build_arena(parse_config(raw)), None)
+    t = Tournament(build_arena(parse_config(raw)))
     t.run()
     return t
 
@@ -155,9 +156,9 @@ def test_auto_stacks_small_networks_on_a_cpu_and_not_large_ones():
         raw["compute"] = {"matchings": mode}
         if game:
             raw["game"] = game
-        t = Tournament(build_arena(parse_config(raw)), None)
+        t = Tournament(build_arena(parse_config(raw)))
         runner: MatchRunner = t.runner
-        outcomes = runner.play(t.matching_at(0), t.active, 1)
+        outcomes = runner.play(t.matches_of(0), t.active, 1)
         return sum(o.batched for o in outcomes) / len(outcomes)
 
     big = {"type": "mlp", "hidden": [1024, 1024]}  # 1.05 M parameters x 32 > the CPU limit

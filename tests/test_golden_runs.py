@@ -1,0 +1,57 @@
+"""The redesign's proof: short runs of every shipped config give exactly the numbers recorded
+before it (tests/golden.py; `python -m tests.golden NAME` records a new config).
+
+On the platform the numbers were recorded on (torch build, CPU instruction set; one thread),
+the metrics log (wall-clock fields aside), the result files and the final weights must be
+identical. Elsewhere floats may round differently, so the numbers are compared within a
+tolerance and the weights' checksums are not compared.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tests import golden
+
+RECORDED = json.loads(golden.GOLDEN.read_text())
+SAME_PLATFORM = RECORDED["platform"] == golden.platform_key()
+
+
+def close(a, b, path="") -> None:
+    """``a`` equals ``b`` up to float rounding (nested JSON values)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, (int, float)):
+        assert math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-4) or (math.isnan(a) and math.isnan(b)), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def test_every_shipped_config_has_recorded_numbers():
+    assert sorted(RECORDED["runs"]) == golden.shipped(), "record new configs: python -m tests.golden NAME"
+
+
+@pytest.mark.parametrize("name", golden.shipped())
+def test_a_short_run_gives_the_recorded_numbers(name, shipped_runs):
+    _, now = shipped_runs(name)
+    then = RECORDED["runs"][name]
+    if SAME_PLATFORM:
+        for i, (a, b) in enumerate(zip(now["metrics"], then["metrics"])):
+            assert a == b, f"metrics.jsonl line {i + 1} differs:\nnow  {a}\nthen {b}"
+        assert len(now["metrics"]) == len(then["metrics"])
+        for file in then["files"]:
+            assert now["files"][file] == then["files"][file], file
+        assert now["weights"] == then["weights"], "final weights, buffers or optimizer state differ"
+    else:
+        close([json.loads(x) for x in now["metrics"]], [json.loads(x) for x in then["metrics"]], "metrics")
+        for file, text in then["files"].items():
+            close(json.loads(now["files"][file]) if now["files"][file] else None, json.loads(text) if text else None, file)
