@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from arena.config import load_config
 from arena.engine.arena import build_arena
-from arena.tournament.loop import Tournament, evaluate_generator
-
-ROOT = Path(__file__).resolve().parents[2]
+from arena.evaluation.sampling import draw_samples
+from arena.tournament.loop import Tournament
+from tests.conftest import ROOT, sample_metrics
 
 
 @pytest.mark.slow
@@ -19,7 +17,7 @@ def test_pacgan_ring8_config_learns_the_ring():
     config = load_config(ROOT / "configs" / "ring8.yaml", ["device=cpu", "schedule.matchings=40", "data.train_size=20000"])
     tournament = Tournament(build_arena(config))
     tournament.run()
-    _, metrics = evaluate_generator(tournament.arena, tournament.arena.generators[0], 2500, seed=0)
+    metrics = sample_metrics(tournament, n=2500, seed=0)
     assert metrics["modes"] >= 7 and metrics["high_quality"] > 60.0, metrics
 
 
@@ -29,7 +27,7 @@ def test_digits_config_generates_varied_images():
     config = load_config(ROOT / "configs" / "digits.yaml", ["device=cpu", "schedule.matchings=10"])
     tournament = Tournament(build_arena(config))
     tournament.run()
-    samples, _ = evaluate_generator(tournament.arena, tournament.arena.generators[0], 200, seed=0)
+    samples = draw_samples(tournament.arena.generators[0], 200, seed=0)
     spread = samples.flatten(1).std(0).mean().item()
     real_spread = tournament.arena.data.test.flatten(1).std(0).mean().item()
     assert spread > 0.3 * real_spread, (spread, real_spread)
