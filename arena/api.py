@@ -144,7 +144,7 @@ class Run:
         """Play the schedule to its end (or to a requested stop), writing the run directory; the
         lock is released when this returns."""
         try:
-            written = writers(self.dir, self.faults) if self.lead and self.dir is not None else []
+            written = writers(self.dir, self.config.eval.pictures, self.faults) if self.lead and self.dir is not None else []
             self._callbacks.callbacks = [*written, *callbacks]
             if not self.finished:
                 self.tournament.run()

@@ -40,7 +40,7 @@ TINY = {
         },
     ],
     "schedule": {"matchings": 6, "steps_per_match": 10, "batch_size": 32},
-    "eval": {"every": 3, "samples": 200},
+    "eval": {"every": 3, "samples": 200, "pictures": False},
     "checkpoint": {"every": 2, "keep_last": 5},
 }
 
@@ -69,6 +69,13 @@ def write_config(tmp_path: Path):
 
 
 # ----------------------------------------------------------------------------- running
+
+
+@pytest.fixture(scope="session")
+def classifier_cache(tmp_path_factory) -> Path:
+    """One cache of feature classifiers for the session (each data set's is trained once), away
+    from the user's ``~/.cache``; set ``GAN_ARENA_CACHE`` to it."""
+    return tmp_path_factory.mktemp("classifiers")
 
 
 @pytest.fixture(scope="session")

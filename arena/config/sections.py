@@ -86,6 +86,8 @@ class EvalConfig:
     """Generated samples per evaluation (PacGAN's protocol: 2,500)."""
     grid: Annotated[int, Ge(1)] = 64
     """Images in each sample grid."""
+    pictures: bool = True
+    """Save a picture of each generator's samples at every evaluation (``samples/``)."""
 
 
 @dataclasses.dataclass

@@ -76,6 +76,7 @@ class CheckpointWriter(Callback):
                                      tournament.config.checkpoint.keep_last, self.faults)
 
 
-def writers(run_dir: RunDir, faults: Faults = NO_FAULTS) -> list[Callback]:
-    """Every callback that writes ``run_dir``, in the order they run."""
-    return [MetricsWriter(run_dir), PictureWriter(run_dir), StandingsWriter(run_dir), CheckpointWriter(run_dir, faults)]
+def writers(run_dir: RunDir, pictures: bool = True, faults: Faults = NO_FAULTS) -> list[Callback]:
+    """Every callback that writes ``run_dir``, in the order they run (pictures where asked for)."""
+    return [MetricsWriter(run_dir), *([PictureWriter(run_dir)] if pictures else []), StandingsWriter(run_dir),
+            CheckpointWriter(run_dir, faults)]

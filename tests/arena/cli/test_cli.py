@@ -18,7 +18,7 @@ from tests.conftest import CONFIGS, ROOT, arena_subprocess, records, run_cli, ti
 
 
 def test_run_writes_a_complete_run_directory(tmp_path, write_config, capsys):
-    cfg = write_config(tiny_raw())
+    cfg = write_config(tiny_raw(eval={"pictures": True}))
     out = tmp_path / "run"
     assert run_cli("run", cfg, "--out", out, "--quiet") == 0
     assert yaml.safe_load((out / "config.yaml").read_text())["schedule"]["matchings"] == 6
@@ -90,7 +90,8 @@ def test_sample_errors(tmp_path, write_config, capsys):
 
 
 def test_image_run_writes_sample_grids(tmp_path, write_config):
-    raw = tiny_raw(data={"source": "digits"}, schedule={"matchings": 2, "steps_per_match": 3}, eval={"every": 2, "grid": 16})
+    raw = tiny_raw(data={"source": "digits"}, schedule={"matchings": 2, "steps_per_match": 3},
+                   eval={"every": 2, "grid": 16, "pictures": True})
     raw["data"] = {"source": "digits"}
     raw["agents"][0]["latent"] = {"dist": "normal", "dim": 8}
     raw["agents"][0]["net"] = {"type": "dcgan", "width": 4}
@@ -154,7 +155,7 @@ def test_python_dash_m_arena_exits_2_on_a_user_error_without_traceback(tmp_path)
 def test_subprocess_run_with_progress_display(tmp_path, write_config):
     """The real entry point end to end, progress display on, output not a terminal."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cfg = write_config(tiny_raw(schedule={"matchings": 3}, eval={"every": 3}))
+    cfg = write_config(tiny_raw(schedule={"matchings": 3}, eval={"every": 3, "pictures": True}))
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "arena", "run", str(cfg), "--out", str(out)],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
@@ -181,8 +182,8 @@ def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_con
     import time
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    raw = tiny_raw(schedule={"matchings": 400, "steps_per_match": 5}, checkpoint={"every": 1000, "keep_last": 2},
-                   eval={"every": 1000}, log={"every": 50})
+    raw = tiny_raw(schedule={"matchings": 150, "steps_per_match": 5}, checkpoint={"every": 1000, "keep_last": 2},
+                   eval={"every": 1000}, log={"every": 5})
     cfg = write_config(raw)
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "arena", "run", str(cfg), "--out", str(out), "--quiet"],
@@ -197,7 +198,7 @@ def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_con
     manifests = RunDir(out).checkpoints()
     assert len(manifests) == 1
     stopped_at = json.loads(manifests[0].read_text())["matching"]
-    assert 0 < stopped_at < 400
+    assert 0 < stopped_at < 150
     assert run_cli("resume", out, "--quiet") == 0
     full = tmp_path / "full"
     assert run_cli("run", cfg, "--out", full, "--quiet") == 0

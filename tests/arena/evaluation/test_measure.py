@@ -75,9 +75,9 @@ def test_eval_on_labelled_images_trains_and_caches_the_classifier(tmp_path, writ
 
 
 @pytest.mark.parametrize("name", golden.shipped())
-def test_eval_works_on_every_shipped_configs_run(name, shipped_runs, tmp_path, monkeypatch):
+def test_eval_works_on_every_shipped_configs_run(name, shipped_runs, classifier_cache, monkeypatch):
     """`arena eval` with every metric that applies, on a short run of each shipped config."""
-    monkeypatch.setenv("GAN_ARENA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_ARENA_CACHE", str(classifier_cache))
     out, _ = shipped_runs(name)
     assert run_cli("eval", out, "-n", 200) == 0
     result = json.loads((out / "eval.json").read_text())
