@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import math
 from typing import Annotated
 
 import gymnasium as gym
@@ -85,5 +84,3 @@ class Uniform(LatentPrior):
 latents: Registry[LatentPrior] = Registry("latent prior", key="dist")
 latents.register("normal", Normal, "N(mean, std^2) in each coordinate")
 latents.register("uniform", Uniform, "uniform on [low, high] in each coordinate")
-
-SQRT3 = math.sqrt(3.0)

@@ -53,7 +53,6 @@ class Game(abc.ABC):
 
     id: str = ""
     """The registered id, set by :func:`games.make`."""
-    roles: ClassVar[tuple[str, ...]] = ("generator", "discriminator")
     team: ClassVar[tuple[str, str]] = ("one", "one")
     """Who plays in one match: ``("one", "one")`` for a pair; multi-player games play ``("one",
     "all")`` (one generator against every discriminator, GMAN) or ``("all", "one")`` (every
