@@ -1,0 +1,86 @@
+"""arena/core/: fault plans read when a run starts, seeds, devices, tensor trees, registries."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from arena.core.errors import ConfigError, UnknownId
+from arena.core.faults import NO_FAULTS, Faults
+from arena.core.registry import Registry, build
+from arena.core.seeding import derive_seed, resolve_device, seed_global
+from arena.core.tensors import map_tensors
+from tests.conftest import ROOT, arena_subprocess
+
+
+def test_faults_come_from_the_environment_only_when_asked():
+    assert Faults.from_env({}).point is None
+    plan = Faults.from_env({"ARENA_FAULT": "eval:3"})
+    assert plan.armed("eval") and not plan.armed("round") and plan.left == 3
+    assert Faults.from_env({"ARENA_FAULT": "round"}).left == 1
+    with pytest.raises(ConfigError, match=re.escape("ARENA_FAULT: unknown point 'nowhere' (points: round, checkpoint-write, "
+                                                    "checkpoint-manifest, eval)")):
+        Faults.from_env({"ARENA_FAULT": "nowhere:2"})
+    with pytest.raises(ConfigError, match="expected POINT:N with a positive integer N"):
+        Faults.from_env({"ARENA_FAULT": "eval:x"})
+    NO_FAULTS.hit("eval")  # never fires, never changes
+    assert NO_FAULTS.point is None
+
+
+def test_a_bad_fault_plan_is_a_user_error_when_a_run_starts_not_an_import_error(tmp_path):
+    env = {"ARENA_FAULT": "bogus:1"}
+    imported = subprocess.run([sys.executable, "-c", "import arena, arena.api, arena.cli; print('ok')"],
+                              capture_output=True, text=True, env={**env, "PYTHONPATH": str(ROOT)})
+    assert imported.stdout.strip() == "ok", imported.stderr
+    cfg = ROOT / "configs" / "ring8.yaml"
+    done = arena_subprocess("run", cfg, "--out", tmp_path / "r", "--quiet", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and "ARENA_FAULT: unknown point 'bogus'" in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_derived_seeds_are_stable_and_distinct():
+    # the first 8 bytes of sha256("0/agent/g0"), little-endian, halved: the same on every platform and version
+    assert derive_seed(0, "agent", "g0") == 2332271896545576218
+    assert derive_seed(0, "agent", "g0") != derive_seed(1, "agent", "g0") != derive_seed(0, "agent", "g1")
+    assert 0 <= derive_seed(123, "x") < 2**63
+
+
+def test_seed_global_is_the_loops_seed():
+    seed_global(7)
+    a = torch.rand(3)
+    torch.manual_seed(derive_seed(7, "loop"))
+    assert torch.equal(a, torch.rand(3))
+
+
+def test_devices():
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="device 'cuda:1' asked for, but this torch has no usable CUDA"):
+            resolve_device("cuda:1")
+
+
+def test_map_tensors_rebuilds_containers_and_shares_the_rest():
+    state = {"a": torch.ones(2), "b": [torch.zeros(1), ("x", 3)], "c": None}
+    out = map_tensors(state, lambda t: t + 1)
+    assert torch.equal(out["a"], torch.full((2,), 2.0)) and torch.equal(out["b"][0], torch.ones(1))
+    assert out["b"][1] == ("x", 3) and out["c"] is None and torch.equal(state["a"], torch.ones(2))
+
+
+def test_registry_names_what_exists_and_builds_with_checked_arguments():
+    reg: Registry = Registry("widget")
+
+    def widget(size: int = 1, colour: str = "red") -> tuple:
+        return size, colour
+
+    reg.register("widget-v0", widget, "a widget")
+    assert build({"type": "widget-v0", "size": 3}, reg) == (3, "red")
+    with pytest.raises(UnknownId, match=re.escape("unknown widget 'widgit-v0'; did you mean 'widget-v0'? (known: widget-v0)")):
+        build({"type": "widgit-v0"}, reg, ("net",))
+    with pytest.raises(ConfigError, match=re.escape("net.size: expected an integer, got 'big'")):
+        build({"type": "widget-v0", "size": "big"}, reg, ("net",))
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("widget-v0", widget)
