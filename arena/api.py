@@ -16,6 +16,7 @@ The ``arena`` command line is a thin layer over these functions.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -31,16 +32,19 @@ from arena.core.faults import NO_FAULTS, Faults
 from arena.engine.arena import Arena, build_arena
 from arena.engine.distributed import from_env
 from arena.evaluation.measure import measure
+from arena.evaluation.protocol import protocol
 from arena.evaluation.sampling import draw_samples
+from arena.report.build import build_report
 from arena.rundir import RunDir
 from arena.rundir.lock import RunLock
+from arena.rundir.seeds import SeedsDir
 from arena.rundir.writers import writers
 from arena.tournament.callbacks import Callback, CallbackList
 from arena.tournament.loop import Tournament
 from arena.tournament.mixture import Mixture, mixture_from_record
 from arena.tournament.ratings import Rating, compute_ratings
 
-__all__ = ["Run", "run", "resume", "load"]
+__all__ = ["Run", "run", "resume", "load", "run_seeds", "report"]
 
 
 def _config(config: RunConfig | str | Path, overrides: Sequence[str]) -> RunConfig:
@@ -140,12 +144,16 @@ class Run:
         return self
 
     # ------------------------------------------------------------------ training
-    def play(self, callbacks: Iterable[Callback] = ()) -> Run:
+    def play(self, callbacks: Iterable[Callback] = (), progress: Callable[[str, int, int], None] | None = None) -> Run:
         """Play the schedule to its end (or to a requested stop), writing the run directory; the
-        lock is released when this returns."""
+        lock is released when this returns. ``progress`` reports long steps after the loop
+        (writing the report) as ``progress(task, done, total)``."""
         try:
-            written = writers(self.dir, self.config.eval.pictures, self.faults) if self.lead and self.dir is not None else []
-            self._callbacks.callbacks = [*written, *callbacks]
+            written = writers(self.dir, self.config, self.faults, progress) if self.lead and self.dir is not None else []
+            # the writers first (the log is written before anyone shows it), the report last (after the
+            # display has closed, so that writing it can show its own progress)
+            last = [w for w in written if getattr(w, "runs_last", False)]
+            self._callbacks.callbacks = [*[w for w in written if w not in last], *callbacks, *last]
             if not self.finished:
                 self.tournament.run()
         finally:
@@ -194,6 +202,8 @@ class Run:
             chosen = [self.generator(agent)]
         judge = self.arena.discriminators[0]
         results = {g.name: measure(self.arena.data, g, metrics, n, seed, judge, progress) for g in chosen}
+        for r in results.values():
+            r["protocol"] = protocol(r["samples"], seed)
         if save and self.dir is not None:
             stamp = {"matching": self.tournament.completed, "rounds": self.tournament.rounds, "seed": seed,
                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -240,3 +250,37 @@ def resume(run_dir: str | Path, device: str | None = None, callbacks: Iterable[C
 def load(run_dir: str | Path, device: str | None = "cpu") -> Run:
     """A run directory at its newest good checkpoint, to sample from, evaluate and read."""
     return Run.load(run_dir, device)
+
+
+def run_seeds(config: RunConfig | str | Path, seeds: Sequence[int], out: str | Path | None = None, device: str | None = None,
+              callbacks: Callable[[int], Iterable[Callback]] | Iterable[Callback] = (), overrides: Sequence[str] = (),
+              progress: Callable[[str, int, int], None] | None = None) -> SeedsDir:
+    """Run ``config`` once per seed, one after another, into one parent directory (``seeds.json``
+    records each seed's run and its output's final metrics); a parent directory that exists is
+    continued (finished seeds are kept, stopped ones resumed, missing ones run). A seed stopped by
+    Ctrl-C stops the rest; ``parent.finished`` says whether every seed is done.
+
+    Args:
+        callbacks: callbacks for every seed's run, or a function of the seed that returns them.
+    """
+    config = _config(config, overrides)
+    parent = SeedsDir(out) if out is not None and SeedsDir.holds(out) else SeedsDir.create(config, list(seeds), out)
+    for seed in parent.seeds:
+        extra = callbacks(seed) if callable(callbacks) else callbacks
+        path = parent.run_path(seed)
+        if (path / RunDir.CONFIG).is_file():
+            done = Run.open(path, device).play(extra, progress)
+        else:
+            seeded = dataclasses.replace(config, seed=seed)
+            seeded.origin = config.origin
+            done = Run.create(seeded, path, device).play(extra, progress)
+        parent.record(seed)
+        if not done.finished:  # stopped (Ctrl-C): the next resume goes on from here
+            return parent
+    build_report(parent.path, progress=progress)
+    return parent
+
+
+def report(path: str | Path, out: str | Path | None = None, progress: Callable[[str, int, int], None] | None = None) -> Path:
+    """Write the report of a run directory or of a parent of seeds (default: its ``report.html``)."""
+    return build_report(path, out, progress)

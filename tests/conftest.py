@@ -42,6 +42,7 @@ TINY = {
     "schedule": {"matchings": 6, "steps_per_match": 10, "batch_size": 32},
     "eval": {"every": 3, "samples": 200, "pictures": False},
     "checkpoint": {"every": 2, "keep_last": 5},
+    "log": {"report": False},
 }
 
 

@@ -35,6 +35,7 @@ COMMON = [
     "eval.every=2",
     "eval.samples=300",
     "checkpoint.every=2",
+    "log.report=false",  # the report draws, it computes nothing: tests/arena/report builds it for every kind of data
 ]
 EXTRA = {
     "tournament_ring8": ["data.train_size=5000", "selection.every=2"],

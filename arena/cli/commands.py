@@ -44,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N, mps)")
     run.add_argument("--download", action="store_true", help="allow the data source to download missing files")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--seeds", help="run once per seed into one parent directory, e.g. --seeds 0,1,2")
 
-    resume = sub.add_parser("resume", help="continue a run from its last good checkpoint (or from the start)")
+    resume = sub.add_parser("resume", help="continue a run (or a directory of seeds) from its last good checkpoint")
     resume.add_argument("run_dir")
     resume.add_argument("--device", help="override the run's device")
     resume.add_argument("--quiet", action="store_true", help="no progress display")
@@ -77,6 +78,18 @@ def _parser() -> argparse.ArgumentParser:
     rate.add_argument("run_dir")
     rate.add_argument("--system", default=None, help="elo, glicko2 or bradley-terry (default: the run's)")
 
+    report = sub.add_parser("report", help="write a run's (or a directory of seeds') self-contained HTML report")
+    report.add_argument("run_dir")
+    report.add_argument("-o", "--output", help="the HTML file (default: RUN_DIR/report.html)")
+
+    comp = sub.add_parser("compare", help="compare runs or directories of seeds: mean ± s.e., worst seed, Welch's t-test")
+    comp.add_argument("runs", nargs="+", metavar="RUN_OR_PARENT")
+    comp.add_argument("--agent", default="output", help="the output (default: the mixture, or a 1 x 1 run's generator) or a name")
+    comp.add_argument("--source", choices=["eval", "training"], default=None,
+                      help="eval.json (arena eval) or the last evaluation of training (default: eval where every run has it)")
+    comp.add_argument("--any-protocol", action="store_true", help="compare numbers measured under different protocols")
+    comp.add_argument("-o", "--output", default="compare.md", help="the Markdown table (default: compare.md)")
+
     check = sub.add_parser("check", help="validate a config and build everything it names, without training")
     check.add_argument("config")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
@@ -100,7 +113,8 @@ def _train(run, quiet: bool, header: str | None) -> int:
 
     if header and run.lead and not quiet:
         print(header, file=sys.stderr)
-    run.play([Display(run.config.name, quiet or not run.lead), Interrupts()])
+    with _steps() as progress:
+        run.play([Display(run.config.name, quiet or not run.lead), Interrupts()], None if quiet else progress)
     if not run.lead:
         return 0 if run.finished else EXIT_INTERRUPTED
     if run.finished:
@@ -108,6 +122,59 @@ def _train(run, quiet: bool, header: str | None) -> int:
         return 0
     print(f"stopped after matching {run.tournament.completed}; continue with: arena resume {run.path}", file=sys.stderr)
     return EXIT_INTERRUPTED
+
+
+def _seeds(text: str) -> list[int]:
+    from arena.core.errors import ConfigError
+
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds: expected comma-separated integers, got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds: expected distinct non-negative integers, got {text!r}")
+    return seeds
+
+
+class _Steps:
+    """Transient progress bars for long steps (the report, a Parzen estimate, a classifier's
+    training), shown from the first report of a step until every step is done; usable as
+    ``progress(task, done, total)`` while no other live display runs."""
+
+    def __init__(self, console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                             console=console, transient=True)
+        self.tasks: dict[str, int] = {}
+        self.live = False
+
+    def __call__(self, task: str, done: int, total: int) -> None:
+        if not self.live:
+            self.bars.start()
+            self.live = True
+        if task not in self.tasks:
+            self.tasks[task] = self.bars.add_task(task, total=total)
+        self.bars.update(self.tasks[task], completed=done, total=total)
+        if all(t.finished for t in self.bars.tasks):
+            self.close()
+
+    def close(self) -> None:
+        if self.live:
+            self.bars.stop()
+            self.live = False
+
+    def __enter__(self) -> _Steps:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _steps(console=None) -> _Steps:
+    from rich.console import Console
+
+    return _Steps(console or Console(stderr=True, log_path=False))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -118,6 +185,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from arena.core.faults import Faults
 
     overrides = list(args.overrides) + (["data.download=true"] if args.download else [])
+    if args.seeds:
+        return _run_seeds(args, _seeds(args.seeds), overrides)
     run = Run.create(args.config, args.out, args.device, overrides, faults=Faults.from_env())
     arena = run.arena
     ranks = f"; {run.comm.world} ranks" if run.comm else ""
@@ -126,10 +195,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _train(run, args.quiet, header)
 
 
+def _play_seeds(config, seeds: list[int], out, args: argparse.Namespace) -> int:
+    from arena.api import run_seeds
+    from arena.cli.display import Display, Interrupts
+
+    with _steps() as progress:
+        parent = run_seeds(config, seeds, out, args.device,
+                           lambda seed: [Display(f"{config.name} seed {seed}", args.quiet), Interrupts()],
+                           progress=None if args.quiet else progress)
+    if parent.finished:
+        print(f"seeds finished: {parent.path} (report: {parent.path / 'report.html'})")
+        return 0
+    print(f"stopped; continue with: arena resume {parent.path}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _run_seeds(args: argparse.Namespace, seeds: list[int], overrides: list[str]) -> int:
+    from arena.config import load_config
+
+    return _play_seeds(load_config(args.config, overrides), seeds, args.out, args)
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     from arena.api import Run
     from arena.core.faults import Faults
+    from arena.rundir.seeds import SeedsDir
 
+    if SeedsDir.holds(args.run_dir):
+        return _resume_seeds(args)
     run = Run.open(args.run_dir, args.device, faults=Faults.from_env())
     total = run.config.schedule.matchings
     if run.finished:
@@ -138,6 +231,59 @@ def cmd_resume(args: argparse.Namespace) -> int:
             print(f"{run.path} is already complete ({total} matchings)")
         return 0
     return _train(run, args.quiet, f"resuming {run.path} at matching {run.tournament.completed} of {total}")
+
+
+def _resume_seeds(args: argparse.Namespace) -> int:
+    from arena.config import load_config
+    from arena.rundir.seeds import SeedsDir
+
+    parent = SeedsDir(args.run_dir)
+    return _play_seeds(load_config(parent.path / SeedsDir.CONFIG), parent.seeds, parent.path, args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import time
+
+    from arena.api import report
+
+    started = time.perf_counter()
+    with _steps() as progress:
+        path = report(args.run_dir, args.output, progress)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.core.errors import ArenaError
+    from arena.evaluation.compare import compare, format_cell, load_group
+
+    if args.source is None:
+        try:
+            groups = [load_group(p, args.agent, "eval") for p in args.runs]
+        except ArenaError:
+            groups = [load_group(p, args.agent, "training") for p in args.runs]
+    else:
+        groups = [load_group(p, args.agent, args.source) for p in args.runs]
+    table = compare(groups, args.any_protocol)
+    shown = Table(title=f"{args.agent}: mean ± s.e. [worst run]", title_justify="left")
+    shown.add_column("metric")
+    for g in groups:
+        shown.add_column(f"{g.label} (n={len(g.runs)})", justify="right")
+    for g in groups[1:]:
+        shown.add_column(f"p ({g.label} vs {groups[0].label})", justify="right")
+    for m in table.metrics:
+        shown.add_row(m, *[format_cell(c) for c in table.cells[m]],
+                      *["" if p is None else f"{p:.3g}" for p in table.pvalues[m]])
+    Console().print(shown)
+    if table.protocol:
+        p = table.protocol
+        print(f"protocol: {p.get('samples')} samples, split {p.get('split')}, {p.get('evaluator')}; Welch's t-test")
+    Path(args.output).write_text(table.markdown())
+    print(f"wrote {args.output}")
+    return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -167,7 +313,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
     from arena.api import load
@@ -177,29 +322,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"-n: expected at least 2 samples, got {args.n}")
     run = load(args.run_dir, args.device)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    console = Console(stderr=True, log_path=False)
-    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def progress(task: str, done: int, total: int) -> None:
-        if task not in tasks:
-            tasks[task] = bars.add_task(task, total=total)
-        bars.update(tasks[task], completed=done, total=total)
-
     agent = "mixture" if args.mixture else args.agent
-    with bars:
+    with _steps() as progress:
         results = run.evaluate(agent, metrics, args.n, args.seed, progress)
     t = run.tournament
     table = Table(title=f"{run.path}: matching {t.completed} ({t.rounds:,} rounds), seed {args.seed}")
     table.add_column("metric")
     for name in results:
         table.add_column(name, justify="right")
-    keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    keys = [k for k in dict.fromkeys(k for r in results.values() for k in r) if k != "protocol"]
     for k in keys:
         cells = [results[name].get(k) for name in results]
         table.add_row(k, *[f"{v:.4g}" if isinstance(v, float) else str(v if v is not None else "") for v in cells])
     Console().print(table)
+    p = next(iter(results.values()))["protocol"]
+    print(f"protocol: {p['samples']} samples, seed {p['seed']}, split {p['split']}, {p['evaluator']}")
     print(f"wrote {run.path / run.dir.EVAL}")
     return 0
 
@@ -281,6 +418,8 @@ COMMANDS = {
     "ratings": cmd_ratings,
     "check": cmd_check,
     "list": cmd_list,
+    "report": cmd_report,
+    "compare": cmd_compare,
 }
 
 

@@ -13,40 +13,52 @@ from arena.tournament.leaderboard import SHOWN_METRICS
 
 __all__ = ["Display", "Interrupts", "leaderboard_table", "event_line"]
 
-_LABELS = {"modes": "modes", "high_quality": "hq%", "reverse_kl": "rKL", "tv": "tv", "symbols": "symbols",
-           "diversity": "div", "d_gap": "|D-1/2|"}
-_STAMP = ("kind", "matching", "rounds", "agent")
+_STAMP = ("kind", "matching", "rounds", "agent", "protocol")
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, digits: int = 4) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
-def _metrics_cell(values: dict[str, Any]) -> str:
-    return " ".join(f"{_LABELS[k]} {values[k]:.3g}" for k in SHOWN_METRICS if values.get(k) is not None)
+_SHORT = {"modes": "modes", "high_quality": "hq%", "reverse_kl": "rKL", "tv": "tv", "symbols": "sym",
+          "diversity": "div", "d_gap": "|D-½|"}
 
 
 def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mixture: dict[str, Any] | None = None):
-    """A rich table of leaderboard ``rows`` (and the mixture's metrics as a last line)."""
+    """A rich table of leaderboard ``rows`` that fits an 80-column terminal (one line a row; a
+    long status is cut with an ellipsis), the mixture's metrics as a last row and its weights
+    in the caption."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for column, justify in (("#", "right"), ("agent", "left"), ("role", "left"), ("rating", "right"),
-                            ("±", "right"), ("matches", "right"), ("score", "right"), ("metrics", "left"),
-                            ("status", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    shown = [k for k in SHOWN_METRICS if any(row.get(k) is not None for row in rows)
+             or (mixture and mixture.get("metrics", {}).get(k) is not None)]
+    caption = None
+    if mixture:
+        caption = "mixture: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(mixture["components"], mixture["weights"]))
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    names = max([len(row["agent"]) for row in rows] + [7 if mixture else 5])
+    fixed = (("#", "right", 2), ("agent", "left", min(names, 12)), ("R", "left", 1), ("rating", "right", 6),
+             ("±", "right", 4), ("games", "right", 5), ("score", "right", 5), *((_SHORT[k], "right", 5) for k in shown))
+    for column, justify, width in fixed:
+        table.add_column(column, justify=justify, no_wrap=True, width=width, overflow="ellipsis")  # type: ignore[arg-type]
+    # what is left of 80 columns (1 space between columns) goes to the status
+    left = 80 - sum(width for _, _, width in fixed) - 2 * len(fixed) - 1
+    table.add_column("status", justify="left", no_wrap=True, overflow="ellipsis", max_width=max(left, 6))
     for row in rows:
         style = "dim" if row["status"] == "retired" else None
-        table.add_row(str(row["rank"]), row["agent"], row["role"][0].upper(), _cell(row["rating"]),
-                      _cell(row["uncertainty"]), str(row["matches"]), _cell(row["score"]), _metrics_cell(row),
-                      row["status"], style=style)
+        rating = None if row["rating"] is None else f"{row['rating']:.0f}"
+        unc = None if row["uncertainty"] is None else f"{row['uncertainty']:.0f}"
+        table.add_row(str(row["rank"]), row["agent"], row["role"][0].upper(), _cell(rating), _cell(unc), str(row["matches"]),
+                      _cell(row["score"], 3), *(_cell(row.get(k), 3) for k in shown), row["status"], style=style)
     if mixture:
-        parts = " ".join(f"{n} {w:.2f}" for n, w in zip(mixture["components"], mixture["weights"]))
-        table.add_row("", "mixture", "G", "", "", "", "", _metrics_cell(mixture.get("metrics", {})), parts)
+        metrics = mixture.get("metrics", {})
+        table.add_row("", "mixture", "G", "", "", "", "", *(_cell(metrics.get(k), 3) for k in shown), "")
     return table
 
 

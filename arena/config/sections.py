@@ -74,6 +74,10 @@ class LogConfig:
 
     every: Annotated[int, Ge(1)] = 1
     """Matchings between lines of training metrics."""
+    report: bool = True
+    """Write ``report.html`` when the run ends (and keep fixed-latent samples for it at every evaluation)."""
+    tensorboard: bool = False
+    """Also log to TensorBoard (``RUN_DIR/tensorboard``; needs ``pip install gan-arena[tensorboard]``)."""
 
 
 @dataclasses.dataclass

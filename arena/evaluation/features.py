@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -54,25 +55,30 @@ def _fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
     return h.hexdigest()[:16]
 
 
-def train_classifier(x: torch.Tensor, y: torch.Tensor, classes: int, epochs: int = 15, seed: int = 0) -> Classifier:
-    """Adam, batch 128, ``epochs`` passes; deterministic for a given seed."""
+def train_classifier(x: torch.Tensor, y: torch.Tensor, classes: int, epochs: int = 15, seed: int = 0,
+                     progress: Callable[[int, int], None] | None = None) -> Classifier:
+    """Adam, batch 128, ``epochs`` passes; deterministic for a given seed. ``progress(done, total)``
+    is called after every epoch."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Classifier(x[0].numel(), classes)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         g = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
+        for epoch in range(epochs):
             perm = torch.randperm(x.shape[0], generator=g)
             for i in range(0, x.shape[0], 128):
                 idx = perm[i : i + 128]
                 opt.zero_grad()
                 F.cross_entropy(model(x[idx]), y[idx]).backward()
                 opt.step()
+            if progress is not None:
+                progress(epoch + 1, epochs)
     return model.eval()
 
 
-def classifier_for(data, cache: bool = True) -> tuple[Classifier, float]:
-    """The data set's classifier (trained once, then loaded from the cache) and its test accuracy.
+def classifier_for(data, cache: bool = True, progress: Callable[[int, int], None] | None = None) -> tuple[Classifier, float]:
+    """The data set's classifier (trained once, then loaded from the cache) and its test accuracy;
+    ``progress(epoch, epochs)`` follows a training.
 
     Raises:
         ValueError: the data has no labels.
@@ -87,7 +93,7 @@ def classifier_for(data, cache: bool = True) -> tuple[Classifier, float]:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         model.eval()
     else:
-        model = train_classifier(x, y, data.num_classes)
+        model = train_classifier(x, y, data.num_classes, progress=progress)
         if cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")

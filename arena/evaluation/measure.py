@@ -91,8 +91,10 @@ def _features(m: Measurement) -> dict[str, Any]:
     if "features" not in m.cache:
         from arena.evaluation.features import classifier_for
 
-        m.report(f"classifier for {m.data.name} (trained once, then cached)", 0, 1)
-        model, accuracy = classifier_for(m.data)
+        task = f"classifier for {m.data.name} (trained once, then cached)"
+        m.report(task, 0, 1)
+        model, accuracy = classifier_for(m.data, progress=lambda done, total: m.report(task, done, total))
+        m.report(task, 1, 1)
         with torch.no_grad():
             fake, real = m.samples.cpu(), m.data.test.cpu()
             f_fake, f_real = model.features(fake), model.features(real)

@@ -36,6 +36,16 @@ class MetricsLog:
         self.lines = len(kept)
 
     def read(self) -> list[dict[str, Any]]:
+        """Every record; a last line cut short (a run writing or killed mid-line) is skipped."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in open(self.path) if line.strip()]
+        out = []
+        for line in open(self.path):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                if line.endswith("\n"):
+                    raise
+        return out

@@ -11,7 +11,9 @@
       lineage.json       selection: who replaced whom, when, with which hyper-parameters
       mixture.json       the mixture's components, weights and metrics
       eval.json          what `arena eval` measured, by agent
-      samples/           pictures of every generator's samples at every evaluation
+      report.html        the whole run on one self-contained page (`arena report`)
+      samples/           pictures of every generator's samples at every evaluation, and
+                         fixed-<matching>.npz: samples from fixed latent draws, for the report
       checkpoints/       ckpt-00000020.pt + .json manifest (sha256), the newest keep_last kept
       .lock              held by the process that trains the run
 
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from arena.core.errors import RunDirError
@@ -60,6 +63,7 @@ class RunDir:
     LINEAGE = "lineage.json"
     MIXTURE = "mixture.json"
     EVAL = "eval.json"
+    REPORT = "report.html"
     SAMPLES = "samples"
     CHECKPOINTS = "checkpoints"
     LOCK = ".lock"
@@ -179,6 +183,27 @@ class RunDir:
         folder = self.path / self.SAMPLES
         folder.mkdir(exist_ok=True)
         return folder / f"{agent}-{matching:06d}.png"
+
+    def save_fixed_samples(self, matching: int, samples: dict[str, np.ndarray]) -> Path:
+        """Samples of each generator (and the mixture) from fixed latent draws at ``matching``."""
+        folder = self.path / self.SAMPLES
+        folder.mkdir(exist_ok=True)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **samples)
+        path = folder / f"fixed-{matching:06d}.npz"
+        atomic_write(path, buf.getvalue())
+        return path
+
+    def fixed_samples(self) -> dict[int, dict[str, np.ndarray]]:
+        """Every evaluation's fixed-latent samples, by matching (oldest first)."""
+        out = {}
+        for path in sorted((self.path / self.SAMPLES).glob("fixed-*.npz")):
+            try:
+                with np.load(path, allow_pickle=False) as npz:
+                    out[int(path.stem.split("-")[1])] = {k: npz[k] for k in npz.files}
+            except (OSError, ValueError):  # being written by a run in progress
+                continue
+        return out
 
     # ------------------------------------------------------------------ checkpoints
     @property

@@ -76,7 +76,19 @@ class CheckpointWriter(Callback):
                                      tournament.config.checkpoint.keep_last, self.faults)
 
 
-def writers(run_dir: RunDir, pictures: bool = True, faults: Faults = NO_FAULTS) -> list[Callback]:
-    """Every callback that writes ``run_dir``, in the order they run (pictures where asked for)."""
-    return [MetricsWriter(run_dir), *([PictureWriter(run_dir)] if pictures else []), StandingsWriter(run_dir),
-            CheckpointWriter(run_dir, faults)]
+def writers(run_dir: RunDir, config, faults: Faults = NO_FAULTS, progress=None) -> list[Callback]:
+    """Every callback that writes ``run_dir``, in the order they run, as ``config`` asks for them
+    (pictures, the report, TensorBoard)."""
+    out: list[Callback] = [MetricsWriter(run_dir)]
+    if config.eval.pictures:
+        out.append(PictureWriter(run_dir))
+    out += [StandingsWriter(run_dir), CheckpointWriter(run_dir, faults)]
+    if config.log.tensorboard:
+        from arena.rundir.tensorboard import TensorBoardWriter
+
+        out.append(TensorBoardWriter(run_dir))
+    if config.log.report:
+        from arena.report.writer import ReportWriter
+
+        out.append(ReportWriter(run_dir, progress))
+    return out

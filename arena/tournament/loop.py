@@ -25,6 +25,7 @@ from arena.engine.compute import Compute
 from arena.engine.divergence import DivergenceGuard
 from arena.engine.execution import Match, MatchRunner, Outcome
 from arena.evaluation.diagnostics import Diagnostics
+from arena.evaluation.protocol import protocol
 from arena.evaluation.sampling import draw_samples
 from arena.tournament.callbacks import Callback, CallbackList, Evaluation
 from arena.tournament.crossplay import payoff_matrix
@@ -38,7 +39,7 @@ __all__ = ["Tournament", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
 
-_STAMP = ("kind", "matching", "rounds", "agent")
+_STAMP = ("kind", "matching", "rounds", "agent", "protocol")
 
 
 class Tournament:
@@ -236,6 +237,7 @@ class Tournament:
         when due, the mixture. Logs what it finds and hands it to the callbacks."""
         arena, cfg, kind = self.arena, self.config, self.arena.data.kind
         stamp = {"matching": self.completed, "rounds": self.rounds}
+        measured = protocol(cfg.eval.samples, "derived")
         samples: dict[str, torch.Tensor] = {}
         records = []
         for g in arena.generators:
@@ -243,10 +245,11 @@ class Tournament:
             samples[g.name] = draw_samples(g, cfg.eval.samples, seed)
             metrics = kind.signal(samples[g.name], arena.data)
             if metrics:
-                records.append({"kind": "eval", **stamp, "agent": g.name, **metrics})
+                records.append({"kind": "eval", **stamp, "agent": g.name, **metrics, "protocol": measured})
             self.faults.hit("eval")
         for name, metrics in kind.discriminator_signal(arena.discriminators, arena.data):
-            records.append({"kind": "eval", **stamp, "agent": name, **metrics})
+            records.append({"kind": "eval", **stamp, "agent": name, **metrics,
+                            "protocol": protocol(arena.data.test.shape[0], "none")})
         for record in records:
             self._log(record)
             self._warn(self.diagnostics.on_eval(record["agent"], record))
@@ -259,7 +262,7 @@ class Tournament:
             self._log({"kind": "selection", **stamp, **record})
         if len(arena.generators) > 1:
             self._log({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
-                       "components": mixture["components"], "weights": mixture["weights"]})
+                       "components": mixture["components"], "weights": mixture["weights"], "protocol": measured})
         evaluation = Evaluation(self.completed, self.rounds, samples, records, period, lineage, mixture, self.leaderboard())
         self.callbacks.on_evaluation(self, evaluation)
         return evaluation

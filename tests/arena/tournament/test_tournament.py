@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import re
 import shutil
 
 import pytest
@@ -198,7 +199,8 @@ def test_multi_player_games_run_in_the_tournament(tmp_path, game, gens, discs):
         assert t.arena.discriminators[0].action_space.shape == (gens + 1,)
 
 
-def test_cli_leaderboard_ratings_and_mixture(tmp_path, write_config, capsys):
+def test_cli_leaderboard_ratings_and_mixture(tmp_path, write_config, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     path = write_config(tourney_raw(schedule={"matchings": 4, "steps_per_match": 5}, mixture={"top": 2, "weights": "rating"}))
     run = tmp_path / "run"
     assert main(["run", str(path), "--out", str(run), "--quiet"]) == 0
@@ -206,6 +208,11 @@ def test_cli_leaderboard_ratings_and_mixture(tmp_path, write_config, capsys):
     assert main(["leaderboard", str(run)]) == 0
     out = capsys.readouterr().out
     assert "g0" in out and "d2" in out and "mixture" in out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, "fits an 80-column terminal"
+    for agent in ("g0", "g1", "g2", "d0", "d1", "d2"):
+        rows = [i for i, line in enumerate(lines) if re.match(rf"\s*\d+\s+{agent}\s+[GD]\s+\d+", line)]
+        assert len(rows) == 1 and not lines[rows[0] + 1].startswith("      "), f"{agent}'s row is one line"
     for system in ("elo", "glicko2", "bradley-terry"):
         assert main(["ratings", str(run), "--system", system]) == 0
         assert system in capsys.readouterr().out
