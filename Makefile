@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test test-all clean
+.PHONY: setup demo test test-all test-gpu clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,9 @@ test: setup
 
 test-all: setup
 	$(PY) -m pytest -q -m ""
+
+test-gpu: setup
+	$(PY) -m pytest -q -m gpu -rs
 
 clean:
 	rm -rf $(VENV) runs

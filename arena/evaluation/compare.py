@@ -46,6 +46,9 @@ def _run_output(path: Path, agent: str, source: str) -> dict[str, Any] | None:
 
     run_dir = RunDir(path)
     name = agent
+    if agent == "best":  # the top-rated generator of the latest leaderboard
+        rows = run_dir.leaderboard()["rows"]
+        agent = name = next(r["agent"] for r in rows if r["role"] == "generator" and r["rank"] == 1)
     if source == "eval":
         evaluations = run_dir.evaluations()
         if name == "output":
@@ -66,8 +69,9 @@ def _run_output(path: Path, agent: str, source: str) -> dict[str, Any] | None:
 
 
 def load_group(path: str | Path, agent: str = "output", source: str = "eval") -> Group:
-    """The runs under ``path`` (a parent of seeds or one run directory) and their output's metrics
-    from ``source`` (``eval``: eval.json; ``training``: the last evaluation during training)."""
+    """The runs under ``path`` (a parent of seeds or one run directory) and the metrics of ``agent``
+    (``output``: the mixture, or a 1 x 1 run's generator; ``best``: the top-rated generator; or a
+    name) from ``source`` (``eval``: eval.json; ``training``: the last evaluation during training)."""
     from arena.rundir.seeds import SeedsDir
 
     path = Path(path)
