@@ -132,9 +132,10 @@ class Agent:
             **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], stream: bool = True) -> None:
         """Restore :meth:`state_dict`. A random stream saved on another kind of device cannot be
-        restored; it restarts from the agent's seed with a warning."""
+        restored; it restarts from the agent's seed with a warning. ``stream`` False leaves the
+        agent's random stream as it is (reading an agent, not continuing its training)."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optim"])
         if self.scaler is not None and state.get("scaler"):
@@ -145,6 +146,8 @@ class Agent:
                     self.extras[key].copy_(value)
             else:
                 self.extras[key] = value.clone().requires_grad_(value.requires_grad)
+        if not stream:
+            return
         try:
             self.rng.set_state(state["rng"])
         except RuntimeError:

@@ -77,14 +77,15 @@ class Arena:
         }
 
     def load_state_dict(self, state: dict[str, Any], global_rng: bool = True) -> None:
-        """Restore :meth:`state_dict`; with ``global_rng`` False, torch's global random state is
-        left alone (reading a run must not disturb the caller's)."""
+        """Restore :meth:`state_dict`; with ``global_rng`` False, torch's global random state and
+        the agents' own streams are left alone (reading a run must not disturb the caller's state,
+        and needs no stream: samples for reading come from seeded generators of their own)."""
         agents = self.agents
         missing = sorted(set(agents) - set(state["agents"]))
         if missing:
             raise ConfigError(f"the checkpoint holds no state for agents {missing}; was the config changed?")
         for name, agent in agents.items():
-            agent.load_state_dict(state["agents"][name])
+            agent.load_state_dict(state["agents"][name], stream=global_rng)
         self.stream.load_state_dict(state["stream"])
         if not global_rng:
             return
