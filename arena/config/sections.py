@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from typing import Annotated, Any, Literal
 
 from agents.spec import AgentSpec, agent_names
@@ -91,7 +92,11 @@ class EvalConfig:
     grid: Annotated[int, Ge(1)] = 64
     """Images in each sample grid."""
     pictures: bool = True
-    """Save a picture of each generator's samples at every evaluation (``samples/``)."""
+    """Save a picture of generators' samples at every evaluation (``samples/``)."""
+    pictures_max: Annotated[int, Ge(1)] = 8
+    """At most this many generators get a picture at each evaluation: the best-rated ones (a
+    picture costs a few tenths of a second; a 32 x 32 tournament would spend more time drawing
+    than evaluating). The report shows every generator."""
 
 
 @dataclasses.dataclass
@@ -160,10 +165,16 @@ class MixtureConfig:
     """How many of the best-rated generators (0: all of them)."""
     weights: str = "rating"
     """An id of the mixture-weighting registry: ``uniform``, ``rating`` (proportional to
-    Bradley-Terry strength, ``10^(rating/400)``) or ``quality`` (fitted to the data's quality
-    metric; on toy mixtures: the mode histogram)."""
+    Bradley-Terry strength, ``10^(rating/400)``), ``nash`` (the maximum-entropy Nash equilibrium
+    of the payoff matrix), ``heldout`` (minimising the kernel MMD to held-out real data) or
+    ``oracle-modes`` (fitted to a toy mixture's true modes: for toy studies only)."""
 
     def validate(self) -> None:
+        if self.weights == "quality":  # its old name: configs and run directories written before keep working
+            warnings.warn("mixture.weights: 'quality' is now called 'oracle-modes' (it fits the weights to the toy "
+                          "data's true modes, which real data does not have); use nash or heldout", DeprecationWarning,
+                          stacklevel=2)
+            self.weights = "oracle-modes"
         _registered("mixture weighting", self.weights, ("weights",))
 
 

@@ -105,6 +105,13 @@ def _data(run: RunRecord):
     return build(run.config["data"], sources, ("data",), seed=derive_seed(run.config["seed"], "data"))
 
 
+def _best(run: RunRecord, k: int) -> list[str]:
+    """The ``k`` best-rated generators (all of them where there are no more), best first."""
+    rows = (run.leaderboard or {}).get("rows") or []
+    ranked = [r["agent"] for r in rows if r["role"] == "generator"]
+    return (ranked or run.generators)[:k]
+
+
 def run_context(run: RunRecord, progress: Progress | None = None) -> dict[str, Any]:
     """Everything the template shows for one run."""
     report = progress or (lambda task, done, total: None)
@@ -117,8 +124,8 @@ def run_context(run: RunRecord, progress: Progress | None = None) -> dict[str, A
          lambda: charts.payoff_history_chart(run)),
         ("lineage", "Lineage", "Selection: an arrow from a parent to the agent that became its mutated copy.",
          lambda: charts.lineage_chart(run)),
-        ("samples", "Samples over time", "Every generator (and the mixture) on the same latent draws at every "
-         "evaluation shown; red crosses are the true modes.", None),
+        ("samples", "Samples over time", "The best-rated generators (at most eight) and the mixture on the same "
+         "latent draws at every evaluation shown; red crosses are the true modes.", None),
         ("training", "Training", "Losses and the discriminators' mean outputs on real and generated data, per agent "
          "(averaged over its matches of each logging period); dashed lines mark warnings (orange), divergence (red) "
          "and selections (grey).", lambda: charts.training_chart(run)),
@@ -129,7 +136,7 @@ def run_context(run: RunRecord, progress: Progress | None = None) -> dict[str, A
     for i, (id, title, note, draw) in enumerate(steps):
         report("drawing the report's charts", i, len(steps))
         if id == "samples":
-            names = [*run.generators, "mixture"] if run.fixed else []
+            names = [*_best(run, 8), "mixture"] if run.fixed else []
             image = charts.samples_chart(run, _data(run), names) if names else None
         else:
             image = draw()

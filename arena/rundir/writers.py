@@ -35,15 +35,19 @@ class MetricsWriter(Callback):
 
 class PictureWriter(Callback):
     """At every evaluation, a picture of each generator's samples (``samples/<name>-<matching>.png``),
-    drawn as the data's kind draws it (with the discriminator of its cell beside 1-D samples)."""
+    drawn as the data's kind draws it (with the discriminator of its cell beside 1-D samples); of
+    the ``eval.pictures_max`` best-rated generators where there are more."""
 
     def __init__(self, run_dir: RunDir) -> None:
         self.run_dir = run_dir
 
     def on_evaluation(self, tournament: Tournament, evaluation: Evaluation) -> None:
         arena = tournament.arena
-        grid = tournament.config.eval.grid
+        grid, most = tournament.config.eval.grid, tournament.config.eval.pictures_max
+        chosen = {g.name for g in sorted(arena.generators, key=tournament.standings.rating, reverse=True)[:most]}
         for gi, g in enumerate(arena.generators):
+            if g.name not in chosen:
+                continue
             d = arena.discriminators[gi % len(arena.discriminators)]
             path = self.run_dir.picture(g.name, evaluation.matching)
             arena.data.kind.picture(evaluation.samples[g.name], path, arena.data, d,

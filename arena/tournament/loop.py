@@ -301,12 +301,15 @@ class Tournament:
         arena, cfg, standings = self.arena, self.config, self.standings
         ranked = sorted((g for g in arena.generators if self.active(g)), key=standings.rating, reverse=True)
         top = ranked[: cfg.mixture.top] if cfg.mixture.top else ranked
+        latest = standings.results[-1]["payoff"] if standings.results else []
         candidates = Candidates(
             generators=top,
             ratings={g.name: standings.rating(g) for g in top},
             samples=samples,
             quality={g.name: standings.metrics.get(g.name, {}).get("quality", 0.0) for g in top},
             kind=arena.data.kind,
+            payoff={g.name: row for g, row in zip(arena.generators, latest)},
+            heldout=arena.data.splits.get("valid", arena.data.test),
         )
         weights = mixture_weights(cfg.mixture.weights, candidates)
         kept = [(g, w) for g, w in zip(top, weights) if w >= 1e-4]  # a fitted weight may fall to ~0

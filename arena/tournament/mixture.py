@@ -1,9 +1,20 @@
 """The tournament's final generator: a weighted mixture of its best generators.
 
-Weights are ``uniform``, by ``rating`` (Bradley-Terry strength ``10^(rating / 400)``), or by
-``quality``: fitted so that the mixture's histogram over the data's modes (toy mixtures) or
-symbols (categorical data) is as close as possible to the data's. Weightings are registered in
-:data:`weightings` (``mixture.weights`` in a config). With ``H[k, i]`` the share
+Weightings are registered in :data:`weightings` (``mixture.weights`` in a config):
+
+- ``uniform``: every component alike;
+- ``rating``: proportional to Bradley-Terry strength ``10^(rating / 400)``;
+- ``nash``: the maximum-entropy Nash equilibrium of the zero-sum meta-game of the latest payoff
+  matrix (:mod:`arena.tournament.nash`): the generators' mixture that the best discriminator
+  can tell from real data least well;
+- ``heldout``: fitted to held-out real data only (the data's validation split where it has one,
+  else its test split): the weights minimise the kernel MMD between the mixture's samples and
+  those real samples (a Gaussian kernel at three scales of the median distance);
+- ``oracle-modes``: fitted to the benchmark's own answer, the modes of a toy mixture (or the
+  symbols' probabilities): a user with real data has no such thing, so it is for toy studies
+  only and no shipped config uses it.
+
+For ``oracle-modes``, with ``H[k, i]`` the share
 of generator ``i``'s samples that are high-quality samples of mode ``k`` and ``p`` the data's
 mode probabilities, the weights maximise ``sum_k p_k log (H w)_k`` over the simplex, i.e.
 minimise ``KL(p || H w)``: a missing mode and samples off every mode both cost. The problem
@@ -108,6 +119,71 @@ class Candidates:
     samples: dict[str, torch.Tensor]
     quality: dict[str, float]
     kind: DataKind
+    payoff: dict[str, list[float | None]] = dataclasses.field(default_factory=dict)
+    """Each generator's row of the latest payoff matrix (None for a retired discriminator)."""
+    heldout: torch.Tensor | None = None
+    """Real data held out from training (for ``heldout``)."""
+
+
+def nash_weights(c: Candidates) -> list[float]:
+    """The generators' maximum-entropy Nash equilibrium of the latest payoff matrix."""
+    from arena.tournament.nash import max_entropy_nash
+
+    rows = [c.payoff.get(g.name) for g in c.generators]
+    if any(r is None for r in rows):
+        return uniform_weights(c)
+    columns = [j for j in range(len(rows[0])) if all(r[j] is not None for r in rows)]
+    if not columns:
+        return uniform_weights(c)
+    w, _ = max_entropy_nash([[r[j] for j in columns] for r in rows])
+    return [float(x) for x in w]
+
+
+def _kernel_means(xs: list[torch.Tensor], ys: torch.Tensor, scales=(1 / 16, 1 / 4, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+    """``K[i, j]`` = mean kernel between ``xs[i]`` and ``xs[j]``, ``k[i]`` = mean kernel between
+    ``xs[i]`` and ``ys``; a sum of Gaussian kernels at ``scales`` times the median distance of ``ys``."""
+    flat = [x.reshape(x.shape[0], -1).double() for x in xs]
+    y = ys.reshape(ys.shape[0], -1).double()
+    median = torch.cdist(y, y).median().clamp_min(1e-8)
+    widths = [float(median * s) for s in scales]
+
+    def mean_kernel(a: torch.Tensor, b: torch.Tensor) -> float:
+        d2 = torch.cdist(a, b).square()
+        return float(sum(torch.exp(-d2 / (2 * h * h)).mean() for h in widths))
+
+    n = len(flat)
+    big_k = torch.zeros(n, n, dtype=torch.float64)
+    for i in range(n):
+        for j in range(i, n):
+            big_k[i, j] = big_k[j, i] = mean_kernel(flat[i], flat[j])
+    small_k = torch.tensor([mean_kernel(x, y) for x in flat], dtype=torch.float64)
+    return big_k, small_k
+
+
+def mmd_weights(big_k: torch.Tensor, small_k: torch.Tensor) -> list[float]:
+    """The weights on the simplex minimising ``w^T K w - 2 w^T k`` (the squared MMD of the mixture
+    to the reference, up to a constant): a convex quadratic program."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    kk, k = big_k.numpy(), small_k.numpy()
+    n = len(k)
+    result = minimize(lambda w: float(w @ kk @ w - 2 * w @ k), np.full(n, 1.0 / n), jac=lambda w: 2 * kk @ w - 2 * k,
+                      bounds=[(0.0, 1.0)] * n, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
+                      method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
+    w = np.clip(result.x, 0, None)
+    w = np.where(w < 1e-6, 0.0, w)
+    return (w / w.sum()).tolist()
+
+
+def heldout_weights(c: Candidates, per_component: int = 1000) -> list[float]:
+    """Fitted to real data held out from training: the weights minimising the kernel MMD between
+    the mixture and that data (:func:`mmd_weights`)."""
+    if c.heldout is None:
+        return uniform_weights(c)
+    xs = [c.samples[g.name][:per_component].cpu() for g in c.generators]
+    big_k, small_k = _kernel_means(xs, c.heldout[:per_component].cpu())
+    return mmd_weights(big_k, small_k)
 
 
 def uniform_weights(c: Candidates) -> list[float]:
@@ -122,9 +198,9 @@ def rating_weights(c: Candidates) -> list[float]:
     return [s / sum(strength) for s in strength]
 
 
-def quality_weights(c: Candidates) -> list[float]:
-    """Fitted to the data's bins (modes, symbols) where it has them; otherwise proportional to
-    each generator's quality signal."""
+def oracle_weights(c: Candidates) -> list[float]:
+    """Fitted to the data's known bins (toy modes, symbols) where it has them; otherwise
+    proportional to each generator's quality signal. An oracle: for toy studies only."""
     hists = [c.kind.histogram(c.samples[g.name]) for g in c.generators]
     target = c.kind.target()
     if target is not None and all(h is not None for h in hists):
@@ -139,7 +215,10 @@ weightings: Registry[list[float]] = Registry("mixture weighting")
 """Every way of weighting a mixture's components: ``mixture.weights`` in a config names one."""
 weightings.register("uniform", uniform_weights, "every component alike")
 weightings.register("rating", rating_weights, "proportional to Bradley-Terry strength 10^(rating/400)")
-weightings.register("quality", quality_weights, "fitted to the data's modes or symbols (toy data), else by quality signal")
+weightings.register("nash", nash_weights, "the maximum-entropy Nash equilibrium of the latest payoff matrix (zero-sum meta-game)")
+weightings.register("heldout", heldout_weights, "minimising the kernel MMD to real data held out from training")
+weightings.register("oracle-modes", oracle_weights,
+                    "fitted to the toy data's true modes or symbols: an oracle, for toy studies only")
 
 
 def mixture_weights(kind: str, candidates: Candidates) -> list[float]:

@@ -31,7 +31,7 @@ def tourney_raw(**changes) -> dict:
         schedule={"matchings": 8, "steps_per_match": 5},
         eval={"every": 2, "samples": 300},
         selection={"every": 4, "replace": 1, "mutate": {"lr": 0.3, "betas": 0.02}},
-        mixture={"top": 2, "weights": "quality"},
+        mixture={"top": 2, "weights": "oracle-modes"},
     )
     raw.update(copy.deepcopy(changes))
     return raw
@@ -263,3 +263,21 @@ def test_bad_tournament_configs_name_the_key(write_config, capsys):
     path = write_config(grid, "grid.yaml")
     assert main(["run", str(path), "--out", str(path.parent / "r"), "--quiet"]) == 2
     assert "schedule.type: the grid schedule needs as many generators as discriminators" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("weights", ["nash", "heldout"])
+def test_mixtures_chosen_without_the_answer(tmp_path, weights):
+    """The Nash mixture follows the latest payoff matrix (its weights are an equilibrium of it); the
+    held-out mixture is fitted to real data the generators never trained on. Neither reads the modes."""
+    from arena.tournament.nash import max_entropy_nash
+
+    t = train(tourney_raw(schedule={"matchings": 4, "steps_per_match": 5}, mixture={"top": 0, "weights": weights}),
+              tmp_path / "run")
+    mixture = json.loads((tmp_path / "run" / "mixture.json").read_text())
+    assert sum(mixture["weights"]) == pytest.approx(1.0) and set(mixture["components"]) <= {"g0", "g1", "g2"}
+    if weights == "nash":
+        period = t.standings.results[-1]
+        w, _ = max_entropy_nash(period["payoff"])
+        expected = {g: x for g, x in zip(["g0", "g1", "g2"], w) if x >= 1e-4}
+        total = sum(expected.values())
+        assert dict(zip(mixture["components"], mixture["weights"])) == pytest.approx({g: x / total for g, x in expected.items()})
