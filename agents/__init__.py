@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 # Agents and their spaces
-from agents.agent import LOGIT_SPACE, Agent, CategoricalGenerator, Discriminator, Generator
+from agents.agent import LOGIT_SPACE, Agent, AveragedGenerator, CategoricalGenerator, Discriminator, Generator
 
 # Conformance
 from agents.checker import check_agent
+
+# Weight averaging
+from agents.ema import EMASpec, WeightAverage
 
 # Latent priors
 from agents.latent import LatentPrior, Normal, Uniform, latents
@@ -24,11 +27,15 @@ __all__ = [
     # agents
     "Agent",
     "Generator",
+    "AveragedGenerator",
     "CategoricalGenerator",
     "Discriminator",
     "LOGIT_SPACE",
     # conformance
     "check_agent",
+    # weight averaging
+    "EMASpec",
+    "WeightAverage",
     # latent priors
     "LatentPrior",
     "Normal",

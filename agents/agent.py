@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.ema import EMASpec, WeightAverage
 from agents.latent import LatentPrior
 from agents.optim import AgentOptimizer
 
-__all__ = ["Agent", "Generator", "CategoricalGenerator", "Discriminator", "LOGIT_SPACE"]
+__all__ = ["Agent", "Generator", "AveragedGenerator", "CategoricalGenerator", "Discriminator", "LOGIT_SPACE"]
 
 LOGIT_SPACE = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
 """What a discriminator emits: one logit per input."""
@@ -114,10 +115,14 @@ class Agent:
         is skipped (the scale is lowered)."""
         if self.scaler is None:
             self.optimizer.step()
-            return
-        self.scaler.step(self.optimizer.optimizer)
-        self.scaler.update()
-        self.optimizer.advance()
+        else:
+            self.scaler.step(self.optimizer.optimizer)
+            self.scaler.update()
+            self.optimizer.advance()
+        self.after_step()
+
+    def after_step(self) -> None:
+        """Called after every optimizer step (also a stacked one); generators average their weights here."""
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
@@ -130,7 +135,11 @@ class Agent:
             "rng": self.rng.get_state(),
             "extras": {k: v.detach().clone() for k, v in self.extras.items()},
             **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
+            **self._extra_state(),
         }
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
 
     def load_state_dict(self, state: dict[str, Any], stream: bool = True) -> None:
         """Restore :meth:`state_dict`. A random stream saved on another kind of device cannot be
@@ -172,6 +181,8 @@ class Generator(Agent):
     def __init__(self, *args: Any, latent: LatentPrior, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.latent = latent
+        self.ema: WeightAverage | None = None
+        """The moving average of the weights (:meth:`use_ema`), or None."""
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return self.forward(z)
@@ -180,6 +191,34 @@ class Generator(Agent):
         """Draw ``n`` latent vectors (from the agent's own stream by default) and map them."""
         z = self.latent.sample(n, self.rng if generator is None else generator, self.device)
         return self.forward(z)
+
+    # ------------------------------------------------------------------ weight averaging
+    def use_ema(self, spec: EMASpec, seed: int) -> None:
+        """Keep a moving average of the weights (:mod:`agents.ema`), shown by :meth:`output`."""
+        self.ema = WeightAverage(self.net, spec, seed)
+
+    def after_step(self) -> None:
+        if self.ema is not None:
+            self.ema.update(self.net, self.steps)
+
+    def output(self) -> Generator:
+        """The generator as the world sees it: the weight average where EMA is on (its BatchNorm
+        statistics recomputed for it first), else the generator itself."""
+        if self.ema is None:
+            return self
+        self.ema.recompute_batchnorm(self.latent)
+        return AveragedGenerator(self)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"ema": self.ema.state_dict()} if self.ema is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any], stream: bool = True) -> None:
+        super().load_state_dict(state, stream)
+        if self.ema is not None:
+            if "ema" in state:
+                self.ema.load_state_dict(state["ema"])
+            else:  # saved without averaging: it starts again from the weights
+                self.ema = WeightAverage(self.net, self.ema.spec, self.ema.seed)
 
 
 class CategoricalGenerator(Generator):
@@ -206,6 +245,49 @@ class CategoricalGenerator(Generator):
         rng = self.rng if generator is None else generator
         z = self.latent.sample(n, rng, self.device)
         return self.one_hot(self.act(z, rng))
+
+
+class AveragedGenerator:
+    """A generator shown through its weight average: what :meth:`Generator.output` returns. It
+    samples like the generator (the same latent prior, the same random streams), through the
+    averaged network, always in evaluation mode; it does not train."""
+
+    def __init__(self, base: Generator) -> None:
+        assert base.ema is not None
+        self.base = base
+        self.name = base.name
+        self.device = base.device
+        self.latent = base.latent
+        self.net = base.ema.net
+
+    def __repr__(self) -> str:
+        return f"AveragedGenerator({self.name!r})"
+
+    @property
+    def training(self) -> bool:
+        return False
+
+    def train(self, mode: bool = True) -> AveragedGenerator:
+        return self
+
+    def eval(self) -> AveragedGenerator:
+        return self
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.net(z)
+        if isinstance(self.base, CategoricalGenerator):
+            probs = torch.softmax(out, dim=-1)
+            return self.base.one_hot(torch.multinomial(probs, 1, generator=self.base.rng).squeeze(-1))
+        return out
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        rng = self.base.rng if generator is None else generator
+        z = self.latent.sample(n, rng, self.device)
+        out = self.net(z)
+        if isinstance(self.base, CategoricalGenerator):
+            probs = torch.softmax(out.detach(), dim=-1)
+            return self.base.one_hot(torch.multinomial(probs, 1, generator=rng).squeeze(-1))
+        return out
 
 
 class Discriminator(Agent):

@@ -40,18 +40,20 @@ class Constant(LRSchedule):
 
 
 class Linear(LRSchedule):
-    """Linear from 1 to ``end_factor`` over ``steps`` steps, then constant.
+    """Constant until step ``start``, then linear from 1 to ``end_factor`` over ``steps`` steps,
+    then constant (a decay over the last 40% of 10,000 steps: ``start: 6000, steps: 4000``).
 
     Args:
         steps: steps over which to decay.
         end_factor: final multiple of the base learning rate.
+        start: steps before the decay begins.
     """
 
-    def __init__(self, steps: Annotated[int, Gt(0)], end_factor: NonNeg = 0.0) -> None:
-        self.steps, self.end_factor = steps, end_factor
+    def __init__(self, steps: Annotated[int, Gt(0)], end_factor: NonNeg = 0.0, start: Annotated[int, Ge(0)] = 0) -> None:
+        self.steps, self.end_factor, self.start = steps, end_factor, start
 
     def factor(self, step: int) -> float:
-        t = min(step / self.steps, 1.0)
+        t = min(max(step - self.start, 0) / self.steps, 1.0)
         return 1.0 + t * (self.end_factor - 1.0)
 
 
@@ -103,7 +105,7 @@ class Cosine(LRSchedule):
 
 lr_schedules: Registry[LRSchedule] = Registry("learning-rate schedule", key="type")
 lr_schedules.register("constant", Constant, "the base learning rate throughout")
-lr_schedules.register("linear", Linear, "linear to end_factor over steps")
+lr_schedules.register("linear", Linear, "constant until start, then linear to end_factor over steps")
 lr_schedules.register("exponential", Exponential, "gamma**step, floored at min_factor")
 lr_schedules.register("step", Step, "times gamma every `every` steps")
 lr_schedules.register("cosine", Cosine, "cosine to min_factor over steps")

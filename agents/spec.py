@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from agents.agent import LOGIT_SPACE, Agent, CategoricalGenerator, Discriminator, Generator
+from agents.ema import EMASpec
 from agents.latent import latents
 from agents.networks import networks
 from agents.optim import optimizers
@@ -48,6 +49,9 @@ class AgentSpec:
     """Generators only: ``sample`` (the network's output is the sample, trained by backpropagation
     through the discriminator) or ``categorical`` (the network's output are logits of a categorical
     policy over one-hot samples, trained by a policy-gradient game such as ``reinforce-v0``)."""
+    ema: EMASpec | None = None
+    """Generators only: keep a moving average of the weights (``{decay: 0.99, start: 0}``), which
+    evaluation, cross-play, sampling and the mixture then use (:mod:`agents.ema`)."""
 
     def validate(self) -> None:
         if not _NAME.match(self.name):
@@ -61,6 +65,8 @@ class AgentSpec:
             raise ConfigError("only generators have a latent prior", ("latent",))
         if self.role == "discriminator" and self.output != "sample":
             raise ConfigError("only generators choose an output kind", ("output",))
+        if self.role == "discriminator" and self.ema is not None:
+            raise ConfigError("only generators average their weights (the average is what they show)", ("ema",))
 
 
 def agent_names(spec: AgentSpec) -> list[str]:
@@ -106,6 +112,8 @@ def estimate_agent_bytes(spec: AgentSpec, data_space: gym.spaces.Box, path: tupl
     params = sum(p.numel() for p in net.parameters())
     buffers = sum(b.numel() for b in net.buffers())
     slots = _OPTIMIZER_SLOTS.get(str(spec.optim.get("type", "adam")), 2)
+    if spec.ema is not None:
+        slots += 1  # the averaged weights
     return params, 4 * (params * (2 + slots) + buffers)
 
 
@@ -147,5 +155,8 @@ def build_agent(
     )
     if spec.role == "generator":
         cls = CategoricalGenerator if spec.output == "categorical" else Generator
-        return cls(name, net, optimizer, latent=latent, **common)
+        generator = cls(name, net, optimizer, latent=latent, **common)
+        if spec.ema is not None:
+            generator.use_ema(spec.ema, seed + 2)
+        return generator
     return Discriminator(name, net, optimizer, **common)

@@ -166,21 +166,26 @@ class Run:
         return self
 
     # ------------------------------------------------------------------ using the result
-    def generator(self, agent: str | None = None) -> Generator | Mixture:
-        """The generator named ``agent`` (default: the first), or ``"mixture"``: the tournament's mixture."""
+    def generator(self, agent: str | None = None, raw: bool = False) -> Generator | Mixture:
+        """The generator named ``agent`` (default: the first), or ``"mixture"``: the tournament's
+        mixture; as the world sees it (its weight average where EMA is on) unless ``raw``."""
         if agent == "mixture":
-            return mixture_from_record(self.tournament.standings.mixture, self.arena.generator)
-        return self.arena.generator(agent)
+            return mixture_from_record(self.tournament.standings.mixture,
+                                       lambda name: self.arena.generator(name) if raw else self.arena.generator(name).output())
+        g = self.arena.generator(agent)
+        return g if raw else g.output()
 
-    def sample(self, n: int, agent: str | None = None, seed: int = 0) -> torch.Tensor:
+    def sample(self, n: int, agent: str | None = None, seed: int = 0, raw: bool = False) -> torch.Tensor:
         """``n`` samples (``n x data shape``) of a generator or of the mixture (``agent="mixture"``),
-        from latent draws seeded by ``seed``: the same draws as ``arena sample --seed``."""
+        from latent draws seeded by ``seed``: the same draws as ``arena sample --seed``; ``raw``:
+        from the trained weights rather than their average (where EMA is on)."""
         if n < 1:
             raise ConfigError(f"-n: expected a positive number of samples, got {n}")
-        return draw_samples(self.generator(agent), n, seed, batch=n)
+        return draw_samples(self.generator(agent, raw), n, seed, batch=n)
 
     def evaluate(self, agent: str | None = None, metrics: list[str] | None = None, n: int | None = None, seed: int = 0,
-                 progress: Callable[[str, int, int], None] | None = None, save: bool = True) -> dict[str, dict[str, Any]]:
+                 progress: Callable[[str, int, int], None] | None = None, save: bool = True,
+                 raw: bool = False) -> dict[str, dict[str, Any]]:
         """Measure the data's metrics (default: every one that applies) on fresh samples.
 
         Args:
@@ -190,6 +195,7 @@ class Run:
             seed: seed of the latent draws (the same draws as :meth:`sample`).
             progress: called as ``progress(task, done, total)`` during long computations.
             save: merge the results into the run directory's ``eval.json``.
+            raw: the trained weights rather than their average (where EMA is on).
 
         Returns:
             the metrics, by agent.
@@ -197,9 +203,9 @@ class Run:
         if n is not None and n < 2:
             raise ConfigError(f"-n: expected at least 2 samples, got {n}")
         if agent is None:
-            chosen: list[Any] = list(self.arena.generators)
+            chosen: list[Any] = [g if raw else g.output() for g in self.arena.generators]
         else:
-            chosen = [self.generator(agent)]
+            chosen = [self.generator(agent, raw)]
         judge = self.arena.discriminators[0]
         results = {g.name: measure(self.arena.data, g, metrics, n, seed, judge, progress) for g in chosen}
         for r in results.values():

@@ -194,6 +194,8 @@ def check_value(value: Any, tp: Any, path: tuple = ()) -> Any:
         raise ConfigError(f"expected {_describe(tp)}, got {_shown(value)}{suggestion}", path)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
+        if value is None and type(None) in args:  # before a dataclass member, which reads None as {}
+            return None
         # Try the non-container members first so that 3 matches float before list[float].
         for arg in sorted(args, key=lambda a: typing.get_origin(a) in (list, tuple)):
             try:

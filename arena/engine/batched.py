@@ -72,7 +72,8 @@ def signature(agent: Agent) -> tuple | None:
     if opt is None:
         return None
     latent = repr(sorted(agent.latent.spec().items())) if isinstance(agent, Generator) else None
-    return (type(agent).__name__, architecture(agent.net), latent, opt)
+    ema = getattr(agent, "ema", None) is not None
+    return (type(agent).__name__, architecture(agent.net), latent, opt, ema)
 
 
 def architecture(net: nn.Module) -> tuple:
@@ -137,6 +138,12 @@ class StackedAgents:
             self.hyper["1-beta1"] = 1 - self.hyper["beta1"]
             self.hyper["1-beta2"] = 1 - self.hyper["beta2"]
         self.decay = any(g["weight_decay"] for g in self.groups)
+        self.ema = None
+        """The agents' weight averages, stacked like their weights (generators with EMA on)."""
+        if getattr(first, "ema", None) is not None:
+            self.ema = torch.stack([torch.cat([p.detach().reshape(-1) for p in a.ema.net.parameters()]) for a in self.agents])
+            self.ema_decay = self._column([a.ema.spec.decay for a in self.agents])
+            self.ema_start = self._column([float(a.ema.spec.start) for a in self.agents])
 
     def _flat_state(self, states: list[list[dict]], key: str) -> torch.Tensor:
         rows = [
@@ -204,6 +211,10 @@ class StackedAgents:
         self.started[:] = True
         for a in self.agents:
             a.optimizer.advance()
+        if self.ema is not None:  # Agent.after_step, for every agent at once
+            steps = self._column([float(a.optimizer.steps) for a in self.agents])
+            with torch.no_grad():
+                self.ema.lerp_(self.flat, torch.where(steps <= self.ema_start, torch.ones_like(steps), 1 - self.ema_decay))
 
     # ------------------------------------------------------------------ back to the agents
     def write_back(self) -> None:
@@ -228,6 +239,12 @@ class StackedAgents:
                         opt.state.pop(p, None)
                 for name, b in agent.net.named_buffers():
                     b.copy_(self.buffers[name][k])
+                if self.ema is not None:
+                    offset = 0
+                    for p, (_, shape, n) in zip(agent.ema.net.parameters(), self.layout):
+                        p.copy_(self.ema[k, offset : offset + n].view(shape))
+                        offset += n
+                    agent.ema.stale = agent.ema.has_batchnorm
 
 
 def skeleton(net: nn.Module) -> nn.Module:

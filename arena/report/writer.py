@@ -49,9 +49,10 @@ class ReportWriter(Callback):
     def on_evaluation(self, tournament, evaluation) -> None:
         arena, seed = tournament.arena, tournament.config.seed
         n = FIXED_IMAGES if arena.data.kind.name == "images" else FIXED_POINTS
-        fixed = {g.name: _stored(draw_samples(g, n, derive_seed(seed, "report", g.name)), arena.data) for g in arena.generators}
+        fixed = {g.name: _stored(draw_samples(g.output(), n, derive_seed(seed, "report", g.name)), arena.data)
+                 for g in arena.generators}
         if evaluation.mixture and len(arena.generators) > 1:
-            mixture = mixture_from_record(evaluation.mixture, arena.generator)
+            mixture = mixture_from_record(evaluation.mixture, lambda name: arena.generator(name).output())
             fixed["mixture"] = _stored(draw_samples(mixture, n, derive_seed(seed, "report", "mixture")), arena.data)
         self.run_dir.save_fixed_samples(evaluation.matching, fixed)
 

@@ -242,7 +242,7 @@ class Tournament:
         records = []
         for g in arena.generators:
             seed = derive_seed(cfg.seed, "eval", g.name, str(self.completed))
-            samples[g.name] = draw_samples(g, cfg.eval.samples, seed)
+            samples[g.name] = draw_samples(g.output(), cfg.eval.samples, seed)
             metrics = kind.signal(samples[g.name], arena.data)
             if metrics:
                 records.append({"kind": "eval", **stamp, "agent": g.name, **metrics, "protocol": measured})
@@ -313,7 +313,7 @@ class Tournament:
         )
         weights = mixture_weights(cfg.mixture.weights, candidates)
         kept = [(g, w) for g, w in zip(top, weights) if w >= 1e-4]  # a fitted weight may fall to ~0
-        mixture = Mixture([g for g, _ in kept], [w for _, w in kept])
+        mixture = Mixture([g.output() for g, _ in kept], [w for _, w in kept])
         drawn = draw_samples(mixture, cfg.eval.samples, derive_seed(cfg.seed, "eval", "mixture", str(self.completed)))
         standings.mixture = {**mixture.as_dict(), "matching": self.completed, "metrics": arena.data.kind.metrics(drawn, arena.data)}
         return standings.mixture

@@ -41,6 +41,8 @@ def copy_agent(target: Agent, parent: Agent) -> None:
     # step counts), which the parent goes on updating in place
     target.optimizer.load_state_dict(copy.deepcopy(parent.optimizer.state_dict()))
     target.extras = {k: v.detach().clone().requires_grad_(v.requires_grad) for k, v in parent.extras.items()}
+    if getattr(target, "ema", None) is not None and getattr(parent, "ema", None) is not None:
+        target.ema.load_state_dict(copy.deepcopy(parent.ema.state_dict()))
 
 
 def mutate(agent: Agent, lr_sigma: float, betas_sigma: float, rng: torch.Generator) -> dict[str, Any]:
