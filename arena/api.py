@@ -42,6 +42,7 @@ from arena.rundir.writers import writers
 from arena.tournament.callbacks import Callback, CallbackList
 from arena.tournament.loop import Tournament
 from arena.tournament.mixture import Mixture, mixture_from_record
+from arena.tournament.panel import panel_from_state
 from arena.tournament.ratings import Rating, compute_ratings
 
 __all__ = ["Run", "run", "resume", "load", "run_seeds", "report"]
@@ -166,26 +167,32 @@ class Run:
         return self
 
     # ------------------------------------------------------------------ using the result
-    def generator(self, agent: str | None = None, raw: bool = False) -> Generator | Mixture:
+    def generator(self, agent: str | None = None, raw: bool = False, panel: bool = True) -> Generator | Mixture:
         """The generator named ``agent`` (default: the first), or ``"mixture"``: the tournament's
-        mixture; as the world sees it (its weight average where EMA is on) unless ``raw``."""
+        output, its mixture filtered by the discriminator panel where the config turns it on
+        (``panel=False``: unfiltered); as the world sees them (weight averages where EMA is on)
+        unless ``raw`` (the trained weights, no panel)."""
         if agent == "mixture":
-            return mixture_from_record(self.tournament.standings.mixture,
-                                       lambda name: self.arena.generator(name) if raw else self.arena.generator(name).output())
+            record = self.tournament.standings.mixture
+            mixture = mixture_from_record(record, lambda name: self.arena.generator(name) if raw
+                                          else self.arena.generator(name).output())
+            if panel and not raw and record and "panel" in record:
+                return panel_from_state(mixture, record["panel"], self.arena.agent, self.config.panel)
+            return mixture
         g = self.arena.generator(agent)
         return g if raw else g.output()
 
-    def sample(self, n: int, agent: str | None = None, seed: int = 0, raw: bool = False) -> torch.Tensor:
+    def sample(self, n: int, agent: str | None = None, seed: int = 0, raw: bool = False, panel: bool = True) -> torch.Tensor:
         """``n`` samples (``n x data shape``) of a generator or of the mixture (``agent="mixture"``),
         from latent draws seeded by ``seed``: the same draws as ``arena sample --seed``; ``raw``:
         from the trained weights rather than their average (where EMA is on)."""
         if n < 1:
             raise ConfigError(f"-n: expected a positive number of samples, got {n}")
-        return draw_samples(self.generator(agent, raw), n, seed, batch=n)
+        return draw_samples(self.generator(agent, raw, panel), n, seed, batch=n)
 
     def evaluate(self, agent: str | None = None, metrics: list[str] | None = None, n: int | None = None, seed: int = 0,
                  progress: Callable[[str, int, int], None] | None = None, save: bool = True,
-                 raw: bool = False) -> dict[str, dict[str, Any]]:
+                 raw: bool = False, panel: bool = True) -> dict[str, dict[str, Any]]:
         """Measure the data's metrics (default: every one that applies) on fresh samples.
 
         Args:
@@ -205,7 +212,7 @@ class Run:
         if agent is None:
             chosen: list[Any] = [g if raw else g.output() for g in self.arena.generators]
         else:
-            chosen = [self.generator(agent, raw)]
+            chosen = [self.generator(agent, raw, panel)]
         judge = self.arena.discriminators[0]
         results = {g.name: measure(self.arena.data, g, metrics, n, seed, judge, progress) for g in chosen}
         for r in results.values():

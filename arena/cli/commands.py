@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("-o", "--output", required=True, help="output file: .npy (N x data shape) or .png")
     sample.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
     sample.add_argument("--raw", action="store_true", help="the trained weights, not their moving average (where EMA is on)")
+    sample.add_argument("--no-panel", action="store_true", help="the mixture unfiltered by the discriminator panel")
 
     ev = sub.add_parser("eval", help="evaluate a trained generator; prints a table and writes eval.json")
     ev.add_argument("run_dir")
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("-n", type=int, help="samples (default 2500; 10000 with parzen)")
     ev.add_argument("--device", default="cpu", help="device to evaluate on (default cpu)")
     ev.add_argument("--raw", action="store_true", help="the trained weights, not their moving average (where EMA is on)")
+    ev.add_argument("--no-panel", action="store_true", help="the mixture unfiltered by the discriminator panel")
 
     board = sub.add_parser("leaderboard", help="print a run's latest leaderboard")
     board.add_argument("run_dir")
@@ -301,8 +303,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"-o: expected a .npy or .png file, got {out.name!r}")
     run = load(args.run_dir, args.device)
     agent = "mixture" if args.mixture else args.agent
-    samples = run.sample(args.n, agent, args.seed, args.raw)
-    name = repr(run.generator("mixture", args.raw)) if args.mixture else run.generator(args.agent, args.raw).name
+    samples = run.sample(args.n, agent, args.seed, args.raw, not args.no_panel)
+    name = repr(run.generator("mixture", args.raw, not args.no_panel)) if args.mixture else run.generator(args.agent, args.raw).name
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, samples.cpu().numpy())
@@ -326,7 +328,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     agent = "mixture" if args.mixture else args.agent
     with _steps() as progress:
-        results = run.evaluate(agent, metrics, args.n, args.seed, progress, raw=args.raw)
+        results = run.evaluate(agent, metrics, args.n, args.seed, progress, raw=args.raw, panel=not args.no_panel)
     t = run.tournament
     table = Table(title=f"{run.path}: matching {t.completed} ({t.rounds:,} rounds), seed {args.seed}")
     table.add_column("metric")

@@ -26,6 +26,7 @@ _WHERE = {
     "MutateConfig": "sections",
     "MixtureConfig": "sections",
     "ComputeConfig": "sections",
+    "PanelConfig": "sections",
     "MAX_AGENTS": "sections",
     "MAX_EVAL_SAMPLES": "sections",
     # reading and writing
@@ -56,6 +57,7 @@ __all__ = [
     "MutateConfig",
     "MixtureConfig",
     "ComputeConfig",
+    "PanelConfig",
     "MAX_AGENTS",
     "MAX_EVAL_SAMPLES",
     "ConfigOrigin",
@@ -87,6 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover
         LogConfig,
         MixtureConfig,
         MutateConfig,
+        PanelConfig,
         RatingsConfig,
         RunConfig,
         ScheduleConfig,

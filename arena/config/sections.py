@@ -31,6 +31,7 @@ __all__ = [
     "MutateConfig",
     "MixtureConfig",
     "ComputeConfig",
+    "PanelConfig",
     "MAX_AGENTS",
     "MAX_EVAL_SAMPLES",
 ]
@@ -179,6 +180,32 @@ class MixtureConfig:
 
 
 @dataclasses.dataclass
+class PanelConfig:
+    """A panel of discriminators that judges the output's samples (:mod:`arena.tournament.panel`):
+    calibrated discriminator rejection sampling, optionally after refinement steps."""
+
+    enabled: bool = False
+    """Filter the output (the mixture) through the panel: what ``arena sample --mixture`` draws
+    and what every evaluation measures as the ``output`` (``--no-panel`` reads it unfiltered)."""
+    judges: Annotated[int, Ge(0)] = 0
+    """The panel: the ``judges`` best-rated discriminators (0: every active one)."""
+    acceptance: Annotated[float, Gt(0), Le(1)] = 0.5
+    """The mean rate at which candidates are accepted: the rejection's shift ``gamma`` is set at
+    calibration to give it (unless ``gamma`` is set)."""
+    gamma: float | None = None
+    """A fixed shift instead: 0 accepts with probability exp(logit - M) (exact density-ratio
+    rejection), more rejects more, less rejects less."""
+    refine_steps: Annotated[int, Ge(0)] = 0
+    """Gradient steps up the panel's logit on every candidate before it is judged (0: none)."""
+    refine_lr: Annotated[float, Gt(0)] = 0.01
+    """Their step size."""
+    calibration: Annotated[int, Ge(100)] = 5000
+    """Candidates (and held-out real samples) that calibrate the panel's logit and fix M."""
+    max_candidates: Annotated[int, Ge(1)] = 50
+    """At most this many candidates per sample asked for."""
+
+
+@dataclasses.dataclass
 class ComputeConfig:
     """How matches are computed: batched or one by one, precision, compilation. None of these
     changes what is computed beyond float rounding; the GPU-only ones fall back, with one
@@ -232,6 +259,8 @@ class RunConfig:
     """Optional selection (population-based training)."""
     mixture: MixtureConfig = dataclasses.field(default_factory=MixtureConfig)
     """The mixture of the best generators."""
+    panel: PanelConfig = dataclasses.field(default_factory=PanelConfig)
+    """The discriminator panel that filters the output."""
     compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
     """Batched matchings, mixed precision and compilation."""
     origin: ConfigOrigin | None = dataclasses.field(default=None, init=False, repr=False, compare=False)

@@ -31,6 +31,7 @@ from arena.tournament.callbacks import Callback, CallbackList, Evaluation
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.leaderboard import standings_rows
 from arena.tournament.mixture import Candidates, Mixture, mixture_weights
+from arena.tournament.panel import calibrated_panel
 from arena.tournament.schedules import make_schedule
 from arena.tournament.selection import select
 from arena.tournament.standings import Standings
@@ -263,6 +264,10 @@ class Tournament:
         if len(arena.generators) > 1:
             self._log({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
                        "components": mixture["components"], "weights": mixture["weights"], "protocol": measured})
+        if "panel" in mixture:
+            panel = mixture["panel"]
+            self._log({"kind": "eval", **stamp, "agent": "output", **panel["metrics"], "acceptance": panel["acceptance"],
+                       "judges": panel["judges"], "protocol": measured})
         evaluation = Evaluation(self.completed, self.rounds, samples, records, period, lineage, mixture, self.leaderboard())
         self.callbacks.on_evaluation(self, evaluation)
         return evaluation
@@ -316,4 +321,15 @@ class Tournament:
         mixture = Mixture([g.output() for g, _ in kept], [w for _, w in kept])
         drawn = draw_samples(mixture, cfg.eval.samples, derive_seed(cfg.seed, "eval", "mixture", str(self.completed)))
         standings.mixture = {**mixture.as_dict(), "matching": self.completed, "metrics": arena.data.kind.metrics(drawn, arena.data)}
+        if cfg.panel.enabled:
+            standings.mixture["panel"] = self._panel(mixture)
         return standings.mixture
+
+    def _panel(self, mixture: Mixture) -> dict[str, Any]:
+        """Calibrate the discriminator panel over the mixture and measure the output it gives."""
+        arena, cfg = self.arena, self.config
+        ranked = sorted((d for d in arena.discriminators if self.active(d)), key=self.standings.rating, reverse=True)
+        judges = ranked[: cfg.panel.judges] if cfg.panel.judges else ranked
+        sampler = calibrated_panel(mixture, judges, cfg.panel, arena.data, derive_seed(cfg.seed, "panel", str(self.completed)))
+        drawn = draw_samples(sampler, cfg.eval.samples, derive_seed(cfg.seed, "eval", "output", str(self.completed)))
+        return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, "metrics": arena.data.kind.metrics(drawn, arena.data)}

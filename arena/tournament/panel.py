@@ -1,0 +1,228 @@
+"""A panel of discriminators that judges candidate samples after training.
+
+**Rejection** (discriminator rejection sampling, Azadi et al. 2019). For a discriminator near its
+optimum, ``D = p_data / (p_data + p_g)``, so its logit is ``log p_data(x) - log p_g(x)``;
+accepting a candidate with probability ``exp(logit - M)``, ``M`` the largest logit, turns samples
+of ``p_g`` into samples of ``p_data``. Real discriminators are not at their optimum, and a
+tournament has several: the panel averages its members' logits and calibrates the average with
+a one-dimensional logistic regression (Platt scaling) on held-out real data against the
+candidates themselves, so that the calibrated logit estimates ``log p_data - log p_g`` of *these*
+samples. A candidate is accepted with probability ``sigmoid(F)``,
+``F = l - M - log(1 - exp(l - M - eps)) - gamma``: exactly ``exp(l - M)`` at ``gamma = 0``
+(``M`` is fixed when the panel is calibrated; a sample scored above it is always accepted);
+a positive ``gamma`` rejects more, a negative one less. Unless ``gamma`` is given, it is set at
+calibration so that the candidates are accepted at a target rate (Azadi et al. likewise shift
+``F`` by a percentile of its values: with imperfect discriminators, the largest logit is an
+outlier and exact rejection would accept almost nothing). Because the acceptance follows the
+density ratio, a mode the generator under-covers is accepted more often than one it
+over-covers: rejection of this kind sharpens without dropping modes (a global threshold on the
+logit would drop them).
+
+**Refinement** (collaborative sampling, Liu et al. 2020), optional: a few gradient steps on each
+candidate that raise the panel's average logit, ``x <- x + lr * grad_x logit``, before judging.
+
+Every draw comes from the caller's random stream, so ``arena sample --seed S`` is reproducible,
+and ``n`` samples are always returned (more candidates are drawn until ``n`` are accepted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from agents import Discriminator
+
+__all__ = ["Panel", "PanelSampler", "platt", "calibrated_panel", "panel_from_state"]
+
+
+def platt(scores: torch.Tensor, labels: torch.Tensor, iterations: int = 50) -> tuple[float, float]:
+    """``(a, b)`` of the logistic regression ``P(real) = sigmoid(a * score + b)`` (Newton's method)."""
+    x = scores.double().flatten()
+    y = labels.double().flatten()
+    a, b = 1.0, 0.0
+    for _ in range(iterations):
+        p = torch.sigmoid(a * x + b)
+        w = (p * (1 - p)).clamp_min(1e-12)
+        g = torch.stack([((p - y) * x).sum(), (p - y).sum()])
+        h = torch.stack([torch.stack([(w * x * x).sum(), (w * x).sum()]), torch.stack([(w * x).sum(), w.sum()])])
+        h = h + 1e-9 * torch.eye(2, dtype=h.dtype)
+        step = torch.linalg.solve(h, g)
+        a, b = a - float(step[0]), b - float(step[1])
+        if float(step.abs().max()) < 1e-10:
+            break
+    return a, b
+
+
+class Panel:
+    """Discriminators that judge samples together.
+
+    Args:
+        judges: the panel's discriminators (one logit each).
+        gamma: the rejection's shift (0: exact density-ratio rejection).
+        refine_steps: gradient steps of refinement before judging (0: none).
+        refine_lr: their step size.
+        low, high: the data's range (refined samples are kept in it).
+    """
+
+    def __init__(self, judges: Sequence[Discriminator], gamma: float = 0.0, refine_steps: int = 0,
+                 refine_lr: float = 0.01, low: float | None = None, high: float | None = None) -> None:
+        if not judges:
+            raise ValueError("a panel needs at least one discriminator")
+        self.judges = list(judges)
+        self.gamma, self.refine_steps, self.refine_lr = gamma, refine_steps, refine_lr
+        self.low, self.high = low, high
+        self.a, self.b, self.max_logit = 1.0, 0.0, 0.0
+        self.calibrated = False
+
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        """The panel's average logit of being real (no gradient through the judges' weights)."""
+        outs = []
+        for d in self.judges:
+            was = d.training
+            d.eval()
+            try:
+                outs.append(d(x).reshape(x.shape[0], -1)[:, 0])
+            finally:
+                d.train(was)
+        return torch.stack(outs).mean(0)
+
+    def refine(self, x: torch.Tensor) -> torch.Tensor:
+        """``refine_steps`` gradient steps on every sample up the panel's average logit."""
+        if self.refine_steps == 0:
+            return x
+        x = x.detach().clone()
+        params = [p for d in self.judges for p in d.net.parameters()]
+        needed = [p.requires_grad for p in params]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            for _ in range(self.refine_steps):
+                x.requires_grad_(True)
+                (grad,) = torch.autograd.grad(self.logit(x).sum(), x)
+                x = (x + self.refine_lr * grad).detach()
+                if self.low is not None and self.high is not None:
+                    x = x.clamp(self.low, self.high)
+        finally:
+            for p, need in zip(params, needed):
+                p.requires_grad_(need)
+        return x
+
+    @torch.no_grad()
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """The calibrated logit ``a * logit + b`` of every sample."""
+        return self.a * self.logit(x) + self.b
+
+    def calibrate(self, candidates: torch.Tensor, real: torch.Tensor, acceptance: float | None = None) -> None:
+        """Fit the calibration on held-out ``real`` data against (refined) ``candidates``, take ``M``
+        as the largest calibrated logit of the candidates and, with ``acceptance``, choose ``gamma``
+        so that the candidates are accepted at that mean rate."""
+        candidates = self.refine(candidates)
+        with torch.no_grad():
+            s = torch.cat([self.logit(real), self.logit(candidates)])
+        labels = torch.cat([torch.ones(real.shape[0]), torch.zeros(candidates.shape[0])]).to(s.device)
+        self.a, self.b = platt(s.cpu(), labels.cpu())
+        self.max_logit = float(self.score(candidates).max())
+        self.calibrated = True
+        if acceptance is not None:
+            with torch.no_grad():
+                low, high = -60.0, 60.0
+                for _ in range(60):  # the mean acceptance falls as gamma grows: bisection
+                    self.gamma = 0.5 * (low + high)
+                    if float(self.acceptance(candidates).mean()) > acceptance:
+                        low = self.gamma
+                    else:
+                        high = self.gamma
+
+    def acceptance(self, x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+        """The probability of accepting each (refined) sample."""
+        # M is fixed at calibration (so that a seed gives the same samples every time); a sample
+        # scored above it is accepted for sure
+        gap = (self.score(x) - self.max_logit).double().clamp(max=0.0)
+        f = gap - torch.log1p(-torch.exp(gap - eps)) - self.gamma
+        return torch.sigmoid(f).float()
+
+    def state(self) -> dict[str, Any]:
+        return {"judges": [d.name for d in self.judges], "a": self.a, "b": self.b, "max_logit": self.max_logit,
+                "gamma": self.gamma, "refine_steps": self.refine_steps, "refine_lr": self.refine_lr}
+
+
+class PanelSampler:
+    """Samples of ``base`` (a generator or a mixture) that the panel accepted: exactly ``n`` per
+    :meth:`sample`, drawing as many candidates as it takes (at most ``max_candidates`` times
+    ``n``). Quacks like a generator for :func:`arena.evaluation.sampling.draw_samples`."""
+
+    def __init__(self, base: Any, panel: Panel, max_candidates: int = 50, chunk: int = 2048) -> None:
+        self.base, self.panel = base, panel
+        self.name = getattr(base, "name", "output")
+        self.device = base.device
+        self.max_candidates, self.chunk = max_candidates, chunk
+        self.drawn = 0
+        self.accepted = 0
+
+    def __repr__(self) -> str:
+        judges = ", ".join(d.name for d in self.panel.judges)
+        return f"PanelSampler({self.base!r}, judges: {judges})"
+
+    @property
+    def training(self) -> bool:
+        return self.base.training
+
+    def train(self, mode: bool = True) -> PanelSampler:
+        self.base.train(mode)
+        return self
+
+    def eval(self) -> PanelSampler:
+        return self.train(False)
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted / self.drawn if self.drawn else float("nan")
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        kept: list[torch.Tensor] = []
+        have = 0
+        limit = self.max_candidates * n
+        drawn = 0
+        while have < n:
+            if drawn >= limit:
+                raise RuntimeError(f"the panel accepted {have} of {drawn} candidates; raise panel.max_candidates or "
+                                   f"lower panel.gamma")
+            size = min(self.chunk, max(2 * (n - have), 64))
+            with torch.no_grad():
+                x = self.base.sample(size, generator)
+            with torch.enable_grad():  # refinement needs gradients, also inside a no_grad evaluation
+                x = self.panel.refine(x)
+            with torch.no_grad():
+                p = self.panel.acceptance(x)
+            u = torch.rand(p.shape, generator=generator, device=p.device) if generator is not None else torch.rand_like(p)
+            chosen = x[u < p]
+            kept.append(chosen)
+            have += chosen.shape[0]
+            drawn += size
+        self.drawn += drawn
+        self.accepted += have
+        return torch.cat(kept)[:n].detach()
+
+
+
+def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, seed: int) -> PanelSampler:
+    """The panel of ``judges`` over ``base``, calibrated on ``config.calibration`` candidates of
+    ``base`` (drawn with ``seed``) against as many held-out real samples (the data's validation
+    split where it has one, else its test split)."""
+    from arena.evaluation.sampling import draw_samples
+
+    judges = [d for d in judges if d.action_space.shape == (1,)]
+    panel = Panel(judges, config.gamma or 0.0, config.refine_steps, config.refine_lr, data.low, data.high)
+    real = data.splits.get("valid", data.test)[: config.calibration]
+    panel.calibrate(draw_samples(base, config.calibration, seed), real.to(base.device),
+                    config.acceptance if config.gamma is None else None)
+    return PanelSampler(base, panel, config.max_candidates)
+
+
+def panel_from_state(base: Any, state: dict[str, Any], agent, config) -> PanelSampler:
+    """The panel a run recorded (judges by name, calibration, M) over ``base``, with no new calibration."""
+    panel = Panel([agent(name) for name in state["judges"]], state["gamma"], state["refine_steps"], state["refine_lr"])
+    panel.a, panel.b, panel.max_logit, panel.calibrated = state["a"], state["b"], state["max_logit"], True
+    return PanelSampler(base, panel, config.max_candidates)

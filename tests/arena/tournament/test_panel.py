@@ -1,0 +1,149 @@
+"""arena/tournament/panel.py: calibrated discriminator rejection keeps a known acceptance rate and
+turns a generator's mode proportions into the data's without dropping a mode; refinement climbs
+the panel's logit; exactly n samples; the panel in a run and on the command line."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import arena
+from arena.config import parse_config
+from arena.tournament.panel import Panel, PanelSampler, platt
+from tests.conftest import records, run_cli, tiny_raw
+
+
+def test_platt_scaling_recovers_a_known_logistic_model():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(20000, generator=g) * 2
+    y = (torch.rand(20000, generator=g) < torch.sigmoid(1.5 * x - 0.5)).double()
+    a, b = platt(x, y)
+    assert a == pytest.approx(1.5, abs=0.05) and b == pytest.approx(-0.5, abs=0.05)
+
+
+class TwoModes:
+    """A generator of points near -1 (mode A, probability ``p_a``) and +1 (mode B)."""
+
+    name, device, training = "g", torch.device("cpu"), False
+
+    def __init__(self, p_a: float) -> None:
+        self.p_a = p_a
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def sample(self, n, generator=None):
+        which = torch.rand(n, generator=generator) < self.p_a
+        noise = 0.05 * torch.randn(n, generator=generator)
+        return (torch.where(which, -1.0, 1.0) + noise).unsqueeze(1)
+
+
+class RatioNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        a, b = math.log(0.5 / 0.8), math.log(0.5 / 0.2)
+        return torch.where(x < 0, a, b) * self.scale + 0 * x
+
+
+class RatioJudge:
+    """A discriminator at its optimum for data with modes in proportion 1:1 against TwoModes(0.8):
+    its logit is log p_data / p_g = log(0.5 / 0.8) on mode A and log(0.5 / 0.2) on mode B."""
+
+    name, training = "d", False
+    action_space = type("Space", (), {"shape": (1,)})()
+
+    def __init__(self) -> None:
+        self.net = RatioNet()
+        self.scale = self.net.scale
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def __call__(self, x):
+        return self.net(x)
+
+
+def test_density_ratio_rejection_keeps_its_acceptance_rate_and_every_mode():
+    """Acceptance exp(l - M): E_pg[p_data / p_g] / max(p_data / p_g) = 1 / 2.5 = 0.4; the accepted
+    samples are half mode A, half mode B, where the generator gave 80 : 20. Nothing is dropped."""
+    panel = Panel([RatioJudge()])
+    panel.max_logit = math.log(0.5 / 0.2)  # uncalibrated: the judge's logit is exact
+    sampler = PanelSampler(TwoModes(0.8), panel)
+    x = sampler.sample(20000, torch.Generator().manual_seed(1))
+    assert x.shape == (20000, 1), "exactly n samples"
+    assert float((x < 0).float().mean()) == pytest.approx(0.5, abs=0.015)
+    assert sampler.acceptance_rate == pytest.approx(0.4, abs=0.01)
+
+
+def test_calibration_learns_the_scale_of_an_overconfident_judge():
+    """A judge whose logit is the density ratio times 3 is rescaled by Platt scaling on real data
+    (modes 1 : 1) against the candidates, so rejection still lands on 1 : 1."""
+    judge = RatioJudge()
+    with torch.no_grad():
+        judge.scale.fill_(3.0)
+    panel = Panel([judge])
+    g = torch.Generator().manual_seed(2)
+    real = TwoModes(0.5).sample(5000, g)
+    panel.calibrate(TwoModes(0.8).sample(5000, g), real)
+    assert panel.a == pytest.approx(1 / 3, rel=0.1) and panel.b == pytest.approx(0.0, abs=0.1)
+    x = PanelSampler(TwoModes(0.8), panel).sample(20000, g)
+    assert float((x < 0).float().mean()) == pytest.approx(0.5, abs=0.03)
+
+
+def test_gamma_moves_the_acceptance_and_refinement_climbs_the_logit():
+    panel = Panel([RatioJudge()], gamma=-2.0)
+    panel.max_logit = math.log(0.5 / 0.2)
+    lenient = PanelSampler(TwoModes(0.8), panel)
+    lenient.sample(5000, torch.Generator().manual_seed(3))
+    assert lenient.acceptance_rate > 0.6
+    slope = nn.Linear(1, 1)
+    with torch.no_grad():
+        slope.weight.fill_(2.0)
+        slope.bias.zero_()
+    judge = type("Slope", (), {"name": "s", "training": False, "net": slope, "eval": lambda self: self,
+                               "train": lambda self, mode=True: self, "__call__": lambda self, x: slope(x)})()
+    refiner = Panel([judge], refine_steps=3, refine_lr=0.1)
+    x = torch.zeros(4, 1)
+    assert torch.allclose(refiner.refine(x), torch.full((4, 1), 0.6)), "3 steps of 0.1 x gradient 2"
+    assert slope.weight.requires_grad, "the judge's own gradients are left as they were"
+
+
+def test_a_run_with_the_panel_measures_and_samples_the_filtered_output(tmp_path):
+    g, d = tiny_raw()["agents"]
+    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 4, "steps_per_match": 10},
+                   eval={"every": 2}, panel={"enabled": True, "calibration": 500})
+    arena.run(parse_config(raw), out=tmp_path / "run")
+    outputs = [r for r in records(tmp_path / "run") if r["kind"] == "eval" and r["agent"] == "output"]
+    assert [r["matching"] for r in outputs] == [2, 4]
+    assert all(0 < r["acceptance"] <= 1 and set(r["judges"]) <= {"d0", "d1"} for r in outputs)
+    a, b, c = (tmp_path / name for name in ("a.npy", "b.npy", "c.npy"))
+    assert run_cli("sample", tmp_path / "run", "--mixture", "-n", 300, "--seed", 1, "-o", a) == 0
+    assert run_cli("sample", tmp_path / "run", "--mixture", "-n", 300, "--seed", 1, "-o", b) == 0
+    assert run_cli("sample", tmp_path / "run", "--mixture", "-n", 300, "--seed", 1, "--no-panel", "-o", c) == 0
+    import numpy as np
+
+    xa, xb, xc = np.load(a), np.load(b), np.load(c)
+    assert xa.shape == xc.shape == (300, 2) and np.array_equal(xa, xb) and not np.array_equal(xa, xc)
+
+
+def test_a_target_acceptance_rate_sets_the_shift():
+    g = torch.Generator().manual_seed(5)
+    panel = Panel([RatioJudge()])
+    panel.calibrate(TwoModes(0.8).sample(5000, g), TwoModes(0.5).sample(5000, g), acceptance=0.7)
+    sampler = PanelSampler(TwoModes(0.8), panel)
+    x = sampler.sample(10000, g)
+    assert sampler.acceptance_rate == pytest.approx(0.7, abs=0.02)
+    share = float((x < 0).float().mean())
+    assert 0.5 < share < 0.8, "still moved toward the data's 1 : 1, less far than exact rejection"
