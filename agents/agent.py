@@ -20,7 +20,7 @@ from agents.ema import EMASpec, WeightAverage
 from agents.latent import LatentPrior
 from agents.optim import AgentOptimizer
 
-__all__ = ["Agent", "Generator", "AveragedGenerator", "CategoricalGenerator", "Discriminator", "LOGIT_SPACE"]
+__all__ = ["Agent", "Generator", "AveragedGenerator", "CategoricalGenerator", "Discriminator", "LOGIT_SPACE", "pack_samples"]
 
 LOGIT_SPACE = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
 """What a discriminator emits: one logit per input."""
@@ -290,10 +290,29 @@ class AveragedGenerator:
         return out
 
 
+def pack_samples(x: torch.Tensor, m: int) -> torch.Tensor:
+    """``(N, C, ...)`` samples as ``(N // m, m * C, ...)`` packs of ``m`` consecutive samples
+    (PacGAN); samples beyond the last whole pack are left out."""
+    if m == 1:
+        return x
+    n = (x.shape[0] // m) * m
+    return x[:n].reshape(n // m, m * x.shape[1], *x.shape[2:])
+
+
 class Discriminator(Agent):
-    """Observes a data point, emits one logit: large for real, small for generated."""
+    """Observes a data point, emits one logit: large for real, small for generated. With
+    ``pack`` > 1 it observes packs of that many samples (PacGAN) and emits one logit per pack.
+
+    Args:
+        pack: samples per judged pack.
+        **kwargs: see :class:`Agent`.
+    """
 
     role = "discriminator"
 
+    def __init__(self, *args: Any, pack: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pack = pack
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward(x)
+        return self.forward(pack_samples(x, self.pack))

@@ -52,6 +52,9 @@ class AgentSpec:
     ema: EMASpec | None = None
     """Generators only: keep a moving average of the weights (``{decay: 0.99, start: 0}``), which
     evaluation, cross-play, sampling and the mixture then use (:mod:`agents.ema`)."""
+    pack: Annotated[int, Ge(1)] = 1
+    """Discriminators only: PacGAN's packing (Lin et al., 2018): the network judges ``pack``
+    samples at once, concatenated, all real or all generated, and emits one logit per pack."""
 
     def validate(self) -> None:
         if not _NAME.match(self.name):
@@ -67,6 +70,8 @@ class AgentSpec:
             raise ConfigError("only generators choose an output kind", ("output",))
         if self.role == "discriminator" and self.ema is not None:
             raise ConfigError("only generators average their weights (the average is what they show)", ("ema",))
+        if self.role == "generator" and self.pack != 1:
+            raise ConfigError("only discriminators pack their inputs", ("pack",))
 
 
 def agent_names(spec: AgentSpec) -> list[str]:
@@ -89,7 +94,8 @@ def _network(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple, outputs: 
         latent = None
         observation_space = data_space
         action_space = LOGIT_SPACE if outputs == 1 else gym.spaces.Box(-np.inf, np.inf, (outputs,), np.float32)
-        in_shape, out_shape = data_shape, (outputs,)
+        # packed: the samples of a pack are concatenated along the first axis of a sample
+        in_shape, out_shape = (data_shape[0] * spec.pack, *data_shape[1:]), (outputs,)
     if spec.output == "categorical":  # logits: no output activation
         out_range = None
         if len(data_shape) != 1:
@@ -159,4 +165,4 @@ def build_agent(
         if spec.ema is not None:
             generator.use_ema(spec.ema, seed + 2)
         return generator
-    return Discriminator(name, net, optimizer, **common)
+    return Discriminator(name, net, optimizer, pack=spec.pack, **common)

@@ -137,6 +137,10 @@ def record(names: list[str] | None = None) -> None:
     import tempfile
 
     data = {"platform": platform_key(), "runs": {}}
+    if names and GOLDEN.is_file():  # record some configs anew, keep the others
+        data = json.loads(GOLDEN.read_text())
+        if data["platform"] != platform_key():
+            raise SystemExit(f"{GOLDEN} was recorded on {data['platform']}; record every config on this platform")
     with tempfile.TemporaryDirectory() as tmp:
         for name in names or shipped():
             print(f"recording {name}", file=sys.stderr)

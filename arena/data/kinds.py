@@ -104,7 +104,7 @@ class Points(DataKind):
             save_scatter(samples, path, self.centers, data.test[:2500], title)
             return
         grid_x = d_values = None
-        if discriminator is not None and discriminator.action_space.shape == (1,):
+        if discriminator is not None and discriminator.action_space.shape == (1,) and getattr(discriminator, "pack", 1) == 1:
             lo = float(torch.minimum(samples.min(), data.test.min()))
             hi = float(torch.maximum(samples.max(), data.test.max()))
             grid_x = torch.linspace(lo, hi, 200, device=samples.device).unsqueeze(1)

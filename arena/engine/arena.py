@@ -131,6 +131,7 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
                 built.append((build_agent(spec, name, data.space(), seed, dev, path=("agents", i), outputs=outputs), i))
                 if i in spec_games:
                     agent_games[name] = spec_games[i]
+        _check_packing(config, game, spec_games)
         check_shapes(built, data)
         if config.schedule.batch_size > data.train.shape[0]:
             raise ConfigError(
@@ -153,6 +154,21 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
         stream=stream,
         agent_games=agent_games,
     )
+
+
+def _check_packing(config: RunConfig, game: games.Game, spec_games: dict[int, games.Game]) -> None:
+    """Packed discriminators judge packs of samples of one source: their games must be pair games
+    on samples, and every batch must split into whole packs."""
+    for i, spec in enumerate(config.agents):
+        if spec.role != "discriminator" or spec.pack == 1:
+            continue
+        own = spec_games.get(i, game)
+        if own.team != ("one", "one") or own.generator_kind != "sample":
+            raise ConfigError(f"{own.id} judges single samples; packing (pack: {spec.pack}) needs a pair game on samples "
+                              f"such as gan-v0", ("agents", i, "pack"))
+        if config.schedule.batch_size % spec.pack:
+            raise ConfigError(f"batch size {config.schedule.batch_size} does not split into packs of {spec.pack}; use a "
+                              f"multiple of {spec.pack}", ("schedule", "batch_size"))
 
 
 def _spec_games(config: RunConfig, game: games.Game) -> dict[int, games.Game]:

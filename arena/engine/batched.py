@@ -24,6 +24,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from agents import Agent, Discriminator, Generator
+from agents.agent import pack_samples
 from games import Game
 
 __all__ = ["StackedAgents", "Kernels", "play_batched", "signature", "architecture", "stacked_forward", "batchable_game"]
@@ -73,7 +74,7 @@ def signature(agent: Agent) -> tuple | None:
         return None
     latent = repr(sorted(agent.latent.spec().items())) if isinstance(agent, Generator) else None
     ema = getattr(agent, "ema", None) is not None
-    return (type(agent).__name__, architecture(agent.net), latent, opt, ema)
+    return (type(agent).__name__, architecture(agent.net), latent, opt, ema, getattr(agent, "pack", 1))
 
 
 def architecture(net: nn.Module) -> tuple:
@@ -86,7 +87,8 @@ def architecture(net: nn.Module) -> tuple:
 def stacked_forward(nets: Sequence[nn.Module], x: torch.Tensor, chunk: int = 512) -> torch.Tensor:
     """Every network of one :func:`architecture` on the same inputs ``x``, in one stacked
     forward pass per chunk of ``chunk`` rows (no gradients; each network in its own mode, which
-    must be the same for all); shape ``(len(nets), len(x), ...)``."""
+    must be the same for all); shape ``(len(nets), len(x), ...)``. Packed discriminators take
+    ``x`` packed already."""
     params, buffers = stack_module_state(list(nets))
     skel = skeleton(nets[0]).train(nets[0].training)
     run = vmap(lambda p, b, xs: functional_call(skel, (p, b), (xs,), tie_weights=False), in_dims=(0, 0, None))
@@ -266,6 +268,7 @@ class Kernels:
                  compiled: Callable[[Callable, str], Callable] = lambda fn, what: fn) -> None:
         self.game = game
         self.g_skeleton, self.d_skeleton = skeleton(generator.net), skeleton(discriminator.net)
+        self.pack = getattr(discriminator, "pack", 1)
         self.d_per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.net.modules())
         """Whether the discriminator treats every input on its own (no batch normalisation), so
         that real and generated batches may share one forward pass."""
@@ -276,7 +279,7 @@ class Kernels:
         return functional_call(self.g_skeleton, (gp, gb), (z,), tie_weights=False)
 
     def _d_call(self, dp, db, x):
-        return functional_call(self.d_skeleton, (dp, db), (x,), tie_weights=False)
+        return functional_call(self.d_skeleton, (dp, db), (pack_samples(x, self.pack),), tie_weights=False)
 
     def _d_round(self, gp, gb, dp, db, real, z):
         """One discriminator's loss and mean outputs on ``real`` and on its generator's samples at
@@ -285,7 +288,8 @@ class Kernels:
         with torch.no_grad():
             fake = self._g_call(gp, gb, z).to(real.dtype)
         if self.d_per_sample:  # one pass over both batches: the same numbers, half the calls
-            real_logits, fake_logits = self._d_call(dp, db, torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
+            real_logits, fake_logits = self._d_call(dp, db, torch.cat([real, fake])).split(
+                [real.shape[0] // self.pack, fake.shape[0] // self.pack])
         else:
             real_logits = self._d_call(dp, db, real)
             fake_logits = self._d_call(dp, db, fake)

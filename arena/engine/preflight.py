@@ -71,8 +71,8 @@ def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:
     """One small forward pass per agent: generators must emit the data's shape, discriminators
     must take it and emit one logit per sample. ``agents`` pairs each agent with its spec index."""
     shape = tuple(data.shape)
-    real = data.train[:2]
     for agent, i in agents:
+        real = data.train[: 2 * getattr(agent, "pack", 1)]  # two packs of a packed discriminator
         path = ("agents", i, "net")
         was_training = agent.net.training
         agent.eval()
@@ -97,7 +97,7 @@ def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:
                             f"the discriminator's network cannot take data of shape {shape}: {_first_line(exc)}", path
                         ) from None
                     k = agent.action_space.shape[0]
-                    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (real.shape[0], k):
+                    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, k):
                         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                         what = "one logit" if k == 1 else f"{k} logits"
                         raise ConfigError(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from agents import Discriminator, Generator
+from agents.agent import pack_samples
 from arena.engine.batched import architecture, stacked_forward
 from games import Game
 
@@ -47,23 +48,26 @@ def payoff_matrix(
     payoff: list[list[float | None]] = [[None] * len(discriminators) for _ in generators]
     if not playing or not judges:
         return payoff
-    sizes = [samples[g.name].shape[0] for g in playing]
     device = judges[0].device
-    inputs = torch.cat([real.to(device), *(samples[g.name].to(device) for g in playing)])
     rows = {g.name: i for i, g in enumerate(generators)}
     cols = {d.name: j for j, d in enumerate(discriminators)}
     groups: dict[tuple, list[Discriminator]] = {}
     if stack is None:
         stack = device.type == "cuda"
     for d in judges:
-        groups.setdefault(architecture(d.net) if stack else d.name, []).append(d)
+        groups.setdefault((architecture(d.net), d.pack) if stack else d.name, []).append(d)
     for group in groups.values():
+        m = group[0].pack  # a packed discriminator judges whole packs of one source: every part a multiple of m
+        parts = [real, *(samples[g.name] for g in playing)]
+        parts = [x[: (x.shape[0] // m) * m].to(device) for x in parts]
+        sizes = [x.shape[0] // m for x in parts]
+        inputs = torch.cat(parts)
         modes = [d.training for d in group]
         for d in group:
             d.eval()
         try:
             if len(group) > 1:
-                outputs = stacked_forward([d.net for d in group], inputs)
+                outputs = stacked_forward([d.net for d in group], pack_samples(inputs, m))
             else:
                 with torch.no_grad():
                     outputs = group[0](inputs).unsqueeze(0)
@@ -71,7 +75,7 @@ def payoff_matrix(
             for d, mode in zip(group, modes):
                 d.train(mode)
         for d, out in zip(group, outputs):
-            real_out, *fake_out = out.split([real.shape[0], *sizes])
+            real_out, *fake_out = out.split(sizes)
             for g, fake in zip(playing, fake_out):
                 payoff[rows[g.name]][cols[d.name]] = float(game_for(g, d).judge(real_out, fake))
     return payoff

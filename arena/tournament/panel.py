@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from agents import Discriminator
+from arena.core.errors import ArenaError
 
 __all__ = ["Panel", "PanelSampler", "platt", "calibrated_panel", "panel_from_state"]
 
@@ -213,7 +214,10 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
     split where it has one, else its test split)."""
     from arena.evaluation.sampling import draw_samples
 
-    judges = [d for d in judges if d.action_space.shape == (1,)]
+    judges = [d for d in judges if d.action_space.shape == (1,) and getattr(d, "pack", 1) == 1]
+    if not judges:
+        raise ArenaError("the panel judges samples one by one, and every discriminator here emits several logits "
+                         "or judges packs; give the run an unpacked discriminator, or turn the panel off")
     panel = Panel(judges, config.gamma or 0.0, config.refine_steps, config.refine_lr, data.low, data.high)
     real = data.splits.get("valid", data.test)[: config.calibration]
     panel.calibrate(draw_samples(base, config.calibration, seed), real.to(base.device),
