@@ -7,6 +7,7 @@ their spaces rather than guessing shapes.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -69,6 +70,8 @@ class Agent:
         """What maps inputs to outputs: the network, or a compiled version of it (:meth:`use_forward`)."""
         self.scaler: torch.amp.GradScaler | None = None
         """The loss scaler of fp16 training (:meth:`use_loss_scaling`); None in fp32 and bf16."""
+        self.frozen = False
+        """A frozen agent (a league's snapshot, :meth:`frozen_copy`) plays but never learns."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {type(self.net).__name__}, steps={self.steps})"
@@ -86,7 +89,7 @@ class Agent:
         return self.net.training
 
     def train(self, mode: bool = True) -> Agent:
-        self.net.train(mode)
+        self.net.train(mode and not self.frozen)  # a frozen agent stays in evaluation mode
         return self
 
     def eval(self) -> Agent:
@@ -113,6 +116,8 @@ class Agent:
         """Apply one optimizer step to the gradients accumulated since :meth:`zero_grad`. With a
         loss scaler the gradients are unscaled first, and a step whose gradients are not finite
         is skipped (the scale is lowered)."""
+        if self.frozen:
+            return
         if self.scaler is None:
             self.optimizer.step()
         else:
@@ -123,6 +128,30 @@ class Agent:
 
     def after_step(self) -> None:
         """Called after every optimizer step (also a stacked one); generators average their weights here."""
+
+    def frozen_copy(self, name: str, seed: int) -> Agent:
+        """A frozen copy of this agent as it is now, called ``name``: the weights it shows (a
+        generator's average where EMA is on), evaluation mode, no gradient, no learning, a random
+        stream of its own from ``seed``. Copies play and are rated; they do not train."""
+        snap = copy.copy(self)
+        snap.name = name
+        snap.net = copy.deepcopy(self._shown_net()).eval()
+        for p in snap.net.parameters():
+            p.requires_grad_(False)
+        snap.forward = snap.net
+        snap.optimizer = copy.deepcopy(self.optimizer)
+        snap.scaler = None
+        snap.extras = {k: v.detach().clone() for k, v in self.extras.items()}
+        snap.rng = torch.Generator(device=self.device)
+        snap.rng.manual_seed(seed)
+        snap.seed = seed
+        snap.frozen = True
+        if hasattr(snap, "ema"):
+            snap.ema = None
+        return snap
+
+    def _shown_net(self) -> nn.Module:
+        return self.net
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
@@ -200,6 +229,12 @@ class Generator(Agent):
     def after_step(self) -> None:
         if self.ema is not None:
             self.ema.update(self.net, self.steps)
+
+    def _shown_net(self) -> nn.Module:
+        if self.ema is not None:
+            self.ema.recompute_batchnorm(self.latent)
+            return self.ema.net
+        return self.net
 
     def output(self) -> Generator:
         """The generator as the world sees it: the weight average where EMA is on (its BatchNorm

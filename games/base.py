@@ -161,12 +161,25 @@ class Game(abc.ABC):
             detached scalar tensors: ``d_loss``, ``d_real`` and ``d_fake`` (mean D on real and
             generated data, as probabilities) from the last discriminator update, and ``g_loss``.
         """
+        d_learns = not all(d.frozen for d in discriminators)
+        g_learns = not all(g.frozen for g in generators)
         for _ in range(self.d_steps):
             real = real_batch()
-            stats = self.update_discriminators(generators, discriminators, real)
+            if d_learns:
+                stats = self.update_discriminators(generators, discriminators, real)
+            else:  # a league's frozen snapshot: judged, not updated
+                with torch.no_grad():
+                    real_logits = discriminators[0](real)
+                    fake_logits = discriminators[0](generators[0].sample(real.shape[0]))
+                    loss = self.d_loss(real_logits, fake_logits)
+                stats = {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
         if between is not None:
             between()
-        stats.update(self.update_generators(generators, discriminators, real.shape[0]))
+        if g_learns:
+            stats.update(self.update_generators(generators, discriminators, real.shape[0]))
+        else:
+            with torch.no_grad():
+                stats["g_loss"] = self.generator_loss(discriminators[0], generators[0].sample(real.shape[0]))[0]
         return stats
 
     # ------------------------------------------------------------------ judgement

@@ -27,6 +27,7 @@ _WHERE = {
     "MixtureConfig": "sections",
     "ComputeConfig": "sections",
     "PanelConfig": "sections",
+    "LeagueConfig": "sections",
     "MAX_AGENTS": "sections",
     "MAX_EVAL_SAMPLES": "sections",
     # reading and writing
@@ -58,6 +59,7 @@ __all__ = [
     "MixtureConfig",
     "ComputeConfig",
     "PanelConfig",
+    "LeagueConfig",
     "MAX_AGENTS",
     "MAX_EVAL_SAMPLES",
     "ConfigOrigin",
@@ -86,6 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ComputeConfig,
         DivergenceConfig,
         EvalConfig,
+        LeagueConfig,
         LogConfig,
         MixtureConfig,
         MutateConfig,

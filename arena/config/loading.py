@@ -133,7 +133,7 @@ def _plain(value: Any) -> Any:
 
 
 _ORDER = ("name", "seed", "device", "data", "game", "agents", "schedule", "log", "eval", "checkpoint", "divergence",
-          "ratings", "selection", "mixture", "panel", "compute")
+          "ratings", "selection", "mixture", "panel", "league", "compute")
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:

@@ -32,6 +32,7 @@ __all__ = [
     "MixtureConfig",
     "ComputeConfig",
     "PanelConfig",
+    "LeagueConfig",
     "MAX_AGENTS",
     "MAX_EVAL_SAMPLES",
 ]
@@ -180,6 +181,20 @@ class MixtureConfig:
 
 
 @dataclasses.dataclass
+class LeagueConfig:
+    """A league: frozen snapshots of the best agents join the pool as opponents that are played and
+    rated but not trained (:mod:`arena.tournament.league`)."""
+
+    every: Annotated[int, Ge(0)] = 0
+    """Matchings between snapshots of the best-rated generator and discriminator (0: no league);
+    a multiple of ``eval.every``."""
+    keep: Annotated[int, Ge(1)] = 4
+    """Snapshots kept per role (the oldest go first)."""
+    play_every: Annotated[int, Ge(1)] = 1
+    """Matchings between the league's extra matches (each learner against a snapshot)."""
+
+
+@dataclasses.dataclass
 class PanelConfig:
     """A panel of discriminators that judges the output's samples (:mod:`arena.tournament.panel`):
     calibrated discriminator rejection sampling, optionally after refinement steps."""
@@ -261,6 +276,8 @@ class RunConfig:
     """The mixture of the best generators."""
     panel: PanelConfig = dataclasses.field(default_factory=PanelConfig)
     """The discriminator panel that filters the output."""
+    league: LeagueConfig = dataclasses.field(default_factory=LeagueConfig)
+    """Frozen snapshots as extra opponents."""
     compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
     """Batched matchings, mixed precision and compilation."""
     origin: ConfigOrigin | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
@@ -301,6 +318,12 @@ class RunConfig:
                 f"selection uses the ratings of the latest evaluation, so its period must be a multiple of "
                 f"eval.every ({self.eval.every}), got {self.selection.every}",
                 ("selection", "every"),
+            )
+        if self.league.every and self.league.every % self.eval.every:
+            raise ConfigError(
+                f"snapshots are taken of the best-rated agents at an evaluation, so league.every must be a multiple of "
+                f"eval.every ({self.eval.every}), got {self.league.every}",
+                ("league", "every"),
             )
         if self.compute.matchings == "batched" and self.compute.precision == "fp16":
             raise ConfigError(

@@ -67,7 +67,7 @@ def signature(agent: Agent) -> tuple | None:
     """Agents with equal signatures can be stacked (same class, network, latent prior, optimizer
     kind); None for an agent that cannot be (a categorical generator, a game's extra state, an
     optimizer :class:`StackedAgents` does not run)."""
-    if type(agent) not in (Generator, Discriminator) or agent.extras:
+    if type(agent) not in (Generator, Discriminator) or agent.extras or agent.frozen:
         return None
     opt = _optimizer_key(agent)
     if opt is None:

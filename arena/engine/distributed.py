@@ -50,8 +50,9 @@ class Comm:
     def exchange(self, outcomes: list, arena) -> list:
         """Every rank's outcomes, after loading the states of the agents other ranks played."""
         payload = []
-        for outcome in outcomes:
-            names = [*outcome.generators, *outcome.discriminators]
+        agents = arena.agents
+        for outcome in outcomes:  # frozen snapshots never change: only the agents that learn travel
+            names = [n for n in (*outcome.generators, *outcome.discriminators) if n in agents]
             # on the CPU, so that it unpickles on any rank and device
             payload.append((outcome, {name: map_tensors(arena.agent(name).state_dict(), lambda t: t.detach().cpu())
                                       for name in names}))

@@ -78,16 +78,19 @@ class MatchRunner:
         self.kernels: dict[tuple, Kernels] = {}
         self.between = (lambda: faults.hit("round")) if faults.armed("round") else None
 
-    def play(self, matching: Sequence[Match], active: Callable[[Agent], bool], steps: int) -> list[Outcome]:
-        """Play every match of ``matching`` (``steps`` rounds each); the outcomes in match order,
-        identical on every rank."""
+    def play(self, matching: Sequence[Match], active: Callable[[Agent], bool], steps: int,
+             extra: Sequence[tuple[Sequence[Agent], Sequence[Agent]]] = ()) -> list[Outcome]:
+        """Play every match of ``matching`` (``steps`` rounds each) and then the ``extra`` matches
+        (given by their players: a league's matches against frozen snapshots); the outcomes in
+        match order, identical on every rank."""
         arena = self.arena
         plan: list[_Planned] = []
         skipped: list[Outcome] = []
         drawn = 0
-        for i, (gis, dis) in enumerate(matching):
-            gens = [g for g in (arena.generators[gi] for gi in gis) if active(g)]
-            discs = [d for d in (arena.discriminators[di] for di in dis) if active(d)]
+        players = [([arena.generators[gi] for gi in gis], [arena.discriminators[di] for di in dis]) for gis, dis in matching]
+        for i, (all_gens, all_discs) in enumerate([*players, *extra]):
+            gens = [g for g in all_gens if active(g)]
+            discs = [d for d in all_discs if active(d)]
             if not gens or not discs:
                 skipped.append(Outcome(i, [g.name for g in gens], [d.name for d in discs]))
                 continue

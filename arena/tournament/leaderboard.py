@@ -7,7 +7,7 @@ directory (:class:`arena.rundir.RunDir`), and printed by ``arena leaderboard RUN
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents import Agent
@@ -60,8 +60,12 @@ def leaderboard_rows(
     return rows
 
 
-def agent_status(agent: Agent, guard: DivergenceGuard, standings: Standings) -> str:
-    """``active``, ``retired``, or what happened to it: ``diverged x2``, ``copy of g1 @50``."""
+def agent_status(agent: Agent, guard: DivergenceGuard, standings: Standings,
+                 snapshot: Callable[[str], str | None] = lambda name: None) -> str:
+    """``active``, ``retired``, or what happened to it: ``diverged x2``, ``copy of g1 @50``,
+    ``snapshot of g1 @40`` (a league's frozen copy)."""
+    if getattr(agent, "frozen", False):
+        return snapshot(agent.name) or "snapshot"
     if guard.is_retired(agent):
         return "retired"
     parts = []
@@ -74,8 +78,9 @@ def agent_status(agent: Agent, guard: DivergenceGuard, standings: Standings) -> 
     return "; ".join(parts) or "active"
 
 
-def standings_rows(agents: Sequence[Agent], standings: Standings, guard: DivergenceGuard) -> list[dict[str, Any]]:
+def standings_rows(agents: Sequence[Agent], standings: Standings, guard: DivergenceGuard,
+                   snapshot: Callable[[str], str | None] = lambda name: None) -> list[dict[str, Any]]:
     """The leaderboard of ``agents`` (generators and discriminators) from the standings."""
     named = [(a.name, a.role, standings.identity(a)) for a in agents]
-    status = {a.name: agent_status(a, guard, standings) for a in agents}
+    status = {a.name: agent_status(a, guard, standings, snapshot) for a in agents}
     return leaderboard_rows(named, standings.ratings, standings.matches, standings.scores, standings.metrics, status)

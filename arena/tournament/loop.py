@@ -30,6 +30,7 @@ from arena.evaluation.sampling import draw_samples
 from arena.tournament.callbacks import Callback, CallbackList, Evaluation
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.leaderboard import standings_rows
+from arena.tournament.league import League
 from arena.tournament.mixture import Candidates, Mixture, mixture_weights
 from arena.tournament.panel import calibrated_panel
 from arena.tournament.schedules import make_schedule
@@ -62,6 +63,8 @@ class Tournament:
         self.faults = faults
         self.schedule = make_schedule(self.config.schedule.type, len(arena.generators), len(arena.discriminators), self.config.seed)
         self.standings = Standings()
+        lg = self.config.league
+        self.league = League(lg.every, lg.keep, lg.play_every, self.config.seed)
         self.completed = 0
         """Matchings completed."""
         self.rounds = 0
@@ -106,8 +109,10 @@ class Tournament:
         return not self.guard.is_retired(agent)
 
     def leaderboard(self) -> list[dict[str, Any]]:
-        """The leaderboard's rows now."""
-        return standings_rows([*self.arena.generators, *self.arena.discriminators], self.standings, self.guard)
+        """The leaderboard's rows now (the league's snapshots among them)."""
+        arena = self.arena
+        return standings_rows([*arena.generators, *self.league.generators, *arena.discriminators, *self.league.discriminators],
+                              self.standings, self.guard, self.league.status)
 
     def request_stop(self) -> None:
         """Stop after the current matching, with a checkpoint (the first Ctrl-C)."""
@@ -125,6 +130,7 @@ class Tournament:
             "divergence": self.guard.state_dict(),
             "diagnostics": self.diagnostics.state_dict(),
             "standings": self.standings.state_dict(),
+            **({"league": self.league.state_dict()} if self.league.on else {}),
             **self.arena.state_dict(),
         }
 
@@ -137,6 +143,8 @@ class Tournament:
         self.guard.load_state_dict(state.get("divergence", {}))
         self.diagnostics.load_state_dict(state.get("diagnostics", {}))
         self.standings.load_state_dict(state.get("standings", {}), self.config.ratings.system)
+        if self.league.on:
+            self.league.load_state_dict(state.get("league", {}), self.arena.agent)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> None:
@@ -153,8 +161,9 @@ class Tournament:
         try:
             for k in range(self.completed, cfg.schedule.matchings):
                 matching = self.matches_of(k)
-                for outcome in self.runner.play(matching, self.active, steps):
-                    position = (k * len(matching) + outcome.index + 1) * steps
+                extra = self.league.matches(k, self.arena.generators, self.arena.discriminators, self.active)
+                for outcome in self.runner.play(matching, self.active, steps, extra):
+                    position = (k * len(matching) + min(outcome.index + 1, len(matching))) * steps
                     period_rounds += self._record(outcome, pending)
                     self.callbacks.on_match_end(self, outcome, position, total)
                 self.completed = k + 1
@@ -185,7 +194,7 @@ class Tournament:
     def _record(self, outcome: Outcome, pending: dict) -> int:
         """Count a played match (standings, pending training metrics), or the failures of a voided
         one; the pair-rounds it played."""
-        agents = self.arena.agents
+        agents = {**self.arena.agents, **{snap.name: snap for snap in self.league.snapshots}}
         players = [agents[name] for name in (*outcome.generators, *outcome.discriminators)]
         if outcome.blamed:
             self._void_match(players, [(agents[name], reason) for name, reason in outcome.blamed])
@@ -248,6 +257,8 @@ class Tournament:
             if metrics:
                 records.append({"kind": "eval", **stamp, "agent": g.name, **metrics, "protocol": measured})
             self.faults.hit("eval")
+        for snap in self.league.generators:  # snapshots are judged in cross-play like everyone else
+            samples[snap.name] = draw_samples(snap, cfg.eval.samples, derive_seed(cfg.seed, "eval", snap.name, str(self.completed)))
         for name, metrics in kind.discriminator_signal(arena.discriminators, arena.data):
             records.append({"kind": "eval", **stamp, "agent": name, **metrics,
                             "protocol": protocol(arena.data.test.shape[0], "none")})
@@ -258,9 +269,12 @@ class Tournament:
         period = self._cross_play(samples)
         lineage = self._select() if cfg.selection.every and self.completed % cfg.selection.every == 0 and not self.finished else []
         mixture = self._mix(samples)
+        snapshots = self._snapshot() if self.league.due(self.completed) and not self.finished else []
         self._log({"kind": "payoff", **stamp, **{k: period[k] for k in ("generators", "discriminators", "payoff")}})
         for record in lineage:
             self._log({"kind": "selection", **stamp, **record})
+        for record in snapshots:
+            self._log({"kind": "snapshot", **stamp, **record})
         if len(arena.generators) > 1:
             self._log({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
                        "components": mixture["components"], "weights": mixture["weights"], "protocol": measured})
@@ -273,22 +287,31 @@ class Tournament:
         return evaluation
 
     def _cross_play(self, samples: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """Every generator against every discriminator on held-out data; the period is recorded
-        and every rating recomputed."""
+        """Every generator against every discriminator on held-out data (the league's snapshots
+        included); the period is recorded and every rating recomputed."""
         arena, cfg = self.arena, self.config
         real = arena.data.test[: cfg.eval.samples]
         stack = True if cfg.compute.matchings == "batched" else None
-        payoff = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for, self.active, stack)
+        gens = [*arena.generators, *self.league.generators]
+        discs = [*arena.discriminators, *self.league.discriminators]
+        payoff = payoff_matrix(gens, discs, samples, real, arena.game_for, self.active, stack)
         period = {
             "matching": self.completed,
             "rounds": self.rounds,
-            "generators": [self.standings.identity(g) for g in arena.generators],
-            "discriminators": [self.standings.identity(d) for d in arena.discriminators],
+            "generators": [self.standings.identity(g) for g in gens],
+            "discriminators": [self.standings.identity(d) for d in discs],
             "payoff": payoff,
         }
         self.standings.add_results(period, cfg.ratings.system)
-        self.standings.record_scores(arena.generators, arena.discriminators, payoff)
+        self.standings.record_scores(gens, discs, payoff)
         return period
+
+    def _snapshot(self) -> list[dict[str, Any]]:
+        """Freeze copies of the best-rated generator and discriminator into the league."""
+        arena, rating = self.arena, self.standings.rating
+        best = [max((a for a in pool if self.active(a)), key=rating) for pool in (arena.generators, arena.discriminators)
+                if any(self.active(a) for a in pool)]
+        return self.league.take(best, self.completed)
 
     def _select(self) -> list[dict[str, Any]]:
         """Replace the worst agents of each role by mutated copies of the best."""
