@@ -15,6 +15,7 @@ def registries() -> dict[str, Registry]:
     from agents import latents, lr_schedules, networks, optimizers
     from arena.data import sources
     from arena.evaluation.measure import metrics
+    from arena.tournament.judgements import judgements
     from arena.tournament.mixture import weightings
     from arena.tournament.ratings import rating_systems
     from arena.tournament.schedules import schedules
@@ -28,6 +29,7 @@ def registries() -> dict[str, Registry]:
         "latent priors": latents,
         "schedules": schedules,
         "rating systems": rating_systems,
+        "judgements": judgements,
         "mixture weightings": weightings,
         "metrics": metrics,
     }

@@ -94,6 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--any-protocol", action="store_true", help="compare numbers measured under different protocols")
     comp.add_argument("-o", "--output", default="compare.md", help="the Markdown table (default: compare.md)")
 
+    league = sub.add_parser("league", help="rate the generators of several runs against one common panel of discriminators")
+    league.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    league.add_argument("--judge", default="game", help="game (balanced accuracy by default), auc or likelihood")
+    league.add_argument("--system", default="glicko2", help="elo, glicko2 or bradley-terry (default glicko2)")
+    league.add_argument("--checkpoints", choices=["last", "all"], default="last",
+                        help="each run's newest checkpoint, or every checkpoint kept (snapshots of its training)")
+    league.add_argument("-n", type=int, default=2500, help="samples per generator (default 2500)")
+    league.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
+    league.add_argument("--truth", action="store_true",
+                        help="also measure every generator with the data's metrics, and Spearman's rho of rating and each")
+    league.add_argument("-o", "--output", help="write the league as JSON")
+
     check = sub.add_parser("check", help="validate a config and build everything it names, without training")
     check.add_argument("config")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
@@ -290,6 +302,41 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_league(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.core.errors import ConfigError
+    from arena.evaluation.skill import skill_league
+    from arena.tournament.judgements import judgements
+    from arena.tournament.ratings import rating_systems
+
+    for value, registry, flag in ((args.judge, judgements, "--judge"), (args.system, rating_systems, "--system")):
+        if value not in registry:
+            raise ConfigError(f"{flag}: unknown {registry.kind} {value!r} (known: {', '.join(registry.ids())})")
+    with _steps() as progress:
+        league = skill_league(args.runs, args.n, args.seed, args.judge, args.system, args.checkpoints, args.truth, progress)
+    metrics = [k for k in ("modes", "high_quality", "reverse_kl", "tv", "quality") if any(k in r for r in league["rows"])]
+    table = Table(title=f"{len(league['rows'])} generators against {len(league['judges'])} discriminators; "
+                        f"{args.system}, judged by {args.judge}", title_justify="left")
+    for column in ("#", "generator", "rating", "±", "score", *metrics):
+        table.add_column(column, justify="left" if column == "generator" else "right")
+    for i, row in enumerate(league["rows"], 1):
+        unc = "" if row["uncertainty"] is None else f"{row['uncertainty']:.0f}"
+        table.add_row(str(i), row["generator"], f"{row['rating']:.0f}", unc, f"{row['score']:.3f}",
+                      *[f"{row[k]:.3g}" if k in row else "" for k in metrics])
+    Console().print(table)
+    for key, rho in league["correlations"].items():
+        print(f"Spearman's rho of rating and {key}: {rho:+.3f}")
+    if args.output:
+        Path(args.output).write_text(json.dumps({k: v for k, v in league.items() if k != "payoff"} | {"payoff": league["payoff"]},
+                                                indent=1))
+        print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -424,6 +471,7 @@ COMMANDS = {
     "list": cmd_list,
     "report": cmd_report,
     "compare": cmd_compare,
+    "league": cmd_league,
 }
 
 

@@ -133,8 +133,13 @@ class RatingsConfig:
     """An id of the rating-system registry: ``glicko2``, ``elo`` or ``bradley-terry``;
     ``arena ratings RUN_DIR --system`` recomputes any of them."""
 
+    judge: str = "game"
+    """How a discriminator's calls become its score in cross-play: ``game`` (the pair's game
+    decides; balanced accuracy by default), ``auc`` or ``likelihood`` (:mod:`arena.tournament.judgements`)."""
+
     def validate(self) -> None:
         _registered("rating system", self.system, ("system",))
+        _registered("judgement", self.judge, ("judge",))
 
 
 @dataclasses.dataclass

@@ -24,7 +24,7 @@ import torch
 from arena.core.errors import CheckpointError
 from arena.core.faults import NO_FAULTS, Faults
 
-__all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "atomic_write"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_one", "list_checkpoints", "atomic_write"]
 
 
 def atomic_write(path: Path, data: bytes, before_rename: Callable[[], None] | None = None) -> None:
@@ -86,7 +86,8 @@ def save_checkpoint(folder: Path, state: dict[str, Any], matching: int, keep_las
     return weights
 
 
-def _load_one(manifest_path: Path) -> dict[str, Any]:
+def load_one(manifest_path: Path) -> dict[str, Any]:
+    """The checkpoint of one manifest, checked against its checksum and loaded safely."""
     try:
         manifest = json.loads(manifest_path.read_text())
         weights = manifest_path.with_name(manifest["file"])
@@ -113,7 +114,7 @@ def load_checkpoint(folder: Path) -> dict[str, Any]:
     problems = []
     for manifest in reversed(manifests):
         try:
-            state = _load_one(manifest)
+            state = load_one(manifest)
         except CheckpointError as exc:
             problems.append(str(exc))
             warnings.warn(f"skipping checkpoint: {exc}", RuntimeWarning, stacklevel=2)

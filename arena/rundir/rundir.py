@@ -37,7 +37,7 @@ import torch
 
 from arena.core.errors import RunDirError
 from arena.core.faults import NO_FAULTS, Faults
-from arena.rundir.checkpoint import atomic_write, list_checkpoints, load_checkpoint, save_checkpoint
+from arena.rundir.checkpoint import atomic_write, list_checkpoints, load_checkpoint, load_one, save_checkpoint
 from arena.rundir.lock import RunLock
 from arena.rundir.metrics_log import MetricsLog
 
@@ -218,12 +218,15 @@ class RunDir:
         """Save the state after ``matching`` matchings (atomically); keep the newest ``keep_last``."""
         return save_checkpoint(self.checkpoint_dir, state, matching, keep_last, faults)
 
-    def load_checkpoint(self) -> dict[str, Any]:
-        """The newest checkpoint that passes its checksum (older ones are tried with a warning).
+    def load_checkpoint(self, manifest: Path | None = None) -> dict[str, Any]:
+        """The newest checkpoint that passes its checksum (older ones are tried with a warning),
+        or the one of ``manifest`` (one of :meth:`checkpoints`).
 
         Raises:
-            CheckpointError: no usable checkpoint.
+            CheckpointError: no usable checkpoint (or ``manifest``'s fails its checksum).
         """
+        if manifest is not None:
+            return load_one(Path(manifest))
         return load_checkpoint(self.checkpoint_dir)
 
     def has_checkpoint(self) -> bool:

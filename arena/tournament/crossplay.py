@@ -16,6 +16,7 @@ import torch
 from agents import Discriminator, Generator
 from agents.agent import pack_samples
 from arena.engine.batched import architecture, stacked_forward
+from arena.tournament.judgements import judge_for
 from games import Game
 
 __all__ = ["payoff_matrix"]
@@ -29,6 +30,7 @@ def payoff_matrix(
     game_for: Callable[[Generator, Discriminator], Game],
     active: Callable[[object], bool] = lambda agent: True,
     stack: bool | None = None,
+    judge: str = "game",
 ) -> list[list[float | None]]:
     """The N x M matrix of each discriminator's score against each generator.
 
@@ -42,6 +44,7 @@ def payoff_matrix(
             or one after another (one pass each). None: stacked on a GPU, where it saves kernel
             launches; one after another on a CPU, where each pass over all N x 2,500 samples is
             long enough that stacking gains nothing (benchmarks/throughput.py, row d).
+        judge: how the calls become a score (:mod:`arena.tournament.judgements`; ``game``: the game's own).
     """
     playing = [g for g in generators if active(g)]
     judges = [d for d in discriminators if active(d)]
@@ -77,5 +80,5 @@ def payoff_matrix(
         for d, out in zip(group, outputs):
             real_out, *fake_out = out.split(sizes)
             for g, fake in zip(playing, fake_out):
-                payoff[rows[g.name]][cols[d.name]] = float(game_for(g, d).judge(real_out, fake))
+                payoff[rows[g.name]][cols[d.name]] = float(judge_for(judge, game_for(g, d))(real_out, fake))
     return payoff

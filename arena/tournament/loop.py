@@ -294,7 +294,7 @@ class Tournament:
         stack = True if cfg.compute.matchings == "batched" else None
         gens = [*arena.generators, *self.league.generators]
         discs = [*arena.discriminators, *self.league.discriminators]
-        payoff = payoff_matrix(gens, discs, samples, real, arena.game_for, self.active, stack)
+        payoff = payoff_matrix(gens, discs, samples, real, arena.game_for, self.active, stack, cfg.ratings.judge)
         period = {
             "matching": self.completed,
             "rounds": self.rounds,

@@ -1,0 +1,144 @@
+"""Skill rating across runs (Olsson et al., 2018, "Skill rating for generative models"):
+``arena league RUN_DIR [RUN_DIR ...]``.
+
+Generators from several runs, and optionally from their older checkpoints (snapshots of one run
+at several points of its training), play one common panel of discriminators: the final
+discriminators of every run. Every generator draws samples from the same seed, every
+discriminator judges them against the same held-out real data, and the judgements become one
+payoff matrix and one set of ratings, so runs are compared by skill rating on one scale. With
+``truth``, the data's own metrics of every generator (which the ratings never see) are reported
+beside, with Spearman's rank correlation between rating and each of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from arena.core.errors import ArenaError
+
+__all__ = ["Entrant", "skill_league", "spearman"]
+
+
+@dataclasses.dataclass
+class Entrant:
+    """A generator in the league: where it comes from and what it gives."""
+
+    name: str
+    run: str
+    agent: str
+    matching: int
+    samples: torch.Tensor
+    metrics: dict[str, float]
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman's rank correlation (ties take their mean rank)."""
+    from scipy.stats import spearmanr
+
+    if len(x) < 3:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
+def _checkpoints(run_dir, which: str) -> list[Path]:
+    manifests = run_dir.checkpoints()
+    if not manifests:
+        raise ArenaError(f"{run_dir} has no checkpoint yet")
+    return manifests if which == "all" else manifests[-1:]
+
+
+def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: str = "game",
+                 system: str = "glicko2", checkpoints: str = "last", truth: bool = False,
+                 progress=None) -> dict[str, Any]:
+    """Rate the generators of ``paths`` against the common panel of their final discriminators.
+
+    Args:
+        n: samples per generator (and real held-out samples).
+        seed: seed of every generator's latent draws.
+        judge: ``game``, ``auc`` or ``likelihood`` (:mod:`arena.tournament.judgements`).
+        system: the rating system.
+        checkpoints: ``last`` (each run's newest checkpoint) or ``all`` (every checkpoint kept: the
+            run's generators at several points of training).
+        truth: also measure every generator with the data's own metrics.
+
+    Returns:
+        ``{"rows": [...], "payoff": period, "judge", "system", "correlations": {...}}``.
+    """
+    from arena.api import Run
+    from arena.evaluation.sampling import draw_samples
+    from arena.rundir import RunDir
+    from arena.tournament.crossplay import payoff_matrix
+    from arena.tournament.ratings import compute_ratings
+
+    report = progress or (lambda task, done, total: None)
+    runs = [RunDir(p) for p in paths]
+    data_spec = runs[0].config().data
+    for r in runs[1:]:
+        if r.config().data != data_spec:
+            raise ArenaError(f"{r} trains on other data ({r.config().data}) than {runs[0]} ({data_spec}); "
+                             f"a league compares runs on one data set")
+    label = {r.path: r.path.name for r in runs}
+    if len(set(label.values())) < len(runs):
+        label = {r.path: str(r.path) for r in runs}
+    entrants: list[Entrant] = []
+    judges = []
+    games = {}
+    data = None
+    steps = sum(len(_checkpoints(r, checkpoints)) for r in runs)
+    done = 0
+    for r in runs:
+        run = Run.load(r.path)
+        data = data or run.arena.data
+        manifests = _checkpoints(r, checkpoints)
+        for manifest in manifests:
+            state = r.load_checkpoint(manifest)
+            run.tournament.load_state_dict(state, global_rng=False)
+            matching = int(state["matching"])
+            for g in run.arena.generators:
+                name = f"{label[r.path]}/{g.name}" + ("" if manifest == manifests[-1] else f"@{matching}")
+                frozen = g.frozen_copy(name, seed)
+                samples = draw_samples(frozen, n, seed)
+                metrics = data.kind.metrics(samples, data) if truth else {}
+                entrants.append(Entrant(name, label[r.path], g.name, matching, samples, metrics))
+                games[name] = run.arena.game
+            done += 1
+            report("drawing every generator's samples", done, steps)
+        for d in run.arena.discriminators:
+            name = f"{label[r.path]}/{d.name}"
+            judges.append(d.frozen_copy(name, seed))
+            games[name] = run.arena.game
+    real = data.test[:n]
+    generators = [_Named(e.name, data.test.device) for e in entrants]
+    report("judging", 0, 1)
+    payoff = payoff_matrix(generators, judges, {e.name: e.samples for e in entrants}, real,
+                           lambda g, d: games[d.name], judge=judge)
+    report("judging", 1, 1)
+    period = {"matching": 0, "rounds": 0, "generators": [e.name for e in entrants], "discriminators": [d.name for d in judges],
+              "payoff": payoff}
+    ratings = compute_ratings(system, [period])
+    rows = []
+    for i, e in enumerate(entrants):
+        cells = [1 - p for p in payoff[i] if p is not None]
+        r = ratings[e.name]
+        rows.append({"generator": e.name, "run": e.run, "agent": e.agent, "matching": e.matching, "rating": r.rating,
+                     "uncertainty": r.uncertainty, "score": sum(cells) / len(cells) if cells else None, **e.metrics})
+    rows.sort(key=lambda row: -row["rating"])
+    correlations = {}
+    if truth and len(rows) >= 3:
+        for key in dict.fromkeys(k for e in entrants for k in e.metrics):
+            pairs = [(row["rating"], row[key]) for row in rows if isinstance(row.get(key), (int, float)) and row[key] == row[key]]
+            if len(pairs) >= 3:
+                correlations[key] = spearman([p[0] for p in pairs], [p[1] for p in pairs])
+    return {"rows": rows, "payoff": period, "judge": judge, "system": system, "correlations": correlations,
+            "judges": [d.name for d in judges], "samples": n, "seed": seed}
+
+
+class _Named:
+    """A generator as payoff_matrix sees one: a name whose samples are drawn already."""
+
+    def __init__(self, name: str, device) -> None:
+        self.name, self.device = name, device
