@@ -1,0 +1,165 @@
+"""Does the tournament beat the best single pair? Quality over seeds, through the CLI.
+
+For ring8 and grid25, at least 3 seeds each, every number measured by `arena eval --mixture
+--seed 0` on 2,500 samples (the output: the mixture through the discriminator panel, with EMA
+weights, as the configs turn them on):
+
+- (a) the improved single pair (configs/pair_<data>.yaml: the tournament's networks, one
+  generator and one discriminator, EMA, a learning-rate decay over the last 40 %, its own
+  discriminator as the panel), at the same number of pair-rounds as the tournament, and for the
+  same wall time on this CPU;
+- (b) the tournament's output (configs/tournament_<data>.yaml);
+
+mean ± standard error [worst seed], beside PacGAN's GAN and PacGAN4 rows (REFERENCE.md); the time
+to quality (seconds of training until the output first covers every mode with >= 95 % high
+quality, from the evaluations during training); and Spearman's rho between the ratings and the
+true quality of a population with a spread of quality: every generator of a tournament at every
+kept checkpoint, rated by `arena league --checkpoints all --truth`.
+
+    python benchmarks/quality.py                       # ring8 and grid25, seeds 0 1 2
+    python benchmarks/quality.py --data ring8 --seeds 0 1 2 3 4
+    python benchmarks/quality.py --out benchmarks/runs/quality
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from arena.config import load_config  # noqa: E402
+from arena.evaluation.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
+from arena.rundir import RunDir  # noqa: E402
+from arena.rundir.seeds import SeedsDir  # noqa: E402
+
+PACGAN = {  # PacGAN Table 1 (10 trials): modes, % high quality, reverse KL
+    "ring8": {"GAN": ("6.3 ± 0.5", "98.2 ± 0.2", "0.45 ± 0.09"), "PacGAN4": ("7.8 ± 0.1", "95.9 ± 1.4", "0.07 ± 0.02")},
+    "grid25": {"GAN": ("17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07"), "PacGAN4": ("24.8 ± 0.2", "93.6 ± 0.6", "0.04 ± 0.01")},
+}
+MODES = {"ring8": 8, "grid25": 25}
+METRICS = ["modes", "high_quality", "reverse_kl"]
+
+
+def arena_cli(*args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "arena", *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def run_seeds(config: str, seeds: list[int], parent: Path, sets: list[str]) -> Path:
+    if SeedsDir.holds(parent):
+        if not SeedsDir(parent).finished:
+            arena_cli("resume", str(parent), "--quiet")
+    else:
+        arena_cli("run", config, "--seeds", ",".join(map(str, seeds)), "--out", str(parent), "--quiet",
+                  *[x for s in sets for x in ("--set", s)])
+    for _, run_dir in SeedsDir(parent).runs():
+        if "mixture" not in run_dir.evaluations():
+            arena_cli("eval", str(run_dir.path), "--mixture", "--seed", "0", "-n", "2500")
+    return parent
+
+
+def training_seconds(run_dir: RunDir) -> float:
+    rows = [r for r in run_dir.metrics.read() if r["kind"] == "train"]
+    return max(r["elapsed"] for r in rows)
+
+
+def pair_rounds(run_dir: RunDir) -> int:
+    rows = [r for r in run_dir.metrics.read() if r["kind"] == "train"]
+    return max(r["rounds"] for r in rows)
+
+
+def time_to_quality(run_dir: RunDir, modes: int) -> float | None:
+    """Seconds of training until the output first covered every mode with >= 95 % high quality."""
+    rows = run_dir.metrics.read()
+    elapsed = {r["matching"]: r["elapsed"] for r in rows if r["kind"] == "train"}
+    output = [r for r in rows if r["kind"] == "eval" and r["agent"] in ("output", "mixture", "g")]
+    best = {}
+    for r in output:  # the panel's output where there is one, else the mixture, else the generator
+        rank = {"output": 0, "mixture": 1, "g": 2}[r["agent"]]
+        if r["matching"] not in best or rank < best[r["matching"]][0]:
+            best[r["matching"]] = (rank, r)
+    for matching in sorted(best):
+        r = best[matching][1]
+        if r.get("modes") == modes and r.get("high_quality", 0) >= 95 and matching in elapsed:
+            return elapsed[matching]
+    return None
+
+
+def row(label: str, parent: Path, modes: int) -> tuple[str, dict]:
+    group = load_group(parent, "mixture", "eval")
+    cells = [format_cell(summarize([r["metrics"][m] for r in group.runs.values()], DIRECTION[m])) for m in METRICS]
+    runs = [d for _, d in SeedsDir(parent).runs()]
+    wall = summarize([training_seconds(d) for d in runs], None)
+    ttq = [time_to_quality(d, modes) for d in runs]
+    reached = [t for t in ttq if t is not None]
+    ttq_text = (f"{format_cell(summarize(reached, 'lower'))} ({len(reached)}/{len(ttq)} seeds)" if reached
+                else f"not reached (0/{len(ttq)})")
+    rounds = pair_rounds(runs[0])
+    values = {m: [r["metrics"][m] for r in group.runs.values()] for m in METRICS}
+    return (f"| {label} | {len(runs)} | {rounds:,} | {' | '.join(cells)} | {format_cell(wall)} | {ttq_text} |", values)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "runs" / "quality"))
+    args = p.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    for data in args.data:
+        modes = MODES[data]
+        tour = run_seeds(f"configs/tournament_{data}.yaml", args.seeds, out / f"tournament_{data}", [])
+        first = SeedsDir(tour).runs()[0][1]
+        rounds, wall = pair_rounds(first), max(training_seconds(d) for _, d in SeedsDir(tour).runs())
+        pair_cfg = f"configs/pair_{data}.yaml"
+        pair = load_config(ROOT / pair_cfg)
+        per_matching = pair.schedule.steps_per_match
+        same_rounds = run_seeds(pair_cfg, args.seeds, out / f"pair_{data}_rounds",
+                                [f"schedule.matchings={rounds // per_matching}"])
+        # the same wall time: as many matchings as the pair plays in the tournament's seconds
+        probe = SeedsDir(same_rounds).runs()[0][1]
+        rate = pair_rounds(probe) / training_seconds(probe)
+        same_wall = run_seeds(pair_cfg, args.seeds, out / f"pair_{data}_wall",
+                              [f"schedule.matchings={max(1, int(rate * wall) // per_matching)}"])
+        print(f"\n### {data} ({len(args.seeds)} seeds; 2,500 samples; mean ± s.e. [worst seed])\n")
+        print("| model | seeds | pair-rounds | modes | % high quality | reverse KL | training (s) | time to quality (s) |")
+        print("|---|---|---|---|---|---|---|---|")
+        lines = [row(f"(b) tournament output (configs/tournament_{data}.yaml)", tour, modes),
+                 row("(a) improved single pair, same pair-rounds", same_rounds, modes),
+                 row("(a) improved single pair, same wall time", same_wall, modes)]
+        for text, _ in lines:
+            print(text)
+        for name, cells in PACGAN[data].items():
+            print(f"| PacGAN Table 1, {name} (400 epochs) | 10 | 400,000 | {' | '.join(cells)} | | |")
+        # the ratings against true quality: every generator of every seed's tournament at every kept
+        # checkpoint (snapshots of training), rated against the common panel, under each judgement
+        print(f"\nSpearman's rho between rating and true quality (every generator of the {len(args.seeds)} tournaments at "
+              f"every kept checkpoint, against all their final discriminators):\n")
+        print("| judgement | generators | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |")
+        print("|---|---|---|---|---|")
+        for judge in ("game", "auc", "likelihood"):
+            league_json = out / f"league_{data}_{judge}.json"
+            if not league_json.is_file():
+                arena_cli("league", *[str(d.path) for _, d in SeedsDir(tour).runs()], "--checkpoints", "all", "--truth",
+                          "--judge", judge, "-o", str(league_json))
+            league = json.loads(league_json.read_text())
+            c = league["correlations"]
+            print(f"| {judge} | {len(league['rows'])} | {c.get('high_quality', float('nan')):+.2f} | "
+                  f"{c.get('modes', float('nan')):+.2f} | {c.get('reverse_kl', float('nan')):+.2f} |")
+    print(f"\n(total wall time {time.time() - started:.0f} s; runs in {out})")
+
+
+if __name__ == "__main__":
+    main()
