@@ -34,6 +34,8 @@ from arena.engine.distributed import from_env
 from arena.evaluation.measure import measure
 from arena.evaluation.protocol import protocol
 from arena.evaluation.sampling import draw_samples
+from arena.output.mixture import Mixture, mixture_from_record
+from arena.output.panel import panel_from_state
 from arena.report.build import build_report
 from arena.rundir import RunDir
 from arena.rundir.lock import RunLock
@@ -41,8 +43,6 @@ from arena.rundir.seeds import SeedsDir
 from arena.rundir.writers import writers
 from arena.tournament.callbacks import Callback, CallbackList
 from arena.tournament.loop import Tournament
-from arena.tournament.mixture import Mixture, mixture_from_record
-from arena.tournament.panel import panel_from_state
 from arena.tournament.ratings import Rating, compute_ratings
 
 __all__ = ["Run", "run", "resume", "load", "run_seeds", "report"]

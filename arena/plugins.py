@@ -15,8 +15,8 @@ def registries() -> dict[str, Registry]:
     from agents import latents, lr_schedules, networks, optimizers
     from arena.data import sources
     from arena.evaluation.measure import metrics
+    from arena.output.mixture import weightings
     from arena.tournament.judgements import judgements
-    from arena.tournament.mixture import weightings
     from arena.tournament.ratings import rating_systems
     from arena.tournament.schedules import schedules
 

@@ -201,7 +201,7 @@ class LeagueConfig:
 
 @dataclasses.dataclass
 class PanelConfig:
-    """A panel of discriminators that judges the output's samples (:mod:`arena.tournament.panel`):
+    """A panel of discriminators that judges the output's samples (:mod:`arena.output.panel`):
     calibrated discriminator rejection sampling, optionally after refinement steps."""
 
     enabled: bool = False

@@ -10,9 +10,9 @@ import torch
 
 from arena.core.seeding import derive_seed
 from arena.evaluation.sampling import draw_samples
+from arena.output.mixture import mixture_from_record
 from arena.rundir import RunDir
 from arena.tournament.callbacks import Callback
-from arena.tournament.mixture import mixture_from_record
 
 __all__ = ["ReportWriter", "FIXED_POINTS", "FIXED_IMAGES"]
 

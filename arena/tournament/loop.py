@@ -27,12 +27,12 @@ from arena.engine.execution import Match, MatchRunner, Outcome
 from arena.evaluation.diagnostics import Diagnostics
 from arena.evaluation.protocol import protocol
 from arena.evaluation.sampling import draw_samples
+from arena.output.mixture import Candidates, Mixture, mixture_weights
+from arena.output.panel import calibrated_panel
 from arena.tournament.callbacks import Callback, CallbackList, Evaluation
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.leaderboard import standings_rows
 from arena.tournament.league import League
-from arena.tournament.mixture import Candidates, Mixture, mixture_weights
-from arena.tournament.panel import calibrated_panel
 from arena.tournament.schedules import make_schedule
 from arena.tournament.selection import select
 from arena.tournament.standings import Standings

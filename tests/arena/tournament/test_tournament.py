@@ -231,7 +231,7 @@ def test_cli_leaderboard_ratings_and_mixture(tmp_path, write_config, capsys, mon
 
 
 def test_mixture_samples_follow_the_weights():
-    from arena.tournament.mixture import Mixture
+    from arena.output.mixture import Mixture
 
     arena = build_arena(parse_config(tourney_raw()))
     g0, g1, _ = arena.generators
@@ -246,7 +246,7 @@ def test_mixture_samples_follow_the_weights():
 
 
 def test_fitted_weights_prefer_generators_that_cover_missing_modes():
-    from arena.tournament.mixture import fit_weights
+    from arena.output.mixture import fit_weights
 
     # four modes; A covers modes 0-1, B covers 2-3, C covers mode 0 only
     hist = torch.tensor([[0.5, 0.0, 1.0], [0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.5, 0.0]])
@@ -269,7 +269,7 @@ def test_bad_tournament_configs_name_the_key(write_config, capsys):
 def test_mixtures_chosen_without_the_answer(tmp_path, weights):
     """The Nash mixture follows the latest payoff matrix (its weights are an equilibrium of it); the
     held-out mixture is fitted to real data the generators never trained on. Neither reads the modes."""
-    from arena.tournament.nash import max_entropy_nash
+    from arena.output.nash import max_entropy_nash
 
     t = train(tourney_raw(schedule={"matchings": 4, "steps_per_match": 5}, mixture={"top": 0, "weights": weights}),
               tmp_path / "run")

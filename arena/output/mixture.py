@@ -5,7 +5,7 @@ Weightings are registered in :data:`weightings` (``mixture.weights`` in a config
 - ``uniform``: every component alike;
 - ``rating``: proportional to Bradley-Terry strength ``10^(rating / 400)``;
 - ``nash``: the maximum-entropy Nash equilibrium of the zero-sum meta-game of the latest payoff
-  matrix (:mod:`arena.tournament.nash`): the generators' mixture that the best discriminator
+  matrix (:mod:`arena.output.nash`): the generators' mixture that the best discriminator
   can tell from real data least well;
 - ``heldout``: fitted to held-out real data only (the data's validation split where it has one,
   else its test split): the weights minimise the kernel MMD between the mixture's samples and
@@ -127,7 +127,7 @@ class Candidates:
 
 def nash_weights(c: Candidates) -> list[float]:
     """The generators' maximum-entropy Nash equilibrium of the latest payoff matrix."""
-    from arena.tournament.nash import max_entropy_nash
+    from arena.output.nash import max_entropy_nash
 
     rows = [c.payoff.get(g.name) for g in c.generators]
     if any(r is None for r in rows):

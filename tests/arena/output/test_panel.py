@@ -1,4 +1,4 @@
-"""arena/tournament/panel.py: calibrated discriminator rejection keeps a known acceptance rate and
+"""arena/output/panel.py: calibrated discriminator rejection keeps a known acceptance rate and
 turns a generator's mode proportions into the data's without dropping a mode; refinement climbs
 the panel's logit; exactly n samples; the panel in a run and on the command line."""
 
@@ -12,7 +12,7 @@ from torch import nn
 
 import arena
 from arena.config import parse_config
-from arena.tournament.panel import Panel, PanelSampler, platt
+from arena.output.panel import Panel, PanelSampler, platt
 from tests.conftest import records, run_cli, tiny_raw
 
 

@@ -1,4 +1,4 @@
-"""arena/tournament/nash.py and the weightings without an oracle: the maximum-entropy Nash
+"""arena/output/nash.py and the weightings without an oracle: the maximum-entropy Nash
 equilibrium of the meta-game on matrices with known equilibria, and the held-out MMD fit on
 samples with a known best mixture."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from arena.tournament.mixture import _kernel_means, mmd_weights
-from arena.tournament.nash import max_entropy_nash, solve_zero_sum
+from arena.output.mixture import _kernel_means, mmd_weights
+from arena.output.nash import max_entropy_nash, solve_zero_sum
 
 # (payoff: discriminator j's score against generator i, the generators' max-entropy equilibrium, the value)
 KNOWN = [

@@ -1,0 +1,215 @@
+"""The commands that read runs: sample, eval, leaderboard, ratings, report, compare, league, and
+those that read configs and registries: check, list. Each is a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from arena.cli.progress import count, steps
+
+__all__ = ["cmd_sample", "cmd_eval", "cmd_leaderboard", "cmd_ratings", "cmd_report", "cmd_compare", "cmd_league",
+           "cmd_check", "cmd_list"]
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import time
+
+    from arena.api import report
+
+    started = time.perf_counter()
+    with steps() as progress:
+        path = report(args.run_dir, args.output, progress)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.core.errors import ArenaError
+    from arena.evaluation.compare import compare, format_cell, load_group
+
+    if args.source is None:
+        try:
+            groups = [load_group(p, args.agent, "eval") for p in args.runs]
+        except ArenaError:
+            groups = [load_group(p, args.agent, "training") for p in args.runs]
+    else:
+        groups = [load_group(p, args.agent, args.source) for p in args.runs]
+    table = compare(groups, args.any_protocol)
+    shown = Table(title=f"{args.agent}: mean ± s.e. [worst run]", title_justify="left")
+    shown.add_column("metric")
+    for g in groups:
+        shown.add_column(f"{g.label} (n={len(g.runs)})", justify="right")
+    for g in groups[1:]:
+        shown.add_column(f"p ({g.label} vs {groups[0].label})", justify="right")
+    for m in table.metrics:
+        shown.add_row(m, *[format_cell(c) for c in table.cells[m]],
+                      *["" if p is None else f"{p:.3g}" for p in table.pvalues[m]])
+    Console().print(shown)
+    if table.protocol:
+        p = table.protocol
+        print(f"protocol: {p.get('samples')} samples, split {p.get('split')}, {p.get('evaluator')}; Welch's t-test")
+    Path(args.output).write_text(table.markdown())
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_league(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.core.errors import ConfigError
+    from arena.evaluation.skill import skill_league
+    from arena.tournament.judgements import judgements
+    from arena.tournament.ratings import rating_systems
+
+    for value, registry, flag in ((args.judge, judgements, "--judge"), (args.system, rating_systems, "--system")):
+        if value not in registry:
+            raise ConfigError(f"{flag}: unknown {registry.kind} {value!r} (known: {', '.join(registry.ids())})")
+    with steps() as progress:
+        league = skill_league(args.runs, args.n, args.seed, args.judge, args.system, args.checkpoints, args.truth, progress)
+    metrics = [k for k in ("modes", "high_quality", "reverse_kl", "tv", "quality") if any(k in r for r in league["rows"])]
+    table = Table(title=f"{len(league['rows'])} generators against {len(league['judges'])} discriminators; "
+                        f"{args.system}, judged by {args.judge}", title_justify="left")
+    for column in ("#", "generator", "rating", "±", "score", *metrics):
+        table.add_column(column, justify="left" if column == "generator" else "right")
+    for i, row in enumerate(league["rows"], 1):
+        unc = "" if row["uncertainty"] is None else f"{row['uncertainty']:.0f}"
+        table.add_row(str(i), row["generator"], f"{row['rating']:.0f}", unc, f"{row['score']:.3f}",
+                      *[f"{row[k]:.3g}" if k in row else "" for k in metrics])
+    Console().print(table)
+    for key, rho in league["correlations"].items():
+        print(f"Spearman's rho of rating and {key}: {rho:+.3f}")
+    if args.output:
+        Path(args.output).write_text(json.dumps({k: v for k, v in league.items() if k != "payoff"} | {"payoff": league["payoff"]},
+                                                indent=1))
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from arena.api import load
+    from arena.core.errors import ConfigError
+
+    if args.n < 1:
+        raise ConfigError(f"-n: expected a positive number of samples, got {args.n}")
+    out = Path(args.output)
+    if out.suffix not in (".npy", ".png"):
+        raise ConfigError(f"-o: expected a .npy or .png file, got {out.name!r}")
+    run = load(args.run_dir, args.device)
+    agent = "mixture" if args.mixture else args.agent
+    samples = run.sample(args.n, agent, args.seed, args.raw, not args.no_panel)
+    name = repr(run.generator("mixture", args.raw, not args.no_panel)) if args.mixture else run.generator(args.agent, args.raw).name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, samples.cpu().numpy())
+    else:
+        data = run.arena.data
+        data.kind.picture(samples, out, data, title=f"{name}, {args.n} samples, seed {args.seed}", grid=args.n)
+    print(f"wrote {args.n} samples of {name} (shape {tuple(samples.shape[1:])}) to {out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.api import load
+    from arena.core.errors import ConfigError
+
+    if args.n is not None and args.n < 2:
+        raise ConfigError(f"-n: expected at least 2 samples, got {args.n}")
+    run = load(args.run_dir, args.device)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    agent = "mixture" if args.mixture else args.agent
+    with steps() as progress:
+        results = run.evaluate(agent, metrics, args.n, args.seed, progress, raw=args.raw, panel=not args.no_panel)
+    t = run.tournament
+    table = Table(title=f"{run.path}: matching {t.completed} ({t.rounds:,} rounds), seed {args.seed}")
+    table.add_column("metric")
+    for name in results:
+        table.add_column(name, justify="right")
+    keys = [k for k in dict.fromkeys(k for r in results.values() for k in r) if k != "protocol"]
+    for k in keys:
+        cells = [results[name].get(k) for name in results]
+        table.add_row(k, *[f"{v:.4g}" if isinstance(v, float) else str(v if v is not None else "") for v in cells])
+    Console().print(table)
+    p = next(iter(results.values()))["protocol"]
+    print(f"protocol: {p['samples']} samples, seed {p['seed']}, split {p['split']}, {p['evaluator']}")
+    print(f"wrote {run.path / run.dir.EVAL}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from arena.cli.display import leaderboard_table
+    from arena.rundir import RunDir
+
+    run_dir = RunDir(args.run_dir)
+    board = run_dir.leaderboard()
+    title = f"{run_dir}: matching {board['matching']} ({board['rounds']:,} rounds), ratings: {board['system']}"
+    shown = board.get("mixture") if len(board["rows"]) > 2 else None  # a 1 x 1 run's mixture is its generator
+    Console().print(leaderboard_table(board["rows"], title, shown))
+    return 0
+
+
+def cmd_ratings(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.rundir import RunDir
+    from arena.tournament.ratings import compute_ratings, rating_systems
+
+    run_dir = RunDir(args.run_dir)
+    system = args.system or run_dir.config().ratings.system
+    results = run_dir.results()
+    ratings = compute_ratings(system, results)
+    table = Table(title=f"{run_dir}: {system} ({rating_systems.description(system)}), {len(results)} evaluations",
+                  title_justify="left")
+    for column in ("agent", "rating", "±", "games"):
+        table.add_column(column, justify="left" if column == "agent" else "right")
+    for name, r in sorted(ratings.items(), key=lambda item: -item[1].rating):
+        table.add_row(name, f"{r.rating:.1f}", "" if r.uncertainty is None else f"{r.uncertainty:.1f}", str(r.games))
+    Console().print(table)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from arena.config.safe_yaml import read_config_text
+
+    read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
+    from arena.config import load_config
+    from arena.engine.arena import build_arena
+
+    config = load_config(args.config, args.overrides)
+    arena = build_arena(config, device=args.device)  # the config's device: one this machine lacks is refused, as by run
+    params = sum(a.num_parameters() for a in arena.agents.values())
+    print(
+        f"{args.config}: ok: {arena.data.describe()}; game {arena.game.id}; "
+        f"{count(arena.generators, 'generator')}, {count(arena.discriminators, 'discriminator')}, {params:,} parameters"
+    )
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.plugins import registries
+
+    console = Console()
+    for title, registry in registries().items():
+        table = Table(title=title, title_justify="left", show_header=False, box=None)
+        for id in registry.ids():
+            table.add_row(f"[bold]{id}[/bold]", registry.description(id))
+        console.print(table)
+    console.print("networks may also be 'module:Class' naming a torch.nn.Module subclass")
+    return 0
