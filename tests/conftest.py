@@ -148,6 +148,42 @@ def write_mnist(root: Path, n_train: int = 30, n_test: int = 10, gz: bool = True
     write_idx(root / f"t10k-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8))
 
 
+class StopAt:
+    """A callback that asks the loop to stop (as the first Ctrl-C does) at the checkpoint after
+    ``n`` matchings."""
+
+    def __new__(cls, n: int):
+        import arena
+
+        class _StopAt(arena.Callback):
+            def on_checkpoint(self, tournament):
+                if tournament.completed == n:
+                    tournament.request_stop()
+
+        return _StopAt()
+
+
+def train_both_ways(raw: dict, modes=("one-by-one", "batched")) -> list:
+    """The tournament of ``raw`` trained with each ``compute.matchings`` mode, in memory."""
+    out = []
+    for mode in modes:
+        r = copy.deepcopy(raw)
+        r["compute"] = {**r.get("compute", {}), "matchings": mode}
+        out.append(train(r))
+    return out
+
+
+def keep_checkpoints_until(run_dir: Path, matching: int) -> None:
+    """Delete the checkpoints written after ``matching`` matchings: the run directory as a run
+    killed then would have left it."""
+    from arena.rundir import RunDir
+
+    for manifest in RunDir(run_dir).checkpoints():
+        if int(manifest.stem.split("-")[1]) > matching:
+            manifest.with_suffix(".pt").unlink()
+            manifest.unlink()
+
+
 # ----------------------------------------------------------------------------- comparing
 
 

@@ -44,7 +44,29 @@ from arena.rundir.metrics_log import MetricsLog
 if TYPE_CHECKING:  # pragma: no cover
     from arena.config import RunConfig
 
-__all__ = ["RunDir"]
+__all__ = ["RunDir", "new_directory"]
+
+
+def new_directory(out: str | Path | None, root: str | Path, stem: str) -> Path:
+    """Make a directory that holds nothing yet: ``out``, or ``root/<stem>-<time>`` (numbered where
+    that exists already).
+
+    Raises:
+        RunDirError: ``out`` exists and is not empty (a run is never written over).
+    """
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise RunDirError(f"{path} already exists and is not empty; choose a new --out, or `arena resume {path}`")
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = Path(root) / f"{stem}-{stamp}"
+        i = 1
+        while path.exists():
+            path = Path(root) / f"{stem}-{stamp}-{i}"
+            i += 1
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class RunDir:
@@ -92,18 +114,7 @@ class RunDir:
         """
         from arena.config import dump_config
 
-        if out is not None:
-            path = Path(out)
-            if path.exists() and (not path.is_dir() or any(path.iterdir())):
-                raise RunDirError(f"{path} already exists and is not empty; choose a new --out, or `arena resume {path}`")
-        else:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = Path(root) / f"{config.name}-{stamp}"
-            i = 1
-            while path.exists():
-                path = Path(root) / f"{config.name}-{stamp}-{i}"
-                i += 1
-        path.mkdir(parents=True, exist_ok=True)
+        path = new_directory(out, root, config.name)
         (path / cls.SAMPLES).mkdir(exist_ok=True)
         atomic_write(path / cls.CONFIG, dump_config(config).encode())
         info: dict[str, Any] = {

@@ -19,7 +19,7 @@ from typing import Any
 
 from arena.core.errors import RunDirError
 from arena.rundir.checkpoint import atomic_write
-from arena.rundir.rundir import RunDir
+from arena.rundir.rundir import RunDir, new_directory
 
 __all__ = ["SeedsDir", "output_metrics"]
 
@@ -63,17 +63,7 @@ class SeedsDir:
 
         if not seeds or len(set(seeds)) != len(seeds):
             raise RunDirError(f"--seeds: expected distinct seeds, got {seeds}")
-        if out is not None:
-            path = Path(out)
-            if path.exists() and (not path.is_dir() or any(path.iterdir())):
-                raise RunDirError(f"{path} already exists and is not empty; choose a new --out, or `arena resume {path}`")
-        else:
-            path = Path(root) / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}-seeds"
-            i = 1
-            while path.exists():
-                path = Path(root) / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}-seeds-{i}"
-                i += 1
-        path.mkdir(parents=True, exist_ok=True)
+        path = new_directory(out, root, f"{config.name}-seeds")
         atomic_write(path / cls.CONFIG, dump_config(config).encode())
         index = {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

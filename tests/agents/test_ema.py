@@ -4,8 +4,6 @@ selection and shown by evaluation, sampling and the mixture."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
@@ -14,9 +12,8 @@ from agents import AveragedGenerator, EMASpec, WeightAverage
 from arena.config import parse_config
 from arena.engine.arena import build_arena
 from arena.evaluation.sampling import draw_samples
-from arena.tournament.loop import Tournament
 from games.checker import tiny_pair
-from tests.conftest import tiny_raw
+from tests.conftest import StopAt, tiny_raw, train_both_ways
 
 
 def step(g, scale: float = 1.0) -> None:
@@ -94,12 +91,7 @@ def test_evaluation_sampling_and_the_mixture_use_the_average_and_raw_weights_sta
 def test_the_average_survives_a_resume(tmp_path):
     full = arena.run(parse_config(ema_raw()), out=tmp_path / "full")
 
-    class Stop(arena.Callback):
-        def on_checkpoint(self, tournament):
-            if tournament.completed == 2:
-                tournament.request_stop()
-
-    arena.run(parse_config(ema_raw()), out=tmp_path / "cut", callbacks=[Stop()])
+    arena.run(parse_config(ema_raw()), out=tmp_path / "cut", callbacks=[StopAt(2)])
     resumed = arena.resume(tmp_path / "cut")
     a, b = full.arena.generators[0].ema.net.state_dict(), resumed.arena.generators[0].ema.net.state_dict()
     for key in a:
@@ -113,13 +105,7 @@ def test_stacked_agents_average_like_agents_alone():
     mlp = {"type": "mlp", "hidden": [32, 32]}
     raw = ema_raw(agents=[{**g, "count": 2, "net": mlp, "ema": {"decay": 0.9, "start": 2}}, {**d, "count": 2, "net": mlp}])
     raw["schedule"].update(matchings=2, steps_per_match=3)
-    results = []
-    for mode in ("one-by-one", "batched"):
-        r = copy.deepcopy(raw)
-        r["compute"] = {"matchings": mode}
-        t = Tournament(build_arena(parse_config(r)))
-        t.run()
-        results.append(t)
+    results = train_both_ways(raw)
     for a, b in zip(results[0].arena.generators, results[1].arena.generators):
         for pa, pb in zip(a.ema.net.parameters(), b.ema.net.parameters()):
             torch.testing.assert_close(pa, pb, atol=1e-4, rtol=1e-4)

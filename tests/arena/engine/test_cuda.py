@@ -29,7 +29,7 @@ from arena.engine.divergence import DivergenceGuard
 from arena.rundir import RunDir
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.loop import Tournament
-from tests.conftest import ROOT, arena_subprocess, checkpoint_weights, records, run_cli, tiny_raw
+from tests.conftest import ROOT, StopAt, arena_subprocess, checkpoint_weights, records, run_cli, tiny_raw
 
 pytestmark = [
     pytest.mark.gpu,
@@ -161,25 +161,15 @@ def test_checkpoints_move_between_cuda_and_the_cpu(tmp_path):
     """Trained on the GPU: sampled, evaluated, reported and resumed on the CPU; trained on the
     CPU: resumed on the GPU."""
     gpu_run = tmp_path / "gpu"
-    stopper = _StopAt(2)
-    arena.run(parse_config(pool()), out=gpu_run, callbacks=[stopper])
+    arena.run(parse_config(pool()), out=gpu_run, callbacks=[StopAt(2)])
     assert run_cli("sample", gpu_run, "-n", 50, "--device", "cpu", "-o", tmp_path / "x.npy") == 0
     assert run_cli("eval", gpu_run, "-n", 100, "--device", "cpu") == 0
     assert run_cli("report", gpu_run) == 0
     assert run_cli("resume", gpu_run, "--device", "cpu", "--quiet") == 0
     cpu_run = tmp_path / "cpu"
-    arena.run(parse_config(pool(device="cpu")), out=cpu_run, callbacks=[_StopAt(2)])
+    arena.run(parse_config(pool(device="cpu")), out=cpu_run, callbacks=[StopAt(2)])
     assert run_cli("resume", cpu_run, "--device", "cuda", "--quiet") == 0
     assert RunDir(cpu_run).load_checkpoint()["matching"] == 4
-
-
-class _StopAt(arena.Callback):
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def on_checkpoint(self, tournament):
-        if tournament.completed == self.n:
-            tournament.request_stop()
 
 
 def test_the_global_cuda_random_state_is_seeded_and_checkpointed():

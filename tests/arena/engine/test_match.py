@@ -16,7 +16,7 @@ from arena.engine.arena import build_arena
 from arena.rundir import RunDir
 from arena.tournament.callbacks import Callback
 from arena.tournament.loop import Tournament
-from tests.conftest import assert_same_weights, records, sample_metrics, tiny_raw, train, weights
+from tests.conftest import assert_same_weights, keep_checkpoints_until, records, sample_metrics, tiny_raw, train, weights
 
 
 def test_ring8_generator_puts_most_samples_near_a_mode():
@@ -79,10 +79,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, resume_from):
     # The interrupted run: the same run directory as it stood at `resume_from` matchings.
     cut = tmp_path / "cut"
     shutil.copytree(tmp_path / "full", cut)
-    for manifest in RunDir(cut).checkpoints():
-        if int(manifest.stem.split("-")[1]) > resume_from:
-            manifest.with_suffix(".pt").unlink()
-            manifest.unlink()
+    keep_checkpoints_until(cut, resume_from)
     opened = arena.api.Run.open(cut)
     assert opened.tournament.completed == resume_from
     resumed = opened.play().tournament

@@ -3,7 +3,6 @@ source, in pairs, in tournaments, stacked, in cross-play; refused where it canno
 
 from __future__ import annotations
 
-import copy
 import re
 
 import pytest
@@ -16,7 +15,7 @@ from arena.core.errors import ConfigError
 from arena.engine.arena import build_arena
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.loop import Tournament
-from tests.conftest import ROOT, tiny_raw
+from tests.conftest import ROOT, tiny_raw, train_both_ways
 
 
 def packed_raw(m: int = 4, **changes) -> dict:
@@ -50,13 +49,7 @@ def test_packed_matches_stacked_equal_one_by_one():
     g, d = packed_raw(2)["agents"]
     raw = packed_raw(2, agents=[{**g, "count": 2, "net": {"type": "mlp", "hidden": [32, 32]}}, {**d, "count": 2}])
     raw["schedule"].update(matchings=1, steps_per_match=3)
-    out = []
-    for mode in ("one-by-one", "batched"):
-        r = copy.deepcopy(raw)
-        r["compute"] = {"matchings": mode}
-        t = Tournament(build_arena(parse_config(r)))
-        t.run()
-        out.append(t)
+    out = train_both_ways(raw)
     for a, b in zip(out[0].arena.agents.values(), out[1].arena.agents.values()):
         for pa, pb in zip(a.net.parameters(), b.net.parameters()):
             torch.testing.assert_close(pa, pb, atol=1e-4, rtol=1e-4)

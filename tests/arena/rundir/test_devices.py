@@ -15,16 +15,7 @@ import torch
 import arena
 from arena.config import parse_config
 from arena.rundir import RunDir
-from tests.conftest import run_cli, tiny_raw
-
-
-class StopAt(arena.Callback):
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def on_checkpoint(self, tournament):
-        if tournament.completed == self.n:
-            tournament.request_stop()
+from tests.conftest import StopAt, run_cli, tiny_raw
 
 
 def as_if_saved_on_a_gpu(run_dir) -> None:

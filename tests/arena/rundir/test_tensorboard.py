@@ -7,8 +7,7 @@ import pytest
 
 import arena
 from arena.config import parse_config
-from arena.tournament.callbacks import Callback
-from tests.conftest import tiny_raw
+from tests.conftest import StopAt, tiny_raw
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator",
@@ -53,12 +52,7 @@ def test_a_run_logs_scalars_images_and_hyperparameters(tmp_path):
 
 
 def test_a_resumed_run_continues_at_the_next_step(tmp_path):
-    class StopAt4(Callback):
-        def on_checkpoint(self, tournament):
-            if tournament.completed == 4:
-                tournament.request_stop()
-
-    arena.run(parse_config(tb_raw()), out=tmp_path / "run", callbacks=[StopAt4()])
+    arena.run(parse_config(tb_raw()), out=tmp_path / "run", callbacks=[StopAt(4)])
     assert [e.step for e in load(tmp_path / "run").Scalars("eval/g0/high_quality")] == [2, 4]
     arena.resume(tmp_path / "run")
     steps = [e.step for e in load(tmp_path / "run").Scalars("eval/g0/high_quality")]

@@ -12,8 +12,7 @@ import torch
 import arena
 from arena.config import parse_config
 from arena.core.errors import ConfigError
-from arena.rundir import RunDir
-from tests.conftest import assert_same_weights, records, tiny_raw, train, weights
+from tests.conftest import assert_same_weights, keep_checkpoints_until, records, tiny_raw, train, weights
 
 
 def league_raw(**changes) -> dict:
@@ -66,10 +65,7 @@ def test_the_league_survives_a_resume(tmp_path):
     full = train(league_raw(), tmp_path / "full")
     cut = tmp_path / "cut"
     shutil.copytree(tmp_path / "full", cut)
-    for manifest in RunDir(cut).checkpoints():
-        if int(manifest.stem.split("-")[1]) > 4:
-            manifest.with_suffix(".pt").unlink()
-            manifest.unlink()
+    keep_checkpoints_until(cut, 4)
     resumed = arena.resume(cut).tournament
     assert_same_weights(weights(full), weights(resumed))
     assert [s.name for s in resumed.league.snapshots] == [s.name for s in full.league.snapshots]

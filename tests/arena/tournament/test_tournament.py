@@ -21,7 +21,7 @@ from arena.rundir import RunDir
 from arena.tournament.callbacks import Callback
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.loop import Tournament
-from tests.conftest import assert_same_weights, records, tiny_raw, train, weights
+from tests.conftest import assert_same_weights, keep_checkpoints_until, records, tiny_raw, train, weights
 
 
 def tourney_raw(**changes) -> dict:
@@ -153,10 +153,7 @@ def test_tournament_resume_equals_an_uninterrupted_run(tmp_path):
     full = train(raw, tmp_path / "full")
     cut = tmp_path / "cut"
     shutil.copytree(tmp_path / "full", cut)
-    for manifest in RunDir(cut).checkpoints():
-        if int(manifest.stem.split("-")[1]) > 3:
-            manifest.with_suffix(".pt").unlink()
-            manifest.unlink()
+    keep_checkpoints_until(cut, 3)
     opened = arena.api.Run.open(cut)
     assert opened.tournament.completed == 3
     resumed = opened.play().tournament
