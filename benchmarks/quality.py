@@ -68,6 +68,17 @@ def run_seeds(config: str, seeds: list[int], parent: Path, sets: list[str]) -> P
     return parent
 
 
+def budget(matchings: int, steps: int) -> list[str]:
+    """Overrides that give the pair ``matchings`` matchings, its learning-rate decay over the last
+    40 % of them and its weight average from 10 % on."""
+    total = matchings * steps
+    sets = [f"schedule.matchings={matchings}", f"agents.0.ema.start={total // 10}",
+            f"eval.every={max(1, matchings // 4)}", f"checkpoint.every={max(1, matchings // 4)}"]
+    for i in (0, 1):
+        sets += [f"agents.{i}.optim.schedule.start={int(0.6 * total)}", f"agents.{i}.optim.schedule.steps={int(0.4 * total)}"]
+    return sets
+
+
 def training_seconds(run_dir: RunDir) -> float:
     rows = [r for r in run_dir.metrics.read() if r["kind"] == "train"]
     return max(r["elapsed"] for r in rows)
@@ -126,13 +137,12 @@ def main() -> None:
         pair_cfg = f"configs/pair_{data}.yaml"
         pair = load_config(ROOT / pair_cfg)
         per_matching = pair.schedule.steps_per_match
-        same_rounds = run_seeds(pair_cfg, args.seeds, out / f"pair_{data}_rounds",
-                                [f"schedule.matchings={rounds // per_matching}"])
+        same_rounds = run_seeds(pair_cfg, args.seeds, out / f"pair_{data}_rounds", budget(rounds // per_matching, per_matching))
         # the same wall time: as many matchings as the pair plays in the tournament's seconds
         probe = SeedsDir(same_rounds).runs()[0][1]
         rate = pair_rounds(probe) / training_seconds(probe)
         same_wall = run_seeds(pair_cfg, args.seeds, out / f"pair_{data}_wall",
-                              [f"schedule.matchings={max(1, int(rate * wall) // per_matching)}"])
+                              budget(max(1, int(rate * wall) // per_matching), per_matching))
         print(f"\n### {data} ({len(args.seeds)} seeds; 2,500 samples; mean ± s.e. [worst seed])\n")
         print("| model | seeds | pair-rounds | modes | % high quality | reverse KL | training (s) | time to quality (s) |")
         print("|---|---|---|---|---|---|---|---|")

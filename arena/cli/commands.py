@@ -34,9 +34,25 @@ def _train(run, quiet: bool, header: str | None) -> int:
         return 0 if run.finished else EXIT_INTERRUPTED
     if run.finished:
         print(f"run finished: {run.path}")
+        line = output_line(run.tournament.standings.mixture, run.config.eval.samples)
+        if line:
+            print(line)
         return 0
     print(f"stopped after matching {run.tournament.completed}; continue with: arena resume {run.path}", file=sys.stderr)
     return EXIT_INTERRUPTED
+
+
+def output_line(mixture: dict | None, samples: int) -> str | None:
+    """One line on the output's final metrics (through the panel where it is on)."""
+    if not mixture:
+        return None
+    panel = mixture.get("panel")
+    metrics = (panel or mixture)["metrics"]
+    shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items() if k != "quality")
+    what = "the mixture through the discriminator panel" if panel else (
+        "the mixture" if len(mixture["components"]) > 1 else f"generator {mixture['components'][0]}")
+    extra = f"; the panel accepted {panel['acceptance']:.0%} of candidates" if panel else ""
+    return f"output ({what}, {samples:,} samples at the last evaluation{extra}): {shown}"
 
 
 def _seeds(text: str) -> list[int]:
