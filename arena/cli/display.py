@@ -67,7 +67,8 @@ def event_line(record: dict[str, Any]) -> str | None:
     metrics on the progress bar, the payoff matrix and the mixture on the leaderboard)."""
     kind = record["kind"]
     if kind == "eval" and record["agent"] != "mixture":
-        shown = ", ".join(f"{k} {v:.3g}" for k, v in record.items() if k not in _STAMP)
+        shown = ", ".join(f"{k} {v:.3g}" for k, v in record.items()
+                          if k not in _STAMP and isinstance(v, (int, float)) and not isinstance(v, bool))
         return f"matching {record['matching']}: {record['agent']}: {shown}" if shown else None
     if kind == "warning":
         return f"warning: {record['message']}"
