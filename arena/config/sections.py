@@ -95,7 +95,7 @@ class EvalConfig:
     """Images in each sample grid."""
     pictures: bool = True
     """Save a picture of generators' samples at every evaluation (``samples/``)."""
-    pictures_max: Annotated[int, Ge(1)] = 8
+    pictures_max: Annotated[int, Ge(1)] = 4
     """At most this many generators get a picture at each evaluation: the best-rated ones (a
     picture costs a few tenths of a second; a 32 x 32 tournament would spend more time drawing
     than evaluating). The report shows every generator."""

@@ -70,9 +70,10 @@ def ratings_chart(run: RunRecord) -> str | None:
                 u = np.array(unc, dtype=float)
                 ax.fill_between(xs, ys - u, ys + u, color=line.get_color(), alpha=0.12)
         _events(ax, [e for e in run.events if e["kind"] == "selection"])
-        ax.set_title(role, fontsize=10)
+        ax.set_title(f"{role} ({len(pool)})", fontsize=10)
         ax.set_xlabel("matching")
-        ax.legend(fontsize=7, ncol=2, loc="upper left")
+        if len(pool) <= 10:  # a legend of dozens of names is slow to draw and unreadable
+            ax.legend(fontsize=7, ncol=2, loc="upper left")
     axes[0].set_ylabel(f"rating ({run.config['ratings']['system']})")
     fig.tight_layout()
     return uri(fig)
@@ -81,10 +82,12 @@ def ratings_chart(run: RunRecord) -> str | None:
 def _heatmap(ax, period: dict[str, Any], small: bool = False):
     payoff = np.array([[np.nan if c is None else c for c in row] for row in period["payoff"]], dtype=float)
     im = ax.imshow(payoff, vmin=0.0, vmax=1.0, cmap="RdBu_r")
-    ax.set_xticks(range(len(period["discriminators"])))
-    ax.set_yticks(range(len(period["generators"])))
-    ax.set_xticklabels(period["discriminators"], rotation=90, fontsize=6 if small else 8)
-    ax.set_yticklabels(period["generators"], fontsize=6 if small else 8)
+    labelled = max(payoff.shape) <= (12 if small else 40)  # dozens of tick labels per small multiple cost seconds
+    ax.set_xticks(range(len(period["discriminators"])) if labelled else [])
+    ax.set_yticks(range(len(period["generators"])) if labelled else [])
+    if labelled:
+        ax.set_xticklabels(period["discriminators"], rotation=90, fontsize=6 if small else 8)
+        ax.set_yticklabels(period["generators"], fontsize=6 if small else 8)
     if not small and payoff.size <= 144:
         for (i, j), v in np.ndenumerate(payoff):
             if np.isfinite(v):
@@ -245,7 +248,7 @@ def training_chart(run: RunRecord) -> str | None:
               ("d_real", "discriminator", "D(x)"), ("d_fake", "discriminator", "D(G(z))")]
     fig, axes = plt.subplots(1, 4, figsize=(13, 3), dpi=85)
     for ax, (key, role, title) in zip(axes, panels):
-        agents = list(dict.fromkeys(a for r in run.train for a in r[role].split(",")))
+        agents = list(dict.fromkeys(a for r in run.train for a in r[role].split(",")))[:16]
         for agent in agents:
             by_matching: dict[int, list[float]] = {}
             for r in run.train:
@@ -282,6 +285,9 @@ def metrics_chart(run: RunRecord) -> str | None:
     rows = int(np.ceil(len(keys) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3 * rows), dpi=85, squeeze=False)
     agents = list(dict.fromkeys(r["agent"] for r in run.evals))
+    if len(agents) > 12:  # the mixture, the output and the best-rated dozen; the others are in the leaderboard
+        best = [r["agent"] for r in ((run.leaderboard or {}).get("rows") or []) if r["role"] == "generator"][:10]
+        agents = [a for a in agents if a in best or a in ("mixture", "output")] or agents[:12]
     for ax, key in zip(axes.flat, keys):
         for agent in agents:
             pts = [(r["matching"], r[key]) for r in run.evals if r["agent"] == agent and r.get(key) is not None]
