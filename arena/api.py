@@ -35,7 +35,7 @@ from arena.evaluation.measure import measure
 from arena.evaluation.protocol import protocol
 from arena.evaluation.sampling import draw_samples
 from arena.output.mixture import Mixture, mixture_from_record
-from arena.output.panel import panel_from_state
+from arena.output.panel import PanelSampler, panel_from_state
 from arena.report.build import build_report
 from arena.rundir import RunDir
 from arena.rundir.lock import RunLock
@@ -215,8 +215,10 @@ class Run:
             chosen = [self.generator(agent, raw, panel)]
         judge = self.arena.discriminators[0]
         results = {g.name: measure(self.arena.data, g, metrics, n, seed, judge, progress) for g in chosen}
-        for r in results.values():
+        for g, r in zip(chosen, results.values()):
             r["protocol"] = protocol(r["samples"], seed)
+            if isinstance(g, PanelSampler):
+                r["panel"] = True  # the mixture as the discriminator panel filters it
         if save and self.dir is not None:
             stamp = {"matching": self.tournament.completed, "rounds": self.tournament.rounds, "seed": seed,
                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}

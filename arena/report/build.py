@@ -74,15 +74,24 @@ def _output(run: RunRecord) -> dict[str, Any] | None:
     ``arena eval`` measured it where it did, else as the last evaluation of training did."""
     name = "mixture" if run.mixture and len(run.generators) > 1 else (run.generators or [None])[0]
     measured = run.evaluations.get("mixture" if name == "mixture" else name)
-    skip = {"kind", "matching", "rounds", "agent", "components", "weights", "protocol", "time", "seed", "samples"}
+    skip = {"matching", "rounds", "time", "seed", "samples"}
+
+    def numbers(record: dict[str, Any]) -> dict[str, Any]:  # a record also carries names, weights and its protocol
+        return {k: v for k, v in record.items()
+                if k not in skip and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    panelled = name == "mixture" and bool(run.mixture and "panel" in run.mixture)
     if measured:
-        metrics = {k: v for k, v in measured.items() if k not in skip}
+        metrics = numbers(measured)
+        panelled = panelled and bool(measured.get("panel"))
         protocol = f"measured by arena eval: {measured.get('samples')} samples, seed {measured.get('seed')}"
     else:
-        last = [r for r in run.evals if r["agent"] == name]
+        last = [r for r in run.evals if r["agent"] == ("output" if panelled else name)] or \
+            [r for r in run.evals if r["agent"] == name]
+        panelled = panelled and bool(last) and last[-1]["agent"] == "output"
         judged = [r for r in run.evals if "d_gap" in r]
         if last:
-            metrics = {k: v for k, v in last[-1].items() if k not in skip}
+            metrics = numbers(last[-1])
             protocol = f"the last evaluation of training (matching {last[-1]['matching']}, {run.config['eval']['samples']} samples)"
         elif judged:  # 1-D data: no sample metric during training; the equilibrium check of its discriminators
             final = [r for r in judged if r["matching"] == judged[-1]["matching"]]
@@ -93,6 +102,8 @@ def _output(run: RunRecord) -> dict[str, Any] | None:
             metrics, protocol = {}, "nothing measured yet (the first evaluation records it)"
     what = (f"the mixture of {', '.join(f'{c} ({w:.2f})' for c, w in zip(run.mixture['components'], run.mixture['weights']))}"
             if name == "mixture" else f"generator {name}")
+    if panelled:
+        what += f", filtered by the panel of {', '.join(run.mixture['panel']['judges'])}"
     labels = charts.METRIC_TITLES
     return {"what": what, "protocol": protocol, "metrics": [(labels.get(k, k), _fmt(v)) for k, v in metrics.items()]}
 

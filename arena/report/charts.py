@@ -276,8 +276,10 @@ def metrics_chart(run: RunRecord) -> str | None:
     over time, one panel per metric, with the warnings and divergence events."""
     if not run.evals:
         return None
-    skip = {"kind", "matching", "rounds", "agent", "components", "weights", "protocol"}
-    keys = [k for k in dict.fromkeys(k for r in run.evals for k in r) if k not in skip and k != "quality"]
+    skip = {"kind", "matching", "rounds", "quality"}
+    # numbers only: a record also carries names, weights, judges and its protocol
+    keys = [k for k in dict.fromkeys(k for r in run.evals for k, v in r.items()
+                                     if isinstance(v, (int, float)) and not isinstance(v, bool)) if k not in skip]
     if not keys:
         return None
     plt = _plt()

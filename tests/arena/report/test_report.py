@@ -16,7 +16,7 @@ import arena
 from arena.config import parse_config
 from arena.report.build import build_report
 from arena.rundir import RunDir
-from tests.conftest import run_cli, tiny_raw
+from tests.conftest import records, run_cli, tiny_raw
 
 SECTIONS = ["output", "leaderboard", "ratings", "payoff", "payoff-history", "lineage", "samples", "training", "metrics",
             "events", "config"]
@@ -135,11 +135,19 @@ def test_the_report_in_a_real_browser(tournament, tmp_path, width):
     assert colours and len(colours) > 20, "the page shows more than a blank screen"
 
 
-@pytest.mark.parametrize("name", ["digits", "reinforce_discrete", "gaussian1d", "gman", "lipizzaner_grid"])
+@pytest.mark.parametrize("name", ["digits", "reinforce_discrete", "gaussian1d", "gman", "lipizzaner_grid", "tournament_ring8"])
 def test_every_kind_of_data_gets_a_report(name, shipped_runs, tmp_path):
-    """Images, categorical symbols, a 1-D density, a multi-player game and a grid with selection:
-    the report of a short run of each shipped config (whose runs write no report of their own)."""
+    """Images, categorical symbols, a 1-D density, a multi-player game, a grid with selection and
+    the default tournament (EMA, the panel): the report of a short run of each shipped config
+    (whose runs write no report of their own)."""
     run_dir, _ = shipped_runs(name)
     page = build_report(run_dir, tmp_path / "report.html").read_text()
     for section in ("output", "leaderboard", "payoff", "training", "metrics", "events", "config"):
         assert f'<section id="{section}">' in page, section
+    if name == "tournament_ring8":  # its output is the mixture through the panel, measured as such
+        judges = json.loads((run_dir / "mixture.json").read_text())["panel"]["judges"]
+        output = [r for r in records(run_dir) if r["kind"] == "eval" and r["agent"] == "output"][-1]
+        assert f"filtered by the panel of {', '.join(judges)}" in page
+        cards = re.search(r'<section id="output">(.*?)</section>', page, re.S).group(1)
+        for key in ("acceptance", "reverse_kl"):
+            assert f'<div class="v">{output[key]:.4g}</div>' in cards, key
