@@ -94,7 +94,7 @@ class Timers:
         setattr(owner, attr, timed)
 
 
-def measure(n: int, device: str) -> dict:
+def measure(n: int, device: str, run_matchings: int = 20) -> dict:
     import resource
 
     import torch
@@ -147,12 +147,12 @@ def measure(n: int, device: str) -> dict:
     timers.sync()
     out["crossplay_s"] = time.perf_counter() - started
     # a whole run, part by part
-    out.update(whole_run(n, device, dev))
+    out.update(whole_run(n, device, dev, run_matchings))
     out["peak_mib"] = peak_memory(base)
     return out
 
 
-def whole_run(n: int, device: str, dev) -> dict:
+def whole_run(n: int, device: str, dev, matchings: int = 20) -> dict:
     import arena
     from arena.api import Run
     from arena.config import parse_config
@@ -163,7 +163,7 @@ def whole_run(n: int, device: str, dev) -> dict:
     from arena.tournament import loop
     from arena.tournament.standings import Standings
 
-    matchings, steps = 20, 100
+    steps = 100
     timers = Timers(dev)
     timers.wrap(MatchRunner, "play", "matches")
     timers.wrap(loop.Tournament, "review", "evaluation (all)")
@@ -252,10 +252,12 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--plot", default=str(ROOT / "benchmarks" / "scale.png"))
+    p.add_argument("--run-matchings", type=int, default=20,
+                   help="matchings of 100 rounds in the whole run of each N (evaluations every 10)")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one N and print JSON
     args = p.parse_args()
     if args.one is not None:
-        print(json.dumps(measure(args.one, args.device)))
+        print(json.dumps(measure(args.one, args.device, args.run_matchings)))
         return
     import torch
 
@@ -263,12 +265,16 @@ def main() -> None:
     results = []
     for n in sizes:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        done = subprocess.run([sys.executable, __file__, "--one", str(n), "--device", args.device], capture_output=True,
+        done = subprocess.run([sys.executable, __file__, "--one", str(n), "--device", args.device,
+                               "--run-matchings", str(args.run_matchings)], capture_output=True,
                               text=True, env=env)
-        if done.returncode != 0:
-            raise SystemExit(f"N = {n} failed:\n{done.stderr[-3000:]}")
+        if done.returncode != 0:  # the sizes measured so far still make a table
+            print(f"N = {n} failed (exit {done.returncode}):\n{done.stderr[-3000:]}", file=sys.stderr)
+            break
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"N = {n}: done", file=sys.stderr)
+        print(f"N = {n}: {json.dumps(results[-1])}", file=sys.stderr, flush=True)
+    if not results:
+        raise SystemExit("no size could be measured")
     first = results[0]
     print(f"device {first['device']}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| N | pair-rounds/s batched | one by one | batched / one by one | cross-play 2,500 samples (s) | "

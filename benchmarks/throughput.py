@@ -3,10 +3,12 @@
 Prints one table:
 
 - a) one pair: the arena's round loop (configs/pytorch_gan.yaml) against a plain hand-written
-  PyTorch loop of the same model and optimizer, at batch 64 and 256 (target ratio >= 1.0);
+  PyTorch loop of the same model and optimizer, at batch 64 and 256 (target ratio >= 1.0); on a
+  GPU also with the arena's compute options (compile, CUDA graphs, bf16) against the same eager
+  plain loop (target >= 1.0 with compile or CUDA graphs);
 - b) an 8 G x 8 D round-robin of small MLPs on ring8 at batch 64: batched matchings against
   the same matches one by one, in pair-rounds per second (target >= 3x on 2 CPU cores,
-  >= 20x on a GPU);
+  >= 20x on a GPU); on a GPU also batched with the compute options against eager one by one;
 - c) efficiency: the FLOP/s achieved by the batch-256 round of a), as a fraction of a large
   matrix product's FLOP/s on the same device (target >= 0.8);
 - d) an 8 x 8 cross-evaluation at 2,500 samples (stacked discriminators) against a loop over
@@ -38,6 +40,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import yaml
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,7 +48,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from arena.config import load_config, parse_config
 from arena.core.seeding import resolve_device, seed_global
 from arena.engine.arena import build_arena
-from arena.engine.match import play_match
 from arena.tournament.loop import Tournament
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,18 +98,30 @@ def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int) -> C
     return rounds
 
 
-def pair_case(batch: int, device: str, which: str) -> tuple[Callable[[int], None], torch.device]:
-    """``arena`` or ``plain``: a function playing n rounds of the PyTorch-GAN pair."""
-    config = load_config(ROOT / "configs/pytorch_gan.yaml", [f"schedule.batch_size={batch}", f"device={device}"])
-    arena = build_arena(config)
-    seed_global(config.seed)
+def pair_case(batch: int, device: str, which: str, compute: str = "") -> tuple[Callable[[int], None], torch.device]:
+    """``arena`` or ``plain``: a function playing n rounds of the PyTorch-GAN pair. The arena's
+    rounds are played as a run plays them, by its tournament's match runner (one match of n
+    rounds: stacked on a GPU, one by one on a CPU at this size), with the compute options that
+    ``compute`` sets as overrides (``compute.compile=true``)."""
+    overrides = [f"schedule.batch_size={batch}", f"device={device}", *compute.split()]
+    config = load_config(ROOT / "configs/pytorch_gan.yaml", overrides)
     if which == "plain":
+        arena = build_arena(config)
+        seed_global(config.seed)
         return plain_pytorch_gan(arena.device, arena.data.train, batch), arena.device
-    g, d = arena.generators[0], arena.discriminators[0]
-    return (lambda n: play_match(arena.game, g, d, arena.stream, n)), arena.device
+    seed_global(config.seed)
+    t = Tournament(build_arena(config))
+    k = 0
+
+    def rounds(n: int) -> None:
+        nonlocal k
+        t.runner.play(t.matches_of(k), t.active, n)
+        k += 1
+
+    return rounds, t.arena.device
 
 
-def tournament_case(mode: str, device: str, steps: int = 20) -> tuple[Callable[[int], None], torch.device, int]:
+def tournament_case(mode: str, device: str, steps: int = 20, compute: str = "") -> tuple[Callable[[int], None], torch.device, int]:
     """An 8 x 8 round-robin of small MLPs on ring8, batch 64, its matchings played ``mode``
     (batched or one-by-one) by the tournament's own runner; returns a function playing n
     matchings, the device and the pair-rounds per matching."""
@@ -124,6 +138,9 @@ def tournament_case(mode: str, device: str, steps: int = 20) -> tuple[Callable[[
         "schedule": {"type": "round-robin", "matchings": 10**6, "steps_per_match": steps, "batch_size": 64},
         "compute": {"matchings": mode},
     }
+    for option in compute.split():  # compute.cuda_graphs=true
+        key, value = option.removeprefix("compute.").split("=", 1)
+        raw["compute"][key] = yaml.safe_load(value)
     t = Tournament(build_arena(parse_config(raw)))
     k = 0
 
@@ -277,6 +294,9 @@ def main() -> None:
     p.add_argument("--matchings", type=int, default=3, help="matchings (8 matches x 20 rounds) per timing in b)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory columns")
+    p.add_argument("--compute", action="append", default=None,
+                   help="extra a) rows with these compute overrides, e.g. 'compute.compile=true' (repeatable; "
+                        "default on a GPU: compile, CUDA graphs and bf16; none on a CPU)")
     p.add_argument("--memory-case", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -284,10 +304,20 @@ def main() -> None:
         print(json.dumps({"mib": measure_memory(args.memory_case, args.device, args.batch)}))
         return
     only = set(args.only or "abcd")
-    rows = []
     mem = (lambda case, batch: f"{memory(case, args.device, batch):.0f}") if not args.no_memory else (lambda *a: "-")
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
+    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
+          f"median of {args.repeats} interleaved repeats; memory: peak MiB above setup, each case in a fresh process")
+    head = ("measurement", "case", "ours", "baseline", "ratio", "target", "mem ours", "mem base")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+
+    def row(r: tuple) -> None:  # printed as soon as measured: a run cut short keeps what it measured
+        print("| " + " | ".join([*r[:4], f"{r[4]:.2f}", *r[5:]]) + " |", flush=True)
+
+    default_rows = ["compute.compile=true", "compute.cuda_graphs=true", "compute.precision=bf16"] if gpu else []
+    compute_rows = default_rows if args.compute is None else args.compute
     arena_256 = None
     if "a" in only or "c" in only:
         for batch in (64, 256):
@@ -298,36 +328,40 @@ def main() -> None:
                 continue
             plain, _ = pair_case(batch, args.device, "plain")
             ra, rb = side_by_side(ours, plain, args.rounds, args.repeats, dev)
-            rows.append(("a) pair: arena / plain loop", f"pytorch_gan, batch {batch}", f"{ra:.1f} rounds/s",
-                         f"{rb:.1f} rounds/s", ra / rb, ">= 1.0", mem("pair-arena", batch), mem("pair-plain", batch)))
+            row(("a) pair: arena / plain loop", f"pytorch_gan, batch {batch}", f"{ra:.1f} rounds/s",
+                 f"{rb:.1f} rounds/s", ra / rb, ">= 1.0", mem("pair-arena", batch), mem("pair-plain", batch)))
+            for options in compute_rows:
+                fast, _ = pair_case(batch, args.device, "arena", options)
+                ra, rb = side_by_side(fast, plain, args.rounds, args.repeats, dev)
+                row((f"a) pair: arena ({options}) / plain loop", f"pytorch_gan, batch {batch}",
+                     f"{ra:.1f} rounds/s", f"{rb:.1f} rounds/s", ra / rb, ">= 1.0", "-", "-"))
     if "b" in only:
         batched, dev, per = tournament_case("batched", args.device)
         one, _, _ = tournament_case("one-by-one", args.device)
         ra, rb = side_by_side(batched, one, args.matchings, args.repeats, dev)
-        rows.append(("b) 8x8 round-robin: batched / one-by-one", "ring8, MLP 64x64, batch 64",
-                     f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
-                     ">= 20" if gpu else ">= 3", mem("tournament-batched", 64), mem("tournament-one-by-one", 64)))
+        row(("b) 8x8 round-robin: batched / one-by-one", "ring8, MLP 64x64, batch 64",
+             f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
+             ">= 20" if gpu else ">= 3", mem("tournament-batched", 64), mem("tournament-one-by-one", 64)))
+        for options in compute_rows:
+            fast, _, _ = tournament_case("batched", args.device, compute=options)
+            ra, rb = side_by_side(fast, one, args.matchings, args.repeats, dev)
+            row((f"b) 8x8 round-robin: batched ({options}) / one-by-one", "ring8, MLP 64x64, batch 64",
+                 f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
+                 ">= 20" if gpu else ">= 3", "-", "-"))
     if "c" in only:
         assert arena_256 is not None
         flops = round_flops(arena_256)
         arena_256(5)
         rounds = statistics.median(rate(arena_256, args.rounds, device) for _ in range(args.repeats))
         peak = matmul_rate(device)
-        rows.append(("c) efficiency: round / matmul FLOP/s", "pytorch_gan, batch 256",
-                     f"{flops * rounds / 1e9:.1f} GFLOP/s", f"{peak / 1e9:.1f} GFLOP/s", flops * rounds / peak, ">= 0.8",
-                     "-", "-"))
+        row(("c) efficiency: round / matmul FLOP/s", "pytorch_gan, batch 256",
+             f"{flops * rounds / 1e9:.1f} GFLOP/s", f"{peak / 1e9:.1f} GFLOP/s", flops * rounds / peak, ">= 0.8",
+             "-", "-"))
     if "d" in only:
         stacked, looped, dev = crossplay_case(args.device)
         ra, rb = side_by_side(stacked, looped, 1, args.repeats, dev)
-        rows.append(("d) 8x8 cross-play, 2,500 samples: stacked / loop", "ring8 tournament agents",
-                     f"{1 / ra:.2f} s", f"{1 / rb:.2f} s", ra / rb, "< 1 s", "-", "-"))
-    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
-          f"median of {args.repeats} interleaved repeats; memory: peak MiB above setup, each case in a fresh process")
-    head = ("measurement", "case", "ours", "baseline", "ratio", "target", "mem ours", "mem base")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for r in rows:
-        print("| " + " | ".join([*r[:4], f"{r[4]:.2f}", *r[5:]]) + " |")
+        row(("d) 8x8 cross-play, 2,500 samples: stacked / loop", "ring8 tournament agents",
+             f"{1 / ra:.2f} s", f"{1 / rb:.2f} s", ra / rb, "< 1 s", "-", "-"))
 
 
 if __name__ == "__main__":

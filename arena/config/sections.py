@@ -243,8 +243,9 @@ class ComputeConfig:
     """Compile every agent's network with ``torch.compile`` (falls back to eager where compiling
     fails)."""
     cuda_graphs: bool = False
-    """On a CUDA device, replay the networks' kernels as CUDA graphs (``torch.compile`` mode
-    ``reduce-overhead``): less launch overhead for small models. Ignored elsewhere."""
+    """On a CUDA device, replay the stacked matches' kernels as CUDA graphs (``torch.compile``
+    mode ``reduce-overhead``): less launch overhead for small models; single networks are
+    compiled without graphs. Ignored elsewhere."""
 
 
 @dataclasses.dataclass

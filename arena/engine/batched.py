@@ -156,8 +156,13 @@ class StackedAgents:
         return torch.stack(rows).to(self.flat.dtype)
 
     def _column(self, values: list[float]) -> torch.Tensor:
-        """Per-agent values as a ``(K, 1)`` float32 column."""
-        return torch.tensor(values, dtype=torch.float32, device=self.flat.device).unsqueeze(1)
+        """Per-agent values as a ``(K, 1)`` float32 column. On a GPU through pinned memory without
+        waiting: a plain copy from the host would wait for the GPU to finish its queue, several
+        times a round."""
+        column = torch.tensor(values, dtype=torch.float32).unsqueeze(1)
+        if self.flat.device.type != "cuda":
+            return column.to(self.flat.device)
+        return column.pin_memory().to(self.flat.device, non_blocking=True)
 
     # ------------------------------------------------------------------ forward
     def params(self, detach: bool = False) -> dict[str, torch.Tensor]:

@@ -64,6 +64,16 @@ class Compute:
         self._warned: set[str] = set()
         self.dtype = self._precision(options.precision)
         self.compile_mode = self._compile_mode(options)
+        # One network's forward pass is called several times before its backward pass in a round
+        # (a discriminator on real and on generated samples), and sampling keeps earlier
+        # outputs while drawing more; CUDA graph replays would overwrite those outputs ("accessing
+        # tensor output of CUDAGraphs that has been overwritten", seen on an H200). So single
+        # networks are compiled without CUDA graphs; the stacked update functions, whose outputs
+        # are used before they run again, are replayed as graphs.
+        self.network_mode = None if self.compile_mode == "reduce-overhead" else self.compile_mode
+        if options.cuda_graphs and self.device.type == "cuda" and options.matchings == "one-by-one":
+            self.warn("compute.cuda_graphs replays the stacked matches; with compute.matchings one-by-one the "
+                      "networks are compiled without CUDA graphs")
 
     def warn(self, message: str) -> None:
         """Warn once per run for each message."""
@@ -101,15 +111,16 @@ class Compute:
         return torch.autocast(self.device.type, dtype=self.dtype)
 
     def compiled(self, fn: Callable, what: str) -> Callable:
-        """``fn`` compiled as the options say (unchanged when they do not)."""
+        """``fn`` (a stacked update function) compiled as the options say (unchanged when they do not)."""
         if self.compile_mode is False:
             return fn
         return guarded_compile(fn, what, self.compile_mode, self.warn)
 
     def prepare(self, agents: Iterable[Agent]) -> None:
-        """Give every agent a loss scaler (fp16) and a compiled forward pass (compile, CUDA graphs)."""
+        """Give every agent a loss scaler (fp16) and a compiled forward pass (compile, CUDA graphs;
+        without the graphs themselves, see :attr:`network_mode`)."""
         for agent in agents:
             if self.loss_scaling and agent.scaler is None:
                 agent.use_loss_scaling(torch.amp.GradScaler(self.device.type))
-            if self.compile_mode is not False:
-                agent.use_forward(self.compiled(agent.net, f"{agent.name}'s network"))
+            if self.network_mode is not False:
+                agent.use_forward(guarded_compile(agent.net, f"{agent.name}'s network", self.network_mode, self.warn))
