@@ -107,7 +107,7 @@ def measure(n: int, device: str, run_matchings: int = 20) -> dict:
     from arena.tournament.loop import Tournament
 
     dev = resolve_device(device)
-    out: dict = {"n": n, "device": str(dev)}
+    out: dict = {"n": n, "device": str(dev), "torch": torch.__version__, "threads": torch.get_num_threads()}
 
     def baseline_memory() -> float:
         if dev.type == "cuda":
@@ -254,10 +254,14 @@ def main() -> None:
     p.add_argument("--plot", default=str(ROOT / "benchmarks" / "scale.png"))
     p.add_argument("--run-matchings", type=int, default=20,
                    help="matchings of 100 rounds in the whole run of each N (evaluations every 10)")
+    p.add_argument("--from-log", type=Path, help="print the tables of the sizes an earlier run (cut short) logged")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one N and print JSON
     args = p.parse_args()
     if args.one is not None:
         print(json.dumps(measure(args.one, args.device, args.run_matchings)))
+        return
+    if args.from_log is not None:
+        report(from_log(args.from_log), Path(args.plot))
         return
     import torch
 
@@ -275,8 +279,19 @@ def main() -> None:
         print(f"N = {n}: {json.dumps(results[-1])}", file=sys.stderr, flush=True)
     if not results:
         raise SystemExit("no size could be measured")
+    report(results, Path(args.plot))
+
+
+def from_log(path: Path) -> list[dict]:
+    """The sizes measured in an earlier run's stderr (its ``N = n: {...}`` lines), for a run cut short."""
+    lines = path.read_text().splitlines()
+    return [json.loads(line.split(": ", 1)[1]) for line in lines if line.startswith("N = ") and ": {" in line]
+
+
+def report(results: list[dict], plot_path: Path) -> None:
+    """Print the tables of ``results`` (one dict per N) and draw the plot."""
     first = results[0]
-    print(f"device {first['device']}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"device {first['device']}, torch {first.get('torch', '?')}, {first.get('threads', '?')} threads")
     print("| N | pair-rounds/s batched | one by one | batched / one by one | cross-play 2,500 samples (s) | "
           "whole run (s) | ms per pair-round | relative to N = 2 | peak MiB |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -301,8 +316,8 @@ def main() -> None:
     for part in PARTS:
         v = last["parts"][part]
         print(f"| {part} | {v:.2f} | {100 * v / last['run_s']:.1f} % |")
-    plot(results, Path(args.plot))
-    print(f"\nplot: {args.plot}")
+    plot(results, plot_path)
+    print(f"\nplot: {plot_path}")
 
 
 if __name__ == "__main__":

@@ -156,13 +156,8 @@ class StackedAgents:
         return torch.stack(rows).to(self.flat.dtype)
 
     def _column(self, values: list[float]) -> torch.Tensor:
-        """Per-agent values as a ``(K, 1)`` float32 column. On a GPU through pinned memory without
-        waiting: a plain copy from the host would wait for the GPU to finish its queue, several
-        times a round."""
-        column = torch.tensor(values, dtype=torch.float32).unsqueeze(1)
-        if self.flat.device.type != "cuda":
-            return column.to(self.flat.device)
-        return column.pin_memory().to(self.flat.device, non_blocking=True)
+        """Per-agent values as a ``(K, 1)`` float32 column."""
+        return torch.tensor(values, dtype=torch.float32, device=self.flat.device).unsqueeze(1)
 
     # ------------------------------------------------------------------ forward
     def params(self, detach: bool = False) -> dict[str, torch.Tensor]:
@@ -344,13 +339,18 @@ def play_batched(
                 with autocast():
                     d_loss, d_real, d_fake = kernels.d_update(gens.params(detach=True), gens.buffers, discs.params(),
                                                               discs.buffers, real, latents(n))
+                # copied at once: replayed as CUDA graphs, the outputs live in the graphs' memory,
+                # which the next update may reuse (read after it: "accessing tensor output of
+                # CUDAGraphs that has been overwritten", seen on an H200)
+                d_stats = torch.stack([d_loss.detach(), d_real, d_fake]).float()
                 discs.step(discs.grad(d_loss.float().sum()))
             if between is not None:
                 between()
             with autocast():
                 g_loss = kernels.g_update(gens.params(), gens.buffers, discs.params(detach=True), discs.buffers, latents(n))
+            g_stats = g_loss.detach().float().unsqueeze(0)
             gens.step(gens.grad(g_loss.float().sum()))
-            totals += torch.stack([d_loss.detach(), d_real, d_fake, g_loss.detach()]).float()
+            totals += torch.cat([d_stats, g_stats])
     finally:
         gens.write_back()
         discs.write_back()
