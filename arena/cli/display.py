@@ -8,6 +8,7 @@ import signal
 import sys
 from typing import Any
 
+from arena.rundir.metrics_log import is_number
 from arena.tournament.callbacks import Callback
 from arena.tournament.leaderboard import SHOWN_METRICS
 
@@ -68,7 +69,7 @@ def event_line(record: dict[str, Any]) -> str | None:
     kind = record["kind"]
     if kind == "eval" and record["agent"] != "mixture":
         shown = ", ".join(f"{k} {v:.3g}" for k, v in record.items()
-                          if k not in _STAMP and isinstance(v, (int, float)) and not isinstance(v, bool))
+                          if k not in _STAMP and is_number(v))
         return f"matching {record['matching']}: {record['agent']}: {shown}" if shown else None
     if kind == "warning":
         return f"warning: {record['message']}"

@@ -18,6 +18,7 @@ from arena.report import charts
 from arena.report.collect import RunRecord, collect
 from arena.rundir import RunDir
 from arena.rundir.checkpoint import atomic_write
+from arena.rundir.metrics_log import is_number
 
 __all__ = ["build_report", "render", "version"]
 
@@ -78,7 +79,7 @@ def _output(run: RunRecord) -> dict[str, Any] | None:
 
     def numbers(record: dict[str, Any]) -> dict[str, Any]:  # a record also carries names, weights and its protocol
         return {k: v for k, v in record.items()
-                if k not in skip and isinstance(v, (int, float)) and not isinstance(v, bool)}
+                if k not in skip and is_number(v)}
 
     panelled = name == "mixture" and bool(run.mixture and "panel" in run.mixture)
     if measured:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from arena.report.collect import RunRecord
+from arena.rundir.metrics_log import is_number
 
 __all__ = ["uri", "ratings_chart", "payoff_chart", "payoff_history_chart", "lineage_chart", "samples_chart",
            "training_chart", "metrics_chart", "seeds_chart"]
@@ -279,7 +280,7 @@ def metrics_chart(run: RunRecord) -> str | None:
     skip = {"kind", "matching", "rounds", "quality"}
     # numbers only: a record also carries names, weights, judges and its protocol
     keys = [k for k in dict.fromkeys(k for r in run.evals for k, v in r.items()
-                                     if isinstance(v, (int, float)) and not isinstance(v, bool)) if k not in skip]
+                                     if is_number(v)) if k not in skip]
     if not keys:
         return None
     plt = _plt()

@@ -8,7 +8,12 @@ from typing import Any
 
 from arena.rundir.checkpoint import atomic_write
 
-__all__ = ["MetricsLog"]
+__all__ = ["MetricsLog", "is_number"]
+
+
+def is_number(value: Any) -> bool:
+    """Whether a record's value is a number (a metric), not a name, a list, a mapping or a flag."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class MetricsLog:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from arena.core.errors import ArenaError
+from arena.rundir.metrics_log import is_number
 from arena.rundir.rundir import RunDir
 from arena.tournament.callbacks import Callback
 
@@ -119,7 +120,7 @@ class TensorBoardWriter(Callback):
         else:
             return
         for key, value in record.items():
-            if key not in _SKIP and isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            if key not in _SKIP and is_number(value) and value == value:
                 self.writer.add_scalar(f"{prefix}/{key}", value, step)
         if record["kind"] == "eval" and record["agent"] == "mixture":
             for name, weight in zip(record["components"], record["weights"]):
