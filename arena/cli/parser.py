@@ -48,9 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=int, default=2500, help="number of samples (default 2500)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
     sample.add_argument("-o", "--output", required=True, help="output file: .npy (N x data shape) or .png")
-    sample.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
-    sample.add_argument("--raw", action="store_true", help="the trained weights, not their moving average (where EMA is on)")
-    sample.add_argument("--no-panel", action="store_true", help="the mixture unfiltered by the discriminator panel")
+    _generator_options(sample, "sample")
 
     ev = sub.add_parser("eval", help="evaluate a trained generator; prints a table and writes eval.json")
     ev.add_argument("run_dir")
@@ -60,9 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--metrics", help="comma-separated metrics (default: all that apply to the data)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
     ev.add_argument("-n", type=int, help="samples (default 2500; 10000 with parzen)")
-    ev.add_argument("--device", default="cpu", help="device to evaluate on (default cpu)")
-    ev.add_argument("--raw", action="store_true", help="the trained weights, not their moving average (where EMA is on)")
-    ev.add_argument("--no-panel", action="store_true", help="the mixture unfiltered by the discriminator panel")
+    _generator_options(ev, "evaluate")
 
     board = sub.add_parser("leaderboard", help="print a run's latest leaderboard")
     board.add_argument("run_dir")
@@ -106,3 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --------------------------------------------------------------------------- commands
+
+
+def _generator_options(p: argparse.ArgumentParser, verb: str) -> None:
+    """The options of commands that read a trained generator: its device, weights and panel."""
+    p.add_argument("--device", default="cpu", help=f"device to {verb} on (default cpu)")
+    p.add_argument("--raw", action="store_true", help="the trained weights, not their moving average (where EMA is on)")
+    p.add_argument("--no-panel", action="store_true", help="the mixture unfiltered by the discriminator panel")
