@@ -215,10 +215,14 @@ class PanelConfig:
     gamma: float | None = None
     """A fixed shift instead: 0 accepts with probability exp(logit - M) (exact density-ratio
     rejection), more rejects more, less rejects less."""
+    sharpness: Annotated[float, Gt(0)] = 1.0
+    """The slope ``s`` of the acceptance ``sigmoid(s * F)``: 1 is discriminator rejection sampling
+    as published; above 1 the lowest-scored candidates are rejected first (sharper samples at
+    the same acceptance rate; a hard threshold, which drops modes, as it grows)."""
     refine_steps: Annotated[int, Ge(0)] = 0
     """Gradient steps up the panel's logit on every candidate before it is judged (0: none)."""
     refine_lr: Annotated[float, Gt(0)] = 0.01
-    """Their step size."""
+    """The length of each step, in the data's units."""
     calibration: Annotated[int, Ge(100)] = 5000
     """Candidates (and held-out real samples) that calibrate the panel's logit and fix M."""
     max_candidates: Annotated[int, Ge(1)] = 50

@@ -10,7 +10,12 @@ candidates themselves, so that the calibrated logit estimates ``log p_data - log
 samples. A candidate is accepted with probability ``sigmoid(F)``,
 ``F = l - M - log(1 - exp(l - M - eps)) - gamma``: exactly ``exp(l - M)`` at ``gamma = 0``
 (``M`` is fixed when the panel is calibrated; a sample scored above it is always accepted);
-a positive ``gamma`` rejects more, a negative one less. Unless ``gamma`` is given, it is set at
+a positive ``gamma`` rejects more, a negative one less. ``sharpness`` ``s`` accepts with
+``sigmoid(s * F)`` instead: above 1 the acceptance falls more steeply with the logit, so that
+at the same acceptance rate the samples the panel scores lowest go first. Where the calibrated
+logit is less confident than the true density ratio (small networks judging fine detail), this
+sharpens each mode while still taking under-covered regions more often than over-covered ones;
+as ``s`` grows it tends to a hard threshold on the logit, which drops modes. Unless ``gamma`` is given, it is set at
 calibration so that the candidates are accepted at a target rate (Azadi et al. likewise shift
 ``F`` by a percentile of its values: with imperfect discriminators, the largest logit is an
 outlier and exact rejection would accept almost nothing). Because the acceptance follows the
@@ -19,7 +24,9 @@ over-covers: rejection of this kind sharpens without dropping modes (a global th
 logit would drop them).
 
 **Refinement** (collaborative sampling, Liu et al. 2020), optional: a few gradient steps on each
-candidate that raise the panel's average logit, ``x <- x + lr * grad_x logit``, before judging.
+candidate that raise the panel's average logit before judging, each of length ``refine_lr`` in
+the data's units along ``grad_x logit`` (the raw gradient of a sharp discriminator is hundreds
+of times the data's scale; a step proportional to it throws samples off the data).
 
 Every draw comes from the caller's random stream, so ``arena sample --seed S`` is reproducible,
 and ``n`` samples are always returned (more candidates are drawn until ``n`` are accepted).
@@ -38,20 +45,43 @@ from arena.core.errors import ArenaError
 __all__ = ["Panel", "PanelSampler", "platt", "calibrated_panel", "panel_from_state"]
 
 
-def platt(scores: torch.Tensor, labels: torch.Tensor, iterations: int = 50) -> tuple[float, float]:
-    """``(a, b)`` of the logistic regression ``P(real) = sigmoid(a * score + b)`` (Newton's method)."""
+def platt(scores: torch.Tensor, labels: torch.Tensor, iterations: int = 100) -> tuple[float, float]:
+    """``(a, b)`` of the logistic regression ``P(real) = sigmoid(a * score + b)``.
+
+    Platt's method as Lin, Lin and Weng (2007) made it robust: the 0/1 labels are smoothed to
+    ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``, so that scores that separate the two sets
+    perfectly still give a finite slope (plain maximum likelihood sends it to infinity), and
+    every Newton step is halved until the loss falls."""
     x = scores.double().flatten()
     y = labels.double().flatten()
+    positives = float(y.sum())
+    negatives = float(y.numel()) - positives
+    t = torch.where(y > 0.5, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+
+    def loss(a: float, b: float) -> float:
+        f = a * x + b
+        return float((torch.nn.functional.softplus(f) - t * f).sum())  # cross-entropy against t
+
     a, b = 1.0, 0.0
+    current = loss(a, b)
     for _ in range(iterations):
         p = torch.sigmoid(a * x + b)
         w = (p * (1 - p)).clamp_min(1e-12)
-        g = torch.stack([((p - y) * x).sum(), (p - y).sum()])
+        g = torch.stack([((p - t) * x).sum(), (p - t).sum()])
         h = torch.stack([torch.stack([(w * x * x).sum(), (w * x).sum()]), torch.stack([(w * x).sum(), w.sum()])])
         h = h + 1e-9 * torch.eye(2, dtype=h.dtype)
         step = torch.linalg.solve(h, g)
-        a, b = a - float(step[0]), b - float(step[1])
-        if float(step.abs().max()) < 1e-10:
+        size = 1.0
+        while size > 1e-10:
+            new_a, new_b = a - size * float(step[0]), b - size * float(step[1])
+            new = loss(new_a, new_b)
+            if new <= current - 1e-4 * size * float(g @ step):  # Armijo's sufficient decrease
+                break
+            size /= 2
+        else:
+            break
+        a, b, current = new_a, new_b, new
+        if float((size * step).abs().max()) < 1e-10:
             break
     return a, b
 
@@ -62,17 +92,20 @@ class Panel:
     Args:
         judges: the panel's discriminators (one logit each).
         gamma: the rejection's shift (0: exact density-ratio rejection).
+        sharpness: the slope ``s`` of the acceptance ``sigmoid(s * F)`` (1: Azadi et al.'s).
         refine_steps: gradient steps of refinement before judging (0: none).
         refine_lr: their step size.
         low, high: the data's range (refined samples are kept in it).
     """
 
     def __init__(self, judges: Sequence[Discriminator], gamma: float = 0.0, refine_steps: int = 0,
-                 refine_lr: float = 0.01, low: float | None = None, high: float | None = None) -> None:
+                 refine_lr: float = 0.01, low: float | None = None, high: float | None = None,
+                 sharpness: float = 1.0) -> None:
         if not judges:
             raise ValueError("a panel needs at least one discriminator")
         self.judges = list(judges)
         self.gamma, self.refine_steps, self.refine_lr = gamma, refine_steps, refine_lr
+        self.sharpness = sharpness
         self.low, self.high = low, high
         self.a, self.b, self.max_logit = 1.0, 0.0, 0.0
         self.calibrated = False
@@ -102,7 +135,8 @@ class Panel:
             for _ in range(self.refine_steps):
                 x.requires_grad_(True)
                 (grad,) = torch.autograd.grad(self.logit(x).sum(), x)
-                x = (x + self.refine_lr * grad).detach()
+                norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
+                x = (x + self.refine_lr * grad / norm).detach()
                 if self.low is not None and self.high is not None:
                     x = x.clamp(self.low, self.high)
         finally:
@@ -142,11 +176,12 @@ class Panel:
         # scored above it is accepted for sure
         gap = (self.score(x) - self.max_logit).double().clamp(max=0.0)
         f = gap - torch.log1p(-torch.exp(gap - eps)) - self.gamma
-        return torch.sigmoid(f).float()
+        return torch.sigmoid(self.sharpness * f).float()
 
     def state(self) -> dict[str, Any]:
         return {"judges": [d.name for d in self.judges], "a": self.a, "b": self.b, "max_logit": self.max_logit,
-                "gamma": self.gamma, "refine_steps": self.refine_steps, "refine_lr": self.refine_lr}
+                "gamma": self.gamma, "sharpness": self.sharpness, "refine_steps": self.refine_steps,
+                "refine_lr": self.refine_lr}
 
 
 class PanelSampler:
@@ -218,7 +253,8 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
     if not judges:
         raise ArenaError("the panel judges samples one by one, and every discriminator here emits several logits "
                          "or judges packs; give the run an unpacked discriminator, or turn the panel off")
-    panel = Panel(judges, config.gamma or 0.0, config.refine_steps, config.refine_lr, data.low, data.high)
+    panel = Panel(judges, config.gamma or 0.0, config.refine_steps, config.refine_lr, data.low, data.high,
+                  config.sharpness)
     real = data.splits.get("valid", data.test)[: config.calibration]
     panel.calibrate(draw_samples(base, config.calibration, seed), real.to(base.device),
                     config.acceptance if config.gamma is None else None)
@@ -227,6 +263,7 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
 
 def panel_from_state(base: Any, state: dict[str, Any], agent, config) -> PanelSampler:
     """The panel a run recorded (judges by name, calibration, M) over ``base``, with no new calibration."""
-    panel = Panel([agent(name) for name in state["judges"]], state["gamma"], state["refine_steps"], state["refine_lr"])
+    panel = Panel([agent(name) for name in state["judges"]], state["gamma"], state["refine_steps"], state["refine_lr"],
+                  sharpness=state.get("sharpness", 1.0))  # runs recorded before it had no sharpness
     panel.a, panel.b, panel.max_logit, panel.calibrated = state["a"], state["b"], state["max_logit"], True
     return PanelSampler(base, panel, config.max_candidates)

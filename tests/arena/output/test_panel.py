@@ -24,6 +24,19 @@ def test_platt_scaling_recovers_a_known_logistic_model():
     assert a == pytest.approx(1.5, abs=0.05) and b == pytest.approx(-0.5, abs=0.05)
 
 
+def test_platt_scaling_stays_finite_when_the_scores_separate_the_sets():
+    """Scores that tell real from generated perfectly send plain maximum likelihood's slope to
+    infinity (a panel calibrated so accepted nothing); the smoothed targets keep it finite: with
+    N samples a side the fit is the logistic regression onto (N+1)/(N+2) and 1/(N+2), whose
+    gradient vanishes at the optimum."""
+    x = torch.cat([torch.linspace(1, 2, 500), torch.linspace(-2, -1, 500)]).double()
+    t = torch.cat([torch.full((500,), 501 / 502), torch.full((500,), 1 / 502)]).double()
+    a, b = platt(x, (t > 0.5).double())
+    assert 1 < a < 100 and abs(b) < 1e-4, (a, b)
+    p = torch.sigmoid(a * x + b)
+    assert abs(float((p - t).sum())) < 1e-6 and abs(float(((p - t) * x).sum())) < 1e-6
+
+
 class TwoModes:
     """A generator of points near -1 (mode A, probability ``p_a``) and +1 (mode B)."""
 
@@ -116,7 +129,10 @@ def test_gamma_moves_the_acceptance_and_refinement_climbs_the_logit():
                                "train": lambda self, mode=True: self, "__call__": lambda self, x: slope(x)})()
     refiner = Panel([judge], refine_steps=3, refine_lr=0.1)
     x = torch.zeros(4, 1)
-    assert torch.allclose(refiner.refine(x), torch.full((4, 1), 0.6)), "3 steps of 0.1 x gradient 2"
+    assert torch.allclose(refiner.refine(x), torch.full((4, 1), 0.3)), "3 steps of length 0.1 up the gradient"
+    with torch.no_grad():
+        slope.weight.fill_(-500.0)  # a steep judge: the step's length stays 0.1, its direction follows
+    assert torch.allclose(refiner.refine(x), torch.full((4, 1), -0.3))
     assert slope.weight.requires_grad, "the judge's own gradients are left as they were"
 
 
@@ -147,3 +163,27 @@ def test_a_target_acceptance_rate_sets_the_shift():
     assert sampler.acceptance_rate == pytest.approx(0.7, abs=0.02)
     share = float((x < 0).float().mean())
     assert 0.5 < share < 0.8, "still moved toward the data's 1 : 1, less far than exact rejection"
+
+
+def test_sharpness_is_the_slope_of_the_acceptance_and_keeps_the_target_rate():
+    """``sigmoid(s * F)``, F as hand-computed from the calibrated logit; at one target rate a
+    sharper panel takes fewer of the candidates it scores lowest."""
+    panel = Panel([RatioJudge()], gamma=0.3, sharpness=3.0)
+    panel.a, panel.b, panel.max_logit = 1.0, 0.0, 2.0
+    x = torch.tensor([[-1.0], [1.0]])
+    score = panel.score(x).double()
+    f = (score - 2.0) - torch.log1p(-torch.exp(score - 2.0 - 1e-6)) - 0.3
+    assert torch.allclose(panel.acceptance(x).double(), torch.sigmoid(3.0 * f), atol=1e-6)
+
+    g = torch.Generator().manual_seed(6)
+    candidates, real = TwoModes(0.8).sample(5000, g), TwoModes(0.5).sample(5000, g)
+    lowest = {}
+    for s in (1.0, 4.0):
+        panel = Panel([RatioJudge()], sharpness=s)
+        panel.calibrate(candidates, real, acceptance=0.5)
+        p = panel.acceptance(candidates)
+        assert float(p.mean()) == pytest.approx(0.5, abs=0.01)
+        scores = panel.score(candidates)
+        lowest[s] = float(p[scores <= scores.median()].mean())
+    assert lowest[4.0] < lowest[1.0]
+    assert panel.state()["sharpness"] == 4.0
