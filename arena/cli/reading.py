@@ -59,6 +59,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_league(args: argparse.Namespace) -> int:
     import json
+    import math
 
     from rich.console import Console
     from rich.table import Table
@@ -84,7 +85,8 @@ def cmd_league(args: argparse.Namespace) -> int:
                       *[f"{row[k]:.3g}" if k in row else "" for k in metrics])
     Console().print(table)
     for key, rho in league["correlations"].items():
-        print(f"Spearman's rho of rating and {key}: {rho:+.3f}")
+        text = f"{rho:+.3f}" if math.isfinite(rho) else "undefined (fewer than 3 generators, or all measure alike)"
+        print(f"Spearman's rho of rating and {key}: {text}")
     if args.output:
         Path(args.output).write_text(json.dumps({k: v for k, v in league.items() if k != "payoff"} | {"payoff": league["payoff"]},
                                                 indent=1))
