@@ -50,6 +50,14 @@ def _figure():
     return plt
 
 
+def fitted_title(title: str, inches: float) -> str:
+    """``title`` broken into lines that fit a figure ``inches`` wide at 9 points (about 13
+    characters an inch): a long name (a panel over a mixture) is otherwise cut at both edges."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, max(20, int(13 * inches)), break_on_hyphens=False)) if title else ""
+
+
 def save_scatter(
     samples: torch.Tensor,
     path: Path,
@@ -69,7 +77,7 @@ def save_scatter(
         c = centers.detach().cpu().numpy()
         ax.scatter(c[:, 0], c[:, 1], marker="x", s=60, c="red", label="modes")
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(fitted_title(title, 5), fontsize=9)
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     fig.tight_layout()
     fig.savefig(path)
@@ -98,7 +106,7 @@ def save_density_1d(
         ax2.plot(grid.cpu().flatten().numpy(), d_values.cpu().flatten().numpy(), color="tab:blue", linestyle="--", label="D(x)")
         ax2.set_ylim(0, 1)
         ax2.set_ylabel("D(x)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(fitted_title(title, 6), fontsize=9)
     ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
@@ -115,7 +123,7 @@ def save_histogram(samples: torch.Tensor, path: Path, probs: list[float], title:
     ax.bar(x - 0.2, probs, width=0.4, color="black", alpha=0.6, label="data")
     ax.bar(x + 0.2, counts / max(counts.sum(), 1), width=0.4, color="tab:green", label="generator")
     ax.set_xticks(x)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(fitted_title(title, 5), fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
