@@ -15,8 +15,8 @@ a positive ``gamma`` rejects more, a negative one less. ``sharpness`` ``s`` acce
 at the same acceptance rate the samples the panel scores lowest go first. Where the calibrated
 logit is less confident than the true density ratio (small networks judging fine detail), this
 sharpens each mode while still taking under-covered regions more often than over-covered ones;
-as ``s`` grows it tends to a hard threshold on the logit, which drops modes. Unless ``gamma`` is given, it is set at
-calibration so that the candidates are accepted at a target rate (Azadi et al. likewise shift
+as ``s`` grows it tends to a hard threshold on the logit, which drops modes. Unless ``gamma`` is
+given, it is set at calibration so that the candidates are accepted at a target rate (Azadi et al. likewise shift
 ``F`` by a percentile of its values: with imperfect discriminators, the largest logit is an
 outlier and exact rejection would accept almost nothing). Because the acceptance follows the
 density ratio, a mode the generator under-covers is accepted more often than one it
@@ -94,7 +94,7 @@ class Panel:
         gamma: the rejection's shift (0: exact density-ratio rejection).
         sharpness: the slope ``s`` of the acceptance ``sigmoid(s * F)`` (1: Azadi et al.'s).
         refine_steps: gradient steps of refinement before judging (0: none).
-        refine_lr: their step size.
+        refine_lr: the length of each step, in the data's units.
         low, high: the data's range (refined samples are kept in it).
     """
 
