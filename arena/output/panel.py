@@ -18,8 +18,8 @@ sharpens each mode while still taking under-covered regions more often than over
 as ``s`` grows it tends to a hard threshold on the logit, which drops modes. Unless ``gamma`` is
 given, it is set at calibration so that the candidates are accepted at a target rate (Azadi et
 al. likewise shift ``F`` by a percentile of its values: with imperfect discriminators, the
-largest logit is an outlier and exact rejection would accept almost nothing). Because the acceptance follows the
-density ratio, a mode the generator under-covers is accepted more often than one it
+largest logit is an outlier and exact rejection would accept almost nothing). Because the
+acceptance follows the density ratio, a mode the generator under-covers is accepted more often than one it
 over-covers: rejection of this kind sharpens without dropping modes (a global threshold on the
 logit would drop them).
 
