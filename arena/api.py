@@ -177,7 +177,8 @@ class Run:
             mixture = mixture_from_record(record, lambda name: self.arena.generator(name) if raw
                                           else self.arena.generator(name).output())
             if panel and not raw and record and "panel" in record:
-                return panel_from_state(mixture, record["panel"], self.arena.agent, self.config.panel)
+                return panel_from_state(mixture, record["panel"], self.arena.agent, self.config.panel,
+                                        self.arena.data)
             return mixture
         g = self.arena.generator(agent)
         return g if raw else g.output()

@@ -261,9 +261,11 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
     return PanelSampler(base, panel, config.max_candidates)
 
 
-def panel_from_state(base: Any, state: dict[str, Any], agent, config) -> PanelSampler:
-    """The panel a run recorded (judges by name, calibration, M) over ``base``, with no new calibration."""
+def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None) -> PanelSampler:
+    """The panel a run recorded (judges by name, calibration, M) over ``base``, with no new
+    calibration; refined samples are kept in ``data``'s range (low, high) as during the run."""
+    low, high = (data.low, data.high) if data is not None else (None, None)
     panel = Panel([agent(name) for name in state["judges"]], state["gamma"], state["refine_steps"], state["refine_lr"],
-                  sharpness=state.get("sharpness", 1.0))  # runs recorded before it had no sharpness
+                  low, high, sharpness=state.get("sharpness", 1.0))  # runs recorded before it had no sharpness
     panel.a, panel.b, panel.max_logit, panel.calibrated = state["a"], state["b"], state["max_logit"], True
     return PanelSampler(base, panel, config.max_candidates)

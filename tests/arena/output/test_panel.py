@@ -12,7 +12,7 @@ from torch import nn
 
 import arena
 from arena.config import parse_config
-from arena.output.panel import Panel, PanelSampler, platt
+from arena.output.panel import Panel, PanelSampler, panel_from_state, platt
 from tests.conftest import records, run_cli, tiny_raw
 
 
@@ -115,18 +115,24 @@ def test_calibration_learns_the_scale_of_an_overconfident_judge():
     assert float((x < 0).float().mean()) == pytest.approx(0.5, abs=0.03)
 
 
+def slope_judge(weight: float):
+    """A judge whose logit is ``weight * x`` (1-D samples), and its linear layer."""
+    slope = nn.Linear(1, 1)
+    with torch.no_grad():
+        slope.weight.fill_(weight)
+        slope.bias.zero_()
+    judge = type("Slope", (), {"name": "s", "training": False, "net": slope, "eval": lambda self: self,
+                               "train": lambda self, mode=True: self, "__call__": lambda self, x: slope(x)})()
+    return judge, slope
+
+
 def test_gamma_moves_the_acceptance_and_refinement_climbs_the_logit():
     panel = Panel([RatioJudge()], gamma=-2.0)
     panel.max_logit = math.log(0.5 / 0.2)
     lenient = PanelSampler(TwoModes(0.8), panel)
     lenient.sample(5000, torch.Generator().manual_seed(3))
     assert lenient.acceptance_rate > 0.6
-    slope = nn.Linear(1, 1)
-    with torch.no_grad():
-        slope.weight.fill_(2.0)
-        slope.bias.zero_()
-    judge = type("Slope", (), {"name": "s", "training": False, "net": slope, "eval": lambda self: self,
-                               "train": lambda self, mode=True: self, "__call__": lambda self, x: slope(x)})()
+    judge, slope = slope_judge(2.0)
     refiner = Panel([judge], refine_steps=3, refine_lr=0.1)
     x = torch.zeros(4, 1)
     assert torch.allclose(refiner.refine(x), torch.full((4, 1), 0.3)), "3 steps of length 0.1 up the gradient"
@@ -187,3 +193,22 @@ def test_sharpness_is_the_slope_of_the_acceptance_and_keeps_the_target_rate():
         lowest[s] = float(p[scores <= scores.median()].mean())
     assert lowest[4.0] < lowest[1.0]
     assert panel.state()["sharpness"] == 4.0
+
+
+def test_a_recorded_panel_keeps_refined_samples_in_the_datas_range():
+    """The panel rebuilt from a run's record (``arena sample/eval``) clamps refinement to the
+    data's range exactly as the calibrated panel did during the run."""
+    judge, _ = slope_judge(1.0)
+    recorded = Panel([judge], gamma=-50.0, refine_steps=4, refine_lr=0.5, low=-1.5, high=1.5)  # accepts all
+    recorded.max_logit = 10.0
+    state = recorded.state()
+    config = type("PanelConfig", (), {"max_candidates": 50})()
+    data = type("Data", (), {"low": -1.5, "high": 1.5})()
+    rebuilt = panel_from_state(TwoModes(0.5), state, lambda name: judge, config, data)
+    x = rebuilt.sample(400, torch.Generator().manual_seed(0))
+    # every sample climbs 2.0 from near -1 or +1: mode A to near +1, mode B to near +3, clamped at 1.5
+    at_bound = x == 1.5
+    assert float(x.max()) == 1.5 and float(at_bound.float().mean()) == pytest.approx(0.5, abs=0.08)
+    assert bool(((x[~at_bound] - 1.0).abs() < 0.25).all())
+    unbounded = panel_from_state(TwoModes(0.5), state, lambda name: judge, config)
+    assert float(unbounded.sample(400, torch.Generator().manual_seed(0)).max()) > 1.5
