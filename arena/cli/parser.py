@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     league = sub.add_parser("league", help="rate the generators of several runs against one common panel of discriminators")
     league.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    league.add_argument("--judge", default="game", help="game (balanced accuracy by default), auc or likelihood")
+    league.add_argument("--judge", default="game", help="game (balanced accuracy by default), auc, likelihood or manifold (precision and recall in "
+                        "each discriminator's features)")
     league.add_argument("--system", default="glicko2", help="elo, glicko2 or bradley-terry (default glicko2)")
     league.add_argument("--checkpoints", choices=["last", "all"], default="last",
                         help="each run's newest checkpoint, or every checkpoint kept (snapshots of its training)")

@@ -59,7 +59,7 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
     Args:
         n: samples per generator (and real held-out samples).
         seed: seed of every generator's latent draws.
-        judge: ``game``, ``auc`` or ``likelihood`` (:mod:`arena.tournament.judgements`).
+        judge: ``game``, ``auc``, ``likelihood`` or ``manifold`` (:mod:`arena.tournament.judgements`).
         system: the rating system.
         checkpoints: ``last`` (each run's newest checkpoint) or ``all`` (every checkpoint kept: the
             run's generators at several points of training).

@@ -4,7 +4,8 @@ The discriminators judge the held-out real data and all generators' samples conc
 discriminators of one architecture do so together: their weights stacked (torch.func), one
 ``vmap``-ed forward pass for all of them. So an N x M evaluation costs one forward pass per
 architecture, not N x M. The judgement belongs to the game of each pair (by default D's
-balanced accuracy); the generator's score is 1 minus it.
+balanced accuracy); the generator's score is 1 minus it. A judgement of the discriminator's
+features (``manifold``) reads the input of its last layer instead, one discriminator at a time.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import torch
 
 from agents import Discriminator, Generator
 from agents.agent import pack_samples
+from arena.core.errors import ArenaError
 from arena.engine.batched import architecture, stacked_forward
-from arena.tournament.judgements import judge_for
+from arena.tournament.judgements import judge_for, on_features
 from games import Game
 
-__all__ = ["payoff_matrix"]
+__all__ = ["payoff_matrix", "features"]
 
 
 def payoff_matrix(
@@ -55,8 +57,9 @@ def payoff_matrix(
     rows = {g.name: i for i, g in enumerate(generators)}
     cols = {d.name: j for j, d in enumerate(discriminators)}
     groups: dict[tuple, list[Discriminator]] = {}
-    if stack is None:
-        stack = device.type == "cuda"
+    reads_features = on_features(judge)
+    if stack is None or reads_features:
+        stack = device.type == "cuda" and not reads_features
     for d in judges:
         groups.setdefault((architecture(d.net), d.pack) if stack else d.name, []).append(d)
     for group in groups.values():
@@ -69,7 +72,9 @@ def payoff_matrix(
         for d in group:
             d.eval()
         try:
-            if len(group) > 1:
+            if reads_features:
+                outputs = features(group[0], inputs).unsqueeze(0)
+            elif len(group) > 1:
                 outputs = stacked_forward([d.net for d in group], pack_samples(inputs, m))
             else:
                 with torch.no_grad():
@@ -82,3 +87,23 @@ def payoff_matrix(
             for g, fake in zip(playing, fake_out):
                 payoff[rows[g.name]][cols[d.name]] = float(judge_for(judge, game_for(g, d))(real_out, fake))
     return payoff
+
+
+def features(d: Discriminator, x: torch.Tensor) -> torch.Tensor:
+    """The discriminator's features of ``x`` (one row per sample, or per pack): the input of the
+    last linear or convolution layer of its network."""
+    last = None
+    for module in d.net.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
+            last = module
+    if last is None:
+        raise ArenaError(f"{d.name}: the manifold judgement reads the input of a network's last linear or convolution "
+                         f"layer, and {type(d.net).__name__} has none; judge by game, auc or likelihood")
+    captured: list[torch.Tensor] = []
+    hook = last.register_forward_hook(lambda module, args, out: captured.append(args[0].detach().flatten(1)))
+    try:
+        with torch.no_grad():
+            d(x)
+    finally:
+        hook.remove()
+    return captured[-1]

@@ -11,7 +11,8 @@ import torch
 
 import arena
 from arena.config import parse_config
-from arena.tournament.judgements import auc, judge_for, judgements, likelihood
+from arena.tournament.crossplay import features, payoff_matrix
+from arena.tournament.judgements import auc, judge_for, judgements, likelihood, manifold, precision_recall
 from tests.conftest import run_cli, tiny_raw
 
 
@@ -23,10 +24,72 @@ def test_auc_and_likelihood_on_known_inputs():
     p_real, p_fake = 0.9, 0.2  # D(x) on real and on generated data
     logit = lambda p: torch.tensor([float(torch.logit(torch.tensor(p)))])
     assert float(likelihood(logit(p_real), logit(p_fake))) == pytest.approx((0.9 * 0.8) ** 0.5)
-    assert judgements.ids() == ["auc", "game", "likelihood"]
+    assert judgements.ids() == ["auc", "game", "likelihood", "manifold"]
     import games
 
     assert float(judge_for("game", games.make("gan-v0"))(torch.tensor([1.0, -1.0]), torch.tensor([-1.0, -1.0]))) == 0.75
+
+
+def test_precision_and_recall_on_known_sets():
+    g = torch.Generator().manual_seed(0)
+    two = torch.cat([torch.randn(500, 2, generator=g) * 0.05 - 1, torch.randn(500, 2, generator=g) * 0.05 + 1])
+    same = torch.cat([torch.randn(500, 2, generator=g) * 0.05 - 1, torch.randn(500, 2, generator=g) * 0.05 + 1])
+    one = torch.randn(1000, 2, generator=g) * 0.05 - 1  # the mode at +1 dropped, the other sharp
+    far = torch.randn(1000, 2, generator=g) * 0.05 + 5
+    p, r = precision_recall(two, same)
+    assert p > 0.95 and r > 0.95
+    p, r = precision_recall(two, one)
+    assert p > 0.95 and r == pytest.approx(0.5, abs=0.03), "a dropped mode halves recall, not precision"
+    assert precision_recall(two, far) == (0.0, 0.0)
+    assert float(manifold(two, far)) == 1.0 and float(manifold(two, two)) == 0.0
+    assert float(manifold(two, one)) == pytest.approx(1 - (1 * 0.5) ** 0.5, abs=0.03)
+    with pytest.raises(ValueError, match="more than 3 points"):
+        precision_recall(two, one[:3])
+
+
+class _Sampled:
+    def __init__(self, name):
+        self.name, self.device = name, torch.device("cpu")
+
+
+class _Judge:
+    name, pack, training, device = "d", 1, False, torch.device("cpu")
+
+    def __init__(self, net):
+        self.net = net
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def __call__(self, x):
+        return self.net(x)
+
+
+def test_the_manifold_judgement_sees_a_dropped_mode_that_per_sample_calls_cannot():
+    """Two generators, one covering both modes of the data and one only the first, equally sharp:
+    a discriminator that judges samples one by one scores them alike (it is equally unsure of
+    every sample of either), the manifold judgement in its features rates the full one higher."""
+    import games
+
+    g = torch.Generator().manual_seed(1)
+    blob = lambda c, n: torch.randn(n, 2, generator=g) * 0.05 + c
+    real = torch.cat([blob(-1.0, 600), blob(1.0, 600)])
+    samples = {"full": torch.cat([blob(-1.0, 600), blob(1.0, 600)]), "half": blob(-1.0, 1200)}
+    torch.manual_seed(0)
+    d = _Judge(torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)))
+    with torch.no_grad():  # a judge that is unsure everywhere: its logit is 0 for every input
+        d.net[-1].weight.zero_()
+        d.net[-1].bias.zero_()
+    gens = [_Sampled("full"), _Sampled("half")]
+    game = games.make("gan-v0")
+    flat = payoff_matrix(gens, [d], samples, real, lambda g_, d_: game, judge="likelihood")
+    assert flat[0][0] == pytest.approx(flat[1][0]), "per-sample calls cannot tell them apart"
+    seen = payoff_matrix(gens, [d], samples, real, lambda g_, d_: game, judge="manifold")
+    assert seen[0][0] < 0.1 and seen[1][0] == pytest.approx(1 - 0.5 ** 0.5, abs=0.05)
+    assert features(d, real).shape == (1200, 16), "the input of the last layer"
 
 
 def test_arena_league_rates_generators_of_several_runs_on_one_scale(tmp_path, capsys):
@@ -48,5 +111,8 @@ def test_arena_league_rates_generators_of_several_runs_on_one_scale(tmp_path, ca
     assert ratings == sorted(ratings, reverse=True)
     assert league["judges"] == ["a/d", "b/d"] and len(league["payoff"]["payoff"]) == 8
     assert all("high_quality" in r for r in league["rows"]) and -1 <= league["correlations"]["high_quality"] <= 1
+    assert run_cli("league", tmp_path / "a", tmp_path / "b", "--judge", "manifold", "-n", 300, "-o", out) == 0
+    cells = [c for row in json.loads(out.read_text())["payoff"]["payoff"] for c in row]
+    assert len(cells) == 8 and all(0 <= c <= 1 for c in cells)  # 4 generators x 2 discriminators
     assert run_cli("league", tmp_path / "a", "--judge", "psychic") == 2
     assert "unknown judgement 'psychic'" in capsys.readouterr().err
