@@ -120,6 +120,11 @@ def row(label: str, parent: Path, modes: int) -> tuple[str, dict]:
     return (f"| {label} | {len(runs)} | {rounds:,} | {' | '.join(cells)} | {format_cell(wall)} | {ttq_text} |", values)
 
 
+def rho_text(rho: float | None) -> str:
+    """A correlation, or why there is none (every generator measured alike, e.g. all modes)."""
+    return "undefined (all alike)" if rho is None or rho != rho else f"{rho:+.2f}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
@@ -159,15 +164,15 @@ def main() -> None:
               f"every kept checkpoint, against all their final discriminators):\n")
         print("| judgement | generators | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |")
         print("|---|---|---|---|---|")
-        for judge in ("game", "auc", "likelihood"):
+        for judge in ("game", "auc", "likelihood", "manifold"):
             league_json = out / f"league_{data}_{judge}.json"
             if not league_json.is_file():
                 arena_cli("league", *[str(d.path) for _, d in SeedsDir(tour).runs()], "--checkpoints", "all", "--truth",
                           "--judge", judge, "-o", str(league_json))
             league = json.loads(league_json.read_text())
             c = league["correlations"]
-            print(f"| {judge} | {len(league['rows'])} | {c.get('high_quality', float('nan')):+.2f} | "
-                  f"{c.get('modes', float('nan')):+.2f} | {c.get('reverse_kl', float('nan')):+.2f} |")
+            rho = [rho_text(c.get(m)) for m in ("high_quality", "modes", "reverse_kl")]
+            print(f"| {judge} | {len(league['rows'])} | {' | '.join(rho)} |")
     print(f"\n(total wall time {time.time() - started:.0f} s; runs in {out})")
 
 
