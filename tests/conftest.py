@@ -46,6 +46,25 @@ TINY = {
 }
 
 
+class NetJudge:
+    """A stand-in discriminator in eval mode that judges with ``net`` (one logit per sample)."""
+
+    name, pack, training, device = "d", 1, False, torch.device("cpu")
+    action_space = type("Space", (), {"shape": (1,)})()
+
+    def __init__(self, net: torch.nn.Module, name: str = "d") -> None:
+        self.net, self.name = net, name
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def __call__(self, x):
+        return self.net(x)
+
+
 def tiny_raw(**changes) -> dict:
     """A copy of the tiny config with top-level sections replaced or updated."""
     raw = copy.deepcopy(TINY)

@@ -58,8 +58,10 @@ def payoff_matrix(
     cols = {d.name: j for j, d in enumerate(discriminators)}
     groups: dict[tuple, list[Discriminator]] = {}
     reads_features = on_features(judge)
-    if stack is None or reads_features:
-        stack = device.type == "cuda" and not reads_features
+    if reads_features:
+        stack = False  # features are read one network at a time
+    elif stack is None:
+        stack = device.type == "cuda"
     for d in judges:
         groups.setdefault((architecture(d.net), d.pack) if stack else d.name, []).append(d)
     for group in groups.values():

@@ -13,7 +13,7 @@ import arena
 from arena.config import parse_config
 from arena.tournament.crossplay import features, payoff_matrix
 from arena.tournament.judgements import auc, judge_for, judgements, likelihood, manifold, precision_recall
-from tests.conftest import run_cli, tiny_raw
+from tests.conftest import NetJudge, run_cli, tiny_raw
 
 
 def test_auc_and_likelihood_on_known_inputs():
@@ -52,22 +52,6 @@ class _Sampled:
         self.name, self.device = name, torch.device("cpu")
 
 
-class _Judge:
-    name, pack, training, device = "d", 1, False, torch.device("cpu")
-
-    def __init__(self, net):
-        self.net = net
-
-    def eval(self):
-        return self
-
-    def train(self, mode=True):
-        return self
-
-    def __call__(self, x):
-        return self.net(x)
-
-
 def test_the_manifold_judgement_sees_a_dropped_mode_that_per_sample_calls_cannot():
     """Two generators, one covering both modes of the data and one only the first, equally sharp:
     a discriminator that judges samples one by one scores them alike (it is equally unsure of
@@ -79,7 +63,7 @@ def test_the_manifold_judgement_sees_a_dropped_mode_that_per_sample_calls_cannot
     real = torch.cat([blob(-1.0, 600), blob(1.0, 600)])
     samples = {"full": torch.cat([blob(-1.0, 600), blob(1.0, 600)]), "half": blob(-1.0, 1200)}
     torch.manual_seed(0)
-    d = _Judge(torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)))
+    d = NetJudge(torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)))
     with torch.no_grad():  # a judge that is unsure everywhere: its logit is 0 for every input
         d.net[-1].weight.zero_()
         d.net[-1].bias.zero_()

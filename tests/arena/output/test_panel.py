@@ -13,7 +13,7 @@ from torch import nn
 import arena
 from arena.config import parse_config
 from arena.output.panel import Panel, PanelSampler, panel_from_state, platt
-from tests.conftest import records, run_cli, tiny_raw
+from tests.conftest import NetJudge, records, run_cli, tiny_raw
 
 
 def test_platt_scaling_recovers_a_known_logistic_model():
@@ -67,25 +67,13 @@ class RatioNet(nn.Module):
         return torch.where(x < 0, a, b) * self.scale + 0 * x
 
 
-class RatioJudge:
+class RatioJudge(NetJudge):
     """A discriminator at its optimum for data with modes in proportion 1:1 against TwoModes(0.8):
     its logit is log p_data / p_g = log(0.5 / 0.8) on mode A and log(0.5 / 0.2) on mode B."""
 
-    name, training = "d", False
-    action_space = type("Space", (), {"shape": (1,)})()
-
     def __init__(self) -> None:
-        self.net = RatioNet()
+        super().__init__(RatioNet())
         self.scale = self.net.scale
-
-    def eval(self):
-        return self
-
-    def train(self, mode=True):
-        return self
-
-    def __call__(self, x):
-        return self.net(x)
 
 
 def test_density_ratio_rejection_keeps_its_acceptance_rate_and_every_mode():
@@ -121,9 +109,7 @@ def slope_judge(weight: float):
     with torch.no_grad():
         slope.weight.fill_(weight)
         slope.bias.zero_()
-    judge = type("Slope", (), {"name": "s", "training": False, "net": slope, "eval": lambda self: self,
-                               "train": lambda self, mode=True: self, "__call__": lambda self, x: slope(x)})()
-    return judge, slope
+    return NetJudge(slope, "s"), slope
 
 
 def test_gamma_moves_the_acceptance_and_refinement_climbs_the_logit():
