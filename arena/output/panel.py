@@ -155,26 +155,31 @@ class Panel:
         so that the candidates are accepted at that mean rate."""
         candidates = self.refine(candidates)
         with torch.no_grad():
-            s = torch.cat([self.logit(real), self.logit(candidates)])
+            fake = self.logit(candidates)
+            s = torch.cat([self.logit(real), fake])
         labels = torch.cat([torch.ones(real.shape[0]), torch.zeros(candidates.shape[0])]).to(s.device)
         self.a, self.b = platt(s.cpu(), labels.cpu())
-        self.max_logit = float(self.score(candidates).max())
+        scores = self.a * fake + self.b  # the candidates' calibrated logits, judged once
+        self.max_logit = float(scores.max())
         self.calibrated = True
         if acceptance is not None:
-            with torch.no_grad():
-                low, high = -60.0, 60.0
-                for _ in range(60):  # the mean acceptance falls as gamma grows: bisection
-                    self.gamma = 0.5 * (low + high)
-                    if float(self.acceptance(candidates).mean()) > acceptance:
-                        low = self.gamma
-                    else:
-                        high = self.gamma
+            low, high = -60.0, 60.0
+            for _ in range(60):  # the mean acceptance falls as gamma grows: bisection
+                self.gamma = 0.5 * (low + high)
+                if float(self._accept(scores).mean()) > acceptance:
+                    low = self.gamma
+                else:
+                    high = self.gamma
 
-    def acceptance(self, x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    def acceptance(self, x: torch.Tensor) -> torch.Tensor:
         """The probability of accepting each (refined) sample."""
+        return self._accept(self.score(x))
+
+    def _accept(self, scores: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+        """The probability of accepting samples with these calibrated logits."""
         # M is fixed at calibration (so that a seed gives the same samples every time); a sample
         # scored above it is accepted for sure
-        gap = (self.score(x) - self.max_logit).double().clamp(max=0.0)
+        gap = (scores - self.max_logit).double().clamp(max=0.0)
         f = gap - torch.log1p(-torch.exp(gap - eps)) - self.gamma
         return torch.sigmoid(self.sharpness * f).float()
 
