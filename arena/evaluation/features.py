@@ -23,6 +23,7 @@ __all__ = [
     "Classifier",
     "classifier_for",
     "frechet_distance",
+    "Manifold",
     "precision_recall",
     "class_coverage",
 ]
@@ -119,25 +120,38 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((mu_a - mu_b).square().sum() + torch.trace(s_a) + torch.trace(s_b) - 2 * cross)
 
 
-def _radii(x: torch.Tensor, k: int) -> torch.Tensor:
-    d = torch.cdist(x, x)
-    return d.kthvalue(k + 1, dim=1).values  # +1: the point itself is at distance 0
+class Manifold:
+    """A set of points and the radius of each one's k-nearest-neighbour ball (Kynkaanniemi et al.,
+    2019): the union of the balls estimates the set's manifold. The radii are computed once, so
+    one real set can be compared with any number of generated ones; distances in chunks of
+    ``chunk`` rows, so that memory stays linear in the set's size."""
+
+    def __init__(self, points: torch.Tensor, k: int = 3, chunk: int = 1024) -> None:
+        self.points = points.flatten(1).double()
+        if self.points.shape[0] <= k:
+            raise ValueError(f"precision and recall with k = {k} need more than {k} points in each set")
+        self.k, self.chunk = k, chunk
+        # k + 1: every point is its own nearest neighbour, at distance 0
+        self.radii = torch.cat([torch.cdist(part, self.points).topk(k + 1, dim=1, largest=False).values[:, k]
+                                for part in self.points.split(chunk)])
+
+    def share_inside(self, points: torch.Tensor) -> float:
+        """The share of ``points`` within the radius of at least one of the set's points."""
+        x = points.flatten(1).double()
+        inside = [(torch.cdist(part, self.points) <= self.radii).any(1) for part in x.split(self.chunk)]
+        return float(torch.cat(inside).double().mean())
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> dict[str, float]:
+def precision_recall(real: torch.Tensor | Manifold, fake: torch.Tensor, k: int = 3) -> dict[str, float]:
     """Improved precision and recall (Kynkaanniemi et al., 2019) with k-NN balls in feature space.
 
     Precision: the share of generated samples inside the real manifold (the union of balls around
     real samples reaching their k-th neighbour); recall: the share of real samples inside the
-    generated manifold.
+    generated manifold. ``real`` may be a :class:`Manifold` already built (its own ``k``), to
+    compare one real set with many generated ones.
     """
-    real, fake = real.double(), fake.double()
-
-    def inside(points: torch.Tensor, centres: torch.Tensor) -> float:
-        radii = _radii(centres, k)
-        return float((torch.cdist(points, centres) <= radii).any(1).float().mean())
-
-    return {"precision": inside(fake, real), "recall": inside(real, fake)}
+    real = real if isinstance(real, Manifold) else Manifold(real, k)
+    return {"precision": real.share_inside(fake), "recall": Manifold(fake, real.k, real.chunk).share_inside(real.points)}
 
 
 def class_coverage(predicted: torch.Tensor, classes: int) -> dict[str, float]:

@@ -18,7 +18,7 @@ from agents import Discriminator, Generator
 from agents.agent import pack_samples
 from arena.core.errors import ArenaError
 from arena.engine.batched import architecture, stacked_forward
-from arena.tournament.judgements import judge_for, on_features
+from arena.tournament.judgements import judge_against, judge_for, on_features
 from games import Game
 
 __all__ = ["payoff_matrix", "features"]
@@ -86,8 +86,10 @@ def payoff_matrix(
                 d.train(mode)
         for d, out in zip(group, outputs):
             real_out, *fake_out = out.split(sizes)
+            against = judge_against(judge, real_out) if reads_features else None  # the real side prepared once
             for g, fake in zip(playing, fake_out):
-                payoff[rows[g.name]][cols[d.name]] = float(judge_for(judge, game_for(g, d))(real_out, fake))
+                score = against(fake) if against else judge_for(judge, game_for(g, d))(real_out, fake)
+                payoff[rows[g.name]][cols[d.name]] = float(score)
     return payoff
 
 

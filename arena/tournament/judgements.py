@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from arena.core.registry import Registry
+from arena.evaluation.features import Manifold, precision_recall
 
-__all__ = ["judgements", "auc", "likelihood", "manifold", "precision_recall", "on_features", "judge_for"]
+__all__ = ["judgements", "auc", "likelihood", "manifold", "manifold_against", "on_features", "judge_for", "judge_against"]
 
 Judgement = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -53,38 +54,25 @@ def likelihood(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return torch.exp(0.5 * (F.logsigmoid(real.flatten().double()).mean() + F.logsigmoid(-fake.flatten().double()).mean()))
 
 
-def _kth_distance(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
-    """Every row's distance to its k-th nearest other row."""
-    out = []
-    for part in x.split(chunk):
-        out.append(torch.cdist(part, x).topk(k + 1, dim=1, largest=False).values[:, k])
-    return torch.cat(out)
-
-
-def _inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk: int) -> torch.Tensor:
-    """Whether each point lies within the radius of at least one centre."""
-    return torch.cat([(torch.cdist(part, centres) <= radii).any(1) for part in points.split(chunk)])
-
-
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3, chunk: int = 1024) -> tuple[float, float]:
-    """k-NN precision and recall of ``fake`` against ``real`` (rows are points; Kynkäänniemi et
-    al. 2019): the share of ``fake`` within some real point's distance to its k-th nearest real
-    neighbour, and the share of ``real`` within some generated point's."""
-    r, f = real.flatten(1).double(), fake.flatten(1).double()
-    if min(r.shape[0], f.shape[0]) <= k:
-        raise ValueError(f"precision and recall with k = {k} need more than {k} points in each set")
-    precision = _inside(f, r, _kth_distance(r, k, chunk), chunk).double().mean()
-    recall = _inside(r, f, _kth_distance(f, k, chunk), chunk).double().mean()
-    return float(precision), float(recall)
-
-
 def manifold(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
     """The discriminator's score ``1 - sqrt(precision x recall)`` in its own features."""
-    precision, recall = precision_recall(real_features, fake_features)
-    return torch.tensor(1.0 - (precision * recall) ** 0.5, dtype=torch.float64)
+    return manifold_against(real_features)(fake_features)
+
+
+def manifold_against(real_features: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """:func:`manifold` against one set of real features, for any number of generated sets (the
+    real manifold's radii computed once)."""
+    real = Manifold(real_features)
+
+    def score(fake_features: torch.Tensor) -> torch.Tensor:
+        pr = precision_recall(real, fake_features)
+        return torch.tensor(1.0 - (pr["precision"] * pr["recall"]) ** 0.5, dtype=torch.float64)
+
+    return score
 
 
 manifold.on_features = True  # type: ignore[attr-defined]  # judges the discriminator's features, not its logits
+manifold.against = manifold_against  # type: ignore[attr-defined]
 
 
 def on_features(name: str) -> bool:
@@ -98,6 +86,12 @@ judgements.register("game", lambda real, fake: real, "the pair's game decides (b
 judgements.register("auc", auc, "area under the ROC curve of the discriminator's logits")
 judgements.register("likelihood", likelihood, "geometric mean of the probabilities of the right calls")
 judgements.register("manifold", manifold, "k-NN precision and recall in the discriminator's features (sees a missing mode)")
+
+
+def judge_against(name: str, real_features: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The judgement ``name`` of a discriminator's features against its features of the real
+    data, prepared once for all the generators it judges (only for judgements :func:`on_features`)."""
+    return judgements.factory(name).against(real_features)  # type: ignore[attr-defined]
 
 
 def judge_for(name: str, game) -> Judgement:

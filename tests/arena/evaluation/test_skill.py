@@ -11,8 +11,9 @@ import torch
 
 import arena
 from arena.config import parse_config
+from arena.evaluation.features import precision_recall
 from arena.tournament.crossplay import features, payoff_matrix
-from arena.tournament.judgements import auc, judge_for, judgements, likelihood, manifold, precision_recall
+from arena.tournament.judgements import auc, judge_against, judge_for, judgements, likelihood, manifold
 from tests.conftest import NetJudge, run_cli, tiny_raw
 
 
@@ -36,13 +37,16 @@ def test_precision_and_recall_on_known_sets():
     same = torch.cat([torch.randn(500, 2, generator=g) * 0.05 - 1, torch.randn(500, 2, generator=g) * 0.05 + 1])
     one = torch.randn(1000, 2, generator=g) * 0.05 - 1  # the mode at +1 dropped, the other sharp
     far = torch.randn(1000, 2, generator=g) * 0.05 + 5
-    p, r = precision_recall(two, same)
-    assert p > 0.95 and r > 0.95
-    p, r = precision_recall(two, one)
-    assert p > 0.95 and r == pytest.approx(0.5, abs=0.03), "a dropped mode halves recall, not precision"
-    assert precision_recall(two, far) == (0.0, 0.0)
+    pr = precision_recall(two, same)
+    assert pr["precision"] > 0.95 and pr["recall"] > 0.95
+    pr = precision_recall(two, one)
+    assert pr["precision"] > 0.95 and pr["recall"] == pytest.approx(0.5, abs=0.03), "a dropped mode halves recall, not precision"
+    assert precision_recall(two, far) == {"precision": 0.0, "recall": 0.0}
     assert float(manifold(two, far)) == 1.0 and float(manifold(two, two)) == 0.0
     assert float(manifold(two, one)) == pytest.approx(1 - (1 * 0.5) ** 0.5, abs=0.03)
+    # prepared once against the real set, then judging several generated sets: the same scores
+    against = judge_against("manifold", two)
+    assert [float(against(x)) for x in (far, two, one)] == [float(manifold(two, x)) for x in (far, two, one)]
     with pytest.raises(ValueError, match="more than 3 points"):
         precision_recall(two, one[:3])
 
