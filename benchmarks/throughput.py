@@ -13,6 +13,9 @@ Prints one table:
   matrix product's FLOP/s on the same device (target >= 0.8);
 - d) an 8 x 8 cross-evaluation at 2,500 samples (stacked discriminators) against a loop over
   the discriminators, in seconds (target < 1 s on 2 CPU cores);
+- e) where stacking pays on this device: a 4 x 4 round-robin batched against one by one for
+  networks from 64 x 64 MLPs to 1024 x 1024 (and the shipped tournaments' agents), labelled with
+  the parameters x batch size that ``compute.matchings: auto`` weighs on a CPU;
 - the peak memory of each (on a GPU: torch.cuda.max_memory_allocated above what the case holds
   before it runs; on a CPU: the peak resident set while it runs above the resident set before,
   from /proc/self/status after resetting the peak; each case in a fresh process).
@@ -48,10 +51,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from arena.config import load_config, parse_config
 from arena.core.seeding import resolve_device, seed_global
 from arena.engine.arena import build_arena
+from arena.engine.execution import CPU_STACKING_LIMIT
 from arena.tournament.loop import Tournament
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_MLP = {"type": "mlp", "hidden": [64, 64], "act": "leaky_relu"}
+SHIPPED_G = {"type": "mlp", "hidden": [128, 128, 128], "norm": "batch", "act": "relu"}  # the shipped tournaments' agents
+SHIPPED_D = {"type": "maxout-mlp", "units": [128, 128], "pieces": 5}
+STACKING_SIZES = [  # row e: where stacking stops paying on a CPU (compute.matchings: auto)
+    ("MLP 64x64", SMALL_MLP, SMALL_MLP, 64),
+    ("shipped tournament agents", SHIPPED_G, SHIPPED_D, 100),
+    ("MLP 256x256", {"type": "mlp", "hidden": [256, 256]}, {"type": "mlp", "hidden": [256, 256]}, 100),
+    ("MLP 512x512", {"type": "mlp", "hidden": [512, 512]}, {"type": "mlp", "hidden": [512, 512]}, 256),
+    ("MLP 1024x1024", {"type": "mlp", "hidden": [1024, 1024]}, {"type": "mlp", "hidden": [1024, 1024]}, 100),
+]
 
 
 def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int) -> Callable[[int], None]:
@@ -121,27 +134,33 @@ def pair_case(batch: int, device: str, which: str, compute: str = "") -> tuple[C
     return rounds, t.arena.device
 
 
-def tournament_case(mode: str, device: str, steps: int = 20, compute: str = "") -> tuple[Callable[[int], None], torch.device, int]:
-    """An 8 x 8 round-robin of small MLPs on ring8, batch 64, its matchings played ``mode``
-    (batched or one-by-one) by the tournament's own runner; returns a function playing n
-    matchings, the device and the pair-rounds per matching."""
+def round_robin(mode: str, device: str, steps: int = 20, compute: str = "", count: int = 8,
+                g_net: dict | None = None, d_net: dict | None = None, batch: int = 64) -> Tournament:
+    """A ``count`` x ``count`` round-robin on ring8 (default: 8 x 8 small MLPs, batch 64) whose
+    matchings are played ``mode`` (batched or one-by-one) by the tournament's own runner."""
     raw = {
         "name": "throughput", "seed": 0, "device": device,
         "data": {"source": "ring8", "train_size": 20000, "test_size": 500},
         "game": {"id": "gan-v0"},
         "agents": [
-            {"name": "g", "role": "generator", "count": 8, "latent": {"dist": "normal", "dim": 2},
-             "net": SMALL_MLP, "optim": {"type": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}},
-            {"name": "d", "role": "discriminator", "count": 8, "net": SMALL_MLP,
+            {"name": "g", "role": "generator", "count": count, "latent": {"dist": "normal", "dim": 2},
+             "net": g_net or SMALL_MLP, "optim": {"type": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}},
+            {"name": "d", "role": "discriminator", "count": count, "net": d_net or SMALL_MLP,
              "optim": {"type": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}},
         ],
-        "schedule": {"type": "round-robin", "matchings": 10**6, "steps_per_match": steps, "batch_size": 64},
+        "schedule": {"type": "round-robin", "matchings": 10**6, "steps_per_match": steps, "batch_size": batch},
         "compute": {"matchings": mode},
     }
     for option in compute.split():  # compute.cuda_graphs=true
         key, value = option.removeprefix("compute.").split("=", 1)
         raw["compute"][key] = yaml.safe_load(value)
-    t = Tournament(build_arena(parse_config(raw)))
+    return Tournament(build_arena(parse_config(raw)))
+
+
+def tournament_case(mode: str, device: str, steps: int = 20, compute: str = "", **pool) -> tuple[Callable[[int], None], torch.device, int]:
+    """A function playing n matchings of :func:`round_robin` (``pool``: its count, networks and
+    batch), the device and the pair-rounds per matching."""
+    t = round_robin(mode, device, steps, compute, **pool)
     k = 0
 
     def matchings(n: int) -> None:
@@ -150,7 +169,13 @@ def tournament_case(mode: str, device: str, steps: int = 20, compute: str = "") 
             t.runner.play(t.matches_of(k), t.active, steps)
             k += 1
 
-    return matchings, t.arena.device, 8 * steps
+    return matchings, t.arena.device, len(t.arena.generators) * steps
+
+
+def stacking_size(**pool) -> int:
+    """What ``compute.matchings: auto`` weighs on a CPU: the larger agent's parameters x batch size."""
+    t = round_robin("one-by-one", "cpu", **pool)
+    return max(a.num_parameters() for a in (*t.arena.generators, *t.arena.discriminators)) * t.arena.config.schedule.batch_size
 
 
 def sync(device: torch.device) -> None:
@@ -289,7 +314,7 @@ def memory(case: str, device: str, batch: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto")
-    p.add_argument("--only", choices=["a", "b", "c", "d"], action="append", help="only these rows (repeatable)")
+    p.add_argument("--only", choices=["a", "b", "c", "d", "e"], action="append", help="only these rows (repeatable)")
     p.add_argument("--rounds", type=int, default=100, help="rounds per timing in a) and c)")
     p.add_argument("--matchings", type=int, default=3, help="matchings (8 matches x 20 rounds) per timing in b)")
     p.add_argument("--repeats", type=int, default=5)
@@ -303,7 +328,7 @@ def main() -> None:
     if args.memory_case:
         print(json.dumps({"mib": measure_memory(args.memory_case, args.device, args.batch)}))
         return
-    only = set(args.only or "abcd")
+    only = set(args.only or "abcde")
     mem = (lambda case, batch: f"{memory(case, args.device, batch):.0f}") if not args.no_memory else (lambda *a: "-")
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
@@ -357,6 +382,16 @@ def main() -> None:
         row(("c) efficiency: round / matmul FLOP/s", "pytorch_gan, batch 256",
              f"{flops * rounds / 1e9:.1f} GFLOP/s", f"{peak / 1e9:.1f} GFLOP/s", flops * rounds / peak, ">= 0.8",
              "-", "-"))
+    if "e" in only:
+        for label, g_net, d_net, batch in STACKING_SIZES:
+            batched, dev, per = tournament_case("batched", args.device, count=4, g_net=g_net, d_net=d_net, batch=batch)
+            one, _, _ = tournament_case("one-by-one", args.device, count=4, g_net=g_net, d_net=d_net, batch=batch)
+            ra, rb = side_by_side(batched, one, args.matchings, args.repeats, dev)
+            size = stacking_size(count=4, g_net=g_net, d_net=d_net, batch=batch)
+            stacks = gpu or size <= CPU_STACKING_LIMIT  # what auto does with it here
+            row(("e) 4x4 stacking by size: batched / one-by-one", f"{label}, batch {batch}: {size / 1e6:.1f} M",
+                 f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
+                 "> 1 (auto stacks)" if stacks else "<= 1 (auto does not)", "-", "-"))
     if "d" in only:
         stacked, looped, dev = crossplay_case(args.device)
         ra, rb = side_by_side(stacked, looped, 1, args.repeats, dev)

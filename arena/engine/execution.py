@@ -26,8 +26,9 @@ __all__ = ["Match", "Outcome", "MatchRunner"]
 Match = tuple[tuple[int, ...], tuple[int, ...]]
 """Generator indices and discriminator indices of one match (one of each, except in multi-player games)."""
 
-CPU_STACKING_LIMIT = 4_000_000
-"""``auto`` stacks matches on a CPU while parameters x batch size of each agent stays below this."""
+CPU_STACKING_LIMIT = 40_000_000
+"""``auto`` stacks matches on a CPU while parameters x batch size of each agent stays below this
+(benchmarks/throughput.py row e: on 2 cores stacking paid 1.1-1.6x up to 68 M and lost above 100 M)."""
 
 
 @dataclasses.dataclass

@@ -161,7 +161,7 @@ def test_auto_stacks_small_networks_on_a_cpu_and_not_large_ones():
         outcomes = runner.play(t.matches_of(0), t.active, 1)
         return sum(o.batched for o in outcomes) / len(outcomes)
 
-    big = {"type": "mlp", "hidden": [1024, 1024]}  # 1.05 M parameters x 32 > the CPU limit
+    big = {"type": "mlp", "hidden": [2048, 2048]}  # 4.2 M parameters x 32 > the CPU limit
     assert batched_share(MLP) == 1.0
     assert batched_share(big) == 0.0
     assert batched_share(big, "batched") == 1.0
