@@ -391,7 +391,7 @@ def main() -> None:
             stacks = gpu or size <= CPU_STACKING_LIMIT  # what auto does with it here
             row(("e) 4x4 stacking by size: batched / one-by-one", f"{label}, batch {batch}: {size / 1e6:.1f} M",
                  f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
-                 "> 1 (auto stacks)" if stacks else "<= 1 (auto does not)", "-", "-"))
+                 "auto stacks it" if stacks else "auto: one by one", "-", "-"))
     if "d" in only:
         stacked, looped, dev = crossplay_case(args.device)
         ra, rb = side_by_side(stacked, looped, 1, args.repeats, dev)
