@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from arena.config import load_config, parse_config
 from arena.core.seeding import resolve_device, seed_global
 from arena.engine.arena import build_arena
-from arena.engine.execution import CPU_STACKING_LIMIT
+from arena.engine.execution import CPU_STACKING_LIMIT, stacking_size
 from arena.tournament.loop import Tournament
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,6 +161,11 @@ def tournament_case(mode: str, device: str, steps: int = 20, compute: str = "", 
     """A function playing n matchings of :func:`round_robin` (``pool``: its count, networks and
     batch), the device and the pair-rounds per matching."""
     t = round_robin(mode, device, steps, compute, **pool)
+    return playing(t, steps), t.arena.device, len(t.arena.generators) * steps
+
+
+def playing(t: Tournament, steps: int) -> Callable[[int], None]:
+    """A function playing the tournament's next n matchings, ``steps`` rounds each."""
     k = 0
 
     def matchings(n: int) -> None:
@@ -169,13 +174,7 @@ def tournament_case(mode: str, device: str, steps: int = 20, compute: str = "", 
             t.runner.play(t.matches_of(k), t.active, steps)
             k += 1
 
-    return matchings, t.arena.device, len(t.arena.generators) * steps
-
-
-def stacking_size(**pool) -> int:
-    """What ``compute.matchings: auto`` weighs on a CPU: the larger agent's parameters x batch size."""
-    t = round_robin("one-by-one", "cpu", **pool)
-    return max(a.num_parameters() for a in (*t.arena.generators, *t.arena.discriminators)) * t.arena.config.schedule.batch_size
+    return matchings
 
 
 def sync(device: torch.device) -> None:
@@ -383,11 +382,14 @@ def main() -> None:
              f"{flops * rounds / 1e9:.1f} GFLOP/s", f"{peak / 1e9:.1f} GFLOP/s", flops * rounds / peak, ">= 0.8",
              "-", "-"))
     if "e" in only:
+        steps = 20
         for label, g_net, d_net, batch in STACKING_SIZES:
-            batched, dev, per = tournament_case("batched", args.device, count=4, g_net=g_net, d_net=d_net, batch=batch)
-            one, _, _ = tournament_case("one-by-one", args.device, count=4, g_net=g_net, d_net=d_net, batch=batch)
-            ra, rb = side_by_side(batched, one, args.matchings, args.repeats, dev)
-            size = stacking_size(count=4, g_net=g_net, d_net=d_net, batch=batch)
+            batched, one = (round_robin(mode, args.device, steps, count=4, g_net=g_net, d_net=d_net, batch=batch)
+                            for mode in ("batched", "one-by-one"))
+            ra, rb = side_by_side(playing(batched, steps), playing(one, steps), args.matchings, args.repeats,
+                                  one.arena.device)
+            per = len(one.arena.generators) * steps
+            size = stacking_size((*one.arena.generators, *one.arena.discriminators), batch)
             stacks = gpu or size <= CPU_STACKING_LIMIT  # what auto does with it here
             row(("e) 4x4 stacking by size: batched / one-by-one", f"{label}, batch {batch}: {size / 1e6:.1f} M",
                  f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,

@@ -21,7 +21,7 @@ from arena.engine.divergence import DivergenceGuard
 from arena.engine.match import play_match
 from games import Game
 
-__all__ = ["Match", "Outcome", "MatchRunner"]
+__all__ = ["Match", "Outcome", "MatchRunner", "stacking_size"]
 
 Match = tuple[tuple[int, ...], tuple[int, ...]]
 """Generator indices and discriminator indices of one match (one of each, except in multi-player games)."""
@@ -29,6 +29,12 @@ Match = tuple[tuple[int, ...], tuple[int, ...]]
 CPU_STACKING_LIMIT = 40_000_000
 """``auto`` stacks matches on a CPU while parameters x batch size of each agent stays below this
 (benchmarks/throughput.py row e: on 2 cores stacking paid 1.1-1.6x up to 68 M and lost above 100 M)."""
+
+
+def stacking_size(agents, batch_size: int) -> int:
+    """What ``auto`` weighs on a CPU against :data:`CPU_STACKING_LIMIT`: the largest agent's
+    parameters x batch size."""
+    return max(a.num_parameters() for a in agents) * batch_size
 
 
 @dataclasses.dataclass
@@ -134,8 +140,7 @@ class MatchRunner:
         stacked products run no faster than one after another (benchmarks/throughput.py)."""
         if self.mode == "batched" or self.arena.device.type == "cuda":
             return True
-        size = max(a.num_parameters() for a in (p.gens[0], p.discs[0]))
-        return size * self.arena.config.schedule.batch_size <= CPU_STACKING_LIMIT
+        return stacking_size((p.gens[0], p.discs[0]), self.arena.config.schedule.batch_size) <= CPU_STACKING_LIMIT
 
     def _play_one(self, p: _Planned, steps: int) -> Outcome:
         players = (*p.gens, *p.discs)
