@@ -228,6 +228,15 @@ class PanelConfig:
     """Candidates (and held-out real samples) that calibrate the panel's logit and fix M."""
     max_candidates: Annotated[int, Ge(1)] = 50
     """At most this many candidates per sample asked for."""
+    balance: bool = False
+    """A last stage for low-dimensional data: rejection by a kernel estimate of the density ratio
+    between held-out real data and the panel's output, which evens out the mass between regions
+    (modes) that the discriminators judge poorly."""
+    balance_acceptance: Annotated[float, Gt(0), Le(1)] = 0.4
+    """The mean rate at which the balance accepts the panel's output (lower: closer to exact
+    ratio rejection, more even, more candidates drawn)."""
+    balance_bandwidth: Annotated[float, Gt(0)] | None = None
+    """The kernel's width in the data's units (default: Scott's rule on the held-out data)."""
 
 
 @dataclasses.dataclass

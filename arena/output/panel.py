@@ -28,12 +28,26 @@ candidate that raise the panel's average logit before judging, each of length ``
 the data's units along ``grad_x logit`` (the raw gradient of a sharp discriminator is hundreds
 of times the data's scale; a step proportional to it throws samples off the data).
 
+**Balance** (optional, for low-dimensional data): a last rejection by a kernel estimate of the
+density ratio between held-out real data and the panel's own output, at a bandwidth that
+resolves regions rather than detail (Scott's rule on the held-out data by default). The
+discriminators judge detail well and the balance of mass between distant modes poorly (each was
+trained against one generator, not against the mixture); a kernel estimate at that scale sees
+exactly that balance. The output's density is estimated from the calibration's own candidates,
+each weighted by the probability that the panel accepts it, so the stage costs no extra draws
+to calibrate; it accepts with probability ``min(1, exp(log r(x) - M_b))``, ``M_b`` set at
+calibration for a target rate (exact ratio rejection as that rate falls). It needs only the
+held-out split and the output's samples, no knowledge of the modes; in high dimension a kernel
+density says little, and the stage should stay off.
+
 Every draw comes from the caller's random stream, so ``arena sample --seed S`` is reproducible,
 and ``n`` samples are always returned (more candidates are drawn until ``n`` are accepted).
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +56,7 @@ import torch
 from agents import Discriminator
 from arena.core.errors import ArenaError
 
-__all__ = ["Panel", "PanelSampler", "platt", "calibrated_panel", "panel_from_state"]
+__all__ = ["KernelBalance", "Panel", "PanelSampler", "platt", "calibrated_panel", "panel_from_state"]
 
 
 def platt(scores: torch.Tensor, labels: torch.Tensor, iterations: int = 100) -> tuple[float, float]:
@@ -86,6 +100,71 @@ def platt(scores: torch.Tensor, labels: torch.Tensor, iterations: int = 100) -> 
     return a, b
 
 
+class KernelBalance:
+    """Rejection by a kernel estimate of ``p_data(x) / p_out(x)``: the last stage of a panel.
+
+    Args:
+        real: held-out real samples (the estimate of ``p_data``).
+        reference: samples of the distribution to correct (``p_out``), each with a ``weight``
+            (the probability that the stages before this one accept it).
+        bandwidth: the Gaussian kernel's width, in the data's units; default Scott's rule on
+            ``real``, ``sigma * n ** (-1 / (d + 4))`` with ``sigma`` the mean of its per-coordinate
+            standard deviations.
+    """
+
+    def __init__(self, real: torch.Tensor, reference: torch.Tensor, weights: torch.Tensor | None = None,
+                 bandwidth: float | None = None, chunk: int = 1024) -> None:
+        self.real = real.detach().flatten(1).double()
+        self.reference = reference.detach().flatten(1).double().to(self.real.device)
+        w = torch.ones(self.reference.shape[0], dtype=torch.float64) if weights is None else weights.detach().double()
+        self.log_weights = w.to(self.real.device).clamp_min(1e-300).log()
+        n, d = self.real.shape
+        self.bandwidth = float(bandwidth) if bandwidth else float(self.real.std(0).mean()) * n ** (-1.0 / (d + 4))
+        self.max_log_ratio = 0.0
+        self.chunk = chunk
+
+    def _log_density(self, x: torch.Tensor, points: torch.Tensor, log_weights: torch.Tensor | None,
+                     leave_out: bool) -> torch.Tensor:
+        """``log sum_j w_j K(x_i - p_j)`` less ``log sum_j w_j`` (the kernel's constant cancels in the
+        ratio); ``leave_out``: ``x`` is ``points`` itself, and each point leaves its own term out."""
+        total = torch.logsumexp(log_weights, 0) if log_weights is not None else math.log(points.shape[0])
+        out = []
+        for start in range(0, x.shape[0], self.chunk):
+            block = x[start:start + self.chunk]
+            logk = -torch.cdist(block, points).square() / (2 * self.bandwidth ** 2)
+            if log_weights is not None:
+                logk = logk + log_weights
+            if leave_out:
+                rows = torch.arange(block.shape[0], device=x.device)
+                logk[rows, rows + start] = -math.inf
+            out.append(torch.logsumexp(logk, 1))
+        return torch.cat(out) - total
+
+    def log_ratio(self, x: torch.Tensor, _reference: bool = False) -> torch.Tensor:
+        """``log p_data(x) - log p_out(x)`` by the two kernel estimates."""
+        x = x.detach().flatten(1).double().to(self.real.device)
+        return self._log_density(x, self.real, None, False) - self._log_density(x, self.reference, self.log_weights, _reference)
+
+    def calibrate(self, acceptance: float) -> None:
+        """Set ``M_b`` so that the reference (weighted) is accepted at mean rate ``acceptance``."""
+        r = self.log_ratio(self.reference, _reference=True)
+        w = self.log_weights.exp()
+        low, high = float(r.min()) - 1.0, float(r.max())
+        for _ in range(60):  # the mean acceptance falls as M grows: bisection
+            self.max_log_ratio = 0.5 * (low + high)
+            if float((w * self.accept_log_ratio(r)).sum() / w.sum()) > acceptance:
+                low = self.max_log_ratio
+            else:
+                high = self.max_log_ratio
+
+    def accept_log_ratio(self, r: torch.Tensor) -> torch.Tensor:
+        return torch.exp((r - self.max_log_ratio).clamp(max=0.0))
+
+    def acceptance(self, x: torch.Tensor) -> torch.Tensor:
+        """The probability of accepting each sample."""
+        return self.accept_log_ratio(self.log_ratio(x)).float()
+
+
 class Panel:
     """Discriminators that judge samples together.
 
@@ -109,6 +188,8 @@ class Panel:
         self.low, self.high = low, high
         self.a, self.b, self.max_logit = 1.0, 0.0, 0.0
         self.calibrated = False
+        self.balance: KernelBalance | None = None  # a last stage, set by balance()
+        self.balance_state: dict[str, Any] = {}
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
         """The panel's average logit of being real (no gradient through the judges' weights)."""
@@ -149,10 +230,10 @@ class Panel:
         """The calibrated logit ``a * logit + b`` of every sample."""
         return self.a * self.logit(x) + self.b
 
-    def calibrate(self, candidates: torch.Tensor, real: torch.Tensor, acceptance: float | None = None) -> None:
+    def calibrate(self, candidates: torch.Tensor, real: torch.Tensor, acceptance: float | None = None) -> torch.Tensor:
         """Fit the calibration on held-out ``real`` data against (refined) ``candidates``, take ``M``
         as the largest calibrated logit of the candidates and, with ``acceptance``, choose ``gamma``
-        so that the candidates are accepted at that mean rate."""
+        so that the candidates are accepted at that mean rate. Returns the refined candidates."""
         candidates = self.refine(candidates)
         with torch.no_grad():
             fake = self.logit(candidates)
@@ -170,10 +251,24 @@ class Panel:
                     low = self.gamma
                 else:
                     high = self.gamma
+        return candidates
+
+    def add_balance(self, refined: torch.Tensor, real: torch.Tensor, acceptance: float | None = None,
+                    bandwidth: float | None = None, max_log_ratio: float | None = None) -> None:
+        """Add the kernel balance as a last stage: the output's density estimated from the
+        calibration's ``refined`` candidates, each weighted by the rejection's acceptance; its
+        ``M_b`` set for a mean rate ``acceptance`` of the output, or given."""
+        self.balance = KernelBalance(real, refined, self._accept(self.score(refined)), bandwidth)
+        if max_log_ratio is not None:
+            self.balance.max_log_ratio = max_log_ratio
+        else:
+            self.balance.calibrate(acceptance if acceptance is not None else 1.0)
 
     def acceptance(self, x: torch.Tensor) -> torch.Tensor:
-        """The probability of accepting each (refined) sample."""
-        return self._accept(self.score(x))
+        """The probability of accepting each (refined) sample: the rejection's, times the
+        balance's where there is one (two stages, each with its own draw, accept with the product)."""
+        p = self._accept(self.score(x))
+        return p * self.balance.acceptance(x).to(p.device) if self.balance is not None else p
 
     def _accept(self, scores: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
         """The probability of accepting samples with these calibrated logits."""
@@ -184,9 +279,13 @@ class Panel:
         return torch.sigmoid(self.sharpness * f).float()
 
     def state(self) -> dict[str, Any]:
-        return {"judges": [d.name for d in self.judges], "a": self.a, "b": self.b, "max_logit": self.max_logit,
-                "gamma": self.gamma, "sharpness": self.sharpness, "refine_steps": self.refine_steps,
-                "refine_lr": self.refine_lr}
+        state = {"judges": [d.name for d in self.judges], "a": self.a, "b": self.b, "max_logit": self.max_logit,
+                 "gamma": self.gamma, "sharpness": self.sharpness, "refine_steps": self.refine_steps,
+                 "refine_lr": self.refine_lr}
+        if self.balance is not None:  # with how to draw its reference again (panel_from_state)
+            state["balance"] = {**self.balance_state, "bandwidth": self.balance.bandwidth,
+                                "max_log_ratio": self.balance.max_log_ratio}
+        return state
 
 
 class PanelSampler:
@@ -260,10 +359,21 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
                          "or judges packs; give the run an unpacked discriminator, or turn the panel off")
     panel = Panel(judges, config.gamma or 0.0, config.refine_steps, config.refine_lr, data.low, data.high,
                   config.sharpness)
-    real = data.splits.get("valid", data.test)[: config.calibration]
-    panel.calibrate(draw_samples(base, config.calibration, seed), real.to(base.device),
-                    config.acceptance if config.gamma is None else None)
+    real = data.splits.get("valid", data.test)[: config.calibration].to(base.device)
+    refined = panel.calibrate(draw_samples(base, config.calibration, seed), real,
+                              config.acceptance if config.gamma is None else None)
+    if config.balance:
+        _check_dimension(real)
+        panel.add_balance(refined, real, config.balance_acceptance, config.balance_bandwidth)
+        panel.balance_state = {"seed": seed, "calibration": config.calibration}
     return PanelSampler(base, panel, config.max_candidates)
+
+
+def _check_dimension(real: torch.Tensor, most: int = 16) -> None:
+    if real.flatten(1).shape[1] > most:
+        warnings.warn(f"panel.balance estimates densities with a kernel, which says little in {real.flatten(1).shape[1]} "
+                      f"dimensions (meant for low-dimensional data, up to about {most}); consider turning it off",
+                      RuntimeWarning, stacklevel=3)
 
 
 def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None) -> PanelSampler:
@@ -273,4 +383,14 @@ def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None)
     panel = Panel([agent(name) for name in state["judges"]], state["gamma"], state["refine_steps"], state["refine_lr"],
                   low, high, sharpness=state.get("sharpness", 1.0))  # runs recorded before it had no sharpness
     panel.a, panel.b, panel.max_logit, panel.calibrated = state["a"], state["b"], state["max_logit"], True
+    if "balance" in state:  # its reference: the calibration's candidates, drawn and refined again
+        from arena.evaluation.sampling import draw_samples
+
+        if data is None:
+            raise ArenaError("a panel with a balance stage needs the run's data to rebuild it")
+        b = state["balance"]
+        real = data.splits.get("valid", data.test)[: b["calibration"]].to(base.device)
+        refined = panel.refine(draw_samples(base, b["calibration"], b["seed"]))
+        panel.add_balance(refined, real, bandwidth=b["bandwidth"], max_log_ratio=b["max_log_ratio"])
+        panel.balance_state = {"seed": b["seed"], "calibration": b["calibration"]}
     return PanelSampler(base, panel, config.max_candidates)

@@ -12,7 +12,8 @@ from torch import nn
 
 import arena
 from arena.config import parse_config
-from arena.output.panel import Panel, PanelSampler, panel_from_state, platt
+from arena.core.errors import ArenaError
+from arena.output.panel import KernelBalance, Panel, PanelSampler, panel_from_state, platt
 from tests.conftest import NetJudge, records, run_cli, tiny_raw
 
 
@@ -198,3 +199,80 @@ def test_a_recorded_panel_keeps_refined_samples_in_the_datas_range():
     assert bool(((x[~at_bound] - 1.0).abs() < 0.25).all())
     unbounded = panel_from_state(TwoModes(0.5), state, lambda name: judge, config)
     assert float(unbounded.sample(400, torch.Generator().manual_seed(0)).max()) > 1.5
+
+
+def test_kernel_balance_turns_the_outputs_mode_proportions_into_the_datas():
+    """The kernel estimate of p_data / p_out on two separated modes is 0.5 / 0.8 on A and 0.5 / 0.2
+    on B; exact ratio rejection accepts E_out[ratio] / max ratio = 1 / 2.5 = 0.4 of the output, so
+    at that target rate M_b is log 2.5 and the accepted samples are half A, half B."""
+    g = torch.Generator().manual_seed(7)
+    real, reference = TwoModes(0.5).sample(4000, g), TwoModes(0.8).sample(4000, g)
+    balance = KernelBalance(real, reference)
+    assert balance.bandwidth == pytest.approx(float(real.std()) * 4000 ** (-1 / 5)), "Scott's rule in 1-D"
+    balance.calibrate(0.4)
+    assert balance.max_log_ratio == pytest.approx(math.log(2.5), abs=0.08)
+    fresh = TwoModes(0.8).sample(20000, g)
+    p = balance.acceptance(fresh)
+    assert float(p.mean()) == pytest.approx(0.4, abs=0.02)
+    kept = fresh[torch.rand(p.shape, generator=g) < p]
+    assert float((kept < 0).float().mean()) == pytest.approx(0.5, abs=0.02)
+
+
+def test_kernel_balance_weighs_its_reference_by_the_earlier_stages_acceptance():
+    """A reference drawn 1 : 1 whose mode-A points carry 4 times the weight stands for an output of
+    80 : 20, and is corrected exactly as that output would be."""
+    g = torch.Generator().manual_seed(8)
+    real, reference = TwoModes(0.5).sample(4000, g), TwoModes(0.5).sample(4000, g)
+    weights = torch.where(reference[:, 0] < 0, 0.8, 0.2)
+    balance = KernelBalance(real, reference, weights)
+    balance.calibrate(0.4)
+    assert balance.max_log_ratio == pytest.approx(math.log(2.5), abs=0.08)
+    p = balance.acceptance(torch.tensor([[-1.0], [1.0]]))
+    assert float(p[0]) == pytest.approx(0.25, abs=0.03) and float(p[1]) == pytest.approx(1.0)
+
+
+def test_a_panel_with_the_balance_evens_out_modes_the_judges_cannot_see():
+    """Judges blind to the modes' masses (a constant logit) leave the output at 80 : 20; the balance
+    stage brings it to 1 : 1, and the panel rebuilt from its record (``arena sample``) draws its
+    reference again and accepts exactly as the calibrated one."""
+    judge, slope = slope_judge(0.0)
+    g = torch.Generator().manual_seed(9)
+    real = TwoModes(0.5).sample(3000, g)
+    panel = Panel([judge])
+    from arena.evaluation.sampling import draw_samples
+
+    refined = panel.calibrate(draw_samples(TwoModes(0.8), 3000, 11), real, acceptance=0.9)  # as calibrated_panel draws
+    plain = PanelSampler(TwoModes(0.8), panel).sample(8000, torch.Generator().manual_seed(1))
+    assert float((plain < 0).float().mean()) == pytest.approx(0.8, abs=0.02)
+    panel.add_balance(refined, real, acceptance=0.4)
+    panel.balance_state = {"seed": 11, "calibration": 3000}
+    sampler = PanelSampler(TwoModes(0.8), panel)
+    balanced = sampler.sample(8000, torch.Generator().manual_seed(1))
+    assert float((balanced < 0).float().mean()) == pytest.approx(0.5, abs=0.02)
+    assert sampler.acceptance_rate == pytest.approx(0.9 * 0.4, abs=0.02)
+
+    state = panel.state()
+    assert set(state["balance"]) == {"seed", "calibration", "bandwidth", "max_log_ratio"}
+    config = type("PanelConfig", (), {"max_candidates": 50})()
+    data = type("Data", (), {"low": None, "high": None, "splits": {"valid": real}, "test": real})()
+    rebuilt = panel_from_state(TwoModes(0.8), state, lambda name: judge, config, data)
+    probe = torch.linspace(-1.2, 1.2, 50).unsqueeze(1)
+    assert torch.equal(rebuilt.panel.acceptance(probe), panel.acceptance(probe))
+    with pytest.raises(ArenaError, match="needs the run's data"):
+        panel_from_state(TwoModes(0.8), state, lambda name: judge, config)
+
+
+def test_a_run_with_the_balance_records_it_and_samples_through_it(tmp_path):
+    g, d = tiny_raw()["agents"]
+    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
+                   eval={"every": 2}, panel={"enabled": True, "calibration": 400, "balance": True,
+                                             "balance_acceptance": 0.5})
+    arena.run(parse_config(raw), out=tmp_path / "run")
+    (output,) = [r for r in records(tmp_path / "run") if r["kind"] == "eval" and r["agent"] == "output"]
+    assert 0 < output["acceptance"] < 0.7, "the two stages together accept less than the rejection alone"
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    assert run_cli("sample", tmp_path / "run", "--mixture", "-n", 200, "--seed", 1, "-o", a) == 0
+    assert run_cli("sample", tmp_path / "run", "--mixture", "-n", 200, "--seed", 1, "-o", b) == 0
+    import numpy as np
+
+    assert np.load(a).shape == (200, 2) and np.array_equal(np.load(a), np.load(b))
