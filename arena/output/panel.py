@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -100,6 +100,25 @@ def platt(scores: torch.Tensor, labels: torch.Tensor, iterations: int = 100) -> 
     return a, b
 
 
+def _shift_for_rate(rate: Callable[[float], float], target: float, low: float, high: float, steps: int = 60) -> float:
+    """The shift in ``[low, high]`` at which ``rate(shift)``, a mean acceptance that falls as the
+    shift grows, meets ``target``: the last midpoint of a bisection."""
+    shift = 0.5 * (low + high)
+    for _ in range(steps):
+        shift = 0.5 * (low + high)
+        if rate(shift) > target:
+            low = shift
+        else:
+            high = shift
+    return shift
+
+
+def _heldout_real(data, n: int, device: torch.device | str) -> torch.Tensor:
+    """The first ``n`` held-out real samples that judge the panel: the data's validation split
+    where it has one, else its test split."""
+    return data.splits.get("valid", data.test)[:n].to(device)
+
+
 class KernelBalance:
     """Rejection by a kernel estimate of ``p_data(x) / p_out(x)``: the last stage of a panel.
 
@@ -149,13 +168,12 @@ class KernelBalance:
         """Set ``M_b`` so that the reference (weighted) is accepted at mean rate ``acceptance``."""
         r = self.log_ratio(self.reference, _reference=True)
         w = self.log_weights.exp()
-        low, high = float(r.min()) - 1.0, float(r.max())
-        for _ in range(60):  # the mean acceptance falls as M grows: bisection
-            self.max_log_ratio = 0.5 * (low + high)
-            if float((w * self.accept_log_ratio(r)).sum() / w.sum()) > acceptance:
-                low = self.max_log_ratio
-            else:
-                high = self.max_log_ratio
+
+        def rate(shift: float) -> float:
+            self.max_log_ratio = shift
+            return float((w * self.accept_log_ratio(r)).sum() / w.sum())
+
+        self.max_log_ratio = _shift_for_rate(rate, acceptance, float(r.min()) - 1.0, float(r.max()))
 
     def accept_log_ratio(self, r: torch.Tensor) -> torch.Tensor:
         return torch.exp((r - self.max_log_ratio).clamp(max=0.0))
@@ -188,8 +206,8 @@ class Panel:
         self.low, self.high = low, high
         self.a, self.b, self.max_logit = 1.0, 0.0, 0.0
         self.calibrated = False
-        self.balance: KernelBalance | None = None  # a last stage, set by balance()
-        self.balance_state: dict[str, Any] = {}
+        self.balance: KernelBalance | None = None  # a last stage, set by add_balance()
+        self.balance_origin: dict[str, Any] = {}  # how its reference was drawn (seed, calibration)
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
         """The panel's average logit of being real (no gradient through the judges' weights)."""
@@ -244,21 +262,22 @@ class Panel:
         self.max_logit = float(scores.max())
         self.calibrated = True
         if acceptance is not None:
-            low, high = -60.0, 60.0
-            for _ in range(60):  # the mean acceptance falls as gamma grows: bisection
-                self.gamma = 0.5 * (low + high)
-                if float(self._accept(scores).mean()) > acceptance:
-                    low = self.gamma
-                else:
-                    high = self.gamma
+            def rate(gamma: float) -> float:
+                self.gamma = gamma
+                return float(self._accept(scores).mean())
+
+            self.gamma = _shift_for_rate(rate, acceptance, -60.0, 60.0)
         return candidates
 
-    def add_balance(self, refined: torch.Tensor, real: torch.Tensor, acceptance: float | None = None,
-                    bandwidth: float | None = None, max_log_ratio: float | None = None) -> None:
+    def add_balance(self, refined: torch.Tensor, real: torch.Tensor, origin: dict[str, Any],
+                    acceptance: float | None = None, bandwidth: float | None = None,
+                    max_log_ratio: float | None = None) -> None:
         """Add the kernel balance as a last stage: the output's density estimated from the
         calibration's ``refined`` candidates, each weighted by the rejection's acceptance; its
-        ``M_b`` set for a mean rate ``acceptance`` of the output, or given."""
+        ``M_b`` set for a mean rate ``acceptance`` of the output, or given. ``origin`` (the seed
+        and size of the calibration's draw) is recorded so that the reference can be drawn again."""
         self.balance = KernelBalance(real, refined, self._accept(self.score(refined)), bandwidth)
+        self.balance_origin = dict(origin)
         if max_log_ratio is not None:
             self.balance.max_log_ratio = max_log_ratio
         else:
@@ -283,7 +302,7 @@ class Panel:
                  "gamma": self.gamma, "sharpness": self.sharpness, "refine_steps": self.refine_steps,
                  "refine_lr": self.refine_lr}
         if self.balance is not None:  # with how to draw its reference again (panel_from_state)
-            state["balance"] = {**self.balance_state, "bandwidth": self.balance.bandwidth,
+            state["balance"] = {**self.balance_origin, "bandwidth": self.balance.bandwidth,
                                 "max_log_ratio": self.balance.max_log_ratio}
         return state
 
@@ -359,19 +378,20 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
                          "or judges packs; give the run an unpacked discriminator, or turn the panel off")
     panel = Panel(judges, config.gamma or 0.0, config.refine_steps, config.refine_lr, data.low, data.high,
                   config.sharpness)
-    real = data.splits.get("valid", data.test)[: config.calibration].to(base.device)
+    real = _heldout_real(data, config.calibration, base.device)
     refined = panel.calibrate(draw_samples(base, config.calibration, seed), real,
                               config.acceptance if config.gamma is None else None)
     if config.balance:
         _check_dimension(real)
-        panel.add_balance(refined, real, config.balance_acceptance, config.balance_bandwidth)
-        panel.balance_state = {"seed": seed, "calibration": config.calibration}
+        panel.add_balance(refined, real, {"seed": seed, "calibration": config.calibration},
+                          config.balance_acceptance, config.balance_bandwidth)
     return PanelSampler(base, panel, config.max_candidates)
 
 
 def _check_dimension(real: torch.Tensor, most: int = 16) -> None:
-    if real.flatten(1).shape[1] > most:
-        warnings.warn(f"panel.balance estimates densities with a kernel, which says little in {real.flatten(1).shape[1]} "
+    dimensions = real.flatten(1).shape[1]
+    if dimensions > most:
+        warnings.warn(f"panel.balance estimates densities with a kernel, which says little in {dimensions} "
                       f"dimensions (meant for low-dimensional data, up to about {most}); consider turning it off",
                       RuntimeWarning, stacklevel=3)
 
@@ -389,8 +409,8 @@ def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None)
         if data is None:
             raise ArenaError("a panel with a balance stage needs the run's data to rebuild it")
         b = state["balance"]
-        real = data.splits.get("valid", data.test)[: b["calibration"]].to(base.device)
         refined = panel.refine(draw_samples(base, b["calibration"], b["seed"]))
-        panel.add_balance(refined, real, bandwidth=b["bandwidth"], max_log_ratio=b["max_log_ratio"])
-        panel.balance_state = {"seed": b["seed"], "calibration": b["calibration"]}
+        panel.add_balance(refined, _heldout_real(data, b["calibration"], base.device),
+                          {"seed": b["seed"], "calibration": b["calibration"]},
+                          bandwidth=b["bandwidth"], max_log_ratio=b["max_log_ratio"])
     return PanelSampler(base, panel, config.max_candidates)

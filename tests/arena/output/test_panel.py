@@ -244,8 +244,7 @@ def test_a_panel_with_the_balance_evens_out_modes_the_judges_cannot_see():
     refined = panel.calibrate(draw_samples(TwoModes(0.8), 3000, 11), real, acceptance=0.9)  # as calibrated_panel draws
     plain = PanelSampler(TwoModes(0.8), panel).sample(8000, torch.Generator().manual_seed(1))
     assert float((plain < 0).float().mean()) == pytest.approx(0.8, abs=0.02)
-    panel.add_balance(refined, real, acceptance=0.4)
-    panel.balance_state = {"seed": 11, "calibration": 3000}
+    panel.add_balance(refined, real, {"seed": 11, "calibration": 3000}, acceptance=0.4)
     sampler = PanelSampler(TwoModes(0.8), panel)
     balanced = sampler.sample(8000, torch.Generator().manual_seed(1))
     assert float((balanced < 0).float().mean()) == pytest.approx(0.5, abs=0.02)
