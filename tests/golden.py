@@ -6,7 +6,16 @@ runs the same configs and compares. A fingerprint holds the metrics log with its
 fields removed, ``results.json``, ``lineage.json``, ``mixture.json`` and ``leaderboard.json``
 as their exact text, and a SHA-256 of every agent's final weights, buffers and optimizer
 state. Bit identity is only defined on one platform (torch build, CPU instruction set, one
-thread), which the file records too.
+thread), so the file keeps one set of fingerprints per platform it was recorded on; a test run
+elsewhere compares the numbers within a tolerance.
+
+``python -m tests.golden``: the numbers moved (a change meant to move them): record every
+config here, and forget every other platform's records.
+``python -m tests.golden NAME ...``: record these configs here, forget other platforms' records
+of them (they are stale), keep everything else.
+``python -m tests.golden --add-platform``: the code did not move, the machine did: record every
+config on this platform beside the others' (run ``pytest tests/test_golden_runs.py`` first: it
+checks this platform against the others within the tolerance).
 """
 
 from __future__ import annotations
@@ -133,7 +142,35 @@ def shipped() -> list[str]:
     return sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))
 
 
-def record(names: list[str] | None = None) -> None:
+def load() -> dict[str, Any]:
+    """The recorded fingerprints: ``{"platforms": [{"platform": {...}, "runs": {name: fingerprint}}]}``."""
+    if not GOLDEN.is_file():
+        return {"platforms": []}
+    data = json.loads(GOLDEN.read_text())
+    if "platforms" not in data:  # the first format: one platform
+        data = {"platforms": [data]}
+    return data
+
+
+def runs_here(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The fingerprints recorded on this platform, or None."""
+    for entry in data["platforms"]:
+        if entry["platform"] == platform_key():
+            return entry["runs"]
+    return None
+
+
+def runs_anywhere(data: dict[str, Any]) -> dict[str, Any]:
+    """For every recorded config, a fingerprint: this platform's where there is one, else another's."""
+    out: dict[str, Any] = {}
+    for entry in data["platforms"]:
+        for name, fp in entry["runs"].items():
+            out.setdefault(name, fp)
+    here = runs_here(data) or {}
+    return {**out, **here}
+
+
+def record(names: list[str] | None = None, add_platform: bool = False) -> None:
     import os
     import tempfile
 
@@ -141,19 +178,32 @@ def record(names: list[str] | None = None) -> None:
     if pinned:  # numpy's BLAS threads (the held-out mixture weights' fit) move the last digits
         raise SystemExit(f"unset {', '.join(pinned)}: the tests (and CI) run without it, and it changes the last digits "
                          f"of numbers computed by numpy")
+    if names and add_platform:
+        raise SystemExit("--add-platform records every config; name none")
 
-    data = {"platform": platform_key(), "runs": {}}
-    if names and GOLDEN.is_file():  # record some configs anew, keep the others
-        data = json.loads(GOLDEN.read_text())
-        if data["platform"] != platform_key():
-            raise SystemExit(f"{GOLDEN} was recorded on {data['platform']}; record every config on this platform")
+    data = load()
+    todo = names or shipped()
+    if names:  # other platforms' records of these configs are stale
+        for entry in data["platforms"]:
+            if entry["platform"] != platform_key():
+                for name in names:
+                    entry["runs"].pop(name, None)
+    elif not add_platform:  # the numbers moved everywhere
+        data["platforms"] = []
+    data["platforms"] = [e for e in data["platforms"] if e["runs"] or e["platform"] == platform_key()]
+    here = runs_here(data)
+    if here is None:
+        here = {}
+        data["platforms"].append({"platform": platform_key(), "runs": here})
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names or shipped():
+        for name in todo:
             print(f"recording {name}", file=sys.stderr)
-            data["runs"][name] = run_one(name, Path(tmp) / name)
+            here[name] = run_one(name, Path(tmp) / name)
     GOLDEN.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {GOLDEN}", file=sys.stderr)
+    print(f"wrote {GOLDEN} ({len(todo)} config(s) on {platform_key()})", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    record(sys.argv[1:] or None)
+    argv = sys.argv[1:]
+    add = "--add-platform" in argv
+    record([a for a in argv if a != "--add-platform"] or None, add_platform=add)
