@@ -44,7 +44,7 @@ PACGAN = {  # PacGAN Table 1 (10 trials): modes, % high quality, reverse KL
     "grid25": {"GAN": ("17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07"), "PacGAN4": ("24.8 ± 0.2", "93.6 ± 0.6", "0.04 ± 0.01")},
 }
 MODES = {"ring8": 8, "grid25": 25}
-METRICS = ["modes", "high_quality", "reverse_kl"]
+METRICS = ["modes", "high_quality", "reverse_kl", "spread"]
 
 
 def arena_cli(*args: str) -> str:
@@ -63,7 +63,7 @@ def run_seeds(config: str, seeds: list[int], parent: Path, sets: list[str]) -> P
         arena_cli("run", config, "--seeds", ",".join(map(str, seeds)), "--out", str(parent), "--quiet",
                   *[x for s in sets for x in ("--set", s)])
     for _, run_dir in SeedsDir(parent).runs():
-        if "mixture" not in run_dir.evaluations():
+        if not set(METRICS) <= set(run_dir.evaluations().get("mixture", {})):
             arena_cli("eval", str(run_dir.path), "--mixture", "--seed", "0", "-n", "2500")
     return parent
 
@@ -149,15 +149,15 @@ def main() -> None:
         same_wall = run_seeds(pair_cfg, args.seeds, out / f"pair_{data}_wall",
                               budget(max(1, int(rate * wall) // per_matching), per_matching))
         print(f"\n### {data} ({len(args.seeds)} seeds; 2,500 samples; mean ± s.e. [worst seed])\n")
-        print("| model | seeds | pair-rounds | modes | % high quality | reverse KL | training (s) | time to quality (s) |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| model | seeds | pair-rounds | modes | % high quality | reverse KL | spread | training (s) | time to quality (s) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         lines = [row(f"(b) tournament output (configs/tournament_{data}.yaml)", tour, modes),
                  row("(a) improved single pair, same pair-rounds", same_rounds, modes),
                  row("(a) improved single pair, same wall time", same_wall, modes)]
         for text, _ in lines:
             print(text)
         for name, cells in PACGAN[data].items():
-            print(f"| PacGAN Table 1, {name} (400 epochs) | 10 | 400,000 | {' | '.join(cells)} | | |")
+            print(f"| PacGAN Table 1, {name} (400 epochs) | 10 | 400,000 | {' | '.join(cells)} | | | |")
         # the ratings against true quality: every generator of every seed's tournament at every kept
         # checkpoint (snapshots of training), rated against the common panel, under each judgement
         print(f"\nSpearman's rho between rating and true quality (every generator of the {len(args.seeds)} tournaments at "

@@ -160,7 +160,7 @@ class ToyMixture(Points):
         return out
 
     def eval_metrics(self, data):
-        return ["modes"]
+        return ["modes", "spread"]
 
     def histogram(self, samples):
         return mode_counts(samples, self.centers, self.std) / samples.shape[0]

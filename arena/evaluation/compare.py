@@ -23,9 +23,9 @@ __all__ = ["DIRECTION", "Group", "Comparison", "load_group", "compare", "summari
 DIRECTION = {
     "modes": "higher", "high_quality": "higher", "reverse_kl": "lower", "quality": "higher", "tv": "lower",
     "symbols": "higher", "d_gap": "lower", "d_opt_gap": "lower", "parzen_ll": "higher", "fd": "lower",
-    "precision": "higher", "recall": "higher", "classes_covered": "higher", "class_kl": "lower",
+    "precision": "higher", "recall": "higher", "classes_covered": "higher", "class_kl": "lower", "spread": "one",
 }
-"""Which way each metric is better; the worst seed is the one furthest the other way."""
+"""Which way each metric is better (``one``: nearest 1); the worst seed is the one furthest the other way."""
 
 _NOT_METRICS = {"kind", "matching", "rounds", "agent", "protocol", "time", "seed", "samples", "components", "weights",
                 "parzen_se", "parzen_sigma", "classifier_accuracy"}
@@ -95,7 +95,10 @@ def summarize(values: list[float], direction: str | None) -> dict[str, float | N
     n = len(values)
     mean = sum(values) / n
     se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n) if n > 1 else None
-    worst = (min(values) if direction == "higher" else max(values)) if direction else None
+    if direction == "one":
+        worst: float | None = max(values, key=lambda v: abs(v - 1))
+    else:
+        worst = (min(values) if direction == "higher" else max(values)) if direction else None
     return {"mean": mean, "se": se, "worst": worst, "n": n}
 
 

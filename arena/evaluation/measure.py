@@ -19,7 +19,7 @@ from agents import Discriminator
 from arena.core.errors import ConfigError, UnknownId
 from arena.core.registry import Registry
 from arena.data import DataSource
-from arena.evaluation.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics
+from arena.evaluation.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics, mode_spread
 from arena.evaluation.sampling import draw_samples
 
 __all__ = ["Measurement", "metrics", "applicable_metrics", "measure"]
@@ -44,6 +44,11 @@ class Measurement:
 def _modes(m: Measurement) -> dict[str, float]:
     kind = m.data.kind
     return mode_metrics(m.samples, kind.centers, kind.std)
+
+
+def _spread(m: Measurement) -> dict[str, float]:
+    kind = m.data.kind
+    return mode_spread(m.samples, kind.centers, kind.std)
 
 
 def _histogram(m: Measurement) -> dict[str, float]:
@@ -129,6 +134,8 @@ def _coverage(m: Measurement) -> dict[str, float]:
 metrics: Registry[dict[str, float]] = Registry("metric")
 """Every ``arena eval`` metric; each maps a :class:`Measurement` to named numbers."""
 metrics.register("modes", _modes, "modes covered, % high quality, reverse KL (toy mixtures; PacGAN's definitions)")
+metrics.register("spread", _spread, "spread of the high-quality samples about their centres over the data's own (1: as the data; "
+                 "below 1: modes contracted; toy mixtures)")
 metrics.register("equilibrium", _equilibrium, "mean |D(x) - 1/2| and mean |D(x) - D*(x)| on real data (known 1-D density)")
 metrics.register("histogram", _histogram, "total variation from the data's symbol probabilities, symbols drawn (categorical data)")
 metrics.register("parzen", _parzen, "Gaussian Parzen-window log-likelihood of the test split (images; the paper's protocol)")

@@ -37,7 +37,7 @@ def test_eval_errors(ring_run, capsys):
     assert run_cli("eval", ring_run, "--metrics", "fid") == 2
     assert "unknown metric 'fid'" in capsys.readouterr().err
     assert run_cli("eval", ring_run, "--metrics", "parzen") == 2
-    assert "'parzen' does not apply to ring8 data (applicable: modes)" in capsys.readouterr().err
+    assert "'parzen' does not apply to ring8 data (applicable: modes, spread)" in capsys.readouterr().err
     assert run_cli("eval", ring_run, "--agent", "d") == 2
     assert "d is a discriminator" in capsys.readouterr().err
 

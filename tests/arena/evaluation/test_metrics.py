@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from arena.data.toy import mixture_centers
-from arena.evaluation.metrics import mode_metrics
+from arena.evaluation.metrics import mode_metrics, mode_spread
 
 RING = mixture_centers("ring", modes=8, radius=1.0)
 
@@ -120,3 +120,26 @@ def test_class_coverage():
     assert class_coverage(torch.arange(10).repeat(5), 10) == {"classes_covered": 10, "class_kl": pytest.approx(0.0, abs=1e-12)}
     one = class_coverage(torch.full((40,), 3), 10)
     assert one["classes_covered"] == 1 and one["class_kl"] == pytest.approx(math.log(10))
+
+
+@pytest.mark.parametrize("dim", [1, 2, 5])
+def test_spread_is_one_on_the_data_itself(dim):
+    torch.manual_seed(0)
+    centers = torch.randn(4, dim) * 10
+    samples = centers[torch.randint(0, 4, (200_000,))] + 0.05 * torch.randn(200_000, dim)
+    assert mode_spread(samples, centers, 0.05)["spread"] == pytest.approx(1.0, abs=0.005)
+
+
+def test_spread_measures_a_contraction_and_a_blur():
+    torch.manual_seed(1)
+    idx = torch.randint(0, 8, (100_000,))
+    noise = torch.randn(100_000, 2)
+    assert mode_spread(RING[idx] + 0.25 * 0.01 * noise, RING, 0.01)["spread"] == pytest.approx(0.25 / 0.974, rel=0.01)
+    # every sample on its centre: nothing spread at all
+    assert mode_spread(RING[idx], RING, 0.01)["spread"] == 0.0
+    # a blur of 2 std: the kept (within 3 std) samples spread more than the data's
+    assert mode_spread(RING[idx] + 0.02 * noise, RING, 0.01)["spread"] > 1.2
+
+
+def test_spread_is_nan_without_a_high_quality_sample():
+    assert math.isnan(mode_spread(torch.full((10, 2), 50.0), RING, 0.01)["spread"])
