@@ -224,6 +224,11 @@ class PanelConfig:
     """Gradient steps up the panel's logit on every candidate before it is judged (0: none)."""
     refine_lr: Annotated[float, Gt(0)] = 0.01
     """The length of each step, in the data's units."""
+    refine_to: Literal["peak", "real"] = "peak"
+    """How far a candidate climbs: ``peak``, all ``refine_steps`` (candidates pile up near the
+    logit's maxima, contracting the modes); ``real``, until its logit reaches a level of the
+    held-out real data's logits, the candidates' own levels mapped monotonically onto the real
+    data's (fixed at calibration), so that the refined output is as spread as the data."""
     calibration: Annotated[int, Ge(100)] = 5000
     """Candidates (and held-out real samples) that calibrate the panel's logit and fix M."""
     max_candidates: Annotated[int, Ge(1)] = 50

@@ -275,3 +275,80 @@ def test_a_run_with_the_balance_records_it_and_samples_through_it(tmp_path):
     import numpy as np
 
     assert np.load(a).shape == (200, 2) and np.array_equal(np.load(a), np.load(b))
+
+
+class Bowl(nn.Module):
+    """A logit that falls with the squared distance from 0: ``-x^2``."""
+
+    def forward(self, x):
+        return -(x * x).sum(1, keepdim=True)
+
+
+def test_refining_to_real_levels_keeps_the_datas_spread_where_the_peak_contracts_it():
+    g = torch.Generator().manual_seed(0)
+    candidates, real = torch.randn(4000, 1, generator=g), 0.1 * torch.randn(4000, 1, generator=g)
+    peak = Panel([NetJudge(Bowl())], refine_steps=800, refine_lr=0.005)
+    climbed = peak.refine(candidates)
+    assert float(climbed.std()) < 0.01, "every candidate ends within a step of the logit's maximum"
+    to_real = Panel([NetJudge(Bowl())], refine_steps=800, refine_lr=0.005, refine_to="real")
+    with pytest.raises(ArenaError, match="calibrating"):
+        to_real.refine(candidates)
+    refined = to_real.calibrate(candidates, real)
+    # the refined candidates' logits follow the real data's, so here their spread is the data's
+    assert float(refined.std()) == pytest.approx(0.1, rel=0.08)
+    assert float(refined.abs().median()) == pytest.approx(float(real.abs().median()), rel=0.08)
+    # a candidate's level rises with its starting logit, and the map is the real data's quantiles
+    levels = to_real.target_levels(Bowl()(candidates).flatten())
+    order = Bowl()(candidates).flatten().argsort()
+    assert bool((levels[order].diff() >= 0).all())
+    assert float(levels.max()) <= 0.0 and float(levels.min()) == pytest.approx(float(Bowl()(real).min()), rel=1e-4)
+
+
+def test_candidates_already_as_real_as_the_data_hardly_move():
+    g = torch.Generator().manual_seed(1)
+    panel = Panel([NetJudge(Bowl())], refine_steps=50, refine_lr=0.01, refine_to="real")
+    real = 0.1 * torch.randn(4000, 1, generator=g)
+    candidates = 0.1 * torch.randn(4000, 1, generator=g)
+    refined = panel.calibrate(candidates, real)
+    moved = (refined - candidates).abs().flatten()
+    # (each candidate climbs at most to its level, which sampling noise puts a little above or below it)
+    assert float(moved.median()) < 0.002 and float((moved > 0.01).float().mean()) < 0.02
+
+
+def test_a_recorded_panel_refines_to_the_same_real_levels():
+    g = torch.Generator().manual_seed(2)
+    judge = NetJudge(Bowl())
+    panel = Panel([judge], gamma=-50.0, refine_steps=200, refine_lr=0.01, refine_to="real")
+    panel.calibrate(torch.randn(2000, 1, generator=g), 0.2 * torch.randn(2000, 1, generator=g))
+    state = panel.state()
+    assert state["refine_to"] == "real" and len(state["levels"][0]) == Panel.LEVELS
+    assert "refine_to" not in Panel([judge]).state(), "a panel that climbs to the peak records what it did before"
+    config = type("PanelConfig", (), {"max_candidates": 50})()
+    rebuilt = panel_from_state(TwoModes(0.5), state, lambda name: judge, config)
+    x = torch.randn(500, 1, generator=g)
+    assert torch.equal(rebuilt.panel.refine(x), panel.refine(x))
+
+
+def test_refine_to_is_checked():
+    with pytest.raises(ValueError, match="refine_to"):
+        Panel([NetJudge(Bowl())], refine_to="top")
+    with pytest.raises(ArenaError, match="refine_to"):
+        parse_config(tiny_raw(panel={"enabled": True, "refine_to": "top"}))
+
+
+def test_a_run_that_refines_to_real_levels_records_them_and_samples_the_same(tmp_path):
+    g, d = tiny_raw()["agents"]
+    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
+                   eval={"every": 2}, panel={"enabled": True, "calibration": 400, "refine_steps": 5,
+                                             "refine_lr": 0.05, "refine_to": "real"})
+    arena.run(parse_config(raw), out=tmp_path / "run")
+    import json
+
+    import numpy as np
+
+    panel = json.loads((tmp_path / "run" / "mixture.json").read_text())["panel"]
+    assert panel["refine_to"] == "real" and [len(v) for v in panel["levels"]] == [Panel.LEVELS] * 2
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    assert run_cli("sample", tmp_path / "run", "--mixture", "-n", 200, "--seed", 1, "-o", a) == 0
+    assert run_cli("sample", tmp_path / "run", "--mixture", "-n", 200, "--seed", 1, "-o", b) == 0
+    assert np.load(a).shape == (200, 2) and np.array_equal(np.load(a), np.load(b))
