@@ -10,7 +10,9 @@ weights, as the configs turn them on):
   same wall time on this CPU;
 - (b) the tournament's output (configs/tournament_<data>.yaml);
 
-mean ± standard error [worst seed], beside PacGAN's GAN and PacGAN4 rows (REFERENCE.md); the time
+mean ± standard error [worst seed] of modes, % high quality, reverse KL and `spread` (the
+high-quality samples' spread about their modes over the data's: below 1, the modes are contracted,
+which % high quality rewards), beside PacGAN's GAN and PacGAN4 rows (REFERENCE.md); the time
 to quality (seconds of training until the output first covers every mode with >= 95 % high
 quality, from the evaluations during training); and Spearman's rho between the ratings and the
 true quality of a population with a spread of quality: every generator of a tournament at every
