@@ -9,7 +9,7 @@ import math
 import pytest
 
 from arena.core.errors import ArenaError
-from arena.evaluation.compare import Group, compare, summarize, welch
+from arena.evaluation.compare import DIRECTION, Group, compare, summarize, welch
 from arena.evaluation.protocol import EVALUATOR, protocol
 from tests.conftest import run_cli, tiny_raw
 
@@ -83,3 +83,9 @@ def test_arena_compare_over_seeds_through_the_cli(tmp_path, write_config, capsys
     assert run_cli("compare", tmp_path / "fast", tmp_path / "slow") == 2
     assert "was measured under another protocol (400 samples" in capsys.readouterr().err
     assert run_cli("compare", tmp_path / "fast", tmp_path / "slow", "--any-protocol") == 0
+
+
+def test_the_worst_spread_is_the_one_furthest_from_the_datas():
+    assert DIRECTION["spread"] == "one"
+    assert summarize([0.9, 0.5, 1.3], "one")["worst"] == 0.5
+    assert summarize([0.9, 0.8, 1.3], "one")["worst"] == 1.3
