@@ -228,7 +228,9 @@ class PanelConfig:
     """How far a candidate climbs: ``peak``, all ``refine_steps`` (candidates pile up near the
     logit's maxima, contracting the modes); ``real``, until its logit reaches a level of the
     held-out real data's logits, the candidates' own levels mapped monotonically onto the real
-    data's (fixed at calibration), so that the refined output is as spread as the data."""
+    data's (fixed at calibration): less contraction where the logit falls with the distance from
+    a mode (on grid25 it kept 0.6 of the data's spread instead of 0.4, but at 82 % high quality
+    instead of 96-99 %: benchmarks/RESULTS.md, 2026-12-02)."""
     calibration: Annotated[int, Ge(100)] = 5000
     """Candidates (and held-out real samples) that calibrate the panel's logit and fix M."""
     max_candidates: Annotated[int, Ge(1)] = 50
