@@ -37,17 +37,8 @@ quantile ``q`` (a monotone map of one distribution onto the other, with no rando
 logit falls with the distance from a mode's centre, the refined output is then about as spread as
 the data; on grid25 the discriminators' logits do not (0.6 of the spread, at 82 % high quality).
 
-**Balance** (optional, for low-dimensional data): a last rejection by a kernel estimate of the
-density ratio between held-out real data and the panel's own output, at a bandwidth that
-resolves regions rather than detail (Scott's rule on the held-out data by default). The
-discriminators judge detail well and the balance of mass between distant modes poorly (each was
-trained against one generator, not against the mixture); a kernel estimate at that scale sees
-exactly that balance. The output's density is estimated from the calibration's own candidates,
-each weighted by the probability that the panel accepts it, so the stage costs no extra draws
-to calibrate; it accepts with probability ``min(1, exp(log r(x) - M_b))``, ``M_b`` set at
-calibration for a target rate (exact ratio rejection as that rate falls). It needs only the
-held-out split and the output's samples, no knowledge of the modes; in high dimension a kernel
-density says little, and the stage should stay off.
+**Balance** (optional, for low-dimensional data; :mod:`arena.output.balance`): a last rejection by a
+kernel estimate of the density ratio between held-out real data and the panel's own output.
 
 Every draw comes from the caller's random stream, so ``arena sample --seed S`` is reproducible,
 and ``n`` samples are always returned (more candidates are drawn until ``n`` are accepted).
@@ -55,15 +46,14 @@ and ``n`` samples are always returned (more candidates are drawn until ``n`` are
 
 from __future__ import annotations
 
-import math
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from agents import Discriminator
 from arena.core.errors import ArenaError
+from arena.output.balance import KernelBalance, check_dimension, shift_for_rate
 
 __all__ = ["KernelBalance", "Panel", "PanelSampler", "platt", "calibrated_panel", "panel_from_state"]
 
@@ -109,87 +99,10 @@ def platt(scores: torch.Tensor, labels: torch.Tensor, iterations: int = 100) -> 
     return a, b
 
 
-def _shift_for_rate(rate: Callable[[float], float], target: float, low: float, high: float, steps: int = 60) -> float:
-    """The shift in ``[low, high]`` at which ``rate(shift)``, a mean acceptance that falls as the
-    shift grows, meets ``target``: the last midpoint of a bisection."""
-    shift = 0.5 * (low + high)
-    for _ in range(steps):
-        shift = 0.5 * (low + high)
-        if rate(shift) > target:
-            low = shift
-        else:
-            high = shift
-    return shift
-
-
 def _heldout_real(data, n: int, device: torch.device | str) -> torch.Tensor:
     """The first ``n`` held-out real samples that judge the panel: the data's validation split
     where it has one, else its test split."""
     return data.splits.get("valid", data.test)[:n].to(device)
-
-
-class KernelBalance:
-    """Rejection by a kernel estimate of ``p_data(x) / p_out(x)``: the last stage of a panel.
-
-    Args:
-        real: held-out real samples (the estimate of ``p_data``).
-        reference: samples of the distribution to correct (``p_out``), each with a ``weight``
-            (the probability that the stages before this one accept it).
-        bandwidth: the Gaussian kernel's width, in the data's units; default Scott's rule on
-            ``real``, ``sigma * n ** (-1 / (d + 4))`` with ``sigma`` the mean of its per-coordinate
-            standard deviations.
-    """
-
-    def __init__(self, real: torch.Tensor, reference: torch.Tensor, weights: torch.Tensor | None = None,
-                 bandwidth: float | None = None, chunk: int = 1024) -> None:
-        self.real = real.detach().flatten(1).double()
-        self.reference = reference.detach().flatten(1).double().to(self.real.device)
-        w = torch.ones(self.reference.shape[0], dtype=torch.float64) if weights is None else weights.detach().double()
-        self.log_weights = w.to(self.real.device).clamp_min(1e-300).log()
-        n, d = self.real.shape
-        self.bandwidth = float(bandwidth) if bandwidth else float(self.real.std(0).mean()) * n ** (-1.0 / (d + 4))
-        self.max_log_ratio = 0.0
-        self.chunk = chunk
-
-    def _log_density(self, x: torch.Tensor, points: torch.Tensor, log_weights: torch.Tensor | None,
-                     leave_out: bool) -> torch.Tensor:
-        """``log sum_j w_j K(x_i - p_j)`` less ``log sum_j w_j`` (the kernel's constant cancels in the
-        ratio); ``leave_out``: ``x`` is ``points`` itself, and each point leaves its own term out."""
-        total = torch.logsumexp(log_weights, 0) if log_weights is not None else math.log(points.shape[0])
-        out = []
-        for start in range(0, x.shape[0], self.chunk):
-            block = x[start:start + self.chunk]
-            logk = -torch.cdist(block, points).square() / (2 * self.bandwidth ** 2)
-            if log_weights is not None:
-                logk = logk + log_weights
-            if leave_out:
-                rows = torch.arange(block.shape[0], device=x.device)
-                logk[rows, rows + start] = -math.inf
-            out.append(torch.logsumexp(logk, 1))
-        return torch.cat(out) - total
-
-    def log_ratio(self, x: torch.Tensor, _reference: bool = False) -> torch.Tensor:
-        """``log p_data(x) - log p_out(x)`` by the two kernel estimates."""
-        x = x.detach().flatten(1).double().to(self.real.device)
-        return self._log_density(x, self.real, None, False) - self._log_density(x, self.reference, self.log_weights, _reference)
-
-    def calibrate(self, acceptance: float) -> None:
-        """Set ``M_b`` so that the reference (weighted) is accepted at mean rate ``acceptance``."""
-        r = self.log_ratio(self.reference, _reference=True)
-        w = self.log_weights.exp()
-
-        def rate(shift: float) -> float:
-            self.max_log_ratio = shift
-            return float((w * self.accept_log_ratio(r)).sum() / w.sum())
-
-        self.max_log_ratio = _shift_for_rate(rate, acceptance, float(r.min()) - 1.0, float(r.max()))
-
-    def accept_log_ratio(self, r: torch.Tensor) -> torch.Tensor:
-        return torch.exp((r - self.max_log_ratio).clamp(max=0.0))
-
-    def acceptance(self, x: torch.Tensor) -> torch.Tensor:
-        """The probability of accepting each sample."""
-        return self.accept_log_ratio(self.log_ratio(x)).float()
 
 
 class Panel:
@@ -312,7 +225,7 @@ class Panel:
                 self.gamma = gamma
                 return float(self._accept(scores).mean())
 
-            self.gamma = _shift_for_rate(rate, acceptance, -60.0, 60.0)
+            self.gamma = shift_for_rate(rate, acceptance, -60.0, 60.0)
         return candidates
 
     def add_balance(self, refined: torch.Tensor, real: torch.Tensor, origin: dict[str, Any],
@@ -440,18 +353,10 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
     refined = panel.calibrate(draw_samples(base, config.calibration, seed), real,
                               config.acceptance if config.gamma is None else None)
     if config.balance:
-        _check_dimension(real)
+        check_dimension(real)
         panel.add_balance(refined, real, {"seed": seed, "calibration": config.calibration},
                           config.balance_acceptance, config.balance_bandwidth)
     return PanelSampler(base, panel, config.max_candidates)
-
-
-def _check_dimension(real: torch.Tensor, most: int = 16) -> None:
-    dimensions = real.flatten(1).shape[1]
-    if dimensions > most:
-        warnings.warn(f"panel.balance estimates densities with a kernel, which says little in {dimensions} "
-                      f"dimensions (meant for low-dimensional data, up to about {most}); consider turning it off",
-                      RuntimeWarning, stacklevel=3)
 
 
 def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None) -> PanelSampler:
