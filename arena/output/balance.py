@@ -102,9 +102,11 @@ class KernelBalance:
         return self.accept_log_ratio(self.log_ratio(x)).float()
 
 
-def check_dimension(real: torch.Tensor, most: int = 16) -> None:
+def check_dimension(real: torch.Tensor, stage: str = "panel.balance", most: int = 16) -> None:
+    """Warn where a stage that works with neighbourhoods (a kernel density, nearest neighbours) is
+    turned on for data of more than ``most`` dimensions, where they say little."""
     dimensions = real.flatten(1).shape[1]
     if dimensions > most:
-        warnings.warn(f"panel.balance estimates densities with a kernel, which says little in {dimensions} "
+        warnings.warn(f"{stage} works with neighbourhoods of held-out samples, which say little in {dimensions} "
                       f"dimensions (meant for low-dimensional data, up to about {most}); consider turning it off",
                       RuntimeWarning, stacklevel=3)

@@ -40,6 +40,11 @@ the data; on grid25 the discriminators' logits do not (0.6 of the spread, at 82 
 **Balance** (optional, for low-dimensional data; :mod:`arena.output.balance`): a last rejection by a
 kernel estimate of the density ratio between held-out real data and the panel's own output.
 
+**Renoise** (optional, for low-dimensional data; :mod:`arena.output.renoise`): puts back on every
+accepted sample the noise the refinement takes from real data: a Gaussian draw fitted to the
+residuals ``x - refine(x)`` of the held-out real samples whose refined points lie nearest it. On
+grid25 it brought the output's spread from 0.4 of the data's back to 1.0, at 98 % high quality.
+
 Every draw comes from the caller's random stream, so ``arena sample --seed S`` is reproducible,
 and ``n`` samples are always returned (more candidates are drawn until ``n`` are accepted).
 """
@@ -54,8 +59,9 @@ import torch
 from agents import Discriminator
 from arena.core.errors import ArenaError
 from arena.output.balance import KernelBalance, check_dimension, shift_for_rate
+from arena.output.renoise import LocalNoise
 
-__all__ = ["KernelBalance", "Panel", "PanelSampler", "platt", "calibrated_panel", "panel_from_state"]
+__all__ = ["KernelBalance", "LocalNoise", "Panel", "PanelSampler", "platt", "calibrated_panel", "panel_from_state"]
 
 
 def platt(scores: torch.Tensor, labels: torch.Tensor, iterations: int = 100) -> tuple[float, float]:
@@ -139,6 +145,8 @@ class Panel:
         self.calibrated = False
         self.balance: KernelBalance | None = None  # a last stage, set by add_balance()
         self.balance_origin: dict[str, Any] = {}  # how its reference was drawn (seed, calibration)
+        self.renoise: LocalNoise | None = None  # the noise stage, set by add_renoise()
+        self.renoise_origin: dict[str, Any] = {}  # how many held-out samples its residuals came from
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
         """The panel's average logit of being real (no gradient through the judges' weights)."""
@@ -242,6 +250,25 @@ class Panel:
         else:
             self.balance.calibrate(acceptance if acceptance is not None else 1.0)
 
+    def add_renoise(self, real: torch.Tensor, neighbours: int, origin: dict[str, Any]) -> None:
+        """Add the noise stage: ``real`` (held-out samples) refined as the candidates are, and their
+        residuals, each output sample's noise fitted to its ``neighbours`` nearest. ``origin`` (how
+        many held-out samples) is recorded so that the stage can be built again."""
+        if self.refine_steps == 0:
+            raise ArenaError("panel.renoise puts back the noise that refinement takes away; it needs refine_steps > 0")
+        with torch.enable_grad():
+            refined = self.refine(real)
+        self.renoise = LocalNoise(refined, real - refined, neighbours)
+        self.renoise_origin = dict(origin)
+
+    def finish(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Accepted samples as the panel returns them: with the noise stage's draw where there is one
+        (kept in the data's range)."""
+        if self.renoise is None or x.shape[0] == 0:
+            return x
+        x = self.renoise(x, generator)
+        return x.clamp(self.low, self.high) if self.low is not None and self.high is not None else x
+
     def acceptance(self, x: torch.Tensor) -> torch.Tensor:
         """The probability of accepting each (refined) sample: the rejection's, times the
         balance's where there is one (two stages, each with its own draw, accept with the product)."""
@@ -266,6 +293,8 @@ class Panel:
         if self.balance is not None:  # with how to draw its reference again (panel_from_state)
             state["balance"] = {**self.balance_origin, "bandwidth": self.balance.bandwidth,
                                 "max_log_ratio": self.balance.max_log_ratio}
+        if self.renoise is not None:
+            state["renoise"] = {**self.renoise_origin, "neighbours": self.renoise.neighbours}
         return state
 
 
@@ -318,7 +347,7 @@ class PanelSampler:
             with torch.no_grad():
                 p = self.panel.acceptance(x)
             u = torch.rand(p.shape, generator=generator, device=p.device) if generator is not None else torch.rand_like(p)
-            chosen = x[u < p]
+            chosen = self.panel.finish(x[u < p], generator)
             kept.append(chosen)
             have += chosen.shape[0]
             drawn += size
@@ -356,6 +385,9 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
         check_dimension(real)
         panel.add_balance(refined, real, {"seed": seed, "calibration": config.calibration},
                           config.balance_acceptance, config.balance_bandwidth)
+    if config.renoise:
+        check_dimension(real, "panel.renoise")
+        panel.add_renoise(real, config.renoise, {"calibration": config.calibration})
     return PanelSampler(base, panel, config.max_candidates)
 
 
@@ -379,4 +411,10 @@ def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None)
         panel.add_balance(refined, _heldout_real(data, b["calibration"], base.device),
                           {"seed": b["seed"], "calibration": b["calibration"]},
                           bandwidth=b["bandwidth"], max_log_ratio=b["max_log_ratio"])
+    if "renoise" in state:  # its residuals: the same held-out samples, refined again
+        if data is None:
+            raise ArenaError("a panel with a renoise stage needs the run's data to rebuild it")
+        r = state["renoise"]
+        panel.add_renoise(_heldout_real(data, r["calibration"], base.device), r["neighbours"],
+                          {"calibration": r["calibration"]})
     return PanelSampler(base, panel, config.max_candidates)
