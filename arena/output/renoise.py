@@ -51,14 +51,16 @@ class LocalNoise:
     def neighbourhoods(self, y: torch.Tensor) -> torch.Tensor:
         """``(N, k)``: the indices of the ``k`` refined real samples nearest each of ``y``."""
         flat = y.detach().flatten(1).to(self.refined.device, self.refined.dtype)
-        return torch.cat([torch.cdist(flat[i:i + self.chunk], self.refined).topk(self.neighbours, largest=False).indices
-                          for i in range(0, flat.shape[0], self.chunk)]) if flat.shape[0] else \
-            torch.empty((0, self.neighbours), dtype=torch.long, device=self.refined.device)
+        return torch.cdist(flat, self.refined).topk(self.neighbours, largest=False).indices
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``y`` plus one draw of its neighbourhood's Gaussian each (from ``generator``'s stream)."""
-        r = self.residuals[self.neighbourhoods(y)]  # (N, k, d)
-        mean = r.mean(1)
-        w = torch.randn((y.shape[0], 1, self.neighbours), generator=generator, device=r.device, dtype=r.dtype)
-        e = mean + (w @ (r - mean.unsqueeze(1))).squeeze(1) / math.sqrt(self.neighbours - 1)
-        return y + e.to(y.device, y.dtype).reshape(y.shape)
+        """``y`` plus one draw of its neighbourhood's Gaussian each (from ``generator``'s stream),
+        ``chunk`` samples at a time."""
+        out = []
+        for block in y.split(self.chunk):
+            r = self.residuals[self.neighbourhoods(block)]  # (n, k, d)
+            mean = r.mean(1)
+            w = torch.randn((block.shape[0], 1, self.neighbours), generator=generator, device=r.device, dtype=r.dtype)
+            e = mean + (w @ (r - mean.unsqueeze(1))).squeeze(1) / math.sqrt(self.neighbours - 1)
+            out.append(block + e.to(block.device, block.dtype).reshape(block.shape))
+        return torch.cat(out) if out else y
