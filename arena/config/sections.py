@@ -249,7 +249,7 @@ class PanelConfig:
     gets back the noise the refinement takes from real data, a Gaussian draw fitted to the residuals
     ``x - refine(x)`` of its ``renoise`` nearest held-out real samples (nearest after refinement;
     0: off). Climbing to the peak contracts every mode to a point; this restores the data's spread
-    about it (grid25: 0.4 of the data's spread without, 1.0 with, at 98 % high quality:
+    about it (grid25: 0.4 of the data's spread without, 1.0 with, at 97.5 % high quality:
     benchmarks/RESULTS.md, "Renoise")."""
 
 
