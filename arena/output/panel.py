@@ -190,8 +190,7 @@ class Panel:
                     gap = (target - logit.detach()).clamp_min(0.0)
                     length = (gap / norm.flatten()).clamp(max=self.refine_lr).view(shape)
                     x = (x + length * grad / norm).detach()
-                if self.low is not None and self.high is not None:
-                    x = x.clamp(self.low, self.high)
+                x = self._in_range(x)
         finally:
             for p, need in zip(params, needed):
                 p.requires_grad_(need)
@@ -267,7 +266,10 @@ class Panel:
         (kept in the data's range)."""
         if self.renoise is None or x.shape[0] == 0:
             return x
-        x = self.renoise(x, generator)
+        return self._in_range(self.renoise(x, generator))
+
+    def _in_range(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` kept in the data's range, where the panel knows it."""
         return x.clamp(self.low, self.high) if self.low is not None and self.high is not None else x
 
     def acceptance(self, x: torch.Tensor) -> torch.Tensor:

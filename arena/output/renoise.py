@@ -42,7 +42,6 @@ class LocalNoise:
             raise ValueError(f"refined points {tuple(refined.shape)} and residuals {tuple(residuals.shape)} differ")
         if neighbours < 2:
             raise ValueError(f"a Gaussian is fitted to at least 2 residuals, got neighbours={neighbours}")
-        self.shape = tuple(refined.shape[1:])
         self.refined = refined.detach().flatten(1)
         self.residuals = residuals.detach().flatten(1)
         self.neighbours = min(neighbours, self.refined.shape[0])
