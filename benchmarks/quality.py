@@ -15,8 +15,13 @@ high-quality samples' spread about their modes over the data's: below 1, the mod
 which % high quality rewards), beside PacGAN's GAN and PacGAN4 rows (REFERENCE.md); the time
 to quality (seconds of training until the output first covers every mode with >= 95 % high
 quality, from the evaluations during training); and Spearman's rho between the ratings and the
-true quality of a population with a spread of quality: every generator of a tournament at every
-kept checkpoint, rated by `arena league --checkpoints all --truth`.
+true quality of a population with a spread of quality: the generators of a tournament at every
+kept checkpoint (snapshots of training at 10 %, 20 %, ..., 100 %), rated by `arena league
+--checkpoints all --truth`, within each run (its own discriminators as the panel; mean ± s.e.
+[worst] over the seeds) and pooled over all runs (every run's final discriminators), beside the
+rank correlation between the two true measures themselves in that population: where % high
+quality and reverse KL barely agree, no rating can track both (two rank correlations of at least
+0.8 with one rating force rho(a, c) >= 2 x 0.8^2 - 1 = 0.28 between them).
 
     python benchmarks/quality.py                       # ring8 and grid25, seeds 0 1 2
     python benchmarks/quality.py --data ring8 --seeds 0 1 2 3 4
@@ -46,6 +51,9 @@ PACGAN = {  # PacGAN Table 1 (10 trials): modes, % high quality, reverse KL
     "grid25": {"GAN": ("17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07"), "PacGAN4": ("24.8 ± 0.2", "93.6 ± 0.6", "0.04 ± 0.01")},
 }
 MODES = {"ring8": 8, "grid25": 25}
+# ten snapshots of each tournament for the ratings' population (checkpoints do not change training)
+SNAPSHOTS = {"ring8": ["checkpoint.every=5", "checkpoint.keep_last=10"], "grid25": []}
+JUDGES = ("game", "auc", "likelihood", "manifold")
 METRICS = ["modes", "high_quality", "reverse_kl", "spread"]
 
 
@@ -127,6 +135,57 @@ def rho_text(rho: float | None) -> str:
     return "undefined (all alike)" if rho is None or rho != rho else f"{rho:+.2f}"
 
 
+def league(runs: list[RunDir], judge: str, path: Path) -> dict:
+    """``arena league`` of ``runs`` (every kept checkpoint, with the truth) under ``judge``, cached in ``path``."""
+    if not path.is_file():
+        arena_cli("league", *[str(d.path) for d in runs], "--checkpoints", "all", "--truth", "--judge", judge,
+                  "-o", str(path))
+    return json.loads(path.read_text())
+
+
+def truth_agreement(rows: list[dict]) -> float:
+    """Spearman's rho between % high quality and reverse KL over a league's generators."""
+    from arena.evaluation.skill import spearman
+
+    pairs = [(r["high_quality"], r["reverse_kl"]) for r in rows if r.get("reverse_kl") == r.get("reverse_kl")]
+    return spearman([p[0] for p in pairs], [p[1] for p in pairs])
+
+
+def ratings_tables(data: str, runs: list[RunDir], seeds: list[int], out: Path) -> None:
+    """Spearman's rho between rating and true quality, within each run and pooled over the runs."""
+    measures = ("high_quality", "modes", "reverse_kl")
+    direction = {"high_quality": "higher", "modes": "higher", "reverse_kl": "lower"}
+    print(f"\nSpearman's rho between rating and true quality within each run (its generators at every kept "
+          f"checkpoint, against its own final discriminators; mean ± s.e. [worst] over {len(runs)} seeds):\n")
+    print("| judgement | generators a run | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |")
+    print("|---|---|---|---|---|")
+    agreement = []
+    for judge in JUDGES:
+        leagues = [league([d], judge, out / f"league_{data}_{judge}_seed{s}.json") for s, d in zip(seeds, runs)]
+        cells = []
+        for m in measures:
+            values = [lg["correlations"].get(m) for lg in leagues]
+            values = [v for v in values if v is not None and v == v]  # none where a run's generators are all alike
+            cell = format_cell(summarize(values, direction[m])) if values else "undefined (all alike)"
+            cells.append(cell if len(values) in (0, len(leagues)) else f"{cell} ({len(values)} runs; others all alike)")
+        print(f"| {judge} | {len(leagues[0]['rows'])} | {' | '.join(cells)} |")
+        if judge == JUDGES[0]:
+            agreement = [truth_agreement(lg["rows"]) for lg in leagues]
+    print(f"\nrho between % high quality and reverse KL themselves, within each run: "
+          f"{', '.join(rho_text(a) for a in agreement)}")
+    print(f"\nSpearman's rho between rating and true quality pooled (every generator of the {len(runs)} tournaments at "
+          f"every kept checkpoint, against all their final discriminators):\n")
+    print("| judgement | generators | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |")
+    print("|---|---|---|---|---|")
+    pooled = None
+    for judge in JUDGES:
+        lg = league(runs, judge, out / f"league_{data}_{judge}.json")
+        pooled = pooled or lg
+        c = lg["correlations"]
+        print(f"| {judge} | {len(lg['rows'])} | {' | '.join(rho_text(c.get(m)) for m in measures)} |")
+    print(f"\nrho between % high quality and reverse KL themselves, pooled: {rho_text(truth_agreement(pooled['rows']))}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
@@ -138,7 +197,7 @@ def main() -> None:
     started = time.time()
     for data in args.data:
         modes = MODES[data]
-        tour = run_seeds(f"configs/tournament_{data}.yaml", args.seeds, out / f"tournament_{data}", [])
+        tour = run_seeds(f"configs/tournament_{data}.yaml", args.seeds, out / f"tournament_{data}", SNAPSHOTS[data])
         first = SeedsDir(tour).runs()[0][1]
         rounds, wall = pair_rounds(first), max(training_seconds(d) for _, d in SeedsDir(tour).runs())
         pair_cfg = f"configs/pair_{data}.yaml"
@@ -160,21 +219,7 @@ def main() -> None:
             print(text)
         for name, cells in PACGAN[data].items():
             print(f"| PacGAN Table 1, {name} (400 epochs) | 10 | 400,000 | {' | '.join(cells)} | | | |")
-        # the ratings against true quality: every generator of every seed's tournament at every kept
-        # checkpoint (snapshots of training), rated against the common panel, under each judgement
-        print(f"\nSpearman's rho between rating and true quality (every generator of the {len(args.seeds)} tournaments at "
-              f"every kept checkpoint, against all their final discriminators):\n")
-        print("| judgement | generators | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |")
-        print("|---|---|---|---|---|")
-        for judge in ("game", "auc", "likelihood", "manifold"):
-            league_json = out / f"league_{data}_{judge}.json"
-            if not league_json.is_file():
-                arena_cli("league", *[str(d.path) for _, d in SeedsDir(tour).runs()], "--checkpoints", "all", "--truth",
-                          "--judge", judge, "-o", str(league_json))
-            league = json.loads(league_json.read_text())
-            c = league["correlations"]
-            rho = [rho_text(c.get(m)) for m in ("high_quality", "modes", "reverse_kl")]
-            print(f"| {judge} | {len(league['rows'])} | {' | '.join(rho)} |")
+        ratings_tables(data, [d for _, d in SeedsDir(tour).runs()], args.seeds, out)
     print(f"\n(total wall time {time.time() - started:.0f} s; runs in {out})")
 
 

@@ -5,7 +5,7 @@ that the numbers did not move.
 runs the same configs and compares. A fingerprint holds the metrics log with its wall-clock
 fields removed, ``results.json``, ``lineage.json``, ``mixture.json`` and ``leaderboard.json``
 as their exact text, and a SHA-256 of every agent's final weights, buffers and optimizer
-state. Bit identity is only defined on one platform (torch build, CPU instruction set, one
+state. Bit identity is only defined on one platform (torch build, CPU instruction set and model, one
 thread), so the file keeps one set of fingerprints per platform it was recorded on; a test run
 elsewhere compares the numbers within a tolerance.
 
@@ -57,9 +57,21 @@ EXTRA = {
 }
 
 
+def cpu_model() -> str:
+    """The processor's model name: numpy's BLAS picks its kernels by it (an AMD EPYC and an Intel
+    Xeon, both AVX512, fit the held-out mixture weights to different last digits)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def platform_key() -> dict[str, str]:
     cap = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "unknown")()
-    return {"torch": torch.__version__, "cpu_capability": str(cap), "machine": platform.machine()}
+    return {"torch": torch.__version__, "cpu_capability": str(cap), "machine": platform.machine(), "cpu": cpu_model()}
 
 
 def overrides(name: str) -> list[str]:

@@ -1,7 +1,7 @@
 """The redesign's proof: short runs of every shipped config give exactly the numbers recorded
 before it (tests/golden.py; `python -m tests.golden NAME` records a new config).
 
-On a platform the numbers were recorded on (torch build, CPU instruction set; one thread),
+On a platform the numbers were recorded on (torch build, CPU instruction set and model; one thread),
 the metrics log (wall-clock fields aside), the result files and the final weights must be
 identical. Elsewhere floats may round differently, so the numbers are compared within a
 tolerance with another platform's record and the weights' checksums are not compared.

@@ -47,8 +47,11 @@ def output_line(mixture: dict | None, samples: int) -> str | None:
     if not mixture:
         return None
     panel = mixture.get("panel")
-    metrics = (panel or mixture)["metrics"]
+    failed = panel.get("failed") if panel else None
+    metrics = mixture["metrics"] if failed or not panel else panel["metrics"]
     shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items() if k != "quality")
+    if failed:
+        return f"output: {failed}, at the last evaluation; the mixture unfiltered ({samples:,} samples): {shown}"
     what = "the mixture through the discriminator panel" if panel else (
         "the mixture" if len(mixture["components"]) > 1 else f"generator {mixture['components'][0]}")
     extra = f"; the panel accepted {panel['acceptance']:.0%} of candidates" if panel else ""

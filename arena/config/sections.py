@@ -244,6 +244,11 @@ class PanelConfig:
     ratio rejection, more even, more candidates drawn)."""
     balance_bandwidth: Annotated[float, Gt(0)] | None = None
     """The kernel's width in the data's units (default: Scott's rule on the held-out data)."""
+    support: Annotated[int, Ge(0)] = 0
+    """A stage for low-dimensional data: a candidate is accepted only inside the ``support``-nearest-
+    neighbour ball of at least one held-out real sample, both refined alike (the manifold of improved
+    precision; 0: off). It rejects samples that refinement left where real data never goes: on a
+    ridge or a spurious maximum of the logit."""
     renoise: Annotated[int, Ge(0)] = 0
     """A last stage for low-dimensional data that refines (``refine_steps``): every accepted sample
     gets back the noise the refinement takes from real data, a Gaussian draw fitted to the residuals
@@ -368,6 +373,10 @@ class RunConfig:
         if self.panel.renoise == 1:
             raise ConfigError("panel.renoise fits a Gaussian to the residuals of its nearest held-out samples: "
                               "at least 2 (0: off)", ("panel", "renoise"))
+        if self.panel.support >= self.panel.calibration:
+            raise ConfigError(f"panel.support draws a ball to each held-out sample's support-th neighbour among the "
+                              f"panel's {self.panel.calibration} (panel.calibration): it must be smaller",
+                              ("panel", "support"))
         if self.compute.matchings == "batched" and self.compute.precision == "fp16":
             raise ConfigError(
                 "batched matchings do not scale losses, which fp16 needs; use precision bf16 or matchings one-by-one",

@@ -135,11 +135,14 @@ class Manifold:
         self.radii = torch.cat([torch.cdist(part, self.points).topk(k + 1, dim=1, largest=False).values[:, k]
                                 for part in self.points.split(chunk)])
 
+    def inside(self, points: torch.Tensor) -> torch.Tensor:
+        """Whether each of ``points`` lies within the radius of at least one of the set's points."""
+        x = points.flatten(1).double().to(self.points.device)
+        return torch.cat([(torch.cdist(part, self.points) <= self.radii).any(1) for part in x.split(self.chunk)])
+
     def share_inside(self, points: torch.Tensor) -> float:
         """The share of ``points`` within the radius of at least one of the set's points."""
-        x = points.flatten(1).double()
-        inside = [(torch.cdist(part, self.points) <= self.radii).any(1) for part in x.split(self.chunk)]
-        return float(torch.cat(inside).double().mean())
+        return float(self.inside(points).double().mean())
 
 
 def precision_recall(real: torch.Tensor | Manifold, fake: torch.Tensor, k: int = 3) -> dict[str, float]:

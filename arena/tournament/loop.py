@@ -11,6 +11,7 @@ callbacks (:mod:`arena.tournament.callbacks`).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,7 +29,7 @@ from arena.evaluation.diagnostics import Diagnostics
 from arena.evaluation.protocol import protocol
 from arena.evaluation.sampling import draw_samples
 from arena.output.mixture import Candidates, Mixture, mixture_weights
-from arena.output.panel import calibrated_panel
+from arena.output.panel import PanelExhausted, calibrated_panel
 from arena.tournament.callbacks import Callback, CallbackList, Evaluation
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.leaderboard import standings_rows
@@ -278,7 +279,7 @@ class Tournament:
         if len(arena.generators) > 1:
             self._log({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
                        "components": mixture["components"], "weights": mixture["weights"], "protocol": measured})
-        if "panel" in mixture:
+        if "panel" in mixture and "failed" not in mixture["panel"]:
             panel = mixture["panel"]
             self._log({"kind": "eval", **stamp, "agent": "output", **panel["metrics"], "acceptance": panel["acceptance"],
                        "judges": panel["judges"], "protocol": measured})
@@ -354,5 +355,10 @@ class Tournament:
         ranked = sorted((d for d in arena.discriminators if self.active(d)), key=self.standings.rating, reverse=True)
         judges = ranked[: cfg.panel.judges] if cfg.panel.judges else ranked
         sampler = calibrated_panel(mixture, judges, cfg.panel, arena.data, derive_seed(cfg.seed, "panel", str(self.completed)))
-        drawn = draw_samples(sampler, cfg.eval.samples, derive_seed(cfg.seed, "eval", "output", str(self.completed)))
+        try:
+            drawn = draw_samples(sampler, cfg.eval.samples, derive_seed(cfg.seed, "eval", "output", str(self.completed)))
+        except PanelExhausted as e:  # a poor generator early in training must not end the run
+            warnings.warn(f"matching {self.completed}: {e}. This evaluation measures the mixture unfiltered; "
+                          f"`arena sample --no-panel` draws it", stacklevel=2)
+            return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, "failed": str(e)}
         return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, "metrics": arena.data.kind.metrics(drawn, arena.data)}
