@@ -26,6 +26,7 @@ quality and reverse KL barely agree, no rating can track both (two rank correlat
     python benchmarks/quality.py                       # ring8 and grid25, seeds 0 1 2
     python benchmarks/quality.py --data ring8 --seeds 0 1 2 3 4
     python benchmarks/quality.py --out benchmarks/runs/quality
+    python benchmarks/quality.py --data ring8 --ratings-only   # the tournaments and the ratings only
 """
 
 from __future__ import annotations
@@ -191,6 +192,8 @@ def main() -> None:
     p.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "runs" / "quality"))
+    p.add_argument("--ratings-only", action="store_true",
+                   help="only the tournaments and the ratings against true quality (no single pairs)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,6 +201,9 @@ def main() -> None:
     for data in args.data:
         modes = MODES[data]
         tour = run_seeds(f"configs/tournament_{data}.yaml", args.seeds, out / f"tournament_{data}", SNAPSHOTS[data])
+        if args.ratings_only:
+            ratings_tables(data, [d for _, d in SeedsDir(tour).runs()], args.seeds, out)
+            continue
         first = SeedsDir(tour).runs()[0][1]
         rounds, wall = pair_rounds(first), max(training_seconds(d) for _, d in SeedsDir(tour).runs())
         pair_cfg = f"configs/pair_{data}.yaml"
