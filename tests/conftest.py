@@ -46,6 +46,24 @@ TINY = {
 }
 
 
+class NormalCandidates:
+    """A stand-in generator of candidates from N(0, ``std``^2) in one dimension."""
+
+    name, device, training = "g", torch.device("cpu"), False
+
+    def __init__(self, std: float = 1.0) -> None:
+        self.std = std
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def sample(self, n, generator=None):
+        return self.std * torch.randn(n, 1, generator=generator)
+
+
 class NetJudge:
     """A stand-in discriminator in eval mode that judges with ``net`` (one logit per sample)."""
 

@@ -17,7 +17,7 @@ from arena.core.errors import ArenaError
 from arena.evaluation.sampling import draw_samples
 from arena.output.panel import Panel, PanelSampler, panel_from_state
 from arena.output.renoise import LocalNoise
-from tests.conftest import NetJudge, run_cli, tiny_raw
+from tests.conftest import NetJudge, NormalCandidates, run_cli, tiny_raw
 
 
 def test_a_draw_has_the_mean_and_covariance_of_its_neighbours_residuals():
@@ -61,34 +61,19 @@ class TwoPeaks(nn.Module):
         return -torch.minimum((x + 1.2) ** 2, (x - 0.9) ** 2).sum(1, keepdim=True)
 
 
-class Normal:
-    """Candidates from N(0, 1) in one dimension."""
-
-    name, device, training = "g", torch.device("cpu"), False
-
-    def eval(self):
-        return self
-
-    def train(self, mode=True):
-        return self
-
-    def sample(self, n, generator=None):
-        return torch.randn(n, 1, generator=generator)
-
-
 def test_renoise_restores_the_datas_spread_and_place_after_refinement_contracts_the_modes():
     g = torch.Generator().manual_seed(2)
     real = torch.where(torch.rand(2000, 1, generator=g) < 0.5, -1.0, 1.0) + 0.1 * torch.randn(2000, 1, generator=g)
     panel = Panel([NetJudge(TwoPeaks())], gamma=-50.0, refine_steps=300, refine_lr=0.01)  # accepts every candidate
-    panel.calibrate(Normal().sample(2000, g), real)
-    contracted = PanelSampler(Normal(), panel).sample(4000, torch.Generator().manual_seed(5))
+    panel.calibrate(NormalCandidates().sample(2000, g), real)
+    contracted = PanelSampler(NormalCandidates(), panel).sample(4000, torch.Generator().manual_seed(5))
     left = contracted[contracted < 0]
     assert float(left.std()) < 0.01 and float(left.mean()) == pytest.approx(-1.2, abs=0.01), "climbed to the peak"
     with pytest.raises(ArenaError, match="refine_steps"):
         Panel([NetJudge(TwoPeaks())]).add_renoise(real, 50, {})
     panel.add_renoise(real, 50, {"calibration": 2000})
     assert panel.state()["renoise"] == {"calibration": 2000, "neighbours": 50}
-    out = PanelSampler(Normal(), panel).sample(4000, torch.Generator().manual_seed(5))
+    out = PanelSampler(NormalCandidates(), panel).sample(4000, torch.Generator().manual_seed(5))
     assert out.shape == (4000, 1)
     for centre in (-1.0, 1.0):
         side = out[(out - centre).abs() < 0.5]

@@ -16,7 +16,7 @@ from arena.config import parse_config
 from arena.core.errors import ArenaError
 from arena.evaluation.features import Manifold
 from arena.output.panel import Panel, PanelSampler
-from tests.conftest import NetJudge, run_cli, tiny_raw
+from tests.conftest import NetJudge, NormalCandidates, run_cli, tiny_raw
 
 
 def test_inside_is_the_union_of_the_k_nearest_neighbour_balls():
@@ -36,34 +36,19 @@ class SpuriousPeak(nn.Module):
         return -torch.minimum(torch.minimum((x + 1) ** 2, (x - 1) ** 2), (x - 3) ** 2 + 0.5).sum(1, keepdim=True)
 
 
-class Wide:
-    """Candidates from N(0, 2^2) in one dimension."""
-
-    name, device, training = "g", torch.device("cpu"), False
-
-    def eval(self):
-        return self
-
-    def train(self, mode=True):
-        return self
-
-    def sample(self, n, generator=None):
-        return 2 * torch.randn(n, 1, generator=generator)
-
-
 def test_support_rejects_what_refinement_leaves_where_real_data_never_goes():
     g = torch.Generator().manual_seed(0)
     real = torch.where(torch.rand(2000, 1, generator=g) < 0.5, -1.0, 1.0) + 0.1 * torch.randn(2000, 1, generator=g)
     panel = Panel([NetJudge(SpuriousPeak())], gamma=-50.0, refine_steps=300, refine_lr=0.02)  # accepts every candidate
-    refined = panel.calibrate(Wide().sample(2000, g), real)
-    before = PanelSampler(Wide(), panel).sample(4000, torch.Generator().manual_seed(1))
+    refined = panel.calibrate(NormalCandidates(2).sample(2000, g), real)
+    before = PanelSampler(NormalCandidates(2), panel).sample(4000, torch.Generator().manual_seed(1))
     # candidates above 2 (P = 0.16 under N(0, 4)) climb to the spurious peak
     assert 0.12 < float(((before - 3).abs() < 0.1).float().mean()) < 0.2
     panel.add_support(real, 3, {"calibration": 2000})
     assert panel.state()["support"] == {"calibration": 2000, "neighbours": 3}
-    after = PanelSampler(Wide(), panel).sample(4000, torch.Generator().manual_seed(1))
+    after = PanelSampler(NormalCandidates(2), panel).sample(4000, torch.Generator().manual_seed(1))
     assert after.shape == (4000, 1)
-    assert torch.equal(after, PanelSampler(Wide(), panel).sample(4000, torch.Generator().manual_seed(1)))
+    assert torch.equal(after, PanelSampler(NormalCandidates(2), panel).sample(4000, torch.Generator().manual_seed(1)))
     assert float(((after - 3).abs() < 0.5).float().sum()) == 0, "nothing at the spurious peak"
     assert float(((after.abs() - 1).abs() < 0.05).float().mean()) == 1.0, "everything at the real peaks"
     # both real modes kept, each with the candidates of its own basin: below 0 for -1, (0, 2.125) for +1
