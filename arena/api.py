@@ -35,7 +35,7 @@ from arena.evaluation.measure import measure
 from arena.evaluation.protocol import protocol
 from arena.evaluation.sampling import draw_samples
 from arena.output.mixture import Mixture, mixture_from_record
-from arena.output.panel import PanelSampler, panel_from_state
+from arena.output.sampler import PanelSampler, panel_from_state
 from arena.report.build import build_report
 from arena.rundir import RunDir
 from arena.rundir.lock import RunLock

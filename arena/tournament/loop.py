@@ -29,7 +29,7 @@ from arena.evaluation.diagnostics import Diagnostics
 from arena.evaluation.protocol import protocol
 from arena.evaluation.sampling import draw_samples
 from arena.output.mixture import Candidates, Mixture, mixture_weights
-from arena.output.panel import PanelExhausted, calibrated_panel
+from arena.output.sampler import PanelExhausted, calibrated_panel
 from arena.tournament.callbacks import Callback, CallbackList, Evaluation
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.leaderboard import standings_rows

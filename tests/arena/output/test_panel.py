@@ -13,7 +13,9 @@ from torch import nn
 import arena
 from arena.config import parse_config
 from arena.core.errors import ArenaError
-from arena.output.panel import KernelBalance, Panel, PanelSampler, panel_from_state, platt
+from arena.output.balance import KernelBalance
+from arena.output.panel import Panel, platt
+from arena.output.sampler import PanelSampler, panel_from_state
 from tests.conftest import NetJudge, records, run_cli, tiny_raw
 
 
