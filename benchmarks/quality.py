@@ -17,8 +17,10 @@ to quality (seconds of training until the output first covers every mode with >=
 quality, from the evaluations during training); and Spearman's rho between the ratings and the
 true quality of a population with a spread of quality: the generators of a tournament at every
 kept checkpoint (snapshots of training at 10 %, 20 %, ..., 100 %), rated by `arena league
---checkpoints all --truth`, within each run (its own discriminators as the panel; mean ± s.e.
-[worst] over the seeds) and pooled over all runs (every run's final discriminators), beside the
+--checkpoints all --truth` (the truth measured on 10,000 samples of each generator's own, apart from
+those the discriminators judge), within each run (its own discriminators as the panel; mean ± s.e.
+[worst] over the seeds) and pooled over all runs (every run's final discriminators), over every
+snapshot and over the second half of training (where the generators are about as sharp), beside the
 rank correlation between the two true measures themselves in that population: where % high
 quality and reverse KL barely agree, no rating can track both (two rank correlations of at least
 0.8 with one rating force rho(a, c) >= 2 x 0.8^2 - 1 = 0.28 between them).
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from arena.config import load_config  # noqa: E402
+from arena.evaluation.skill import spearman  # noqa: E402
 from arena.evaluation.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
 from arena.rundir.seeds import SeedsDir  # noqa: E402
@@ -54,7 +57,7 @@ PACGAN = {  # PacGAN Table 1 (10 trials): modes, % high quality, reverse KL
 MODES = {"ring8": 8, "grid25": 25}
 # ten snapshots of each tournament for the ratings' population (checkpoints do not change training)
 SNAPSHOTS = {"ring8": ["checkpoint.every=5", "checkpoint.keep_last=10"], "grid25": []}
-JUDGES = ("game", "auc", "likelihood", "manifold")
+JUDGES = ("game", "auc", "likelihood", "manifold", "density-coverage")
 METRICS = ["modes", "high_quality", "reverse_kl", "spread"]
 
 
@@ -146,45 +149,60 @@ def league(runs: list[RunDir], judge: str, path: Path) -> dict:
 
 def truth_agreement(rows: list[dict]) -> float:
     """Spearman's rho between % high quality and reverse KL over a league's generators."""
-    from arena.evaluation.skill import spearman
-
     pairs = [(r["high_quality"], r["reverse_kl"]) for r in rows if r.get("reverse_kl") == r.get("reverse_kl")]
     return spearman([p[0] for p in pairs], [p[1] for p in pairs])
 
 
+def late(rows: list[dict]) -> list[dict]:
+    """The league's generators from the second half of training (at least half the last matching)."""
+    last = max(r["matching"] for r in rows)
+    return [r for r in rows if r["matching"] >= last / 2]
+
+
+def correlations(rows: list[dict], measures: tuple[str, ...]) -> dict[str, float]:
+    """Spearman's rho between rating and each measure over ``rows`` (NaN measures left out)."""
+    out = {}
+    for m in measures:
+        pairs = [(r["rating"], r[m]) for r in rows if isinstance(r.get(m), (int, float)) and r[m] == r[m]]
+        out[m] = spearman([p[0] for p in pairs], [p[1] for p in pairs])
+    return out
+
+
 def ratings_tables(data: str, runs: list[RunDir], seeds: list[int], out: Path) -> None:
-    """Spearman's rho between rating and true quality, within each run and pooled over the runs."""
+    """Spearman's rho between rating and true quality, within each run and pooled over the runs:
+    over every kept checkpoint, and over those of the second half of training alone (where the
+    generators are about as sharp, so that reverse KL compares like with like: a snapshot early in
+    training, with a few percent of its samples of high quality, spreads those few evenly)."""
     measures = ("high_quality", "modes", "reverse_kl")
     direction = {"high_quality": "higher", "modes": "higher", "reverse_kl": "lower"}
-    print(f"\nSpearman's rho between rating and true quality within each run (its generators at every kept "
-          f"checkpoint, against its own final discriminators; mean ± s.e. [worst] over {len(runs)} seeds):\n")
-    print("| judgement | generators a run | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |")
-    print("|---|---|---|---|---|")
-    agreement = []
-    for judge in JUDGES:
-        leagues = [league([d], judge, out / f"league_{data}_{judge}_seed{s}.json") for s, d in zip(seeds, runs)]
-        cells = []
-        for m in measures:
-            values = [lg["correlations"].get(m) for lg in leagues]
-            values = [v for v in values if v is not None and v == v]  # none where a run's generators are all alike
-            cell = format_cell(summarize(values, direction[m])) if values else "undefined (all alike)"
-            cells.append(cell if len(values) in (0, len(leagues)) else f"{cell} ({len(values)} runs; others all alike)")
-        print(f"| {judge} | {len(leagues[0]['rows'])} | {' | '.join(cells)} |")
-        if judge == JUDGES[0]:
-            agreement = [truth_agreement(lg["rows"]) for lg in leagues]
-    print(f"\nrho between % high quality and reverse KL themselves, within each run: "
-          f"{', '.join(rho_text(a) for a in agreement)}")
-    print(f"\nSpearman's rho between rating and true quality pooled (every generator of the {len(runs)} tournaments at "
-          f"every kept checkpoint, against all their final discriminators):\n")
-    print("| judgement | generators | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |")
-    print("|---|---|---|---|---|")
-    pooled = None
-    for judge in JUDGES:
-        lg = league(runs, judge, out / f"league_{data}_{judge}.json")
-        pooled = pooled or lg
-        c = lg["correlations"]
-        print(f"| {judge} | {len(lg['rows'])} | {' | '.join(rho_text(c.get(m)) for m in measures)} |")
-    print(f"\nrho between % high quality and reverse KL themselves, pooled: {rho_text(truth_agreement(pooled['rows']))}")
+    header = ("| judgement | generators | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |\n"
+              "|---|---|---|---|---|")
+    within = {judge: [league([d], judge, out / f"league_{data}_{judge}_seed{s}.json") for s, d in zip(seeds, runs)]
+              for judge in JUDGES}
+    pooled = {judge: league(runs, judge, out / f"league_{data}_{judge}.json") for judge in JUDGES}
+    for part, select in (("every kept checkpoint", lambda rows: rows), ("the second half of training", late)):
+        print(f"\nSpearman's rho between rating and true quality within each run, {part} (against the run's own final "
+              f"discriminators; mean ± s.e. [worst] over {len(runs)} seeds):\n")
+        print(header)
+        for judge, leagues in within.items():
+            cells = []
+            for m in measures:
+                values = [correlations(select(lg["rows"]), (m,))[m] for lg in leagues]
+                values = [v for v in values if v == v]  # none where a run's generators are all alike
+                cell = format_cell(summarize(values, direction[m])) if values else "undefined (all alike)"
+                cells.append(cell if len(values) in (0, len(leagues)) else f"{cell} ({len(values)} runs; others all alike)")
+            print(f"| {judge} | {len(select(leagues[0]['rows']))} | {' | '.join(cells)} |")
+        agreement = [truth_agreement(select(lg["rows"])) for lg in within[JUDGES[0]]]
+        print(f"\nrho between % high quality and reverse KL themselves, within each run: "
+              f"{', '.join(rho_text(a) for a in agreement)}")
+        print(f"\nSpearman's rho between rating and true quality pooled, {part} (every generator of the {len(runs)} "
+              f"tournaments against all their final discriminators):\n")
+        print(header)
+        for judge, lg in pooled.items():
+            c = correlations(select(lg["rows"]), measures)
+            print(f"| {judge} | {len(select(lg['rows']))} | {' | '.join(rho_text(c.get(m)) for m in measures)} |")
+        print(f"\nrho between % high quality and reverse KL themselves, pooled: "
+              f"{rho_text(truth_agreement(select(pooled[JUDGES[0]]['rows'])))}")
 
 
 def main() -> None:

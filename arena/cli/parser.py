@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     league = sub.add_parser("league", help="rate the generators of several runs against one common panel of discriminators")
     league.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    league.add_argument("--judge", default="game", help="game (balanced accuracy by default), auc, likelihood or manifold (precision and recall in "
-                        "each discriminator's features)")
+    league.add_argument("--judge", default="game", help="game (balanced accuracy by default), auc, likelihood, manifold (precision and recall in "
+                        "each discriminator's features) or density-coverage (density and coverage in those features)")
     league.add_argument("--system", default="glicko2", help="elo, glicko2 or bradley-terry (default glicko2)")
     league.add_argument("--checkpoints", choices=["last", "all"], default="last",
                         help="each run's newest checkpoint, or every checkpoint kept (snapshots of its training)")
@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     league.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
     league.add_argument("--truth", action="store_true",
                         help="also measure every generator with the data's metrics, and Spearman's rho of rating and each")
+    league.add_argument("--truth-samples", type=int, default=10000,
+                        help="samples per generator for --truth, drawn from a seed of their own (default 10000)")
     league.add_argument("-o", "--output", help="write the league as JSON")
 
     check = sub.add_parser("check", help="validate a config and build everything it names, without training")

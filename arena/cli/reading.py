@@ -69,11 +69,14 @@ def cmd_league(args: argparse.Namespace) -> int:
     from arena.tournament.judgements import judgements
     from arena.tournament.ratings import rating_systems
 
+    if args.truth_samples < 1:
+        raise ConfigError(f"--truth-samples: expected a positive number of samples, got {args.truth_samples}")
     for value, registry, flag in ((args.judge, judgements, "--judge"), (args.system, rating_systems, "--system")):
         if value not in registry:
             raise ConfigError(f"{flag}: unknown {registry.kind} {value!r} (known: {', '.join(registry.ids())})")
     with steps() as progress:
-        league = skill_league(args.runs, args.n, args.seed, args.judge, args.system, args.checkpoints, args.truth, progress)
+        league = skill_league(args.runs, args.n, args.seed, args.judge, args.system, args.checkpoints, args.truth, progress,
+                              args.truth_samples)
     metrics = [k for k in ("modes", "high_quality", "reverse_kl", "tv", "quality") if any(k in r for r in league["rows"])]
     table = Table(title=f"{len(league['rows'])} generators against {len(league['judges'])} discriminators; "
                         f"{args.system}, judged by {args.judge}", title_justify="left")

@@ -135,8 +135,10 @@ class RatingsConfig:
 
     judge: str = "game"
     """How a discriminator's calls become its score in cross-play: ``game`` (the pair's game
-    decides; balanced accuracy by default), ``auc``, ``likelihood``, or ``manifold`` (k-NN precision
-    and recall in the discriminator's features: sees a dropped mode; :mod:`arena.tournament.judgements`)."""
+    decides; balanced accuracy by default), ``auc``, ``likelihood``, ``manifold`` (k-NN precision
+    and recall in the discriminator's features: sees a dropped mode) or ``density-coverage`` (density
+    and coverage of the real samples' k-NN balls in those features: also sees unevenly covered
+    modes; :mod:`arena.tournament.judgements`)."""
 
     def validate(self) -> None:
         _registered("rating system", self.system, ("system",))

@@ -25,6 +25,7 @@ __all__ = [
     "frechet_distance",
     "Manifold",
     "precision_recall",
+    "density_coverage",
     "class_coverage",
 ]
 
@@ -144,6 +145,12 @@ class Manifold:
         """The share of ``points`` within the radius of at least one of the set's points."""
         return float(self.inside(points).double().mean())
 
+    def hits(self, points: torch.Tensor) -> torch.Tensor:
+        """For each of the set's points, how many of ``points`` lie within its radius."""
+        x = points.flatten(1).double().to(self.points.device)
+        return torch.cat([(torch.cdist(part, x) <= radii[:, None]).sum(1)
+                          for part, radii in zip(self.points.split(self.chunk), self.radii.split(self.chunk))])
+
 
 def precision_recall(real: torch.Tensor | Manifold, fake: torch.Tensor, k: int = 3) -> dict[str, float]:
     """Improved precision and recall (Kynkaanniemi et al., 2019) with k-NN balls in feature space.
@@ -155,6 +162,22 @@ def precision_recall(real: torch.Tensor | Manifold, fake: torch.Tensor, k: int =
     """
     real = real if isinstance(real, Manifold) else Manifold(real, k)
     return {"precision": real.share_inside(fake), "recall": Manifold(fake, real.k, real.chunk).share_inside(real.points)}
+
+
+def density_coverage(real: torch.Tensor | Manifold, fake: torch.Tensor, k: int = 3) -> dict[str, float]:
+    """Density and coverage (Naeem et al., 2020) with the real samples' k-NN balls.
+
+    Coverage: the share of real samples whose ball holds at least one generated sample. Where the
+    generator's density is ``r`` times the data's, a real sample's ball holds about ``k r``
+    generated samples (as many of each set are drawn), so coverage is about
+    ``E_real[1 - exp(-k r)]``: it falls where modes are missing (``r = 0``), where mass leaks off
+    the data (``r < 1`` on it) and, being concave in ``r``, where modes are unevenly covered.
+    Density: the mean number of real balls holding a generated sample, over ``k`` (about 1 for
+    samples on the data, 0 off it; above 1 where samples crowd the densest regions).
+    """
+    real = real if isinstance(real, Manifold) else Manifold(real, k)
+    hits = real.hits(fake)
+    return {"density": float(hits.sum()) / (real.k * fake.shape[0]), "coverage": float((hits > 0).double().mean())}
 
 
 def class_coverage(predicted: torch.Tensor, classes: int) -> dict[str, float]:

@@ -16,6 +16,16 @@ the payoff matrix, in [0, 1]; the generator scores 1 minus it).
   scores ``sqrt(P R)``. A discriminator that judges samples one at a time cannot see a mode
   that a generator never draws (its calls on the real samples there are the same whoever the
   generator is); recall does.
+- ``density-coverage``: density and coverage (Naeem et al. 2020, k = 5) in the same features:
+  coverage is the share of real samples whose k-NN ball (among the real samples) holds at least
+  one generated sample, density the mean number of real balls a generated sample falls in, over k;
+  the generator scores ``sqrt(min(density, 1) x coverage)``. Where the generator's density is
+  ``r`` times the data's, a real sample's ball holds about ``k r`` generated samples, so coverage
+  falls where modes are missing (``r = 0``), where mass leaks off the data, and, being concave in
+  ``r``, where modes are covered unevenly, which the k-NN recall above does not see (the
+  generated samples' own balls grow where they are sparse). Among generators of one run after
+  half its training, it tracks reverse KL where per-sample calls do not
+  (benchmarks/RESULTS.md, 2026-12-03).
 """
 
 from __future__ import annotations
@@ -26,9 +36,10 @@ import torch
 import torch.nn.functional as F
 
 from arena.core.registry import Registry
-from arena.evaluation.features import Manifold, precision_recall
+from arena.evaluation.features import Manifold, density_coverage, precision_recall
 
-__all__ = ["judgements", "auc", "likelihood", "manifold", "manifold_against", "on_features", "judge_for", "judge_against"]
+__all__ = ["judgements", "auc", "likelihood", "manifold", "manifold_against", "coverage", "coverage_against", "on_features",
+           "judge_for", "judge_against"]
 
 Judgement = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -74,6 +85,30 @@ def manifold_against(real_features: torch.Tensor) -> Callable[[torch.Tensor], to
 manifold.on_features = True  # type: ignore[attr-defined]  # judges the discriminator's features, not its logits
 manifold.against = manifold_against  # type: ignore[attr-defined]
 
+COVERAGE_K = 5
+"""The neighbours of the density-coverage judgement's balls (Naeem et al.'s choice)."""
+
+
+def coverage(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """The discriminator's score ``1 - sqrt(min(density, 1) x coverage)`` in its own features."""
+    return coverage_against(real_features)(fake_features)
+
+
+def coverage_against(real_features: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """:func:`coverage` against one set of real features, for any number of generated sets (the
+    real balls' radii computed once)."""
+    real = Manifold(real_features, COVERAGE_K)
+
+    def score(fake_features: torch.Tensor) -> torch.Tensor:
+        dc = density_coverage(real, fake_features)
+        return torch.tensor(1.0 - (min(dc["density"], 1.0) * dc["coverage"]) ** 0.5, dtype=torch.float64)
+
+    return score
+
+
+coverage.on_features = True  # type: ignore[attr-defined]
+coverage.against = coverage_against  # type: ignore[attr-defined]
+
 
 def on_features(name: str) -> bool:
     """Whether the judgement ``name`` reads the discriminator's features rather than its logits."""
@@ -86,6 +121,8 @@ judgements.register("game", lambda real, fake: real, "the pair's game decides (b
 judgements.register("auc", auc, "area under the ROC curve of the discriminator's logits")
 judgements.register("likelihood", likelihood, "geometric mean of the probabilities of the right calls")
 judgements.register("manifold", manifold, "k-NN precision and recall in the discriminator's features (sees a missing mode)")
+judgements.register("density-coverage", coverage,
+                    "density and coverage of the real k-NN balls in the discriminator's features (sees uneven modes)")
 
 
 def judge_against(name: str, real_features: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -11,9 +11,9 @@ import torch
 
 import arena
 from arena.config import parse_config
-from arena.evaluation.features import precision_recall
+from arena.evaluation.features import Manifold, density_coverage, precision_recall
 from arena.tournament.crossplay import features, payoff_matrix
-from arena.tournament.judgements import auc, judge_against, judge_for, judgements, likelihood, manifold
+from arena.tournament.judgements import auc, coverage, judge_against, judge_for, judgements, likelihood, manifold
 from tests.conftest import NetJudge, run_cli, tiny_raw
 
 
@@ -25,7 +25,7 @@ def test_auc_and_likelihood_on_known_inputs():
     p_real, p_fake = 0.9, 0.2  # D(x) on real and on generated data
     logit = lambda p: torch.tensor([float(torch.logit(torch.tensor(p)))])
     assert float(likelihood(logit(p_real), logit(p_fake))) == pytest.approx((0.9 * 0.8) ** 0.5)
-    assert judgements.ids() == ["auc", "game", "likelihood", "manifold"]
+    assert judgements.ids() == ["auc", "density-coverage", "game", "likelihood", "manifold"]
     import games
 
     assert float(judge_for("game", games.make("gan-v0"))(torch.tensor([1.0, -1.0]), torch.tensor([-1.0, -1.0]))) == 0.75
@@ -49,6 +49,48 @@ def test_precision_and_recall_on_known_sets():
     assert [float(against(x)) for x in (far, two, one)] == [float(manifold(two, x)) for x in (far, two, one)]
     with pytest.raises(ValueError, match="more than 3 points"):
         precision_recall(two, one[:3])
+
+
+def test_density_and_coverage_by_hand():
+    """Ten real points on a line, k = 1 (every ball of radius 1): a generated point at 0.5 lies in
+    the balls of 0 and 1; one at 20 in none."""
+    real = torch.arange(10.0).unsqueeze(1)
+    assert Manifold(real, 1).hits(torch.tensor([[0.5], [20.0]])).tolist() == [1, 1] + [0] * 8
+    assert density_coverage(real, torch.tensor([[0.5]]), k=1) == {"density": 2.0, "coverage": 0.2}
+    assert density_coverage(real, torch.tensor([[20.0]]), k=1) == {"density": 0.0, "coverage": 0.0}
+    assert density_coverage(real, real, k=1)["coverage"] == 1.0, "every ball holds its own centre"
+
+
+def test_coverage_falls_as_the_modes_are_covered_unevenly():
+    """With as many generated samples as real ones, a real sample's k-NN ball holds a Gamma(k)
+    share of the data's mass, so with the generator's density ``r`` times the data's it holds no
+    generated sample with probability ``(1 + r)^-k``: coverage ``1 - 2^-k`` for ``r = 1`` (k = 5:
+    0.969) and, for two modes drawn 3 : 1 instead of 1 : 1 (``r`` = 1.5 and 0.5), ``1 - (2.5^-5 +
+    1.5^-5) / 2`` = 0.929. Density stays about 1 either way (every generated sample is on the data)."""
+    g = torch.Generator().manual_seed(0)
+    blob = lambda c, n: torch.randn(n, 2, generator=g) * 0.05 + c
+    real = torch.cat([blob(-1.0, 4000), blob(1.0, 4000)])
+    even = density_coverage(real, torch.cat([blob(-1.0, 4000), blob(1.0, 4000)]), k=5)
+    tilted = density_coverage(real, torch.cat([blob(-1.0, 6000), blob(1.0, 2000)]), k=5)
+    assert even["coverage"] == pytest.approx(1 - 2 ** -5, abs=0.006)
+    assert tilted["coverage"] == pytest.approx(1 - (2.5 ** -5 + 1.5 ** -5) / 2, abs=0.008)
+    assert even["density"] == pytest.approx(1.0, abs=0.05) and tilted["density"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_density_coverage_judgement_sees_uneven_modes_that_recall_cannot():
+    """Two generators as sharp as the data, one drawing its two modes 1 : 1 and one 3 : 1: k-NN
+    precision and recall (``manifold``) score both about perfect (recall's balls are the generated
+    samples' own, which grow where they are sparse), density and coverage scores the tilted one
+    worse by about ``1 - sqrt(0.929 / 0.969)``; judged against one prepared real set, the same."""
+    g = torch.Generator().manual_seed(2)
+    blob = lambda c, n: torch.randn(n, 2, generator=g) * 0.05 + c
+    real = torch.cat([blob(-1.0, 2000), blob(1.0, 2000)])
+    even, tilted = torch.cat([blob(-1.0, 2000), blob(1.0, 2000)]), torch.cat([blob(-1.0, 3000), blob(1.0, 1000)])
+    assert abs(float(manifold(real, even)) - float(manifold(real, tilted))) < 0.01
+    assert float(coverage(real, tilted)) - float(coverage(real, even)) == pytest.approx(1 - (0.929 / 0.969) ** 0.5, abs=0.008)
+    assert float(coverage(real, even)) < 0.03 and float(coverage(real, blob(5.0, 4000))) == 1.0
+    against = judge_against("density-coverage", real)
+    assert [float(against(x)) for x in (even, tilted)] == [float(coverage(real, x)) for x in (even, tilted)]
 
 
 class _Sampled:
@@ -88,7 +130,7 @@ def test_arena_league_rates_generators_of_several_runs_on_one_scale(tmp_path, ca
         arena.run(parse_config(raw), out=tmp_path / name)
     out = tmp_path / "league.json"
     assert run_cli("league", tmp_path / "a", tmp_path / "b", "--checkpoints", "all", "--truth", "--judge", "auc",
-                   "-n", 300, "-o", out) == 0
+                   "-n", 300, "--truth-samples", 700, "-o", out) == 0
     text = capsys.readouterr().out
     assert "8 generators against 2 discriminators; glicko2, judged by auc" in text
     assert "Spearman's rho of rating and high_quality" in text
@@ -99,8 +141,24 @@ def test_arena_league_rates_generators_of_several_runs_on_one_scale(tmp_path, ca
     assert ratings == sorted(ratings, reverse=True)
     assert league["judges"] == ["a/d", "b/d"] and len(league["payoff"]["payoff"]) == 8
     assert all("high_quality" in r for r in league["rows"]) and -1 <= league["correlations"]["high_quality"] <= 1
+    # the truth comes from a draw of its own (700 samples, another seed), not from the 300 judged
+    from arena.api import Run
+    from arena.core.seeding import derive_seed
+    from arena.evaluation.sampling import draw_samples
+
+    run = Run.load(tmp_path / "a")
+    frozen = run.arena.generators[0].frozen_copy("a/g0", 0)
+    row = next(r for r in league["rows"] if r["generator"] == "a/g0")
+    truth = run.arena.data.kind.metrics(draw_samples(frozen, 700, derive_seed(0, "truth")), run.arena.data)
+    assert league["truth_samples"] == 700 and {k: row[k] for k in truth} == truth
+    assert truth != run.arena.data.kind.metrics(draw_samples(frozen, 300, 0), run.arena.data)
     assert run_cli("league", tmp_path / "a", tmp_path / "b", "--judge", "manifold", "-n", 300, "-o", out) == 0
     cells = [c for row in json.loads(out.read_text())["payoff"]["payoff"] for c in row]
     assert len(cells) == 8 and all(0 <= c <= 1 for c in cells)  # 4 generators x 2 discriminators
     assert run_cli("league", tmp_path / "a", "--judge", "psychic") == 2
     assert "unknown judgement 'psychic'" in capsys.readouterr().err
+    assert run_cli("league", tmp_path / "a", "--truth", "--truth-samples", 0) == 2
+    assert "--truth-samples: expected a positive number of samples, got 0" in capsys.readouterr().err
+    assert run_cli("league", tmp_path / "a", tmp_path / "b", "--judge", "density-coverage", "-n", 300, "-o", out) == 0
+    cells = [c for row in json.loads(out.read_text())["payoff"]["payoff"] for c in row]
+    assert len(cells) == 8 and all(0 <= c <= 1 for c in cells)
