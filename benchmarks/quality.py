@@ -12,9 +12,10 @@ weights, as the configs turn them on):
 
 mean ± standard error [worst seed] of modes, % high quality, reverse KL and `spread` (the
 high-quality samples' spread about their modes over the data's: below 1, the modes are contracted,
-which % high quality rewards), beside PacGAN's GAN and PacGAN4 rows (REFERENCE.md); the time
-to quality (seconds of training until the output first covers every mode with >= 95 % high
-quality, from the evaluations during training); and Spearman's rho between the ratings and the
+which % high quality rewards) and `mode_tv` (the total variation from the data over its modes and
+off them: blur, missing and uneven modes on one scale), beside PacGAN's GAN and PacGAN4 rows
+(REFERENCE.md); the time to quality (seconds of training until the output first covers every mode
+with >= 95 % high quality, from the evaluations during training); and Spearman's rho between the ratings and the
 true quality of a population with a spread of quality: the generators of a tournament at every
 kept checkpoint (snapshots of training at 10 %, 20 %, ..., 100 %), rated by `arena league
 --checkpoints all --truth` (the truth measured on 10,000 samples of each generator's own, apart from
@@ -58,7 +59,7 @@ MODES = {"ring8": 8, "grid25": 25}
 # ten snapshots of each tournament for the ratings' population (checkpoints do not change training)
 SNAPSHOTS = {"ring8": ["checkpoint.every=5", "checkpoint.keep_last=10"], "grid25": []}
 JUDGES = ("game", "auc", "likelihood", "manifold", "density-coverage")
-METRICS = ["modes", "high_quality", "reverse_kl", "spread"]
+METRICS = ["modes", "high_quality", "reverse_kl", "spread", "mode_tv"]
 
 
 def arena_cli(*args: str) -> str:
@@ -173,10 +174,10 @@ def ratings_tables(data: str, runs: list[RunDir], seeds: list[int], out: Path) -
     over every kept checkpoint, and over those of the second half of training alone (where the
     generators are about as sharp, so that reverse KL compares like with like: a snapshot early in
     training, with a few percent of its samples of high quality, spreads those few evenly)."""
-    measures = ("high_quality", "modes", "reverse_kl")
-    direction = {"high_quality": "higher", "modes": "higher", "reverse_kl": "lower"}
-    header = ("| judgement | generators | rho with % high quality | rho with modes | rho with reverse KL (lower is better) |\n"
-              "|---|---|---|---|---|")
+    measures = ("high_quality", "modes", "reverse_kl", "mode_tv")
+    direction = {"high_quality": "higher", "modes": "higher", "reverse_kl": "lower", "mode_tv": "lower"}
+    header = ("| judgement | generators | rho with % high quality | rho with modes | rho with reverse KL (lower is better) "
+              "| rho with mode TV (lower is better) |\n|---|---|---|---|---|---|")
     within = {judge: [league([d], judge, out / f"league_{data}_{judge}_seed{s}.json") for s, d in zip(seeds, runs)]
               for judge in JUDGES}
     pooled = {judge: league(runs, judge, out / f"league_{data}_{judge}.json") for judge in JUDGES}
@@ -234,15 +235,15 @@ def main() -> None:
         same_wall = run_seeds(pair_cfg, args.seeds, out / f"pair_{data}_wall",
                               budget(max(1, int(rate * wall) // per_matching), per_matching))
         print(f"\n### {data} ({len(args.seeds)} seeds; 2,500 samples; mean ± s.e. [worst seed])\n")
-        print("| model | seeds | pair-rounds | modes | % high quality | reverse KL | spread | training (s) | time to quality (s) |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| model | seeds | pair-rounds | modes | % high quality | reverse KL | spread | mode TV | training (s) | time to quality (s) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         lines = [row(f"(b) tournament output (configs/tournament_{data}.yaml)", tour, modes),
                  row("(a) improved single pair, same pair-rounds", same_rounds, modes),
                  row("(a) improved single pair, same wall time", same_wall, modes)]
         for text, _ in lines:
             print(text)
         for name, cells in PACGAN[data].items():
-            print(f"| PacGAN Table 1, {name} (400 epochs) | 10 | 400,000 | {' | '.join(cells)} | | | |")
+            print(f"| PacGAN Table 1, {name} (400 epochs) | 10 | 400,000 | {' | '.join(cells)} | | | | |")
         ratings_tables(data, [d for _, d in SeedsDir(tour).runs()], args.seeds, out)
     print(f"\n(total wall time {time.time() - started:.0f} s; runs in {out})")
 

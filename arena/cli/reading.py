@@ -77,7 +77,7 @@ def cmd_league(args: argparse.Namespace) -> int:
     with steps() as progress:
         league = skill_league(args.runs, args.n, args.seed, args.judge, args.system, args.checkpoints, args.truth, progress,
                               args.truth_samples)
-    metrics = [k for k in ("modes", "high_quality", "reverse_kl", "tv", "quality") if any(k in r for r in league["rows"])]
+    metrics = [k for k in ("modes", "high_quality", "reverse_kl", "mode_tv", "tv", "quality") if any(k in r for r in league["rows"])]
     table = Table(title=f"{len(league['rows'])} generators against {len(league['judges'])} discriminators; "
                         f"{args.system}, judged by {args.judge}", title_justify="left")
     for column in ("#", "generator", "rating", "±", "score", *metrics):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from arena.evaluation.metrics import categorical_metrics, mode_counts, mode_metrics, symbol_counts
+from arena.evaluation.metrics import categorical_metrics, mode_counts, mode_metrics, mode_tv, symbol_counts
 
 if TYPE_CHECKING:  # pragma: no cover
     from agents import Discriminator
@@ -52,6 +52,11 @@ class DataKind(abc.ABC):
     def metrics(self, samples: torch.Tensor, data: DataSource) -> dict[str, float]:
         """The metrics the data defines for any set of samples (a generator's, a mixture's)."""
         return {}
+
+    def truth(self, samples: torch.Tensor, data: DataSource) -> dict[str, float]:
+        """The metrics that judge a generator's true quality where ratings are checked against it
+        (``arena league --truth``): :meth:`metrics`, and for toy mixtures ``mode_tv``."""
+        return self.metrics(samples, data)
 
     def signal(self, samples: torch.Tensor, data: DataSource) -> dict[str, float]:
         """The metrics recorded for a generator at every evaluation during training, ending with
@@ -159,8 +164,11 @@ class ToyMixture(Points):
         out["quality"] = out["high_quality"]
         return out
 
+    def truth(self, samples, data):
+        return {**self.metrics(samples, data), **mode_tv(samples, self.centers, self.std)}
+
     def eval_metrics(self, data):
-        return ["modes", "spread"]
+        return ["modes", "spread", "mode_tv"]
 
     def histogram(self, samples):
         return mode_counts(samples, self.centers, self.std) / samples.shape[0]

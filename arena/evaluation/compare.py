@@ -24,6 +24,7 @@ DIRECTION = {
     "modes": "higher", "high_quality": "higher", "reverse_kl": "lower", "quality": "higher", "tv": "lower",
     "symbols": "higher", "d_gap": "lower", "d_opt_gap": "lower", "parzen_ll": "higher", "fd": "lower",
     "precision": "higher", "recall": "higher", "classes_covered": "higher", "class_kl": "lower", "spread": "one",
+    "mode_tv": "lower",
 }
 """Which way each metric is better (``one``: nearest 1); the worst seed is the one furthest the other way."""
 

@@ -19,7 +19,7 @@ from agents import Discriminator
 from arena.core.errors import ConfigError, UnknownId
 from arena.core.registry import Registry
 from arena.data import DataSource
-from arena.evaluation.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics, mode_spread
+from arena.evaluation.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics, mode_spread, mode_tv
 from arena.evaluation.sampling import draw_samples
 
 __all__ = ["Measurement", "metrics", "applicable_metrics", "measure"]
@@ -49,6 +49,11 @@ def _modes(m: Measurement) -> dict[str, float]:
 def _spread(m: Measurement) -> dict[str, float]:
     kind = m.data.kind
     return mode_spread(m.samples, kind.centers, kind.std)
+
+
+def _mode_tv(m: Measurement) -> dict[str, float]:
+    kind = m.data.kind
+    return mode_tv(m.samples, kind.centers, kind.std)
 
 
 def _histogram(m: Measurement) -> dict[str, float]:
@@ -136,6 +141,8 @@ metrics: Registry[dict[str, float]] = Registry("metric")
 metrics.register("modes", _modes, "modes covered, % high quality, reverse KL (toy mixtures; PacGAN's definitions)")
 metrics.register("spread", _spread, "spread of the high-quality samples about their centres over the data's own (1: as the data; "
                  "below 1: modes contracted; toy mixtures)")
+metrics.register("mode_tv", _mode_tv, "total variation from the data over its modes and off them (blur, missing and uneven modes "
+                 "on one scale; toy mixtures)")
 metrics.register("equilibrium", _equilibrium, "mean |D(x) - 1/2| and mean |D(x) - D*(x)| on real data (known 1-D density)")
 metrics.register("histogram", _histogram, "total variation from the data's symbol probabilities, symbols drawn (categorical data)")
 metrics.register("parzen", _parzen, "Gaussian Parzen-window log-likelihood of the test split (images; the paper's protocol)")

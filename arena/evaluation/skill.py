@@ -108,7 +108,7 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
                 name = f"{label[r.path]}/{g.name}" + ("" if manifest == manifests[-1] else f"@{matching}")
                 frozen = g.frozen_copy(name, seed)
                 samples = draw_samples(frozen, n, seed)
-                metrics = data.kind.metrics(draw_samples(frozen, truth_samples, derive_seed(seed, "truth")), data) if truth else {}
+                metrics = data.kind.truth(draw_samples(frozen, truth_samples, derive_seed(seed, "truth")), data) if truth else {}
                 entrants.append(Entrant(name, label[r.path], g.name, matching, samples, metrics))
                 games[name] = run.arena.game
             done += 1

@@ -40,7 +40,10 @@ def test_toy_mixture_on_samples_at_known_places():
     assert list(signal) == ["modes", "high_quality", "reverse_kl", "quality"] and signal["quality"] == signal["high_quality"]
     assert kind.histogram(x).tolist() == pytest.approx([0.6, 0.2, 0, 0, 0, 0, 0, 0])
     assert kind.target().tolist() == [1.0] * 8
-    assert kind.eval_metrics(ring) == ["modes", "spread"]
+    assert kind.eval_metrics(ring) == ["modes", "spread", "mode_tv"]
+    truth = kind.truth(x, ring)  # the metrics, and the total variation over the modes and off them
+    assert {k: truth[k] for k in m} == m and truth["mode_tv"] == pytest.approx(0.5 * (abs(0.6 - 0.989 / 8) + abs(0.2 - 0.989 / 8)
+                                                                               + 6 * 0.989 / 8 + abs(0.2 - 0.011)), abs=1e-3)
     assert kind.discriminator_signal(list(tiny_pair()), ring) == [], "2-D data: no D(x) check"
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from arena.data.toy import mixture_centers
-from arena.evaluation.metrics import mode_metrics
+from arena.evaluation.metrics import mode_metrics, mode_tv
 from arena.rundir import RunDir
 from tests import golden
 from tests.conftest import run_cli, tiny_raw
@@ -29,7 +29,8 @@ def test_eval_on_a_toy_mixture_agrees_with_arena_sample(ring_run, tmp_path, caps
     result = json.loads((ring_run / "eval.json").read_text())["g"]
     assert result["seed"] == 4 and result["samples"] == 2500 and result["matching"] == 6
     assert run_cli("sample", ring_run, "-n", 2500, "--seed", 4, "-o", tmp_path / "s.npy") == 0
-    expected = mode_metrics(torch.from_numpy(np.load(tmp_path / "s.npy")), mixture_centers("ring", modes=8, radius=1.0), 0.01)
+    samples, ring = torch.from_numpy(np.load(tmp_path / "s.npy")), mixture_centers("ring", modes=8, radius=1.0)
+    expected = {**mode_metrics(samples, ring, 0.01), **mode_tv(samples, ring, 0.01)}
     assert {k: result[k] for k in expected} == pytest.approx(expected)
 
 
@@ -37,7 +38,7 @@ def test_eval_errors(ring_run, capsys):
     assert run_cli("eval", ring_run, "--metrics", "fid") == 2
     assert "unknown metric 'fid'" in capsys.readouterr().err
     assert run_cli("eval", ring_run, "--metrics", "parzen") == 2
-    assert "'parzen' does not apply to ring8 data (applicable: modes, spread)" in capsys.readouterr().err
+    assert "'parzen' does not apply to ring8 data (applicable: modes, spread, mode_tv)" in capsys.readouterr().err
     assert run_cli("eval", ring_run, "--agent", "d") == 2
     assert "d is a discriminator" in capsys.readouterr().err
 
