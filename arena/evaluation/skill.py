@@ -40,10 +40,11 @@ class Entrant:
 
 
 def spearman(x: list[float], y: list[float]) -> float:
-    """Spearman's rank correlation (ties take their mean rank)."""
+    """Spearman's rank correlation (ties take their mean rank); NaN, without scipy's warning, when
+    there are fewer than 3 pairs or either side is constant (every generator alike on a measure)."""
     from scipy.stats import spearmanr
 
-    if len(x) < 3:
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
         return float("nan")
     return float(spearmanr(x, y).statistic)
 

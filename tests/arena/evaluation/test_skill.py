@@ -12,6 +12,7 @@ import torch
 import arena
 from arena.config import parse_config
 from arena.evaluation.features import Manifold, density_coverage, precision_recall
+from arena.evaluation.skill import spearman
 from arena.tournament.crossplay import features, payoff_matrix
 from arena.tournament.judgements import auc, coverage, judge_against, judge_for, judgements, likelihood, manifold
 from tests.conftest import NetJudge, run_cli, tiny_raw
@@ -29,6 +30,17 @@ def test_auc_and_likelihood_on_known_inputs():
     import games
 
     assert float(judge_for("game", games.make("gan-v0"))(torch.tensor([1.0, -1.0]), torch.tensor([-1.0, -1.0]))) == 0.75
+
+
+def test_spearman_on_known_ranks_and_undefined_without_warning(recwarn):
+    # one swap of neighbours among 4: 1 - 6 * (1 + 1) / (4 * 15) = 0.8; ties take their mean rank
+    assert spearman([1, 2, 3, 4], [10, 30, 20, 40]) == pytest.approx(0.8)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3], [5, 5, 6]) == pytest.approx(0.8660254)
+    # every generator alike on a measure (all cover 8 modes), or too few: no rho, and no scipy warning
+    assert spearman([1, 2, 3, 4], [8, 8, 8, 8]) != spearman([1, 2, 3, 4], [8, 8, 8, 8])
+    assert spearman([1, 2], [1, 2]) != spearman([1, 2], [1, 2])
+    assert not [w for w in recwarn if "constant" in str(w.message)]
 
 
 def test_precision_and_recall_on_known_sets():
