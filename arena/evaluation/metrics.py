@@ -89,7 +89,9 @@ def mode_tv(samples: torch.Tensor, centers: torch.Tensor, std: float) -> dict[st
     Every sample falls in one of K + 1 bins: the mode whose centre lies within 3 std (a
     high-quality sample, as in :func:`mode_metrics`) or "off every mode"; the data puts
     ``within_3_std(d) / K`` in each mode and the rest off them. ``mode_tv`` is half the L1
-    distance between the two histograms: 0 for the data itself (up to sampling),
+    distance between the two histograms: 0 for the data's distribution (n of its own samples read
+    about 0.5 * sum_b sqrt(2 p_b (1 - p_b) / (pi n)) from sampling alone: 0.022 on ring8 and 0.040
+    on grid25 at n = 2,500),
     ``within_3_std(d)`` (0.989 in 2-D) for samples all off the modes. It grows with blur (mass off
     the modes), missing modes and uneven modes alike, so it ranks generators on one scale where %
     high quality (blind to balance) and reverse KL (which only sees the high-quality samples: a

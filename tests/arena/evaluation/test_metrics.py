@@ -163,3 +163,20 @@ def test_mode_tv_on_known_histograms():
     tilted = torch.cat([RING[idx[:150_000] % 2], RING[2 + idx[150_000:] % 6]]) + 0.01 * noise
     # modes 0-1 get 3/8 each, modes 2-7 1/24 each: half of (2 x 2/8 + 6 x 1/12) = 1/2, times 0.989
     assert mode_tv(tilted, RING, 0.01)["mode_tv"] == pytest.approx(0.5 * inside, abs=0.005)
+
+
+def test_mode_tv_of_the_data_at_2500_samples_is_its_sampling_floor():
+    """n samples of the data itself read 0.5 * sum_b sqrt(2 p_b (1 - p_b) / (pi n)) on average (the
+    mean absolute deviation of a binomial share, for large n): 0.022 for 8 modes at 2,500, the floor
+    a perfect generator's `arena eval` sits on."""
+    inside = 1 - math.exp(-4.5)
+    shares = [inside / 8] * 8 + [1 - inside]
+    floor = 0.5 * sum(math.sqrt(2 * p * (1 - p) / (math.pi * 2500)) for p in shares)
+    assert floor == pytest.approx(0.022, abs=0.0005)
+    gen = torch.Generator().manual_seed(5)
+    reads = []
+    for _ in range(200):
+        idx = torch.randint(0, 8, (2500,), generator=gen)
+        reads.append(mode_tv(RING[idx] + 0.01 * torch.randn(2500, 2, generator=gen), RING, 0.01)["mode_tv"])
+    mean = sum(reads) / len(reads)
+    assert mean == pytest.approx(floor, rel=0.1)
