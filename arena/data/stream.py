@@ -33,6 +33,11 @@ class DataStream:
         return self.next()
 
     def next(self) -> torch.Tensor:
+        return self.data.index_select(0, self.next_index())
+
+    def next_index(self) -> torch.Tensor:
+        """The rows of :attr:`data` that :meth:`next` returns, drawn as it draws them (so the
+        batches of several forks can be gathered at once)."""
         n = self.data.shape[0]
         if self.pos + self.batch_size > self.perm.numel():
             self.perm = torch.randperm(n, generator=self.rng).to(self.data.device)
@@ -40,7 +45,7 @@ class DataStream:
             self.epoch += 1
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
-        return self.data.index_select(0, idx)
+        return idx
 
     def advance(self, batches: int) -> None:
         """Skip ``batches`` batches, leaving the stream exactly where drawing them would."""

@@ -15,17 +15,24 @@ masks, which come from the global random stream in another order.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+from torch.utils._pytree import tree_leaves
 
 from agents import Agent, Discriminator, Generator
 from agents.agent import pack_samples
+from arena.core.tensors import map_tensors
+from arena.data.stream import DataStream
 from games import Game
+
+ROUND_STATS = ("d_loss", "d_real", "d_fake", "g_loss")
+"""The statistics of a round, in the order of the stacked sums."""
 
 __all__ = ["StackedAgents", "Kernels", "play_batched", "signature", "architecture", "stacked_forward", "batchable_game"]
 
@@ -118,11 +125,6 @@ class StackedAgents:
         k = len(self.agents)
         self.layout = [(name, p.shape[1:], p[0].numel()) for name, p in params.items()]
         self.flat = torch.cat([p.detach().reshape(k, -1) for p in params.values()], 1)
-        self.leaves, offset = {}, 0
-        for name, shape, n in self.layout:  # leaves sharing the storage of ``flat``
-            self.leaves[name] = self.flat[:, offset : offset + n].view(k, *shape).detach().requires_grad_(True)
-            offset += n
-        self.frozen = {name: leaf.detach() for name, leaf in self.leaves.items()}
         self.groups = [a.optimizer.optimizer.param_groups[0] for a in self.agents]
         owned = [list(a.net.parameters()) for a in self.agents]
         states = [[a.optimizer.optimizer.state.get(p, {}) for p in own] for a, own in zip(self.agents, owned)]
@@ -159,64 +161,47 @@ class StackedAgents:
         """Per-agent values as a ``(K, 1)`` float32 column."""
         return torch.tensor(values, dtype=torch.float32, device=self.flat.device).unsqueeze(1)
 
-    # ------------------------------------------------------------------ forward
-    def params(self, detach: bool = False) -> dict[str, torch.Tensor]:
-        """Each parameter, stacked: leaf tensors that are views of the ``(K, P)`` tensor (their
-        detached twins with ``detach``)."""
-        return self.frozen if detach else self.leaves
-
-    def grad(self, loss: torch.Tensor) -> torch.Tensor:
-        """The ``(K, P)`` gradient of ``loss`` (the sum of the agents' losses)."""
-        grads = torch.autograd.grad(loss, list(self.leaves.values()))
-        return torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1)
-
     # ------------------------------------------------------------------ optimizer
-    def step(self, grad: torch.Tensor) -> None:
-        """One optimizer step for every agent (``grad``: ``(K, P)``), each with its own state and
-        hyper-parameters, the same arithmetic as torch's single-tensor Adam, SGD and RMSprop."""
+    def host_step(self) -> dict[str, list[float]]:
+        """Count one optimizer step for every agent and return what the step needs from the host,
+        a value per agent under each name: Adam's ``step_size`` (``-lr / (1 - beta1**t)``) and
+        ``bc2_sqrt``; the ``lr`` of SGD and RMSprop; SGD's ``momentum`` (which may ramp); the step
+        numbers the weight averages weigh (``ema_steps``). The agents' step counts advance."""
         self.step_count += 1
         lrs = [a.optimizer.lr for a in self.agents]
-        h = self.hyper
-        if self.kind != "adam":
-            lr = self._column(lrs)
-        with torch.no_grad():
-            p = self.flat
-            if self.decay:
-                grad = grad + h["weight_decay"] * p
-            if self.kind == "adam":
-                b1 = [g["betas"][0] for g in self.groups]
-                b2 = [g["betas"][1] for g in self.groups]
-                steps = self.step_count.tolist()
-                m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
-                m.lerp_(grad, h["1-beta1"])
-                v.mul_(h["beta2"]).addcmul_(grad * h["1-beta2"], grad)
-                step_size = self._column([-lr / (1 - beta**s) for lr, beta, s in zip(lrs, b1, steps)])
-                bc2_sqrt = self._column([math.sqrt(1 - beta**s) for beta, s in zip(b2, steps)])
-                p.add_((m * step_size) / (v.sqrt() / bc2_sqrt).add_(h["eps"]))
-            elif self.kind == "sgd":
-                if self.momentum:
-                    momentum = self._column([a.optimizer.momentum or 0.0 for a in self.agents])
-                    buf = self.state["momentum_buffer"]
-                    buf.copy_(torch.where(self.started, buf * momentum + grad, grad))
-                    grad = grad + momentum * buf if self.nesterov else buf
-                p.add_(grad * -lr)
-            else:
-                sq = self.state["square_avg"]
-                sq.mul_(h["alpha"]).add_((1 - h["alpha"]) * grad * grad)
-                avg = sq.sqrt().add_(h["eps"])
-                if self.momentum:
-                    buf = self.state["momentum_buffer"]
-                    buf.mul_(h["momentum"]).add_(grad / avg)
-                    p.add_(buf * -lr)
-                else:
-                    p.add_((-lr * grad) / avg)
-        self.started[:] = True
+        out: dict[str, list[float]] = {}
+        if self.kind == "adam":
+            steps = self.step_count.tolist()
+            out["step_size"] = [-lr / (1 - g["betas"][0] ** s) for lr, g, s in zip(lrs, self.groups, steps)]
+            out["bc2_sqrt"] = [math.sqrt(1 - g["betas"][1] ** s) for g, s in zip(self.groups, steps)]
+        else:
+            out["lr"] = lrs
+        if self.kind == "sgd" and self.momentum:
+            out["momentum"] = [a.optimizer.momentum or 0.0 for a in self.agents]
         for a in self.agents:
             a.optimizer.advance()
-        if self.ema is not None:  # Agent.after_step, for every agent at once
-            steps = self._column([float(a.optimizer.steps) for a in self.agents])
-            with torch.no_grad():
-                self.ema.lerp_(self.flat, torch.where(steps <= self.ema_start, torch.ones_like(steps), 1 - self.ema_decay))
+        if self.ema is not None:
+            out["ema_steps"] = [float(a.optimizer.steps) for a in self.agents]
+        return out
+
+    @property
+    def rule(self) -> tuple:
+        """What :func:`update` needs to know of the optimizer: its kind and flags."""
+        return (self.kind, self.momentum, self.nesterov, self.decay, self.ema is not None)
+
+    def tensors(self) -> dict[str, object]:
+        """The stacked tensors an optimizer step reads and writes, for :func:`update`."""
+        out = {"p": self.flat, "state": self.state, "hyper": self.hyper, "started": self.started}
+        if self.ema is not None:
+            out.update(ema=self.ema, ema_decay=self.ema_decay, ema_start=self.ema_start)
+        return out
+
+    def adopt(self, t: dict, buffers: dict[str, torch.Tensor]) -> None:
+        """Hold the tensors ``t`` (shaped as :meth:`tensors`) and ``buffers`` from now on, in
+        place of this object's own (which they equal): the fused round's persistent storage."""
+        self.flat, self.state, self.hyper, self.started, self.buffers = t["p"], t["state"], t["hyper"], t["started"], buffers
+        if self.ema is not None:
+            self.ema, self.ema_decay, self.ema_start = t["ema"], t["ema_decay"], t["ema_start"]
 
     # ------------------------------------------------------------------ back to the agents
     def write_back(self) -> None:
@@ -254,6 +239,73 @@ def skeleton(net: nn.Module) -> nn.Module:
     return copy.deepcopy(net).to("meta").train()
 
 
+def layout(net: nn.Module) -> list[tuple[str, torch.Size, int]]:
+    """Each parameter's name, shape and size, in the order of a :class:`StackedAgents` row."""
+    return [(name, p.shape, p.numel()) for name, p in net.named_parameters()]
+
+
+def leaves(flat: torch.Tensor, parts: list[tuple[str, torch.Size, int]], grad: bool = True) -> dict[str, torch.Tensor]:
+    """Each parameter of stacked agents as a view of their ``(K, P)`` tensor: a leaf that
+    requires its gradient (``grad``) or a detached view."""
+    out, offset = {}, 0
+    for name, shape, n in parts:
+        out[name] = flat[:, offset : offset + n].view(flat.shape[0], *shape).detach().requires_grad_(grad)
+        offset += n
+    return out
+
+
+def flat_grad(loss: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The ``(K, P)`` gradient of ``loss`` (the sum of the agents' losses) for the leaves ``params``."""
+    grads = torch.autograd.grad(loss, list(params.values()))
+    return torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1)
+
+
+def unflatten(row: torch.Tensor, parts: list[tuple[str, torch.Size, int]]) -> dict[str, torch.Tensor]:
+    """One agent's parameters as views of its row of a :class:`StackedAgents` ``(K, P)`` tensor."""
+    out, offset = {}, 0
+    for name, shape, n in parts:
+        out[name] = row[offset : offset + n].view(shape)
+        offset += n
+    return out
+
+
+def update(rule: tuple, t: dict, grad: torch.Tensor, cols: dict[str, torch.Tensor]) -> None:
+    """One optimizer step of stacked agents, in place: ``rule`` and ``t`` are
+    :attr:`StackedAgents.rule` and :meth:`StackedAgents.tensors`, ``grad`` the ``(K, P)``
+    gradient, ``cols`` the ``(K, 1)`` columns of :meth:`StackedAgents.host_step`."""
+    kind, momentum, nesterov, decay, ema = rule
+    h = t["hyper"]
+    with torch.no_grad():
+        p = t["p"]
+        if decay:
+            grad = grad + h["weight_decay"] * p
+        if kind == "adam":
+            m, v = t["state"]["exp_avg"], t["state"]["exp_avg_sq"]
+            m.lerp_(grad, h["1-beta1"])
+            v.mul_(h["beta2"]).addcmul_(grad * h["1-beta2"], grad)
+            p.add_((m * cols["step_size"]) / (v.sqrt() / cols["bc2_sqrt"]).add_(h["eps"]))
+        elif kind == "sgd":
+            if momentum:
+                buf = t["state"]["momentum_buffer"]
+                buf.copy_(torch.where(t["started"], buf * cols["momentum"] + grad, grad))
+                grad = grad + cols["momentum"] * buf if nesterov else buf
+            p.add_(grad * -cols["lr"])
+        else:
+            sq = t["state"]["square_avg"]
+            sq.mul_(h["alpha"]).add_((1 - h["alpha"]) * grad * grad)
+            avg = sq.sqrt().add_(h["eps"])
+            if momentum:
+                buf = t["state"]["momentum_buffer"]
+                buf.mul_(h["momentum"]).add_(grad / avg)
+                p.add_(buf * -cols["lr"])
+            else:
+                p.add_((-cols["lr"] * grad) / avg)
+        t["started"].fill_(True)
+        if ema:  # Agent.after_step, for every agent at once
+            steps = cols["ema_steps"]
+            t["ema"].lerp_(p, torch.where(steps <= t["ema_start"], torch.ones_like(steps), 1 - t["ema_decay"]))
+
+
 class Kernels:
     """The stacked update functions of one game and one pair of architectures, built (and
     compiled) once and reused by every match they fit.
@@ -265,15 +317,58 @@ class Kernels:
     """
 
     def __init__(self, game: Game, generator: Agent, discriminator: Agent,
-                 compiled: Callable[[Callable, str], Callable] = lambda fn, what: fn) -> None:
+                 compiled: Callable[..., Callable] = lambda fn, what, eager=None: fn, fused: bool = False,
+                 static: bool = False) -> None:
         self.game = game
         self.g_skeleton, self.d_skeleton = skeleton(generator.net), skeleton(discriminator.net)
+        self.g_layout, self.d_layout = layout(generator.net), layout(discriminator.net)
         self.pack = getattr(discriminator, "pack", 1)
         self.d_per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.net.modules())
         """Whether the discriminator treats every input on its own (no batch normalisation), so
         that real and generated batches may share one forward pass."""
         self.d_update = compiled(vmap(self._d_round, randomness="different"), "the stacked discriminator update")
         self.g_update = compiled(vmap(self._g_round, randomness="different"), "the stacked generator update")
+        self.fused = compiled(self._fused_round, "the stacked round", self.eager_round) if fused else None
+        """The whole round (every discriminator update, the generator update and their optimizer
+        steps) as one function, built when it is compiled: then one compiled graph (one CUDA graph
+        with ``compute.cuda_graphs``) plays a round of every match, where the two update functions
+        leave the gradients and optimizer steps to eager code between them. Not for agents with
+        weight decay, whose fused round inductor's CPU code generator fails to compile (``KeyError``
+        in its outer-loop fusion, torch 2.13): they keep the two update functions."""
+        self.static = static
+        """Whether the persistent tensors of :meth:`slots` are marked as static addresses (CUDA
+        graphs replay them in place)."""
+        self._slots: dict[tuple, dict] = {}
+
+    def totals(self, k: int, device: torch.device) -> torch.Tensor:
+        """Zeroed persistent ``(4, k)`` sums of the round statistics (``d_loss``, ``d_real``,
+        ``d_fake``, ``g_loss``) for the fused round."""
+        key = ("totals", k)
+        if key not in self._slots:
+            self._slots[key] = torch.zeros(len(ROUND_STATS), k, device=device)
+            if self.static:
+                torch._dynamo.mark_static_address(self._slots[key])
+        return self._slots[key].zero_()
+
+    def slots(self, gens: StackedAgents, discs: StackedAgents) -> tuple[dict, dict]:
+        """The tensors the fused round reads and writes, in storage that outlives the match: the
+        stacked agents' tensors are copied in (and the agents pointed at the copies), so every
+        match of this size replays the same compiled round at the same addresses."""
+        key = (len(gens.agents), gens.rule, discs.rule)
+        if key not in self._slots:
+            made = {"g": map_tensors(gens.tensors(), torch.empty_like), "d": map_tensors(discs.tensors(), torch.empty_like),
+                    "gb": map_tensors(gens.buffers, torch.empty_like), "db": map_tensors(discs.buffers, torch.empty_like)}
+            if self.static:
+                for tensor in tree_leaves(made):
+                    torch._dynamo.mark_static_address(tensor)
+            self._slots[key] = made
+        slot = self._slots[key]
+        for agents, t, b in ((gens, slot["g"], slot["gb"]), (discs, slot["d"], slot["db"])):
+            with torch.no_grad():
+                for dst, src in zip(tree_leaves((t, b)), tree_leaves((agents.tensors(), agents.buffers)), strict=True):
+                    dst.copy_(src)
+            agents.adopt(t, b)
+        return slot["g"] | {"buffers": slot["gb"]}, slot["d"] | {"buffers": slot["db"]}
 
     def _g_call(self, gp, gb, z):
         return functional_call(self.g_skeleton, (gp, gb), (z,), tie_weights=False)
@@ -299,6 +394,78 @@ class Kernels:
     def _g_round(self, gp, gb, dp, db, z):
         return self.game.g_loss(self._d_call(dp, db, self._g_call(gp, gb, z)))
 
+    # ------------------------------------------------------------------ a round
+    def eager_round(self, g: dict, d: dict, g_rule: tuple, d_rule: tuple, real: torch.Tensor, z_d: torch.Tensor,
+                    z_g: torch.Tensor, d_cols: list[dict], g_cols: dict, totals: torch.Tensor,
+                    between: Callable[[], None] | None = None) -> None:
+        """One round of every stacked match, in place, as :meth:`_fused_round` plays it, by the two
+        update functions with the gradients (``torch.autograd.grad``) and the optimizer steps
+        (:func:`update`) eager between them; ``between`` is called between the discriminator
+        updates and the generator update. What every run plays without compilation, and where
+        the compiled fused round falls back."""
+        for s, cols in enumerate(d_cols):
+            d_leaves = leaves(d["p"], self.d_layout)
+            d_loss, d_real, d_fake = self.d_update(leaves(g["p"], self.g_layout, grad=False), g["buffers"], d_leaves,
+                                                   d["buffers"], real[s], z_d[s])
+            # copied at once: replayed as CUDA graphs, the outputs live in the graphs' memory,
+            # which the next update may reuse (read after it: "accessing tensor output of
+            # CUDAGraphs that has been overwritten", seen on an H200)
+            d_stats = torch.stack([d_loss.detach(), d_real, d_fake]).float()
+            update(d_rule, d, flat_grad(d_loss.float().sum(), d_leaves), cols)
+        if between is not None:
+            between()
+        g_leaves = leaves(g["p"], self.g_layout)
+        g_loss = self.g_update(g_leaves, g["buffers"], leaves(d["p"], self.d_layout, grad=False), d["buffers"], z_g)
+        g_stats = g_loss.detach().float().unsqueeze(0)
+        update(g_rule, g, flat_grad(g_loss.float().sum(), g_leaves), g_cols)
+        totals += torch.cat([d_stats, g_stats])
+
+    def _d_objective(self, d_row, g_row, gb, db, real, z):
+        loss, d_real, d_fake = self._d_round(unflatten(g_row, self.g_layout), gb, unflatten(d_row, self.d_layout), db, real, z)
+        return loss.float(), (loss.detach().float(), d_real.float(), d_fake.float())
+
+    def _g_objective(self, g_row, d_row, gb, db, z):
+        loss = self._g_round(unflatten(g_row, self.g_layout), gb, unflatten(d_row, self.d_layout), db, z)
+        return loss.float(), loss.detach().float()
+
+    def _fused_round(self, g: dict, d: dict, g_rule: tuple, d_rule: tuple, real: torch.Tensor, z_d: torch.Tensor,
+                     z_g: torch.Tensor, d_cols: list[dict], g_cols: dict, totals: torch.Tensor) -> None:
+        """One round of every stacked match, in place: ``real`` and ``z_d`` hold a batch per
+        discriminator update (first dimension), ``d_cols`` their optimizer columns; ``totals``
+        gains the round's statistics. The same arithmetic as the update functions with
+        :func:`update` between them; the gradients come from ``torch.func.grad`` rather than
+        ``torch.autograd.grad``, which compiles into the same graph."""
+        d_grad = vmap(grad_and_value(self._d_objective, has_aux=True), randomness="different")
+        g_grad = vmap(grad_and_value(self._g_objective, has_aux=True), randomness="different")
+        for s, cols in enumerate(d_cols):
+            grad, (_, d_stats) = d_grad(d["p"], g["p"], g["buffers"], d["buffers"], real[s], z_d[s])
+            update(d_rule, d, grad, cols)
+        grad, (_, g_loss) = g_grad(g["p"], d["p"], g["buffers"], d["buffers"], z_g)
+        update(g_rule, g, grad, g_cols)
+        totals.add_(torch.stack([*d_stats, g_loss]))
+
+
+def gather(streams: Sequence) -> torch.Tensor:
+    """The next batch of every stream, ``(K, batch, ...)``: one gather where the streams are forks
+    of one :class:`arena.data.DataStream` (the same rows as drawing them one at a time), else
+    stacked."""
+    if not all(type(s) is DataStream and s.data is streams[0].data for s in streams):
+        return torch.stack([draw() for draw in streams])
+    data = streams[0].data
+    rows = data.index_select(0, torch.cat([s.next_index() for s in streams]))
+    return rows.view(len(streams), -1, *data.shape[1:])
+
+
+def columns(steps: list[dict[str, list[float]]], device: torch.device) -> list[dict[str, torch.Tensor]]:
+    """The :meth:`StackedAgents.host_step` values of several steps as ``(K, 1)`` float32 columns,
+    sent to ``device`` in one copy."""
+    names = [(i, key) for i, step in enumerate(steps) for key in step]
+    table = torch.tensor([steps[i][key] for i, key in names], dtype=torch.float32).unsqueeze(2).to(device)
+    out: list[dict[str, torch.Tensor]] = [{} for _ in steps]
+    for row, (i, key) in zip(table, names):
+        out[i][key] = row
+    return out
+
 
 def play_batched(
     kernels: Kernels,
@@ -321,38 +488,35 @@ def play_batched(
         autocast: a context for the forward passes (mixed precision).
         between: called inside every round, between the discriminator and generator updates.
     """
-    game = kernels.game
     for agent in (*generators, *discriminators):
         agent.train()
     gens, discs = StackedAgents(generators), StackedAgents(discriminators)
-    keys = ("d_loss", "d_real", "d_fake", "g_loss")
-    totals = torch.zeros(len(keys), len(generators), device=gens.device)
 
     def latents(n: int) -> torch.Tensor:
         return torch.stack([g.latent.sample(n, g.rng, g.device) for g in generators])
 
+    fused = kernels.fused is not None and between is None and not (gens.decay or discs.decay)
     try:
+        if fused:
+            g, d = kernels.slots(gens, discs)
+            totals = kernels.totals(len(generators), gens.device)
+            play = kernels.fused
+        else:
+            g, d = gens.tensors() | {"buffers": gens.buffers}, discs.tensors() | {"buffers": discs.buffers}
+            totals = torch.zeros(len(ROUND_STATS), len(generators), device=gens.device)
+            play = functools.partial(kernels.eager_round, between=between)
+        d_steps = kernels.game.d_steps
         for _ in range(steps):
-            for _ in range(game.d_steps):
-                real = torch.stack([draw() for draw in streams])
-                n = real.shape[1]
-                with autocast():
-                    d_loss, d_real, d_fake = kernels.d_update(gens.params(detach=True), gens.buffers, discs.params(),
-                                                              discs.buffers, real, latents(n))
-                # copied at once: replayed as CUDA graphs, the outputs live in the graphs' memory,
-                # which the next update may reuse (read after it: "accessing tensor output of
-                # CUDAGraphs that has been overwritten", seen on an H200)
-                d_stats = torch.stack([d_loss.detach(), d_real, d_fake]).float()
-                discs.step(discs.grad(d_loss.float().sum()))
-            if between is not None:
-                between()
+            # the round's real batches, latents and optimizer columns, drawn in the order one match
+            # played alone draws them (every source is its own generator)
+            real = torch.stack([gather(streams) for _ in range(d_steps)])
+            z_d = torch.stack([latents(real.shape[2]) for _ in range(d_steps)])
+            z_g = latents(real.shape[2])
+            cols = columns([*(discs.host_step() for _ in range(d_steps)), gens.host_step()], gens.device)
             with autocast():
-                g_loss = kernels.g_update(gens.params(), gens.buffers, discs.params(detach=True), discs.buffers, latents(n))
-            g_stats = g_loss.detach().float().unsqueeze(0)
-            gens.step(gens.grad(g_loss.float().sum()))
-            totals += torch.cat([d_stats, g_stats])
+                play(g, d, gens.rule, discs.rule, real, z_d, z_g, cols[:-1], cols[-1], totals)
     finally:
         gens.write_back()
         discs.write_back()
     means = (totals / steps).tolist()
-    return [{key: means[i][k] for i, key in enumerate(keys)} for k in range(len(generators))]
+    return [{key: means[i][k] for i, key in enumerate(ROUND_STATS)} for k in range(len(generators))]

@@ -41,14 +41,17 @@ class _Guarded:
         return self.eager(*args, **kwargs)
 
 
-def guarded_compile(fn: Callable, what: str, mode: str | None, warn: Callable[[str], None]) -> Callable:
-    """``torch.compile(fn, mode=mode)``, falling back to ``fn`` (one warning) if compiling fails."""
+def guarded_compile(fn: Callable, what: str, mode: str | None, warn: Callable[[str], None],
+                    dynamic: bool | None = None, eager: Callable | None = None) -> Callable:
+    """``torch.compile(fn, mode=mode, dynamic=dynamic)``, falling back (one warning) to ``eager``
+    (by default ``fn`` itself: another function computing the same) if compiling fails."""
+    eager = fn if eager is None else eager
     try:
-        compiled = torch.compile(fn, mode=mode)
+        compiled = torch.compile(fn, mode=mode, dynamic=dynamic)
     except Exception as exc:
         warn(f"torch.compile is not available here ({type(exc).__name__}: {exc}); running {what} eagerly")
-        return fn
-    return _Guarded(fn, compiled, what, warn)
+        return eager
+    return _Guarded(eager, compiled, what, warn)
 
 
 class Compute:
@@ -110,11 +113,15 @@ class Compute:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
-    def compiled(self, fn: Callable, what: str) -> Callable:
-        """``fn`` (a stacked update function) compiled as the options say (unchanged when they do not)."""
+    def compiled(self, fn: Callable, what: str, eager: Callable | None = None) -> Callable:
+        """``fn`` (a stacked update function) compiled as the options say (unchanged when they do not;
+        ``eager``, where given, is what runs if compiling fails),
+        for static shapes: a group of another size compiles anew rather than with symbolic sizes,
+        under which BatchNorm's backward pass inside ``vmap`` fails to trace ("Cannot call sizes()
+        on tensor with symbolic sizes", torch 2.13)."""
         if self.compile_mode is False:
             return fn
-        return guarded_compile(fn, what, self.compile_mode, self.warn)
+        return guarded_compile(fn, what, self.compile_mode, self.warn, dynamic=False, eager=eager)
 
     def prepare(self, agents: Iterable[Agent]) -> None:
         """Give every agent a loss scaler (fp16) and a compiled forward pass (compile, CUDA graphs;

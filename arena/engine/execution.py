@@ -107,7 +107,8 @@ class MatchRunner:
         mine = plan if self.comm is None else self.comm.share(plan)
         outcomes: list[Outcome] = []
         for key, group in self._groups(mine):
-            outcomes += self._play_group(key, group, steps) if len(group) > 1 else [self._play_one(group[0], steps)]
+            stacked = key is not None and (len(group) > 1 or self.compute.compile_mode is not False)
+            outcomes += self._play_group(key, group, steps) if stacked else [self._play_one(group[0], steps)]
         if self.comm is not None:
             outcomes = self.comm.exchange(outcomes, arena)
         arena.stream.advance(drawn)
@@ -154,7 +155,9 @@ class MatchRunner:
         streams = [self.arena.stream.fork(p.skip) for p in group]
         first = group[0]
         if key not in self.kernels:
-            self.kernels[key] = Kernels(first.game, first.gens[0], first.discs[0], self.compute.compiled)
+            self.kernels[key] = Kernels(first.game, first.gens[0], first.discs[0], self.compute.compiled,
+                                        fused=self.compute.compile_mode is not False,
+                                        static=self.compute.compile_mode == "reduce-overhead")
         all_stats = play_batched(self.kernels[key], [p.gens[0] for p in group], [p.discs[0] for p in group], streams,
                                  steps, self.compute.autocast, self.between)
         outcomes = []

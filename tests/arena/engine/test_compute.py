@@ -69,7 +69,7 @@ def test_gpu_options_fall_back_on_a_cpu_with_one_warning(plain, compute, expecte
 
 
 def test_a_failing_compiler_falls_back_to_eager_with_one_warning(plain, monkeypatch):
-    def broken_compile(fn, mode=None):
+    def broken_compile(fn, mode=None, **options):
         def compiled(*args, **kwargs):
             raise RuntimeError("inductor: no C++ compiler found")
         return compiled
@@ -82,7 +82,7 @@ def test_a_failing_compiler_falls_back_to_eager_with_one_warning(plain, monkeypa
 
 
 def test_a_platform_without_the_compiler_falls_back_with_one_warning(plain, monkeypatch):
-    def unavailable(fn, mode=None):
+    def unavailable(fn, mode=None, **options):
         raise RuntimeError("Dynamo is not supported on this Python")
 
     monkeypatch.setattr(torch, "compile", unavailable)
