@@ -10,7 +10,7 @@ import torch
 from arena.config import parse_config
 from arena.core.seeding import seed_global
 from arena.engine.arena import build_arena
-from arena.engine.batched import Kernels, play_batched, signature
+from arena.engine.batched import Kernels, gather, play_batched, signature
 from arena.engine.match import play_match
 from arena.tournament.loop import Tournament
 from tests.conftest import tiny_raw
@@ -40,8 +40,9 @@ def vary(arena) -> None:
             group["betas"] = (group["betas"][0] + 0.05 * k, group["betas"][1])
 
 
-def play_both(raw: dict, steps: int):
-    """The same matches (g_k against d_k), one by one in one arena and stacked in its twin."""
+def play_both(raw: dict, steps: int, **kernel_options):
+    """The same matches (g_k against d_k), one by one in one arena and stacked in its twin (by
+    kernels built with ``kernel_options``)."""
     one, stacked = (build_arena(parse_config(copy.deepcopy(raw))) for _ in range(2))
     for arena in (one, stacked):
         seed_global(arena.config.seed)
@@ -49,7 +50,7 @@ def play_both(raw: dict, steps: int):
     k = len(one.generators)
     stats_one = [play_match(one.game, one.generators[i], one.discriminators[i], one.stream.fork(i * steps), steps)
                  for i in range(k)]
-    kernels = Kernels(stacked.game, stacked.generators[0], stacked.discriminators[0])
+    kernels = Kernels(stacked.game, stacked.generators[0], stacked.discriminators[0], **kernel_options)
     streams = [stacked.stream.fork(i * steps) for i in range(k)]
     stats_stacked = play_batched(kernels, stacked.generators, stacked.discriminators, streams, steps)
     return one, stacked, stats_one, stats_stacked
@@ -88,6 +89,104 @@ def test_stacked_matches_equal_matches_one_by_one(g_optim, d_optim, net):
         assert a.keys() == b.keys()
         for key in a:
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), key
+
+
+def assert_same_stats(stats_one, stats_stacked) -> None:
+    for a, b in zip(stats_one, stats_stacked):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), key
+
+
+class Counted:
+    """A function that counts its calls."""
+
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.fn(*args, **kwargs)
+
+
+FUSED_CASES = [
+    ({"type": "adam", "lr": 1e-3, "betas": [0.5, 0.999]}, {"type": "adam", "lr": 2e-3}, MLP),
+    ({"type": "sgd", "lr": 0.05, "momentum": 0.5, "nesterov": True},
+     {"type": "sgd", "lr": 0.05, "momentum": 0.0, "momentum_ramp": {"end": 0.7, "steps": 4}}, BN_MLP),
+    ({"type": "rmsprop", "lr": 1e-3}, {"type": "rmsprop", "lr": 1e-3, "momentum": 0.5}, MLP),
+]
+
+
+def fused_kernels(compile_fn=None, **options):
+    """Kernel options for a fused round, counted (and compiled by ``compile_fn``)."""
+    made = {}
+
+    def compiled(fn, what, eager=None):
+        if what != "the stacked round":
+            return fn
+        made["fused"] = Counted(compile_fn(fn) if compile_fn else fn)
+        return made["fused"]
+
+    return {"compiled": compiled, "fused": True, **options}, made
+
+
+@pytest.mark.parametrize(("g_optim", "d_optim", "net"), FUSED_CASES, ids=["adam", "sgd-momentum-bn", "rmsprop"])
+def test_the_fused_round_equals_matches_one_by_one(g_optim, d_optim, net):
+    """The whole round as one function (gradients by torch.func, what compute.compile compiles):
+    weights, BatchNorm statistics, optimizer states, step counts, latent streams and statistics
+    as one by one, with every agent's own learning rate, betas, momentum ramp and history."""
+    options, made = fused_kernels()
+    one, stacked, stats_one, stats_stacked = play_both(pool_raw(3, net, net, g_optim, d_optim), steps=4, **options)
+    assert made["fused"].calls == 4
+    assert_same_agents(one, stacked, atol=1e-5)
+    assert_same_stats(stats_one, stats_stacked)
+
+
+def test_agents_with_weight_decay_keep_the_update_functions():
+    """Inductor's CPU code generator fails on the fused round with weight decay (torch 2.13), so
+    those agents are played by the two update functions, and still equal one by one."""
+    options, made = fused_kernels()
+    raw = pool_raw(2, MLP, MLP, {"type": "adam", "lr": 1e-3}, {"type": "adam", "lr": 2e-3, "weight_decay": 1e-2})
+    one, stacked, stats_one, stats_stacked = play_both(raw, steps=3, **options)
+    assert made["fused"].calls == 0
+    assert_same_agents(one, stacked, atol=1e-5)
+    assert_same_stats(stats_one, stats_stacked)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("static", [False, True], ids=["compile", "static-addresses"])
+def test_the_compiled_fused_round_equals_matches_one_by_one(static):
+    """torch.compile of the fused round on this CPU (about 30 s): one graph, no fallback, the
+    same numbers within float rounding; with its tensors marked as static addresses, as for
+    CUDA graphs, and kept from one match to the next."""
+    options, made = fused_kernels(lambda fn: torch.compile(fn, dynamic=False, fullgraph=True), static=static)
+    raw = pool_raw(3, MLP, MLP, *FUSED_CASES[0][:2])
+    one, stacked, stats_one, stats_stacked = play_both(raw, steps=4, **options)
+    assert made["fused"].calls == 4
+    assert_same_agents(one, stacked, atol=1e-5)
+    assert_same_stats(stats_one, stats_stacked)
+
+
+def test_the_batches_of_forked_streams_are_gathered_as_drawn():
+    arena = build_arena(parse_config(pool_raw(3)))
+    forks = [arena.stream.fork(k * 7) for k in range(3)]
+    twins = [arena.stream.fork(k * 7) for k in range(3)]
+    for _ in range(400):  # past the end of an epoch: new permutations on the way
+        assert torch.equal(gather(forks), torch.stack([t() for t in twins]))
+
+
+def test_with_compile_on_a_single_match_plays_the_fused_round(monkeypatch):
+    """compute.compile: a match alone in its group is stacked too (one compiled round, not
+    compiled networks called by eager code), and still plays as one by one."""
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: fn)  # the fused round itself, uncompiled
+    raw = pool_raw(1, MLP, MLP, *FUSED_CASES[0][:2], schedule={"matchings": 2, "steps_per_match": 3, "batch_size": 16})
+    runs = {}
+    for name, compute in (("fused", {"compile": True}), ("one", {"matchings": "one-by-one"})):
+        runs[name] = Tournament(build_arena(parse_config({**copy.deepcopy(raw), "compute": compute})))
+        runs[name].run()
+    (kernels,) = runs["fused"].runner.kernels.values()
+    assert kernels.fused is not None and kernels._slots, "the fused round did not play"
+    assert_same_agents(runs["one"].arena, runs["fused"].arena, atol=1e-5)
 
 
 def test_batchnorm_buffers_move_in_the_stack_as_they_do_alone():

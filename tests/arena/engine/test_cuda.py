@@ -2,7 +2,7 @@
 skipped, with the reason, where CUDA is not available.
 
 Covered: every compute option (bf16, fp16 with loss scaling, compile, CUDA graphs) running with no
-fallback warning; CUDA graphs with a network called twice before its backward pass; batched matchings on CUDA equal to one by one; an fp16 step whose gradients
+fallback warning; the compiled fused round (compile, CUDA graphs) equal to the eager one; CUDA graphs with a network called twice before its backward pass; batched matchings on CUDA equal to one by one; an fp16 step whose gradients
 overflow skipped and the scaler's state checkpointed; divergence rollback restoring the CUDA
 random state of the arena's own device (also on cuda:1 where two GPUs exist); stacked cross-play
 on CUDA equal to judging one by one; torchrun with one NCCL rank; a run on CUDA killed and resumed
@@ -113,6 +113,23 @@ def test_batched_matchings_on_cuda_equal_one_by_one():
     for name, agent in one.arena.agents.items():
         for key, value in agent.net.state_dict().items():
             torch.testing.assert_close(stacked.arena.agent(name).net.state_dict()[key], value, atol=1e-4, rtol=1e-3,
+                                       msg=f"{name}.{key}")
+
+
+@pytest.mark.parametrize("compute", [{"compile": True}, {"cuda_graphs": True}], ids=["compile", "cuda-graphs"])
+def test_the_compiled_fused_round_on_cuda_equals_the_eager_one(compute):
+    """With compile or CUDA graphs the whole stacked round is one compiled graph (its tensors at
+    static addresses for the graphs, kept from match to match): no fallback, and the weights of
+    the eager stacked run within float rounding."""
+    eager = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"matchings": "batched"})))))
+    eager.run()
+    fused, messages = train_with_warnings(without_batch_norm(pool(compute={"matchings": "batched", **compute})))
+    assert messages == [], messages
+    (kernels,) = fused.runner.kernels.values()
+    assert kernels.fused is not None and not kernels.fused.failed and kernels._slots
+    for name, agent in eager.arena.agents.items():
+        for key, value in agent.net.state_dict().items():
+            torch.testing.assert_close(fused.arena.agent(name).net.state_dict()[key], value, atol=1e-4, rtol=1e-3,
                                        msg=f"{name}.{key}")
 
 
