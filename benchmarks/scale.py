@@ -18,6 +18,7 @@ N, and draws the log-log plot into benchmarks/scale.png.
     python benchmarks/scale.py                      # N = 2 ... 32 on this machine's default device
     python benchmarks/scale.py --sizes 2 4 8 --device cpu
     python benchmarks/scale.py --device cuda --sizes 2 4 8 16 32 64
+    python benchmarks/scale.py --compiled cuda_graphs  # also the fused round, batched (--compiled compile on a CPU)
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ PARTS = ["matches", "sampling & metrics", "cross-play", "ratings", "selection", 
          "checkpoints", "report", "metrics log", "other"]
 
 
-def config(n: int, device: str, matchings: int, steps: int, mode: str = "auto", every: int = 10) -> dict:
+def config(n: int, device: str, matchings: int, steps: int, mode: str = "auto", every: int = 10,
+           compiled: str | None = None) -> dict:
     return {
         "name": f"scale-{n}", "seed": 0, "device": device,
         "data": {"source": "ring8", "train_size": 20000, "test_size": 2500},
@@ -58,7 +60,7 @@ def config(n: int, device: str, matchings: int, steps: int, mode: str = "auto", 
         "selection": {"every": every, "replace": 1},
         "checkpoint": {"every": every},
         "mixture": {"top": 4, "weights": "rating"},
-        "compute": {"matchings": mode},
+        "compute": {"matchings": mode, **({compiled: True} if compiled else {})},
     }
 
 
@@ -94,7 +96,7 @@ class Timers:
         setattr(owner, attr, timed)
 
 
-def measure(n: int, device: str, run_matchings: int = 20) -> dict:
+def measure(n: int, device: str, run_matchings: int = 20, compiled: str | None = None) -> dict:
     import resource
 
     import torch
@@ -123,8 +125,9 @@ def measure(n: int, device: str, run_matchings: int = 20) -> dict:
     base = baseline_memory()
     # the matches alone, batched and one by one
     steps = 20
-    for mode in ("batched", "one-by-one"):
-        t = Tournament(build_arena(parse_config(config(n, device, 10**6, steps, mode))))
+    modes = [("batched", None), ("one-by-one", None)] + ([("batched", compiled)] if compiled else [])
+    for mode, option in modes:
+        t = Tournament(build_arena(parse_config(config(n, device, 10**6, steps, mode, compiled=option))))
         t.runner.play(t.matches_of(0), t.active, steps)  # warm-up (builds the stacked kernels)
         timers = Timers(dev)
         k, played, started = 1, 0, time.perf_counter()
@@ -134,7 +137,7 @@ def measure(n: int, device: str, run_matchings: int = 20) -> dict:
             played += len(t.matches_of(k)) * steps
             k += 1
         timers.sync()
-        out[f"pair_rounds_per_s_{mode}"] = played / (time.perf_counter() - started)
+        out[f"pair_rounds_per_s_{mode}" + (f"_{option}" if option else "")] = played / (time.perf_counter() - started)
     # one evaluation's cross-play at 2,500 samples
     a = t.arena
     samples = {g.name: draw_samples(g, 2500, 0) for g in a.generators}
@@ -254,11 +257,13 @@ def main() -> None:
     p.add_argument("--plot", default=str(ROOT / "benchmarks" / "scale.png"))
     p.add_argument("--run-matchings", type=int, default=20,
                    help="matchings of 100 rounds in the whole run of each N (evaluations every 10)")
+    p.add_argument("--compiled", choices=["compile", "cuda_graphs"],
+                   help="also time the matches batched with this compute option (the fused round), beside eager")
     p.add_argument("--from-log", type=Path, help="print the tables of the sizes an earlier run (cut short) logged")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one N and print JSON
     args = p.parse_args()
     if args.one is not None:
-        print(json.dumps(measure(args.one, args.device, args.run_matchings)))
+        print(json.dumps(measure(args.one, args.device, args.run_matchings, args.compiled)))
         return
     if args.from_log is not None:
         report(from_log(args.from_log), Path(args.plot))
@@ -270,7 +275,8 @@ def main() -> None:
     for n in sizes:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         done = subprocess.run([sys.executable, __file__, "--one", str(n), "--device", args.device,
-                               "--run-matchings", str(args.run_matchings)], capture_output=True,
+                               "--run-matchings", str(args.run_matchings),
+                               *(["--compiled", args.compiled] if args.compiled else [])], capture_output=True,
                               text=True, env=env)
         if done.returncode != 0:  # the sizes measured so far still make a table
             print(f"N = {n} failed (exit {done.returncode}):\n{done.stderr[-3000:]}", file=sys.stderr)
@@ -301,6 +307,15 @@ def report(results: list[dict], plot_path: Path) -> None:
         print(f"| {r['n']} | {r['pair_rounds_per_s_batched']:,.0f} | {r['pair_rounds_per_s_one-by-one']:,.0f} | "
               f"{r['pair_rounds_per_s_batched'] / r['pair_rounds_per_s_one-by-one']:.2f} | {r['crossplay_s']:.2f} | "
               f"{r['run_s']:.1f} | {1e3 * per:.3f} | {per / base:.2f} | {r['peak_mib']:.0f} |")
+    fused = [(r, key) for r in results for key in r if key.startswith("pair_rounds_per_s_batched_")]
+    if fused:
+        option = fused[0][1].removeprefix("pair_rounds_per_s_batched_")
+        print(f"\nThe matches batched with compute.{option} (the fused round; compiled before timing):")
+        print(f"| N | pair-rounds/s, {option} | / eager batched | / one by one |")
+        print("|---|---|---|---|")
+        for r, key in fused:
+            print(f"| {r['n']} | {r[key]:,.0f} | {r[key] / r['pair_rounds_per_s_batched']:.2f} | "
+                  f"{r[key] / r['pair_rounds_per_s_one-by-one']:.2f} |")
     ns = [r["n"] for r in results]
     print("\nGrowth of each part's time per matching with N (slope on log-log axes; 2 = grows as N^2):")
     slopes = {part: slope(ns, [max(r["parts"][part], 1e-6) / r["matchings"] for r in results]) for part in PARTS}

@@ -10,6 +10,13 @@ differently for every agent. Each agent keeps its own optimizer state and hyper-
 with those as per-agent tensors, writing the torch optimizer's state back after the match.
 The result equals playing the matches one by one within float tolerance, except for dropout
 masks, which come from the global random stream in another order.
+
+A round is played either by two update functions (the discriminators' and the generators'
+losses, vmapped), with the gradients and optimizer steps eager between them, or, when compiled
+(``compute.compile``, ``compute.cuda_graphs``), by the **fused round**: the whole round, every
+update and optimizer step, as one function that compiles into one graph (one CUDA graph). Its
+real batches, latents and optimizer columns are drawn before it, in the order the update
+functions draw them, so both give the same numbers.
 """
 
 from __future__ import annotations
@@ -244,29 +251,26 @@ def layout(net: nn.Module) -> list[tuple[str, torch.Size, int]]:
     return [(name, p.shape, p.numel()) for name, p in net.named_parameters()]
 
 
+def unflatten(flat: torch.Tensor, parts: list[tuple[str, torch.Size, int]]) -> dict[str, torch.Tensor]:
+    """Each parameter as a view of a :class:`StackedAgents` tensor: of one agent's row ``(P,)``,
+    or stacked, of the ``(K, P)`` tensor."""
+    out, offset = {}, 0
+    for name, shape, n in parts:
+        out[name] = flat[..., offset : offset + n].view(*flat.shape[:-1], *shape)
+        offset += n
+    return out
+
+
 def leaves(flat: torch.Tensor, parts: list[tuple[str, torch.Size, int]], grad: bool = True) -> dict[str, torch.Tensor]:
     """Each parameter of stacked agents as a view of their ``(K, P)`` tensor: a leaf that
     requires its gradient (``grad``) or a detached view."""
-    out, offset = {}, 0
-    for name, shape, n in parts:
-        out[name] = flat[:, offset : offset + n].view(flat.shape[0], *shape).detach().requires_grad_(grad)
-        offset += n
-    return out
+    return {name: view.detach().requires_grad_(grad) for name, view in unflatten(flat, parts).items()}
 
 
 def flat_grad(loss: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
     """The ``(K, P)`` gradient of ``loss`` (the sum of the agents' losses) for the leaves ``params``."""
     grads = torch.autograd.grad(loss, list(params.values()))
     return torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1)
-
-
-def unflatten(row: torch.Tensor, parts: list[tuple[str, torch.Size, int]]) -> dict[str, torch.Tensor]:
-    """One agent's parameters as views of its row of a :class:`StackedAgents` ``(K, P)`` tensor."""
-    out, offset = {}, 0
-    for name, shape, n in parts:
-        out[name] = row[offset : offset + n].view(shape)
-        offset += n
-    return out
 
 
 def update(rule: tuple, t: dict, grad: torch.Tensor, cols: dict[str, torch.Tensor]) -> None:
