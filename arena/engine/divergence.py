@@ -71,13 +71,19 @@ class DivergenceGuard:
             torch.cuda.set_rng_state(snap["cuda"], self.device)
 
     def weight_problem(self, agent: Agent) -> str | None:
-        """Why ``agent``'s weights are unusable, or None."""
-        for name, p in agent.net.named_parameters():
-            if not torch.isfinite(p).all():
+        """Why ``agent``'s weights are unusable (the first parameter whose largest magnitude is not
+        finite or is above ``max_weight``), or None. One host synchronisation for the agent,
+        not two per parameter: on a GPU each one waits for every queued kernel."""
+        named = [(name, p) for name, p in agent.net.named_parameters() if p.numel()]
+        if not named:
+            return None
+        with torch.no_grad():
+            largest = torch.stack([p.abs().amax().float() for _, p in named]).tolist()
+        for (name, _), value in zip(named, largest):
+            if not math.isfinite(value):
                 return f"non-finite weights in {name}"
-            largest = p.detach().abs().max().item() if p.numel() else 0.0
-            if largest > self.max_weight:
-                return f"exploding weights in {name} (|w| = {largest:.3g} > {self.max_weight:g})"
+            if value > self.max_weight:
+                return f"exploding weights in {name} (|w| = {value:.3g} > {self.max_weight:g})"
         return None
 
     def check(self, stats: dict[str, float], agents: tuple[Agent, ...]) -> list[tuple[Agent, str]]:

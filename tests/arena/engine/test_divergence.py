@@ -119,3 +119,23 @@ def test_the_guard_keeps_the_cuda_random_state_of_the_arenas_own_device(monkeypa
     cpu_guard = DivergenceGuard(max_weight=1e3, lr_factor=0.5, max_failures=3)
     cpu_guard.restore((g, d), cpu_guard.snapshot((g, d)))
     assert len(calls) == 2, "a CPU arena touches no CUDA state"
+
+
+@pytest.mark.parametrize(("bad", "expected"), [
+    (float("nan"), "non-finite weights in body.1.bias"),
+    (float("-inf"), "non-finite weights in body.1.bias"),
+    (-2e3, "exploding weights in body.1.bias (|w| = 2e+03 > 1000)"),
+    (999.0, None),
+])
+def test_the_weight_check_names_the_first_unusable_parameter(bad, expected):
+    """The check reads every parameter's largest magnitude in one synchronisation: NaN and -inf
+    are non-finite, a magnitude above max_weight explodes, and the first such parameter in the
+    network's order is named."""
+    _, d = tiny_pair()
+    guard = DivergenceGuard(max_weight=1e3, lr_factor=0.5, max_failures=3)
+    params = dict(d.net.named_parameters())
+    with torch.no_grad():
+        params["body.1.bias"][0] = bad
+        if expected is not None:  # a later parameter worse still is not the one named
+            list(params.values())[-1][0] = float("nan")
+    assert guard.weight_problem(d) == expected
