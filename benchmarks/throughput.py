@@ -16,6 +16,10 @@ Prints one table:
 - e) where stacking pays on this device: a 4 x 4 round-robin batched against one by one for
   networks from 64 x 64 MLPs to 1024 x 1024 (and the shipped tournaments' agents), labelled with
   the parameters x batch size that ``compute.matchings: auto`` weighs on a CPU;
+- f) the operations the 8 x 8 round-robin of b) dispatches per pair-round outside compiled
+  graphs, one by one, batched, and batched with ``compute.compile`` (the fused round): on a GPU,
+  where these sizes are bound by kernel launches, each non-view operation is a launch, so this
+  count, measured on any device, says what b)'s GPU ratio can reach (views cost host time only);
 - the peak memory of each (on a GPU: torch.cuda.max_memory_allocated above what the case holds
   before it runs; on a CPU: the peak resident set while it runs above the resident set before,
   from /proc/self/status after resetting the peak; each case in a fresh process).
@@ -255,6 +259,38 @@ def crossplay_case(device: str, samples: int = 2500) -> tuple[Callable[[int], No
     return stacked, looped, arena.device
 
 
+VIEW_OPS = {"view", "t", "detach", "detach_", "transpose", "expand", "slice", "select", "unsqueeze", "squeeze",
+            "_unsafe_view", "alias", "as_strided", "permute", "split", "split_with_sizes", "unbind", "reshape",
+            "_reshape_alias", "lift_fresh", "empty", "empty_strided", "resolve_conj", "resolve_neg",
+            "requires_grad_"}
+"""Operations that launch no kernel on a GPU (views, metadata, allocation)."""
+
+
+def dispatched(fn: Callable[[int], None], pair_rounds: int) -> tuple[float, float]:
+    """Operations per pair-round that one call ``fn(1)`` dispatches outside compiled graphs, as
+    the profiler records them (top-level ``aten::`` events only): those that launch a kernel on a
+    GPU, and views."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn(1)  # warm-up: compiled graphs are built before counting
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn(1)
+    kernels = views = 0
+    for event in prof.events():
+        if not event.name.startswith("aten::"):
+            continue
+        parent, top = event.cpu_parent, True
+        while parent is not None and top:
+            top = not (parent.name.startswith("aten::") or "Compiled" in parent.name)
+            parent = parent.cpu_parent
+        if top:
+            if event.name.removeprefix("aten::") in VIEW_OPS:
+                views += 1
+            else:
+                kernels += 1
+    return kernels / pair_rounds, views / pair_rounds
+
+
 # ----------------------------------------------------------------------------- memory
 CASES = {
     "pair-arena": lambda device, batch: pair_case(batch, device, "arena")[0],
@@ -313,7 +349,7 @@ def memory(case: str, device: str, batch: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto")
-    p.add_argument("--only", choices=["a", "b", "c", "d", "e"], action="append", help="only these rows (repeatable)")
+    p.add_argument("--only", choices=["a", "b", "c", "d", "e", "f"], action="append", help="only these rows (repeatable)")
     p.add_argument("--rounds", type=int, default=100, help="rounds per timing in a) and c)")
     p.add_argument("--matchings", type=int, default=3, help="matchings (8 matches x 20 rounds) per timing in b)")
     p.add_argument("--repeats", type=int, default=5)
@@ -327,7 +363,7 @@ def main() -> None:
     if args.memory_case:
         print(json.dumps({"mib": measure_memory(args.memory_case, args.device, args.batch)}))
         return
-    only = set(args.only or "abcde")
+    only = set(args.only or "abcdef")
     mem = (lambda case, batch: f"{memory(case, args.device, batch):.0f}") if not args.no_memory else (lambda *a: "-")
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
@@ -394,6 +430,18 @@ def main() -> None:
             row(("e) 4x4 stacking by size: batched / one-by-one", f"{label}, batch {batch}: {size / 1e6:.1f} M",
                  f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
                  "auto stacks it" if stacks else "auto: one by one", "-", "-"))
+    if "f" in only:
+        cases = [("one-by-one", ""), ("batched", ""), ("batched", "compute.compile=true")]
+        counts = {}
+        for mode, options in cases:
+            fn, _, per = tournament_case(mode, args.device, compute=options)
+            counts[(mode, options)] = dispatched(fn, per)
+        base = counts[("one-by-one", "")][0]
+        for (mode, options), (kernels, views) in counts.items():
+            label = f"{mode} ({options})" if options else mode
+            row((f"f) operations per pair-round outside compiled graphs: {label} / one by one",
+                 "ring8, MLP 64x64, batch 64, 8x8", f"{kernels:.1f} launching (+ {views:.1f} views)",
+                 f"{base:.1f} launching", base / kernels, "-", "-", "-"))
     if "d" in only:
         stacked, looped, dev = crossplay_case(args.device)
         ra, rb = side_by_side(stacked, looped, 1, args.repeats, dev)

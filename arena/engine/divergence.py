@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from agents import Agent
-from arena.core.tensors import map_tensors
+from arena.core.tensors import clone_tensors, map_tensors
 
 __all__ = ["DivergenceGuard"]
 
@@ -53,17 +53,20 @@ class DivergenceGuard:
     def snapshot(self, agents: tuple[Agent, ...]) -> dict[str, Any] | None:
         if not self.enabled:
             return None
-        # tensors cloned, the rest shared: several times faster than copy.deepcopy, and every match pays for it
-        return map_tensors({
+        # tensors cloned (in one copy per dtype), the rest shared: several times faster than
+        # copy.deepcopy, and every match pays for it
+        return clone_tensors({
             "agents": [a.state_dict() for a in agents],
             "rng": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-        }, lambda t: t.detach().clone())
+        })
 
     def restore(self, agents: tuple[Agent, ...], snap: dict[str, Any], rng: bool = True) -> None:
         """Put ``agents`` back as :meth:`snapshot` found them (and the global random state, with ``rng``)."""
         for agent, state in zip(agents, snap["agents"]):
-            agent.load_state_dict(state)
+            # cloned apart: the snapshot's tensors are views of one buffer, and an optimizer keeps
+            # the tensors it loads (a checkpoint of a view saves its whole buffer)
+            agent.load_state_dict(map_tensors(state, torch.clone))
         if not rng:
             return
         torch.set_rng_state(snap["rng"])

@@ -84,3 +84,22 @@ def test_registry_names_what_exists_and_builds_with_checked_arguments():
         build({"type": "widget-v0", "size": "big"}, reg, ("net",))
     with pytest.raises(ValueError, match="already registered"):
         reg.register("widget-v0", widget)
+
+
+def test_clone_tensors_copies_every_tensor_and_the_float_ones_in_one_buffer():
+    from arena.core.tensors import clone_tensors
+
+    state = {"w": torch.arange(6.0).view(2, 3).t(), "steps": [torch.tensor(3), torch.tensor([1, 2])],
+             "rng": torch.get_rng_state(), "lr": 0.1, "name": "g0", "nothing": None, "scalar": torch.tensor(2.5)}
+    copy = clone_tensors(state)
+    assert copy["lr"] == 0.1 and copy["name"] == "g0" and copy["nothing"] is None
+    for a, b in ((state["w"], copy["w"]), (state["steps"][0], copy["steps"][0]), (state["steps"][1], copy["steps"][1]),
+                 (state["rng"], copy["rng"]), (state["scalar"], copy["scalar"])):
+        assert torch.equal(a, b) and a.dtype == b.dtype and a.shape == b.shape
+        assert b.untyped_storage().data_ptr() != a.untyped_storage().data_ptr()
+    state["w"].add_(1)  # the copy is its own
+    assert torch.equal(copy["w"], torch.arange(6.0).view(2, 3).t())
+    # the float tensors in one buffer; the others (a random state, counters) each their own
+    assert copy["w"].untyped_storage().data_ptr() == copy["scalar"].untyped_storage().data_ptr()
+    assert copy["steps"][0].untyped_storage().data_ptr() != copy["steps"][1].untyped_storage().data_ptr()
+    assert copy["rng"].storage_offset() == 0

@@ -16,8 +16,8 @@ from arena.config import parse_config
 from arena.core.errors import ArenaError
 from arena.evaluation.sampling import draw_samples
 from arena.output.panel import Panel
-from arena.output.sampler import PanelSampler, panel_from_state
 from arena.output.renoise import LocalNoise
+from arena.output.sampler import PanelSampler, panel_from_state
 from tests.conftest import NetJudge, NormalCandidates, run_cli, tiny_raw
 
 
