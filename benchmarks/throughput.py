@@ -20,6 +20,9 @@ Prints one table:
   graphs, one by one, batched, and batched with ``compute.compile`` (the fused round): on a GPU,
   where these sizes are bound by kernel launches, each non-view operation is a launch, so this
   count, measured on any device, says what b)'s GPU ratio can reach (views cost host time only);
+- g) what compiling pays, for one pair and for an 8 x 8 round-robin of b)'s agents: the fused
+  round (``compute.compile``, matches stacked) and the compiled networks played one by one,
+  each against eager one by one;
 - the peak memory of each (on a GPU: torch.cuda.max_memory_allocated above what the case holds
   before it runs; on a CPU: the peak resident set while it runs above the resident set before,
   from /proc/self/status after resetting the peak; each case in a fresh process).
@@ -349,7 +352,7 @@ def memory(case: str, device: str, batch: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto")
-    p.add_argument("--only", choices=["a", "b", "c", "d", "e", "f"], action="append", help="only these rows (repeatable)")
+    p.add_argument("--only", choices=["a", "b", "c", "d", "e", "f", "g"], action="append", help="only these rows (repeatable)")
     p.add_argument("--rounds", type=int, default=100, help="rounds per timing in a) and c)")
     p.add_argument("--matchings", type=int, default=3, help="matchings (8 matches x 20 rounds) per timing in b)")
     p.add_argument("--repeats", type=int, default=5)
@@ -363,7 +366,7 @@ def main() -> None:
     if args.memory_case:
         print(json.dumps({"mib": measure_memory(args.memory_case, args.device, args.batch)}))
         return
-    only = set(args.only or "abcdef")
+    only = set(args.only or "abcdefg")
     mem = (lambda case, batch: f"{memory(case, args.device, batch):.0f}") if not args.no_memory else (lambda *a: "-")
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
@@ -442,6 +445,14 @@ def main() -> None:
             row((f"f) operations per pair-round outside compiled graphs: {label} / one by one",
                  "ring8, MLP 64x64, batch 64, 8x8", f"{kernels:.1f} launching (+ {views:.1f} views)",
                  f"{base:.1f} launching", base / kernels, "-", "-", "-"))
+    if "g" in only:
+        for count in (1, 8):
+            eager, dev, per = tournament_case("one-by-one", args.device, count=count)
+            for mode, label in (("auto", "fused round"), ("one-by-one", "compiled networks, one by one")):
+                fast, _, _ = tournament_case(mode, args.device, compute="compute.compile=true", count=count)
+                ra, rb = side_by_side(fast, eager, max(args.matchings, 10 // count), args.repeats, dev)
+                row((f"g) compute.compile, {label} / eager one by one", f"ring8, MLP 64x64, batch 64, {count}x{count}",
+                     f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb, "-", "-", "-"))
     if "d" in only:
         stacked, looped, dev = crossplay_case(args.device)
         ra, rb = side_by_side(stacked, looped, 1, args.repeats, dev)
