@@ -142,6 +142,20 @@ def test_the_fused_round_equals_matches_one_by_one(g_optim, d_optim, net):
     assert_same_stats(stats_one, stats_stacked)
 
 
+@pytest.mark.parametrize("variant", ["two discriminator updates a round", "packed discriminators"])
+def test_the_fused_round_plays_several_discriminator_updates_and_packs(variant):
+    raw = pool_raw(3, MLP, MLP, *FUSED_CASES[0][:2])
+    if variant == "packed discriminators":
+        raw["agents"][1]["pack"] = 4
+    else:
+        raw["game"] = {"id": "gan-v0", "d_steps": 2}
+    options, made = fused_kernels()
+    one, stacked, stats_one, stats_stacked = play_both(raw, steps=4, **options)
+    assert made["fused"].calls == 4
+    assert_same_agents(one, stacked, atol=1e-5)
+    assert_same_stats(stats_one, stats_stacked)
+
+
 def test_agents_with_weight_decay_keep_the_update_functions():
     """Inductor's CPU code generator fails on the fused round with weight decay (torch 2.13), so
     those agents are played by the two update functions, and still equal one by one."""
