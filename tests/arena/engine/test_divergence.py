@@ -39,10 +39,13 @@ def run(raw: dict, tmp_path, name: str) -> Tournament:
     return train(raw, tmp_path / name)
 
 
-@pytest.mark.parametrize("matchings", ["one-by-one", "batched"])
-def test_a_diverging_agent_is_undone_and_retired_and_the_others_play_on(tmp_path, matchings):
+@pytest.mark.parametrize("matchings", ["one-by-one", "batched", "fused"])
+def test_a_diverging_agent_is_undone_and_retired_and_the_others_play_on(tmp_path, matchings, monkeypatch):
     raw = pool(1e6)
     raw["compute"] = {"matchings": matchings}
+    if matchings == "fused":  # compute.compile's fused round, run uncompiled
+        monkeypatch.setattr(torch, "compile", lambda fn, **options: fn)
+        raw["compute"] = {"compile": True}
     faulty = run(raw, tmp_path, "faulty")
     clean = run(pool(None), tmp_path, "clean")
     for name in ("g0", "g1", "d0"):
@@ -56,7 +59,7 @@ def test_a_diverging_agent_is_undone_and_retired_and_the_others_play_on(tmp_path
         assert torch.equal(x, y), key
     assert d1.steps == 0
     records = [json.loads(x) for x in (tmp_path / "faulty" / "metrics.jsonl").read_text().splitlines()]
-    assert any(r.get("batched") for r in records if r["kind"] == "train") == (matchings == "batched")
+    assert any(r.get("batched") for r in records if r["kind"] == "train") == (matchings != "one-by-one")
     div = [r for r in records if r["kind"] == "divergence"]
     assert [r["agent"] for r in div] == ["d1", "d1", "d1"]
     assert [r["action"] for r in div] == ["rolled back", "rolled back", "retired"]
