@@ -167,10 +167,9 @@ def test_agents_with_weight_decay_keep_the_update_functions():
     assert_same_stats(stats_one, stats_stacked)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("static", [False, True], ids=["compile", "static-addresses"])
 def test_the_compiled_fused_round_equals_matches_one_by_one(static):
-    """torch.compile of the fused round on this CPU (about 30 s): one graph, no fallback, the
+    """torch.compile of the fused round on this CPU (about 10 s each): one graph, no fallback, the
     same numbers within float rounding; with its tensors marked as static addresses, as for
     CUDA graphs, and kept from one match to the next."""
     options, made = fused_kernels(lambda fn: torch.compile(fn, dynamic=False, fullgraph=True), static=static)
