@@ -400,13 +400,14 @@ class Kernels:
 
     # ------------------------------------------------------------------ a round
     def eager_round(self, g: dict, d: dict, g_rule: tuple, d_rule: tuple, real: torch.Tensor, z_d: torch.Tensor,
-                    z_g: torch.Tensor, d_cols: list[dict], g_cols: dict, totals: torch.Tensor,
+                    z_g: torch.Tensor, table: torch.Tensor, index: tuple, totals: torch.Tensor,
                     between: Callable[[], None] | None = None) -> None:
         """One round of every stacked match, in place, as :meth:`_fused_round` plays it, by the two
         update functions with the gradients (``torch.autograd.grad``) and the optimizer steps
         (:func:`update`) eager between them; ``between`` is called between the discriminator
         updates and the generator update. What every run plays without compilation, and where
         the compiled fused round falls back."""
+        *d_cols, g_cols = unpack_columns(table, index)
         for s, cols in enumerate(d_cols):
             d_leaves = leaves(d["p"], self.d_layout)
             d_loss, d_real, d_fake = self.d_update(leaves(g["p"], self.g_layout, grad=False), g["buffers"], d_leaves,
@@ -433,14 +434,16 @@ class Kernels:
         return loss.float(), loss.detach().float()
 
     def _fused_round(self, g: dict, d: dict, g_rule: tuple, d_rule: tuple, real: torch.Tensor, z_d: torch.Tensor,
-                     z_g: torch.Tensor, d_cols: list[dict], g_cols: dict, totals: torch.Tensor) -> None:
+                     z_g: torch.Tensor, table: torch.Tensor, index: tuple, totals: torch.Tensor) -> None:
         """One round of every stacked match, in place: ``real`` and ``z_d`` hold a batch per
-        discriminator update (first dimension), ``d_cols`` their optimizer columns; ``totals``
+        discriminator update (first dimension), ``table`` and ``index`` the optimizer columns of
+        every step of the round (:func:`columns`); ``totals``
         gains the round's statistics. The same arithmetic as the update functions with
         :func:`update` between them; the gradients come from ``torch.func.grad`` rather than
         ``torch.autograd.grad``, which compiles into the same graph."""
         d_grad = vmap(grad_and_value(self._d_objective, has_aux=True), randomness="different")
         g_grad = vmap(grad_and_value(self._g_objective, has_aux=True), randomness="different")
+        *d_cols, g_cols = unpack_columns(table, index)
         for s, cols in enumerate(d_cols):
             grad, (_, d_stats) = d_grad(d["p"], g["p"], g["buffers"], d["buffers"], real[s], z_d[s])
             update(d_rule, d, grad, cols)
@@ -460,15 +463,22 @@ def gather(streams: Sequence) -> torch.Tensor:
     return rows.view(len(streams), -1, *data.shape[1:])
 
 
-def columns(steps: list[dict[str, list[float]]], device: torch.device) -> list[dict[str, torch.Tensor]]:
-    """The :meth:`StackedAgents.host_step` values of several steps as ``(K, 1)`` float32 columns,
-    sent to ``device`` in one copy."""
-    names = [(i, key) for i, step in enumerate(steps) for key in step]
-    table = torch.tensor([steps[i][key] for i, key in names], dtype=torch.float32).unsqueeze(2).to(device)
-    out: list[dict[str, torch.Tensor]] = [{} for _ in steps]
-    for row, (i, key) in zip(table, names):
-        out[i][key] = row
-    return out
+def columns(steps: list[dict[str, list[float]]], device: torch.device) -> tuple[torch.Tensor, tuple]:
+    """The :meth:`StackedAgents.host_step` values of a round's steps as one ``(R, K, 1)`` float32
+    table, sent to ``device`` in one copy, and which row holds what: for each step, its
+    ``(name, row)`` pairs. One tensor rather than views of it: a compiled graph's inputs then
+    alias nothing."""
+    table = torch.tensor([step[key] for step in steps for key in step], dtype=torch.float32).unsqueeze(2).to(device)
+    index, row = [], 0
+    for step in steps:
+        index.append(tuple((key, row + i) for i, key in enumerate(step)))
+        row += len(step)
+    return table, tuple(index)
+
+
+def unpack_columns(table: torch.Tensor, index: tuple) -> list[dict[str, torch.Tensor]]:
+    """The ``(K, 1)`` columns of each step, from :func:`columns`'s table and index."""
+    return [{key: table[row] for key, row in step} for step in index]
 
 
 def play_batched(
@@ -516,9 +526,9 @@ def play_batched(
             real = torch.stack([gather(streams) for _ in range(d_steps)])
             z_d = torch.stack([latents(real.shape[2]) for _ in range(d_steps)])
             z_g = latents(real.shape[2])
-            cols = columns([*(discs.host_step() for _ in range(d_steps)), gens.host_step()], gens.device)
+            table, index = columns([*(discs.host_step() for _ in range(d_steps)), gens.host_step()], gens.device)
             with autocast():
-                play(g, d, gens.rule, discs.rule, real, z_d, z_g, cols[:-1], cols[-1], totals)
+                play(g, d, gens.rule, discs.rule, real, z_d, z_g, table, index, totals)
     finally:
         gens.write_back()
         discs.write_back()
