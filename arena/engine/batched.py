@@ -212,17 +212,20 @@ class StackedAgents:
 
     # ------------------------------------------------------------------ back to the agents
     def write_back(self) -> None:
-        """Copy the stacked weights, buffers and optimizer states back into every agent."""
+        """Copy the stacked weights, buffers and optimizer states back into every agent: a
+        multi-tensor copy for each agent's weights, and its optimizer state in one copy per
+        kind of state (the state of each parameter a view of it), not one per parameter."""
         with torch.no_grad():
             for k, agent in enumerate(self.agents):
                 opt = agent.optimizer.optimizer
-                offset = 0
-                for p, (_, shape, n) in zip(agent.net.parameters(), self.layout):
-                    p.copy_(self.flat[k, offset : offset + n].view(shape))
-                    entry = {key: t[k, offset : offset + n].view(shape).clone() for key, t in self.state.items()}
-                    offset += n
+                params = list(agent.net.parameters())
+                torch._foreach_copy_(params, list(unflatten(self.flat[k], self.layout).values()))
+                rows = {key: unflatten(t[k].clone(), self.layout) for key, t in self.state.items()}
+                step = float(self.step_count[k])
+                for p, (name, _, _) in zip(params, self.layout):
+                    entry = {key: views[name] for key, views in rows.items()}
                     if self.kind != "sgd":
-                        entry["step"] = torch.tensor(float(self.step_count[k]), dtype=torch.float32)
+                        entry["step"] = torch.tensor(step, dtype=torch.float32)
                     if not self.momentum:
                         entry.pop("momentum_buffer", None)
                     if self.kind == "sgd" and not self.started[k]:
@@ -234,10 +237,7 @@ class StackedAgents:
                 for name, b in agent.net.named_buffers():
                     b.copy_(self.buffers[name][k])
                 if self.ema is not None:
-                    offset = 0
-                    for p, (_, shape, n) in zip(agent.ema.net.parameters(), self.layout):
-                        p.copy_(self.ema[k, offset : offset + n].view(shape))
-                        offset += n
+                    torch._foreach_copy_(list(agent.ema.net.parameters()), list(unflatten(self.ema[k], self.layout).values()))
                     agent.ema.stale = agent.ema.has_batchnorm
 
 
@@ -452,6 +452,11 @@ class Kernels:
         totals.add_(torch.stack([*d_stats, g_loss]))
 
 
+def stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack(tensors)``; a view where there is one (no copy, no kernel launch)."""
+    return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
+
+
 def gather(streams: Sequence) -> torch.Tensor:
     """The next batch of every stream, ``(K, batch, ...)``: one gather where the streams are forks
     of one :class:`arena.data.DataStream` (the same rows as drawing them one at a time), else
@@ -523,8 +528,8 @@ def play_batched(
         for _ in range(steps):
             # the round's real batches, latents and optimizer columns, drawn in the order one match
             # played alone draws them (every source is its own generator)
-            real = torch.stack([gather(streams) for _ in range(d_steps)])
-            z_d = torch.stack([latents(real.shape[2]) for _ in range(d_steps)])
+            real = stacked([gather(streams) for _ in range(d_steps)])
+            z_d = stacked([latents(real.shape[2]) for _ in range(d_steps)])
             z_g = latents(real.shape[2])
             table, index = columns([*(discs.host_step() for _ in range(d_steps)), gens.host_step()], gens.device)
             with autocast():
