@@ -114,11 +114,11 @@ class Compute:
         return torch.autocast(self.device.type, dtype=self.dtype)
 
     def compiled(self, fn: Callable, what: str, eager: Callable | None = None) -> Callable:
-        """``fn`` (a stacked update function) compiled as the options say (unchanged when they do not;
-        ``eager``, where given, is what runs if compiling fails),
-        for static shapes: a group of another size compiles anew rather than with symbolic sizes,
-        under which BatchNorm's backward pass inside ``vmap`` fails to trace ("Cannot call sizes()
-        on tensor with symbolic sizes", torch 2.13)."""
+        """``fn`` (a stacked update function) compiled as the options say, unchanged when they do
+        not; ``eager``, where given, is what runs if compiling fails. Compiled for static shapes:
+        a group of another size compiles anew rather than with symbolic sizes, under which
+        BatchNorm's backward pass inside ``vmap`` fails to trace ("Cannot call sizes() on tensor
+        with symbolic sizes", torch 2.13)."""
         if self.compile_mode is False:
             return fn
         return guarded_compile(fn, what, self.compile_mode, self.warn, dynamic=False, eager=eager)
