@@ -162,18 +162,14 @@ def _kernel_means(xs: list[torch.Tensor], ys: torch.Tensor, scales=(1 / 16, 1 / 
 
 def mmd_weights(big_k: torch.Tensor, small_k: torch.Tensor) -> list[float]:
     """The weights on the simplex minimising ``w^T K w - 2 w^T k`` (the squared MMD of the mixture
-    to the reference, up to a constant): a convex quadratic program."""
-    import numpy as np
-    from scipy.optimize import minimize
+    to the reference, up to a constant): a convex quadratic program, solved exactly in plain
+    Python floats (:func:`arena.output.qp.simplex_qp`), so that every machine fits the same bits."""
+    from arena.output.qp import simplex_qp
 
-    kk, k = big_k.numpy(), small_k.numpy()
-    n = len(k)
-    result = minimize(lambda w: float(w @ kk @ w - 2 * w @ k), np.full(n, 1.0 / n), jac=lambda w: 2 * kk @ w - 2 * k,
-                      bounds=[(0.0, 1.0)] * n, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
-                      method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
-    w = np.clip(result.x, 0, None)
-    w = np.where(w < 1e-6, 0.0, w)
-    return (w / w.sum()).tolist()
+    w = simplex_qp(big_k.tolist(), small_k.tolist())
+    w = [0.0 if x < 1e-6 else x for x in w]
+    total = sum(w)
+    return [x / total for x in w]
 
 
 def heldout_weights(c: Candidates, per_component: int = 1000) -> list[float]:
