@@ -20,6 +20,9 @@ from agents.networks import MLP, DCGANDiscriminator, DCGANGenerator, Maxout, Max
 # Optimizers
 from agents.optim import AgentOptimizer, LRSchedule, lr_schedules, optimizers
 
+# Drawing samples, evaluation mode
+from agents.sampling import draw_samples, evaluating
+
 # Building from config
 from agents.spec import AgentSpec, agent_names, build_agent
 
@@ -33,6 +36,9 @@ __all__ = [
     "LOGIT_SPACE",
     # conformance
     "check_agent",
+    # drawing samples
+    "draw_samples",
+    "evaluating",
     # weight averaging
     "EMASpec",
     "WeightAverage",

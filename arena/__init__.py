@@ -27,7 +27,7 @@ __all__ = [
     "load",
     "Run",
     "Callback",
-    "Evaluation",
+    "Review",
     # errors
     "ArenaError",
     "ConfigError",
@@ -59,7 +59,7 @@ _WHERE = {
     "load": "arena.api",
     "Run": "arena.api",
     "Callback": "arena.tournament.callbacks",
-    "Evaluation": "arena.tournament.callbacks",
+    "Review": "arena.tournament.callbacks",
     "ArenaError": "arena.core.errors",
     "ConfigError": "arena.core.errors",
     "UnknownId": "arena.core.errors",
@@ -91,7 +91,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from arena.engine.arena import Arena, build_arena
     from arena.engine.match import play_match
     from arena.rundir import RunDir
-    from arena.tournament.callbacks import Callback, Evaluation
+    from arena.tournament.callbacks import Callback, Review
     from arena.tournament.loop import Tournament
 
 

@@ -25,22 +25,20 @@ from typing import Any
 
 import torch
 
-from agents import Generator
+from agents import Generator, draw_samples
 from arena.config import RunConfig, load_config
 from arena.core.errors import ArenaError, ConfigError
-from arena.core.faults import NO_FAULTS, Faults
 from arena.engine.arena import Arena, build_arena
 from arena.engine.distributed import from_env
 from arena.evaluation.measure import measure
 from arena.evaluation.protocol import protocol
-from arena.evaluation.sampling import draw_samples
 from arena.output.mixture import Mixture, mixture_from_record
 from arena.output.sampler import PanelSampler, panel_from_state
+from arena.recording import callbacks as recording
 from arena.report.build import build_report
 from arena.rundir import RunDir
 from arena.rundir.lock import RunLock
 from arena.rundir.seeds import SeedsDir
-from arena.rundir.writers import writers
 from arena.tournament.callbacks import Callback, CallbackList
 from arena.tournament.loop import Tournament
 from arena.tournament.ratings import Rating, compute_ratings
@@ -67,15 +65,13 @@ class Run:
         tournament: the loop and its standings.
     """
 
-    def __init__(self, run_dir: RunDir | None, arena: Arena, comm=None, faults: Faults = NO_FAULTS,
-                 lock: RunLock | None = None) -> None:
+    def __init__(self, run_dir: RunDir | None, arena: Arena, comm=None, lock: RunLock | None = None) -> None:
         self.dir = run_dir
         self.arena = arena
         self.comm = comm
-        self.faults = faults
         self._lock = lock
         self._callbacks = CallbackList()
-        self.tournament = Tournament(arena, [self._callbacks], comm=comm, faults=faults)
+        self.tournament = Tournament(arena, [self._callbacks], comm=comm)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path) if self.dir else None!r}, matching {self.tournament.completed} of {self.config.schedule.matchings})"
@@ -101,7 +97,7 @@ class Run:
     # ------------------------------------------------------------------ making one
     @classmethod
     def create(cls, config: RunConfig | str | Path, out: str | Path | None = None, device: str | None = None,
-               overrides: Sequence[str] = (), faults: Faults = NO_FAULTS, root: str | Path = "runs") -> Run:
+               overrides: Sequence[str] = (), root: str | Path = "runs") -> Run:
         """Check ``config``, build its arena and make a new run directory (locked); nothing is played yet."""
         config = _config(config, overrides)
         comm, dev = from_env(device or config.device)
@@ -111,10 +107,10 @@ class Run:
         if comm is not None:
             run_dir = RunDir(comm.broadcast(str(run_dir.path) if lead else None))
         lock = run_dir.lock().acquire() if lead else None
-        return cls(run_dir, arena, comm, faults, lock)
+        return cls(run_dir, arena, comm, lock)
 
     @classmethod
-    def open(cls, path: str | Path, device: str | None = None, faults: Faults = NO_FAULTS) -> Run:
+    def open(cls, path: str | Path, device: str | None = None) -> Run:
         """Open a run directory to continue training it (locked): its newest good checkpoint is
         loaded, or, where none was written yet, it starts over from the beginning."""
         run_dir = RunDir(path)
@@ -123,7 +119,7 @@ class Run:
         lead = comm is None or comm.rank == 0
         lock = run_dir.lock().acquire() if lead else None
         try:
-            self = cls(run_dir, build_arena(config, device=dev), comm, faults, lock)
+            self = cls(run_dir, build_arena(config, device=dev), comm, lock)
             if run_dir.has_checkpoint():
                 self.tournament.load_state_dict(run_dir.load_checkpoint())
             elif lead:
@@ -150,11 +146,7 @@ class Run:
         lock is released when this returns. ``progress`` reports long steps after the loop
         (writing the report) as ``progress(task, done, total)``."""
         try:
-            written = writers(self.dir, self.config, self.faults, progress) if self.lead and self.dir is not None else []
-            # the writers first (the log is written before anyone shows it), the report last (after the
-            # display has closed, so that writing it can show its own progress)
-            last = [w for w in written if getattr(w, "runs_last", False)]
-            self._callbacks.callbacks = [*[w for w in written if w not in last], *callbacks, *last]
+            self._callbacks.callbacks = list(recording(self.dir if self.lead else None, self.config, callbacks, progress))
             if not self.finished:
                 self.tournament.run()
         finally:
@@ -240,27 +232,26 @@ class Run:
 
 
 def run(config: RunConfig | str | Path, out: str | Path | None = None, device: str | None = None,
-        callbacks: Iterable[Callback] = (), overrides: Sequence[str] = (), faults: Faults = NO_FAULTS) -> Run:
+        callbacks: Iterable[Callback] = (), overrides: Sequence[str] = ()) -> Run:
     """Train from a config (a file or a :class:`RunConfig`) into a new run directory.
 
     Args:
         config: the config, or the path of its YAML file.
         out: the run directory to create (default: ``runs/<name>-<time>``); it must not exist or be empty.
         device: overrides the config's device (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``).
-        callbacks: called by the loop besides the run directory's writers (:class:`arena.tournament.Callback`).
+        callbacks: called by the loop besides the run directory's writers (:class:`arena.tournament.Callback`),
+            in the place :func:`arena.recording.callbacks` gives them.
         overrides: ``key.path=value`` settings applied to a config file, as ``arena run --set``.
-        faults: crash-safety tests only.
 
     Returns:
         the :class:`Run`, finished (or stopped by a callback's :meth:`Tournament.request_stop`).
     """
-    return Run.create(config, out, device, overrides, faults).play(callbacks)
+    return Run.create(config, out, device, overrides).play(callbacks)
 
 
-def resume(run_dir: str | Path, device: str | None = None, callbacks: Iterable[Callback] = (),
-           faults: Faults = NO_FAULTS) -> Run:
+def resume(run_dir: str | Path, device: str | None = None, callbacks: Iterable[Callback] = ()) -> Run:
     """Continue a run from its newest good checkpoint (from the beginning where it has none yet)."""
-    return Run.open(run_dir, device, faults).play(callbacks)
+    return Run.open(run_dir, device).play(callbacks)
 
 
 def load(run_dir: str | Path, device: str | None = "cpu") -> Run:

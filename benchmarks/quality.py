@@ -46,8 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from arena.config import load_config  # noqa: E402
-from arena.evaluation.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
-from arena.evaluation.skill import spearman  # noqa: E402
+from arena.league import spearman  # noqa: E402
+from arena.report.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
 from arena.rundir.seeds import SeedsDir  # noqa: E402
 

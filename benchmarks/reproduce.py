@@ -3,7 +3,7 @@
 Each config goes through the real CLI: `arena run CONFIG --seeds ...` into one parent directory,
 then `arena eval --seed 0` (and `--mixture` for tournaments) on every seed's run; the table's
 mean ± standard error [worst seed] come from `arena compare`'s own code
-(:mod:`arena.evaluation.compare`), so this script aggregates nothing itself.
+(:mod:`arena.report.compare`), so this script aggregates nothing itself.
 
     python benchmarks/reproduce.py                         # everything, 5 seeds for the toy mixtures
     python benchmarks/reproduce.py --only ring8 --seeds 0 1 2
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.evaluation.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
+from arena.report.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
 from arena.rundir.seeds import SeedsDir  # noqa: E402
 
 # PacGAN Table 1, GAN row (REFERENCE.md): modes / % high quality / reverse KL, mean +- s.e. over 10 trials

@@ -101,10 +101,10 @@ def measure(n: int, device: str, run_matchings: int = 20, compiled: str | None =
 
     import torch
 
+    from agents import draw_samples
     from arena.config import parse_config
     from arena.core.seeding import resolve_device
     from arena.engine.arena import build_arena
-    from arena.evaluation.sampling import draw_samples
     from arena.tournament.crossplay import payoff_matrix
     from arena.tournament.loop import Tournament
 
@@ -156,13 +156,14 @@ def measure(n: int, device: str, run_matchings: int = 20, compiled: str | None =
 
 
 def whole_run(n: int, device: str, dev, matchings: int = 20) -> dict:
+    from arena.report.writer import ReportWriter
+    from arena.rundir.writers import CheckpointWriter, PictureWriter, StandingsWriter
+
     import arena
     from arena.api import Run
     from arena.config import parse_config
     from arena.engine.execution import MatchRunner
-    from arena.report.writer import ReportWriter
     from arena.rundir.metrics_log import MetricsLog
-    from arena.rundir.writers import CheckpointWriter, PictureWriter, StandingsWriter
     from arena.tournament import loop
     from arena.tournament.standings import Standings
 

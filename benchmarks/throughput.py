@@ -237,7 +237,7 @@ def crossplay_case(device: str, samples: int = 2500) -> tuple[Callable[[int], No
     """An 8 x 8 cross-evaluation at ``samples`` samples with the ring8 tournament's agents:
     the arena's payoff matrix (stacked discriminators) and a loop over the discriminators,
     each a function of n evaluations (sampling included)."""
-    from arena.evaluation.sampling import draw_samples
+    from agents import draw_samples
     from arena.tournament.crossplay import payoff_matrix
 
     config = load_config(ROOT / "configs/tournament_ring8.yaml", ["agents.0.count=8", "agents.1.count=8", f"device={device}"])

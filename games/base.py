@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from agents import Discriminator, Generator
+from arena.core import faults
 from arena.core.registry import Gt
 
 __all__ = ["Game", "frozen", "all_frozen", "balanced_accuracy"]
@@ -146,7 +147,6 @@ class Game(abc.ABC):
         generators: Sequence[Generator],
         discriminators: Sequence[Discriminator],
         real_batch: Callable[[], torch.Tensor],
-        between: Callable[[], None] | None = None,
     ) -> dict[str, torch.Tensor]:
         """One minimax round: ``d_steps`` discriminator updates, then one generator update.
 
@@ -154,8 +154,6 @@ class Game(abc.ABC):
             generators: the match's generators (one, except in multi-player games).
             discriminators: the match's discriminators (one, except in multi-player games).
             real_batch: returns the next batch of real data; called once per discriminator update.
-            between: called between the discriminator updates and the generator update (the
-                crash-safety tests kill the process there).
 
         Returns:
             detached scalar tensors: ``d_loss``, ``d_real`` and ``d_fake`` (mean D on real and
@@ -173,8 +171,7 @@ class Game(abc.ABC):
                     fake_logits = discriminators[0](generators[0].sample(real.shape[0]))
                     loss = self.d_loss(real_logits, fake_logits)
                 stats = {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
-        if between is not None:
-            between()
+        faults.hit("round")  # crash-safety tests kill the process here (arena.core.faults)
         if g_learns:
             stats.update(self.update_generators(generators, discriminators, real.shape[0]))
         else:

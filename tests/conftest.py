@@ -166,11 +166,11 @@ def train(raw: dict, run_dir: Path | None = None, callbacks=()):
 
 def sample_metrics(tournament, generator=None, n: int = 2500, seed: int = 0) -> dict[str, float]:
     """The data's metrics of ``n`` fresh samples of a generator (default: the first) of a tournament."""
-    from arena.evaluation.sampling import draw_samples
+    from agents import draw_samples
+    from arena.evaluation.measure import sample_metrics
 
     arena = tournament.arena
-    samples = draw_samples(generator or arena.generators[0], n, seed)
-    return arena.data.kind.metrics(samples, arena.data)
+    return sample_metrics(arena.data, draw_samples(generator or arena.generators[0], n, seed))
 
 
 def write_mnist(root: Path, n_train: int = 30, n_test: int = 10, gz: bool = True) -> None:

@@ -75,12 +75,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
     from arena.api import Run
-    from arena.core.faults import Faults
+    from arena.core import faults
 
+    faults.arm_from_env()  # crash-safety tests only: ARENA_FAULT=POINT:N
     overrides = list(args.overrides) + (["data.download=true"] if args.download else [])
     if args.seeds:
         return _run_seeds(args, _seeds(args.seeds), overrides)
-    run = Run.create(args.config, args.out, args.device, overrides, faults=Faults.from_env())
+    run = Run.create(args.config, args.out, args.device, overrides)
     arena = run.arena
     ranks = f"; {run.comm.world} ranks" if run.comm else ""
     header = (f"run directory: {run.path}\n{arena.data.describe()}; {count(arena.generators, 'generator')} x "
@@ -111,12 +112,13 @@ def _run_seeds(args: argparse.Namespace, seeds: list[int], overrides: list[str])
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from arena.api import Run
-    from arena.core.faults import Faults
+    from arena.core import faults
     from arena.rundir.seeds import SeedsDir
 
+    faults.arm_from_env()  # crash-safety tests only: ARENA_FAULT=POINT:N
     if SeedsDir.holds(args.run_dir):
         return _resume_seeds(args)
-    run = Run.open(args.run_dir, args.device, faults=Faults.from_env())
+    run = Run.open(args.run_dir, args.device)
     total = run.config.schedule.matchings
     if run.finished:
         run.play()  # releases the lock

@@ -145,9 +145,9 @@ class Display(Callback):
     def on_checkpoint(self, tournament) -> None:
         self.message(f"checkpoint after matching {tournament.completed}")
 
-    def on_evaluation(self, tournament, evaluation) -> None:
-        if self.progress is not None and len(evaluation.leaderboard) > 2:  # a 1 x 1 run needs no table
-            self.board = leaderboard_table(evaluation.leaderboard, "leaderboard", evaluation.mixture)
+    def on_review(self, tournament, review) -> None:
+        if self.progress is not None and len(review.leaderboard) > 2:  # a 1 x 1 run needs no table
+            self.board = leaderboard_table(review.leaderboard, "leaderboard", review.mixture)
             self.progress.refresh()
 
 

@@ -29,7 +29,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from arena.core.errors import ArenaError
-    from arena.evaluation.compare import compare, format_cell, load_group
+    from arena.report.compare import compare, format_cell, load_group
 
     if args.source is None:
         try:
@@ -65,7 +65,7 @@ def cmd_league(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from arena.core.errors import ConfigError
-    from arena.evaluation.skill import skill_league
+    from arena.league import skill_league
     from arena.tournament.judgements import judgements
     from arena.tournament.ratings import rating_systems
 
@@ -116,8 +116,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if out.suffix == ".npy":
         np.save(out, samples.cpu().numpy())
     else:
-        data = run.arena.data
-        data.kind.picture(samples, out, data, title=f"{name}, {args.n} samples, seed {args.seed}", grid=args.n)
+        from arena.recording.pictures import picture
+
+        picture(samples, out, run.arena.data, title=f"{name}, {args.n} samples, seed {args.seed}", grid=args.n)
     print(f"wrote {args.n} samples of {name} (shape {tuple(samples.shape[1:])}) to {out}")
     return 0
 

@@ -3,7 +3,7 @@
 :mod:`arena.config.sections` holds the dataclasses (one per section, a docstring per field),
 :mod:`arena.config.safe_yaml` reads YAML that may be hostile, :mod:`arena.config.loading`
 builds a checked config from it and applies ``--set`` overrides, and
-:mod:`arena.config.origin` remembers where every value came from.
+:mod:`arena.core.origin` remembers where every value came from.
 
 Exports are loaded lazily (PEP 562), so that reading YAML safely imports nothing heavy.
 """
@@ -79,7 +79,6 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from arena.config.loading import apply_overrides, config_to_dict, dump_config, load_config, parse_config
-    from arena.config.origin import ConfigOrigin
     from arena.config.safe_yaml import MAX_BYTES, MAX_DEPTH, MAX_DIGITS, MAX_NODES, inspect_yaml, read_config_text, read_yaml
     from arena.config.sections import (
         MAX_AGENTS,
@@ -98,11 +97,13 @@ if TYPE_CHECKING:  # pragma: no cover
         ScheduleConfig,
         SelectionConfig,
     )
+    from arena.core.origin import ConfigOrigin
 
 
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
-        return getattr(importlib.import_module(f"arena.config.{_WHERE[name]}"), name)
+        module = "arena.core.origin" if _WHERE[name] == "origin" else f"arena.config.{_WHERE[name]}"
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'arena.config' has no attribute {name!r}")
 
 

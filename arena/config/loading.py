@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from arena.config.origin import ConfigOrigin
 from arena.config.safe_yaml import LOADER, read_config_text, read_yaml
 from arena.config.sections import RunConfig
 from arena.core.errors import ConfigError
+from arena.core.origin import ConfigOrigin
 from arena.core.typecheck import parse_dataclass
 
 __all__ = ["load_config", "parse_config", "apply_overrides", "config_to_dict", "dump_config"]

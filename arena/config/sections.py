@@ -15,8 +15,8 @@ import warnings
 from typing import Annotated, Any, Literal
 
 from agents.spec import AgentSpec, agent_names
-from arena.config.origin import ConfigOrigin
 from arena.core.errors import ConfigError
+from arena.core.origin import ConfigOrigin
 from arena.core.typecheck import Ge, Gt, Le, Lt
 
 __all__ = [

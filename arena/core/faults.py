@@ -1,12 +1,15 @@
 """Fault injection for crash-safety tests: kill the process at a named point.
 
-A :class:`Faults` object is handed to the run explicitly; the default, :data:`NO_FAULTS`, never
-fires. ``arena`` commands read ``ARENA_FAULT=POINT:N`` from the environment when a run starts
-(:meth:`Faults.from_env`), so a test can kill a subprocess the N-th time execution reaches
-``POINT``: ``round`` (between a discriminator update and the generator update of a round),
-``checkpoint-write`` (checkpoint weights written to a temporary file, not yet renamed),
-``checkpoint-manifest`` (weights renamed, manifest not yet written) or ``eval`` (in the middle
-of an evaluation, after a generator's samples are drawn).
+The fault plan is process-wide and never fires unless a crash-safety test arms it: ``arena``
+commands read ``ARENA_FAULT=POINT:N`` from the environment when a run starts
+(:func:`arm_from_env`), so a test can kill a subprocess the N-th time execution reaches
+``POINT``. The code where a fault can fire calls :func:`hit`; no public signature carries the
+plan. The points:
+
+- ``round``: inside a round of play, on every path (one by one, stacked, fused);
+- ``checkpoint-write``: checkpoint weights written to a temporary file, not yet renamed;
+- ``checkpoint-manifest``: weights renamed, manifest not yet written;
+- ``eval``: in the middle of a review, after a generator's samples are drawn.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Mapping
 
 from arena.core.errors import ConfigError
 
-__all__ = ["Faults", "NO_FAULTS", "POINTS", "ENV"]
+__all__ = ["Faults", "POINTS", "ENV", "arm", "arm_from_env", "disarm", "hit", "armed"]
 
 POINTS = ("round", "checkpoint-write", "checkpoint-manifest", "eval")
 ENV = "ARENA_FAULT"
@@ -49,10 +52,6 @@ class Faults:
             raise ConfigError(f"{ENV}: expected POINT:N with a positive integer N, got {spec!r}")
         return cls(point, int(count or 1))
 
-    def armed(self, point: str) -> bool:
-        """Whether this fault waits at ``point``."""
-        return self.point == point
-
     def hit(self, point: str) -> None:
         """Execution reached ``point``: die here once its count is reached."""
         if self.point == point:
@@ -61,5 +60,32 @@ class Faults:
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
-NO_FAULTS = Faults()
-"""The fault plan of every run that is not a crash-safety test: it never fires."""
+_plan = Faults()
+
+
+def arm(point: str | None, count: int = 1) -> None:
+    """Make the process die the ``count``-th time it reaches ``point`` (None: never)."""
+    global _plan
+    _plan = Faults(point, count)
+
+
+def arm_from_env(environ: Mapping[str, str] = os.environ) -> None:
+    """Arm the fault ``ARENA_FAULT`` names, if any (``arena run`` and ``arena resume`` do this)."""
+    global _plan
+    _plan = Faults.from_env(environ)
+
+
+def disarm() -> None:
+    """No fault fires from now on."""
+    arm(None)
+
+
+def armed(point: str) -> bool:
+    """Whether a fault waits at ``point``."""
+    return _plan.point == point
+
+
+def hit(point: str) -> None:
+    """Execution reached ``point``: the process dies here if the plan says so."""
+    if _plan.point is not None:
+        _plan.hit(point)

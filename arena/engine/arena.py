@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 import games
 from agents import Agent, Discriminator, Generator, agent_names, build_agent
-from arena.config import ConfigOrigin, RunConfig
 from arena.core.errors import ArenaError, ConfigError, DataError
+from arena.core.origin import ConfigOrigin
 from arena.core.registry import build
 from arena.core.seeding import derive_seed, resolve_device
 from arena.data import DataSource, DataStream, sources
 from arena.engine.preflight import check_eval_memory, check_memory, check_shapes
+
+if TYPE_CHECKING:  # pragma: no cover: the config sits above the engine (it checks names against every registry)
+    from arena.config import RunConfig
 
 __all__ = ["Arena", "build_arena"]
 

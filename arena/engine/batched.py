@@ -22,7 +22,6 @@ functions draw them, so both give the same numbers.
 from __future__ import annotations
 
 import copy
-import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
@@ -33,6 +32,7 @@ from torch.utils._pytree import tree_leaves
 
 from agents import Agent, Discriminator, Generator
 from agents.agent import pack_samples
+from arena.core import faults
 from arena.core.tensors import map_tensors
 from arena.data.stream import DataStream
 from arena.engine.stacking import StackedAgents, flat_grad, layout, leaves, optimizer_key, unflatten, update
@@ -185,12 +185,10 @@ class Kernels:
 
     # ------------------------------------------------------------------ a round
     def eager_round(self, g: dict, d: dict, g_rule: tuple, d_rule: tuple, real: torch.Tensor, z_d: torch.Tensor,
-                    z_g: torch.Tensor, table: torch.Tensor, index: tuple, totals: torch.Tensor,
-                    between: Callable[[], None] | None = None) -> None:
+                    z_g: torch.Tensor, table: torch.Tensor, index: tuple, totals: torch.Tensor) -> None:
         """One round of every stacked match, in place, as :meth:`_fused_round` plays it, by the two
         update functions with the gradients (``torch.autograd.grad``) and the optimizer steps
-        (:func:`update`) eager between them; ``between`` is called between the discriminator
-        updates and the generator update. What every run plays without compilation, and where
+        (:func:`update`) eager between them. What every run plays without compilation, and where
         the compiled fused round falls back."""
         *d_cols, g_cols = unpack_columns(table, index)
         for s, cols in enumerate(d_cols):
@@ -202,8 +200,7 @@ class Kernels:
             # CUDAGraphs that has been overwritten", seen on an H200)
             d_stats = torch.stack([d_loss.detach(), d_real, d_fake]).float()
             update(d_rule, d, flat_grad(d_loss.float().sum(), d_leaves), cols)
-        if between is not None:
-            between()
+        faults.hit("round")  # crash-safety tests kill the process here (arena.core.faults)
         g_leaves = leaves(g["p"], self.g_layout)
         g_loss = self.g_update(g_leaves, g["buffers"], leaves(d["p"], self.d_layout, grad=False), d["buffers"], z_g)
         g_stats = g_loss.detach().float().unsqueeze(0)
@@ -277,7 +274,6 @@ def play_batched(
     streams: Sequence[Callable[[], torch.Tensor]],
     steps: int,
     autocast: Callable[[], AbstractContextManager] = nullcontext,
-    between: Callable[[], None] | None = None,
 ) -> list[dict[str, float]]:
     """Play the K pair matches ``(generators[k], discriminators[k])`` at once, each drawing its
     real batches from ``streams[k]``, for ``steps`` rounds; the mean round statistics of each
@@ -289,7 +285,6 @@ def play_batched(
         streams: K sources of real batches.
         steps: rounds per match.
         autocast: a context for the forward passes (mixed precision).
-        between: called inside every round, between the discriminator and generator updates.
     """
     for agent in (*generators, *discriminators):
         agent.train()
@@ -298,7 +293,7 @@ def play_batched(
     def latents(n: int) -> torch.Tensor:
         return torch.stack([g.latent.sample(n, g.rng, g.device) for g in generators])
 
-    fused = kernels.fused is not None and between is None and not (gens.decay or discs.decay)
+    fused = kernels.fused is not None and not (gens.decay or discs.decay)
     try:
         if fused:
             g, d = kernels.slots(gens, discs)
@@ -307,7 +302,7 @@ def play_batched(
         else:
             g, d = gens.tensors() | {"buffers": gens.buffers}, discs.tensors() | {"buffers": discs.buffers}
             totals = torch.zeros(len(ROUND_STATS), len(generators), device=gens.device)
-            play = functools.partial(kernels.eager_round, between=between)
+            play = kernels.eager_round
         d_steps = kernels.game.d_steps
         for _ in range(steps):
             # the round's real batches, latents and optimizer columns, drawn in the order one match
@@ -318,6 +313,8 @@ def play_batched(
             table, index = columns([*(discs.host_step() for _ in range(d_steps)), gens.host_step()], gens.device)
             with autocast():
                 play(g, d, gens.rule, discs.rule, real, z_d, z_g, table, index, totals)
+            if fused:  # a compiled round has no inside to stop in (eager rounds stop mid-round)
+                faults.hit("round")
     finally:
         gens.write_back()
         discs.write_back()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from agents import Agent
-from arena.config import ComputeConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from arena.config import ComputeConfig
 
 __all__ = ["Compute", "guarded_compile"]
 

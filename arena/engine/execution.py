@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from agents import Agent
-from arena.core.faults import NO_FAULTS, Faults
 from arena.engine.arena import Arena
 from arena.engine.batched import Kernels, batchable_game, play_batched, signature
 from arena.engine.compute import Compute
@@ -75,15 +74,12 @@ class MatchRunner:
         compute: the run's compute options.
         comm: the ranks of a distributed run (:class:`arena.engine.distributed.Comm`; None: this
             process plays every match).
-        faults: crash-safety tests: a fault at ``round`` fires inside a round (and matches are
-            then played one by one).
     """
 
-    def __init__(self, arena: Arena, guard: DivergenceGuard, compute: Compute, comm=None, faults: Faults = NO_FAULTS) -> None:
+    def __init__(self, arena: Arena, guard: DivergenceGuard, compute: Compute, comm=None) -> None:
         self.arena, self.guard, self.compute, self.comm = arena, guard, compute, comm
         self.mode = arena.config.compute.matchings
         self.kernels: dict[tuple, Kernels] = {}
-        self.between = (lambda: faults.hit("round")) if faults.armed("round") else None
 
     def play(self, matching: Sequence[Match], active: Callable[[Agent], bool], steps: int,
              extra: Sequence[tuple[Sequence[Agent], Sequence[Agent]]] = ()) -> list[Outcome]:
@@ -117,8 +113,7 @@ class MatchRunner:
     def _groups(self, plan: list[_Planned]) -> list[tuple[tuple | None, list[_Planned]]]:
         """Matches that can be stacked, grouped by their key (the game and the pair of
         signatures); every other match alone, with key None."""
-        if self.mode == "one-by-one" or self.compute.loss_scaling or self.between is not None:
-            # stacked updates scale no losses, and a fault inside a round must hit one match
+        if self.mode == "one-by-one" or self.compute.loss_scaling:  # stacked updates scale no losses
             return [(None, [p]) for p in plan]
         groups: dict[tuple, list[_Planned]] = {}
         alone: list[tuple[None, list[_Planned]]] = []
@@ -147,7 +142,7 @@ class MatchRunner:
         players = (*p.gens, *p.discs)
         snapshot = self.guard.snapshot(players)
         with self.compute.autocast():
-            stats = play_match(p.game, p.gens, p.discs, self.arena.stream.fork(p.skip), steps, self.between)
+            stats = play_match(p.game, p.gens, p.discs, self.arena.stream.fork(p.skip), steps)
         return self._checked(p, players, stats, snapshot)
 
     def _play_group(self, key: tuple, group: list[_Planned], steps: int) -> list[Outcome]:
@@ -159,7 +154,7 @@ class MatchRunner:
                                         fused=self.compute.compile_mode is not False,
                                         static=self.compute.compile_mode == "reduce-overhead")
         all_stats = play_batched(self.kernels[key], [p.gens[0] for p in group], [p.discs[0] for p in group], streams,
-                                 steps, self.compute.autocast, self.between)
+                                 steps, self.compute.autocast)
         outcomes = []
         for p, stats, snapshot in zip(group, all_stats, snapshots):
             outcome = self._checked(p, (*p.gens, *p.discs), stats, snapshot, restore_rng=False)

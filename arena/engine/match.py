@@ -19,13 +19,11 @@ def play_match(
     discriminators: Discriminator | Sequence[Discriminator],
     real_batch: Callable[[], torch.Tensor],
     steps: int,
-    between: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Play ``steps`` rounds and return the mean of each round statistic.
 
     Statistics stay on the device until the end of the match, so a match costs one host
-    synchronisation, not one per round. ``between`` is called inside every round, between the
-    discriminator updates and the generator update (:meth:`games.Game.play_round`).
+    synchronisation, not one per round.
     """
     gens = [generators] if isinstance(generators, Generator) else list(generators)
     discs = [discriminators] if isinstance(discriminators, Discriminator) else list(discriminators)
@@ -33,7 +31,7 @@ def play_match(
         agent.train()
     totals: dict[str, torch.Tensor] = {}
     for _ in range(steps):
-        stats = game.play_round(gens, discs, real_batch, between)
+        stats = game.play_round(gens, discs, real_batch)
         for key, value in stats.items():
             totals[key] = totals[key] + value if key in totals else value.clone()
     return {key: float(value) / steps for key, value in totals.items()}

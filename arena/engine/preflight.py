@@ -50,8 +50,8 @@ def check_eval_memory(config, data: DataSource, device: torch.device) -> None:
     and the toy metrics compare every sample with every mode (float64)."""
     n = len(config.generator_names)
     per_sample = 4 * math.prod(data.shape)
-    centers = getattr(data.kind, "centers", None)
-    modes = int(centers.shape[0]) if centers is not None else 0
+    known = data.kind.modes()
+    modes = int(known.centers.shape[0]) if known is not None else 0
     need = config.eval.samples * ((n + 1) * per_sample + 8 * (modes + math.prod(data.shape)))
     budget = int(memory_bytes(device) * MEMORY_FRACTION)
     if need > budget:

@@ -1,37 +1,46 @@
-"""The metrics of ``arena eval``: what a run's data defines, measured on fresh samples.
+"""Metrics: the one registry, and measuring with it.
 
-Metrics are registered in :data:`metrics`; the data's kind (:mod:`arena.data.kinds`) says which
-apply: mode metrics on toy mixtures, the equilibrium check on a known 1-D density, total
-variation on categorical data, the Parzen-window log-likelihood on images, and the
-classifier-based metrics (Frechet distance, precision, recall, class coverage) on labelled
-images.
+Every metric is registered in :data:`metrics` under an id and maps a :class:`Measurement` (the
+data, the samples, a discriminator where it judges one) to named numbers. A data kind
+(:mod:`arena.data.kinds`) names the ids that apply to it and exposes what it knows (modes,
+symbols, a density) through typed accessors; this module is the only place that turns those ids
+into numbers:
+
+- :func:`sample_metrics`: the kind's ``metrics`` on any set of samples (a generator's, the
+  mixture's, the output's);
+- :func:`signal`: a generator's values at every review, ending with the ``quality`` signal;
+- :func:`discriminator_signal`: each discriminator's check at every review (1-D data);
+- :func:`truth`: the independent truth a league checks its ratings against;
+- :func:`measure`: ``arena eval``'s metrics on fresh samples of a generator or a mixture.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
-from agents import Discriminator
+from agents import Discriminator, draw_samples, evaluating
 from arena.core.errors import ConfigError, UnknownId
 from arena.core.registry import Registry
 from arena.data import DataSource
+from arena.data.kinds import Modes
 from arena.evaluation.metrics import categorical_metrics, equilibrium, gaussian_kde, mode_metrics, mode_spread, mode_tv
-from arena.evaluation.sampling import draw_samples
 
-__all__ = ["Measurement", "metrics", "applicable_metrics", "measure"]
+__all__ = ["Measurement", "metrics", "applicable_metrics", "measure", "sample_metrics", "signal", "discriminator_signal",
+           "truth"]
 
 
 @dataclasses.dataclass
 class Measurement:
-    """What a metric reads: the data, the samples, a discriminator (for the equilibrium check),
-    a progress reporter for long computations, and a cache shared by the metrics of one call."""
+    """What a metric reads: the data, the samples, a discriminator (for the checks of a
+    discriminator), a progress reporter for long computations, and a cache shared by the
+    metrics of one call."""
 
     data: DataSource
-    samples: torch.Tensor
+    samples: torch.Tensor | None
     discriminator: Discriminator | None = None
     progress: Callable[[str, int, int], None] | None = None
     cache: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -40,36 +49,67 @@ class Measurement:
         if self.progress is not None:
             self.progress(task, done, total)
 
+    def modes(self) -> Modes:
+        modes = self.data.kind.modes()
+        if modes is None:
+            raise ConfigError(f"{self.data.name} data has no known modes")
+        return modes
+
+    def symbols(self) -> list[float]:
+        probs = self.data.kind.symbols()
+        if probs is None:
+            raise ConfigError(f"{self.data.name} data has no symbols")
+        return probs
+
 
 def _modes(m: Measurement) -> dict[str, float]:
-    kind = m.data.kind
-    return mode_metrics(m.samples, kind.centers, kind.std)
+    modes = m.modes()
+    return mode_metrics(m.samples, modes.centers, modes.std)
 
 
 def _spread(m: Measurement) -> dict[str, float]:
-    kind = m.data.kind
-    return mode_spread(m.samples, kind.centers, kind.std)
+    modes = m.modes()
+    return mode_spread(m.samples, modes.centers, modes.std)
 
 
 def _mode_tv(m: Measurement) -> dict[str, float]:
-    kind = m.data.kind
-    return mode_tv(m.samples, kind.centers, kind.std)
+    modes = m.modes()
+    return mode_tv(m.samples, modes.centers, modes.std)
 
 
 def _histogram(m: Measurement) -> dict[str, float]:
-    return categorical_metrics(m.samples, m.data.kind.probs)
+    return categorical_metrics(m.samples, m.symbols())
+
+
+def _diversity(m: Measurement) -> dict[str, float]:
+    from arena.evaluation.diagnostics import diversity
+
+    return {"diversity": diversity(m.samples, m.data.test)}
+
+
+def _discriminator(m: Measurement) -> Discriminator:
+    if m.discriminator is None:
+        raise ConfigError("this check judges a discriminator, and this run has none")
+    return m.discriminator
 
 
 def _equilibrium(m: Measurement) -> dict[str, float]:
-    if m.discriminator is None:
-        raise ConfigError("the equilibrium check needs a discriminator, and this run has none")
-    d = m.discriminator
-    d.eval()
+    d = _discriminator(m)
     real = m.data.test
-    with torch.no_grad():
+    with evaluating(d), torch.no_grad():
         d_real = torch.sigmoid(d(real)).flatten()
     p_data = m.data.kind.density(real)
+    if p_data is None:
+        raise ConfigError(f"{m.data.name} data has no density known in closed form")
     return equilibrium(d_real, p_data, gaussian_kde(m.samples.cpu(), real.cpu()).to(p_data.device))
+
+
+def _d_equilibrium(m: Measurement) -> dict[str, float]:
+    d = _discriminator(m)
+    with evaluating(d), torch.no_grad():
+        p = torch.sigmoid(d(m.data.test))
+    gap = float((p - 0.5).abs().mean())
+    return {"d_real": float(p.mean()), "d_gap": gap, "quality": 1 - 2 * gap}
 
 
 def _parzen_splits(data: DataSource) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,7 +160,7 @@ def _fd(m: Measurement) -> dict[str, float]:
 
 
 def _precision_recall(m: Measurement) -> dict[str, float]:
-    from arena.evaluation.features import precision_recall
+    from arena.evaluation.geometry import precision_recall
 
     f = _features(m)
     n = min(f["real"].shape[0], f["fake"].shape[0], 5000)
@@ -137,22 +177,61 @@ def _coverage(m: Measurement) -> dict[str, float]:
 
 
 metrics: Registry[dict[str, float]] = Registry("metric")
-"""Every ``arena eval`` metric; each maps a :class:`Measurement` to named numbers."""
+"""Every metric; each maps a :class:`Measurement` to named numbers."""
 metrics.register("modes", _modes, "modes covered, % high quality, reverse KL (toy mixtures; PacGAN's definitions)")
 metrics.register("spread", _spread, "spread of the high-quality samples about their centres over the data's own (1: as the data; "
                  "below 1: modes contracted; toy mixtures)")
 metrics.register("mode_tv", _mode_tv, "total variation from the data over its modes and off them (blur, missing and uneven modes "
                  "on one scale; toy mixtures)")
 metrics.register("equilibrium", _equilibrium, "mean |D(x) - 1/2| and mean |D(x) - D*(x)| on real data (known 1-D density)")
+metrics.register("d_equilibrium", _d_equilibrium, "a discriminator's mean D(x) on held-out real data and its distance from "
+                 "the equilibrium's 1/2 (1-D data; every review)")
 metrics.register("histogram", _histogram, "total variation from the data's symbol probabilities, symbols drawn (categorical data)")
+metrics.register("diversity", _diversity, "mean pairwise distance of samples over the held-out data's (images; every review)")
 metrics.register("parzen", _parzen, "Gaussian Parzen-window log-likelihood of the test split (images; the paper's protocol)")
 metrics.register("fd", _fd, "Frechet distance on a small classifier's features (labelled images)")
 metrics.register("precision_recall", _precision_recall, "k-NN precision and recall on the classifier's features (labelled images)")
 metrics.register("coverage", _coverage, "classes covered and KL(class histogram || uniform) (labelled images)")
 
 
+def _measure(ids: Sequence[str], m: Measurement) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in ids:
+        out.update(metrics.factory(name)(m))
+    return out
+
+
+def sample_metrics(data: DataSource, samples: torch.Tensor) -> dict[str, float]:
+    """The data kind's ``metrics`` on ``samples`` (a generator's, the mixture's, the output's)."""
+    return _measure(data.kind.metrics, Measurement(data, samples))
+
+
+def signal(data: DataSource, samples: torch.Tensor) -> dict[str, float]:
+    """A generator's values at a review: the kind's ``signal_metrics``, ending with ``quality``
+    (a progress signal that is not a loss); empty where the data defines none."""
+    values = _measure(data.kind.signal_metrics, Measurement(data, samples))
+    quality = data.kind.quality(values) if values else None
+    if quality is not None:
+        values["quality"] = quality
+    return values
+
+
+def truth(data: DataSource, samples: torch.Tensor) -> dict[str, float]:
+    """The kind's ``truth_metrics`` on ``samples``: what judges a generator's true quality."""
+    return _measure(data.kind.truth_metrics, Measurement(data, samples))
+
+
+def discriminator_signal(data: DataSource, discriminators: Sequence[Discriminator]) -> list[tuple[str, dict[str, float]]]:
+    """Each discriminator's values at a review, by name (the kind's ``discriminator_metrics``;
+    discriminators that emit one logit)."""
+    ids = data.kind.discriminator_metrics(data)
+    if not ids:
+        return []
+    return [(d.name, _measure(ids, Measurement(data, None, d))) for d in discriminators if d.action_space.shape == (1,)]
+
+
 def applicable_metrics(data: DataSource) -> list[str]:
-    """The metric ids that apply to ``data`` (its kind decides)."""
+    """The ``arena eval`` metric ids that apply to ``data`` (its kind decides)."""
     return data.kind.eval_metrics(data)
 
 
@@ -186,7 +265,4 @@ def measure(
             raise ConfigError(f"--metrics: {name!r} does not apply to {data.name} data (applicable: {', '.join(available) or 'none'})")
     n = n or (10_000 if "parzen" in names else 2500)
     m = Measurement(data, draw_samples(generator, n, seed), discriminator, progress)
-    out: dict[str, float] = {"samples": n}
-    for name in names:
-        out.update(metrics.factory(name)(m))
-    return out
+    return {"samples": n, **_measure(names, m)}

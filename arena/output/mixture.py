@@ -197,10 +197,16 @@ def rating_weights(c: Candidates) -> list[float]:
 def oracle_weights(c: Candidates) -> list[float]:
     """Fitted to the data's known bins (toy modes, symbols) where it has them; otherwise
     proportional to each generator's quality signal. An oracle: for toy studies only."""
-    hists = [c.kind.histogram(c.samples[g.name]) for g in c.generators]
-    target = c.kind.target()
-    if target is not None and all(h is not None for h in hists):
-        return fit_weights(torch.stack(hists, dim=1), target).tolist()
+    from arena.evaluation.metrics import mode_counts, symbol_counts
+
+    modes, probs = c.kind.modes(), c.kind.symbols()
+    if modes is not None or probs is not None:
+        def share(x: torch.Tensor) -> torch.Tensor:
+            counts = mode_counts(x, modes.centers, modes.std) if modes is not None else symbol_counts(x, len(probs))
+            return counts / x.shape[0]
+
+        target = torch.ones(modes.centers.shape[0]) if modes is not None else torch.tensor(probs)
+        return fit_weights(torch.stack([share(c.samples[g.name]) for g in c.generators], dim=1), target).tolist()
     scores = [max(c.quality.get(g.name, 0.0), 0.0) for g in c.generators]
     if sum(scores) <= 0:
         return uniform_weights(c)

@@ -66,7 +66,7 @@ import torch
 
 from agents import Discriminator
 from arena.core.errors import ArenaError
-from arena.evaluation.features import Manifold
+from arena.evaluation.geometry import Manifold
 from arena.output.balance import KernelBalance, shift_for_rate
 from arena.output.renoise import LocalNoise
 

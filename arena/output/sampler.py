@@ -37,7 +37,7 @@ class PanelExhausted(ArenaError, RuntimeError):
 class PanelSampler:
     """Samples of ``base`` (a generator or a mixture) that the panel accepted: exactly ``n`` per
     :meth:`sample`, drawing as many candidates as it takes (at most ``max_candidates`` times
-    ``n``). Quacks like a generator for :func:`arena.evaluation.sampling.draw_samples`."""
+    ``n``). Quacks like a generator for :func:`agents.draw_samples`."""
 
     def __init__(self, base: Any, panel: Panel, max_candidates: int = 50, chunk: int = 2048) -> None:
         self.base, self.panel = base, panel
@@ -97,7 +97,7 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
     """The panel of ``judges`` over ``base``, calibrated on ``config.calibration`` candidates of
     ``base`` (drawn with ``seed``) against as many held-out real samples (the data's validation
     split where it has one, else its test split)."""
-    from arena.evaluation.sampling import draw_samples
+    from agents import draw_samples
 
     judges = [d for d in judges if d.action_space.shape == (1,) and getattr(d, "pack", 1) == 1]
     if not judges:
@@ -147,7 +147,7 @@ def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None)
         real, refined = reference(s["calibration"])
         panel.add_support(real, s["neighbours"], {"calibration": s["calibration"]}, refined)
     if "balance" in state:  # its reference: the calibration's candidates, drawn and refined again
-        from arena.evaluation.sampling import draw_samples
+        from agents import draw_samples
 
         if data is None:
             raise ArenaError("a panel with a balance stage needs the run's data to rebuild it")

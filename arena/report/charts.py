@@ -178,12 +178,12 @@ def samples_chart(run: RunRecord, data, names: Sequence[str]) -> str | None:
     rows = [n for n in names if any(n in run.fixed[k] for k in matchings)]
     if not rows:
         return None
-    images = data.kind.name == "images"
+    images = data.kind.images
     size = 1.9
     fig, axes = plt.subplots(len(rows), len(matchings), figsize=(size * len(matchings) + 0.8, size * len(rows) + 0.4),
                              dpi=80, squeeze=False)
-    centers = getattr(data.kind, "centers", None)
-    centers = centers.cpu().numpy() if centers is not None else None
+    known = data.kind.modes()
+    centers = known.centers.cpu().numpy() if known is not None else None
     flat = [x for k in matchings for n in rows for x in [run.fixed[k].get(n)] if x is not None and not images]
     if flat and data.shape[0] == 2 and not images:
         both = np.concatenate([x.reshape(len(x), -1) for x in flat])
@@ -204,10 +204,10 @@ def samples_chart(run: RunRecord, data, names: Sequence[str]) -> str | None:
                 continue
             if images:
                 ax.imshow(_tile(x, data.low, data.high), cmap="gray" if x.shape[1] == 1 else None, vmin=0, vmax=1)
-            elif data.kind.name == "categorical":
+            elif data.kind.symbols() is not None:
                 counts = np.bincount(x.argmax(1), minlength=x.shape[1]) / len(x)
                 ax.bar(np.arange(len(counts)), counts, color="tab:green")
-                ax.plot(np.arange(len(counts)), data.kind.probs, "k_", ms=10)
+                ax.plot(np.arange(len(counts)), data.kind.symbols(), "k_", ms=10)
             elif data.shape == (1,):
                 ax.hist(x.ravel(), bins=40, density=True, color="tab:green", alpha=0.8)
             else:

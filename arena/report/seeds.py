@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from arena.evaluation.compare import DIRECTION, format_cell, summarize
 from arena.report import charts
 from arena.report.collect import collect
+from arena.report.compare import DIRECTION, format_cell, summarize
 from arena.rundir.seeds import SeedsDir
 
 __all__ = ["seeds_context"]

@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
+from arena.core import faults
 from arena.core.errors import CheckpointError
-from arena.core.faults import NO_FAULTS, Faults
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_one", "list_checkpoints", "atomic_write"]
 
@@ -62,7 +62,7 @@ def list_checkpoints(folder: Path) -> list[Path]:
     return sorted(folder.glob("ckpt-*.json")) if folder.is_dir() else []
 
 
-def save_checkpoint(folder: Path, state: dict[str, Any], matching: int, keep_last: int, faults: Faults = NO_FAULTS) -> Path:
+def save_checkpoint(folder: Path, state: dict[str, Any], matching: int, keep_last: int) -> Path:
     """Save ``state`` in ``folder`` as the checkpoint after ``matching`` matchings; prune to ``keep_last``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

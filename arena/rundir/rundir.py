@@ -36,7 +36,6 @@ import numpy as np
 import torch
 
 from arena.core.errors import RunDirError
-from arena.core.faults import NO_FAULTS, Faults
 from arena.rundir.checkpoint import atomic_write, list_checkpoints, load_checkpoint, load_one, save_checkpoint
 from arena.rundir.lock import RunLock
 from arena.rundir.metrics_log import MetricsLog
@@ -225,9 +224,9 @@ class RunDir:
         """Checkpoint manifests, oldest first."""
         return list_checkpoints(self.checkpoint_dir)
 
-    def save_checkpoint(self, state: dict[str, Any], matching: int, keep_last: int, faults: Faults = NO_FAULTS) -> Path:
+    def save_checkpoint(self, state: dict[str, Any], matching: int, keep_last: int) -> Path:
         """Save the state after ``matching`` matchings (atomically); keep the newest ``keep_last``."""
-        return save_checkpoint(self.checkpoint_dir, state, matching, keep_last, faults)
+        return save_checkpoint(self.checkpoint_dir, state, matching, keep_last)
 
     def load_checkpoint(self, manifest: Path | None = None) -> dict[str, Any]:
         """The newest checkpoint that passes its checksum (older ones are tried with a warning),

@@ -1,16 +1,17 @@
 """The callback protocol: how the loop tells the outside world what happened.
 
 The loop (:class:`arena.tournament.Tournament`) knows nothing of files, terminals or reports.
-At fixed points it calls the methods of its callbacks, in order; the terminal display, the
-metrics log, the pictures, the leaderboard files and the checkpoints are callbacks
-(:mod:`arena.rundir.writers`, :mod:`arena.cli.display`), and so is anything a user passes to
-``arena.run(..., callbacks=[...])``. A callback reads the tournament; it must not change it
-(except :meth:`Tournament.request_stop`).
+At fixed points it calls the methods of its callbacks, in order; the metrics log, the pictures,
+the leaderboard files, the checkpoints, TensorBoard and the report are callbacks
+(:mod:`arena.recording`, which also sets their order), and so are the terminal display
+(:mod:`arena.cli.display`) and anything a user passes to ``arena.run(..., callbacks=[...])``. A
+callback reads the tournament; it must not change it (except :meth:`Tournament.request_stop`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -20,23 +21,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from arena.engine.execution import Outcome
     from arena.tournament.loop import Tournament
 
-__all__ = ["Callback", "CallbackList", "Evaluation"]
+__all__ = ["Callback", "CallbackList", "Review"]
 
 
 @dataclasses.dataclass
-class Evaluation:
-    """What one evaluation found, after cross-play, ratings, selection and the mixture.
+class Review:
+    """What one review found (:mod:`arena.tournament.review`): every generator's samples and
+    metrics, cross-play, ratings, selection, the mixture and its panel, the league's snapshots.
 
     Attributes:
         matching: matchings completed.
         rounds: pair-rounds played.
-        samples: each generator's evaluation samples, by name.
-        records: the ``eval`` records of this evaluation (each generator's, and on 1-D data each
-            discriminator's, metrics), as logged.
+        samples: each generator's review samples, by name.
+        records: the ``eval`` records of each generator's (and on 1-D data each
+            discriminator's) metrics, as logged.
         payoff: the recorded cross-play period (identities and the payoff matrix).
-        lineage: the selection records of this evaluation (empty when none was due).
-        mixture: the mixture chosen now (components, weights, metrics).
+        lineage: the selection records of this review (empty when none was due).
+        mixture: the mixture chosen now (components, weights, metrics; its panel).
         leaderboard: the leaderboard's rows.
+        snapshots: the league's snapshot records of this review (empty when none was due).
+        log: every record of this review, in the order the loop logs them (``eval`` records
+            and warnings, the payoff, selections, snapshots, the mixture's and the output's
+            ``eval`` records).
     """
 
     matching: int
@@ -47,6 +53,8 @@ class Evaluation:
     lineage: list[dict[str, Any]]
     mixture: dict[str, Any] | None
     leaderboard: list[dict[str, Any]]
+    snapshots: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    log: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 class Callback:
@@ -60,10 +68,18 @@ class Callback:
 
     def on_log(self, tournament: Tournament, record: dict[str, Any]) -> None:
         """For every record of the run's log, in order: ``train``, ``eval``, ``payoff``,
-        ``selection``, ``warning`` and ``divergence`` records (the lines of ``metrics.jsonl``)."""
+        ``selection``, ``snapshot``, ``warning`` and ``divergence`` records (the lines of
+        ``metrics.jsonl``)."""
 
-    def on_evaluation(self, tournament: Tournament, evaluation: Evaluation) -> None:
-        """After each evaluation (its records have been logged)."""
+    def on_review(self, tournament: Tournament, review: Review) -> None:
+        """After each review (its records have been logged)."""
+        if type(self).on_evaluation is not Callback.on_evaluation:
+            warnings.warn(f"{type(self).__name__}.on_evaluation is called on_review now; the old name goes in the "
+                          f"next release", DeprecationWarning, stacklevel=2)
+            self.on_evaluation(tournament, review)
+
+    def on_evaluation(self, tournament: Tournament, review: Review) -> None:
+        """Deprecated: the old name of :meth:`on_review`, still called for one release."""
 
     def on_checkpoint(self, tournament: Tournament) -> None:
         """When the state is due to be saved: ``tournament.state_dict()`` is everything a resume needs."""
@@ -90,9 +106,9 @@ class CallbackList(Callback):
         for c in self.callbacks:
             c.on_log(tournament, record)
 
-    def on_evaluation(self, tournament, evaluation):
+    def on_review(self, tournament, review):
         for c in self.callbacks:
-            c.on_evaluation(tournament, evaluation)
+            c.on_review(tournament, review)
 
     def on_checkpoint(self, tournament):
         for c in self.callbacks:

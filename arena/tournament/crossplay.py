@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from agents import Discriminator, Generator
+from agents import Discriminator, Generator, evaluating
 from agents.agent import pack_samples
 from arena.core.errors import ArenaError
 from arena.engine.batched import architecture, stacked_forward
 from arena.tournament.judgements import judge_against, judge_for, on_features
 from games import Game
 
-__all__ = ["payoff_matrix", "features"]
+__all__ = ["payoff_matrix", "payoff_period", "features"]
 
 
 def payoff_matrix(
@@ -70,10 +70,7 @@ def payoff_matrix(
         parts = [x[: (x.shape[0] // m) * m].to(device) for x in parts]
         sizes = [x.shape[0] // m for x in parts]
         inputs = torch.cat(parts)
-        modes = [d.training for d in group]
-        for d in group:
-            d.eval()
-        try:
+        with evaluating(*group):
             if reads_features:
                 outputs = features(group[0], inputs).unsqueeze(0)
             elif len(group) > 1:
@@ -81,9 +78,6 @@ def payoff_matrix(
             else:
                 with torch.no_grad():
                     outputs = group[0](inputs).unsqueeze(0)
-        finally:
-            for d, mode in zip(group, modes):
-                d.train(mode)
         for d, out in zip(group, outputs):
             real_out, *fake_out = out.split(sizes)
             against = judge_against(judge, real_out) if reads_features else None  # the real side prepared once
@@ -91,6 +85,33 @@ def payoff_matrix(
                 score = against(fake) if against else judge_for(judge, game_for(g, d))(real_out, fake)
                 payoff[rows[g.name]][cols[d.name]] = float(score)
     return payoff
+
+
+def payoff_period(
+    generators: Sequence[Generator],
+    discriminators: Sequence[Discriminator],
+    samples: dict[str, torch.Tensor],
+    real: torch.Tensor,
+    game_for: Callable[[Generator, Discriminator], Game],
+    matching: int = 0,
+    rounds: int = 0,
+    identity: Callable[[object], str] = lambda agent: agent.name,
+    active: Callable[[object], bool] = lambda agent: True,
+    stack: bool | None = None,
+    judge: str = "game",
+) -> dict:
+    """One recorded period of results, as ratings read them (:mod:`arena.tournament.ratings`):
+    ``matching``, ``rounds``, the players' ``identity`` (the name under which each is rated) and
+    their :func:`payoff_matrix`. A tournament's review and a league across runs both record their
+    cross-play this way."""
+    payoff = payoff_matrix(generators, discriminators, samples, real, game_for, active, stack, judge)
+    return {
+        "matching": matching,
+        "rounds": rounds,
+        "generators": [identity(g) for g in generators],
+        "discriminators": [identity(d) for d in discriminators],
+        "payoff": payoff,
+    }
 
 
 def features(d: Discriminator, x: torch.Tensor) -> torch.Tensor:

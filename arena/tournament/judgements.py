@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from arena.core.registry import Registry
-from arena.evaluation.features import Manifold, density_coverage, precision_recall
+from arena.evaluation.geometry import Manifold, density_coverage, precision_recall
 
 __all__ = ["judgements", "auc", "likelihood", "manifold", "manifold_against", "coverage", "coverage_against", "on_features",
            "judge_for", "judge_against"]

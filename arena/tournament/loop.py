@@ -1,48 +1,37 @@
-"""The tournament loop: matchings of matches, training metrics, evaluations, checkpoints.
+"""The tournament loop: matchings of matches, training metrics, reviews, checkpoints.
 
-A tournament plays its schedule's matchings. Every ``eval.every`` matchings it evaluates: it
-draws every generator's samples and measures them, plays every generator against every
-discriminator on held-out data (the payoff matrix), rates all agents, selects when due, and
-chooses the mixture. The classic GAN is the 1 x 1 case: one generator, one discriminator, the
-same loop. The loop knows nothing of files or terminals; it hands what happens to its
-callbacks (:mod:`arena.tournament.callbacks`).
+A tournament plays its schedule's matchings. Every ``log.every`` matchings it logs the training
+metrics; every ``eval.every`` it reviews (:mod:`arena.tournament.review`: samples and metrics,
+cross-play, ratings, selection, the mixture and its panel, the league); every
+``checkpoint.every`` it asks for a checkpoint. The classic GAN is the 1 x 1 case: one generator,
+one discriminator, the same loop. The loop knows nothing of files or terminals; it hands what
+happens to its callbacks (:mod:`arena.tournament.callbacks`).
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
-import torch
-
 from agents import Agent
 from arena.core.errors import ArenaError
-from arena.core.faults import NO_FAULTS, Faults
-from arena.core.seeding import derive_seed, seed_global
+from arena.core.seeding import seed_global
 from arena.engine.arena import Arena
 from arena.engine.compute import Compute
 from arena.engine.divergence import DivergenceGuard
 from arena.engine.execution import Match, MatchRunner, Outcome
 from arena.evaluation.diagnostics import Diagnostics
-from arena.evaluation.protocol import protocol
-from arena.evaluation.sampling import draw_samples
-from arena.output.mixture import Candidates, Mixture, mixture_weights
-from arena.output.sampler import PanelExhausted, calibrated_panel
-from arena.tournament.callbacks import Callback, CallbackList, Evaluation
-from arena.tournament.crossplay import payoff_matrix
+from arena.tournament.callbacks import Callback, CallbackList, Review
 from arena.tournament.leaderboard import standings_rows
 from arena.tournament.league import League
+from arena.tournament.review import review, warning_records
 from arena.tournament.schedules import make_schedule
-from arena.tournament.selection import select
 from arena.tournament.standings import Standings
 
 __all__ = ["Tournament", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
-
-_STAMP = ("kind", "matching", "rounds", "agent", "protocol")
 
 
 class Tournament:
@@ -53,15 +42,13 @@ class Tournament:
         callbacks: called at fixed points of the loop (:class:`arena.tournament.Callback`).
         comm: the ranks of a distributed run (:mod:`arena.engine.distributed`); every rank plays
             its share of each matching and keeps every agent.
-        faults: crash-safety tests only: where to kill the process (:class:`arena.core.faults.Faults`).
     """
 
-    def __init__(self, arena: Arena, callbacks: Iterable[Callback] = (), comm=None, faults: Faults = NO_FAULTS) -> None:
+    def __init__(self, arena: Arena, callbacks: Iterable[Callback] = (), comm=None) -> None:
         self.arena = arena
         self.config = arena.config
         self.callbacks = CallbackList(callbacks)
         self.comm = comm
-        self.faults = faults
         self.schedule = make_schedule(self.config.schedule.type, len(arena.generators), len(arena.discriminators), self.config.seed)
         self.standings = Standings()
         lg = self.config.league
@@ -79,7 +66,7 @@ class Tournament:
         self.guard = DivergenceGuard(div.max_weight, div.lr_factor, div.max_failures, div.enabled, arena.device)
         self.compute = Compute(self.config.compute, arena.device)
         self.compute.prepare(arena.agents.values())
-        self.runner = MatchRunner(arena, self.guard, self.compute, comm, faults)
+        self.runner = MatchRunner(arena, self.guard, self.compute, comm)
         self.diagnostics = Diagnostics()
 
     # ------------------------------------------------------------------ reading
@@ -239,126 +226,14 @@ class Tournament:
             self._warn(self.diagnostics.on_train(g, d, record["d_loss"]))
 
     def _warn(self, messages: list[str]) -> None:
-        for message in messages:
-            self._log({"kind": "warning", "matching": self.completed, "rounds": self.rounds, "message": message})
-
-    # ------------------------------------------------------------------ evaluation
-    def review(self) -> Evaluation:
-        """Evaluate now: every generator's samples and metrics, cross-play, ratings, selection
-        when due, the mixture. Logs what it finds and hands it to the callbacks."""
-        arena, cfg, kind = self.arena, self.config, self.arena.data.kind
-        stamp = {"matching": self.completed, "rounds": self.rounds}
-        measured = protocol(cfg.eval.samples, "derived")
-        samples: dict[str, torch.Tensor] = {}
-        records = []
-        for g in arena.generators:
-            seed = derive_seed(cfg.seed, "eval", g.name, str(self.completed))
-            samples[g.name] = draw_samples(g.output(), cfg.eval.samples, seed)
-            metrics = kind.signal(samples[g.name], arena.data)
-            if metrics:
-                records.append({"kind": "eval", **stamp, "agent": g.name, **metrics, "protocol": measured})
-            self.faults.hit("eval")
-        for snap in self.league.generators:  # snapshots are judged in cross-play like everyone else
-            samples[snap.name] = draw_samples(snap, cfg.eval.samples, derive_seed(cfg.seed, "eval", snap.name, str(self.completed)))
-        for name, metrics in kind.discriminator_signal(arena.discriminators, arena.data):
-            records.append({"kind": "eval", **stamp, "agent": name, **metrics,
-                            "protocol": protocol(arena.data.test.shape[0], "none")})
-        for record in records:
+        for record in warning_records(self, messages):
             self._log(record)
-            self._warn(self.diagnostics.on_eval(record["agent"], record))
-        self.standings.metrics.update({r["agent"]: {k: v for k, v in r.items() if k not in _STAMP} for r in records})
-        period = self._cross_play(samples)
-        lineage = self._select() if cfg.selection.every and self.completed % cfg.selection.every == 0 and not self.finished else []
-        mixture = self._mix(samples)
-        snapshots = self._snapshot() if self.league.due(self.completed) and not self.finished else []
-        self._log({"kind": "payoff", **stamp, **{k: period[k] for k in ("generators", "discriminators", "payoff")}})
-        for record in lineage:
-            self._log({"kind": "selection", **stamp, **record})
-        for record in snapshots:
-            self._log({"kind": "snapshot", **stamp, **record})
-        if len(arena.generators) > 1:
-            self._log({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
-                       "components": mixture["components"], "weights": mixture["weights"], "protocol": measured})
-        if "panel" in mixture and "failed" not in mixture["panel"]:
-            panel = mixture["panel"]
-            self._log({"kind": "eval", **stamp, "agent": "output", **panel["metrics"], "acceptance": panel["acceptance"],
-                       "judges": panel["judges"], "protocol": measured})
-        evaluation = Evaluation(self.completed, self.rounds, samples, records, period, lineage, mixture, self.leaderboard())
-        self.callbacks.on_evaluation(self, evaluation)
-        return evaluation
 
-    def _cross_play(self, samples: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """Every generator against every discriminator on held-out data (the league's snapshots
-        included); the period is recorded and every rating recomputed."""
-        arena, cfg = self.arena, self.config
-        real = arena.data.test[: cfg.eval.samples]
-        stack = True if cfg.compute.matchings == "batched" else None
-        gens = [*arena.generators, *self.league.generators]
-        discs = [*arena.discriminators, *self.league.discriminators]
-        payoff = payoff_matrix(gens, discs, samples, real, arena.game_for, self.active, stack, cfg.ratings.judge)
-        period = {
-            "matching": self.completed,
-            "rounds": self.rounds,
-            "generators": [self.standings.identity(g) for g in gens],
-            "discriminators": [self.standings.identity(d) for d in discs],
-            "payoff": payoff,
-        }
-        self.standings.add_results(period, cfg.ratings.system)
-        self.standings.record_scores(gens, discs, payoff)
-        return period
-
-    def _snapshot(self) -> list[dict[str, Any]]:
-        """Freeze copies of the best-rated generator and discriminator into the league."""
-        arena, rating = self.arena, self.standings.rating
-        best = [max((a for a in pool if self.active(a)), key=rating) for pool in (arena.generators, arena.discriminators)
-                if any(self.active(a) for a in pool)]
-        return self.league.take(best, self.completed)
-
-    def _select(self) -> list[dict[str, Any]]:
-        """Replace the worst agents of each role by mutated copies of the best."""
-        arena, cfg = self.arena, self.config
-        rng = torch.Generator().manual_seed(derive_seed(cfg.seed, "selection", str(self.completed)))
-        pools = {"generator": arena.generators, "discriminator": arena.discriminators}
-        records = select(pools, self.standings.rating, cfg.selection, rng, self.active)
-        for record in records:
-            record["matching"] = self.completed
-        self.standings.record_selection(records, arena.agents)
-        return records
-
-    def _mix(self, samples: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """Choose the mixture of the best-rated generators and measure it on fresh samples."""
-        arena, cfg, standings = self.arena, self.config, self.standings
-        ranked = sorted((g for g in arena.generators if self.active(g)), key=standings.rating, reverse=True)
-        top = ranked[: cfg.mixture.top] if cfg.mixture.top else ranked
-        latest = standings.results[-1]["payoff"] if standings.results else []
-        candidates = Candidates(
-            generators=top,
-            ratings={g.name: standings.rating(g) for g in top},
-            samples=samples,
-            quality={g.name: standings.metrics.get(g.name, {}).get("quality", 0.0) for g in top},
-            kind=arena.data.kind,
-            payoff={g.name: row for g, row in zip(arena.generators, latest)},
-            heldout=arena.data.splits.get("valid", arena.data.test),
-        )
-        weights = mixture_weights(cfg.mixture.weights, candidates)
-        kept = [(g, w) for g, w in zip(top, weights) if w >= 1e-4]  # a fitted weight may fall to ~0
-        mixture = Mixture([g.output() for g, _ in kept], [w for _, w in kept])
-        drawn = draw_samples(mixture, cfg.eval.samples, derive_seed(cfg.seed, "eval", "mixture", str(self.completed)))
-        standings.mixture = {**mixture.as_dict(), "matching": self.completed, "metrics": arena.data.kind.metrics(drawn, arena.data)}
-        if cfg.panel.enabled:
-            standings.mixture["panel"] = self._panel(mixture)
-        return standings.mixture
-
-    def _panel(self, mixture: Mixture) -> dict[str, Any]:
-        """Calibrate the discriminator panel over the mixture and measure the output it gives."""
-        arena, cfg = self.arena, self.config
-        ranked = sorted((d for d in arena.discriminators if self.active(d)), key=self.standings.rating, reverse=True)
-        judges = ranked[: cfg.panel.judges] if cfg.panel.judges else ranked
-        sampler = calibrated_panel(mixture, judges, cfg.panel, arena.data, derive_seed(cfg.seed, "panel", str(self.completed)))
-        try:
-            drawn = draw_samples(sampler, cfg.eval.samples, derive_seed(cfg.seed, "eval", "output", str(self.completed)))
-        except PanelExhausted as e:  # a poor generator early in training must not end the run
-            warnings.warn(f"matching {self.completed}: {e}. This evaluation measures the mixture unfiltered; "
-                          f"`arena sample --no-panel` draws it", stacklevel=2)
-            return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, "failed": str(e)}
-        return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, "metrics": arena.data.kind.metrics(drawn, arena.data)}
+    def review(self) -> Review:
+        """Review now (:func:`arena.tournament.review.review`), log what the review found and
+        hand it to the callbacks."""
+        found = review(self)
+        for record in found.log:
+            self._log(record)
+        self.callbacks.on_review(self, found)
+        return found

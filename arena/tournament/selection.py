@@ -11,12 +11,14 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from agents import Agent
-from arena.config import SelectionConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from arena.config import SelectionConfig
 
 __all__ = ["compatible", "copy_agent", "mutate", "select"]
 

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 import arena
-from agents import AveragedGenerator, EMASpec, WeightAverage
+from agents import AveragedGenerator, EMASpec, WeightAverage, draw_samples
 from arena.config import parse_config
 from arena.engine.arena import build_arena
-from arena.evaluation.sampling import draw_samples
 from games.checker import tiny_pair
 from tests.conftest import StopAt, tiny_raw, train_both_ways
 
@@ -84,8 +83,10 @@ def test_evaluation_sampling_and_the_mixture_use_the_average_and_raw_weights_sta
     from tests.conftest import records
 
     last = [r for r in records(tmp_path / "run") if r["kind"] == "eval" and r["agent"] == "g"][-1]
-    assert last["high_quality"] == pytest.approx(run.arena.data.kind.metrics(
-        draw_samples(g.output(), 200, arena.core.seeding.derive_seed(0, "eval", "g", "4")), run.arena.data)["high_quality"])
+    from arena.evaluation.measure import sample_metrics
+
+    assert last["high_quality"] == pytest.approx(sample_metrics(run.arena.data, draw_samples(
+        g.output(), 200, arena.core.seeding.derive_seed(0, "eval", "g", "4")))["high_quality"])
 
 
 def test_the_average_survives_a_resume(tmp_path):

@@ -51,8 +51,8 @@ class Recorder(arena.Callback):
     def on_log(self, tournament, record):
         self.calls.append(f"log {record['kind']}")
 
-    def on_evaluation(self, tournament, evaluation):
-        self.calls.append(f"evaluation {evaluation.matching}")
+    def on_review(self, tournament, review):
+        self.calls.append(f"review {review.matching}")
 
     def on_checkpoint(self, tournament):
         self.calls.append(f"checkpoint {tournament.completed}")
@@ -69,9 +69,9 @@ def test_run_calls_the_callbacks_in_order_and_writes_the_directory(tmp_path):
     assert recorder.calls == [
         "start 0",
         "match 5/20", "log train",
-        "match 10/20", "log train", "log eval", "log payoff", "evaluation 2",
+        "match 10/20", "log train", "log eval", "log payoff", "review 2",
         "match 15/20", "log train",
-        "match 20/20", "log train", "log eval", "log payoff", "evaluation 4", "checkpoint 4",
+        "match 20/20", "log train", "log eval", "log payoff", "review 4", "checkpoint 4",
         "end 4",
     ]
     assert [r["kind"] for r in records(tmp_path / "run")] == [c.split()[1] for c in recorder.calls if c.startswith("log")]

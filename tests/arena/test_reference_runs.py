@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agents import draw_samples
 from arena.config import load_config
 from arena.engine.arena import build_arena
-from arena.evaluation.sampling import draw_samples
 from arena.tournament.loop import Tournament
 from tests.conftest import ROOT, sample_metrics
 

@@ -91,16 +91,16 @@ def test_the_reinforce_config_learns_the_symbols_through_the_cli(tmp_path):
     end within 0.1 total variation of the data's 8:7:...:1, from about 0.2 untrained."""
     import json
 
+    from agents import draw_samples
     from arena.cli.commands import main
     from arena.config import load_config
     from arena.engine.arena import build_arena
     from arena.evaluation.metrics import categorical_metrics
-    from arena.evaluation.sampling import draw_samples
 
     config = ROOT / "configs" / "reinforce_discrete.yaml"
     sets = ["device=cpu", "schedule.matchings=3", "eval.every=3", "checkpoint.every=3"]
     untrained = build_arena(load_config(config, sets))
-    probs = untrained.data.kind.probs
+    probs = untrained.data.kind.symbols()
     before = categorical_metrics(draw_samples(untrained.generators[0], 2500, 0), probs)["tv"]
     out = tmp_path / "run"
     assert main(["run", str(config), "--out", str(out), "--quiet", *[x for s in sets for x in ("--set", s)]]) == 0

@@ -1,45 +1,16 @@
-"""arena/core/: fault plans read when a run starts, seeds, devices, tensor trees, registries."""
+"""arena/core/: seeds, devices, tensor trees, registries."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from arena.core.errors import ConfigError, UnknownId
-from arena.core.faults import NO_FAULTS, Faults
 from arena.core.registry import Registry, build
 from arena.core.seeding import derive_seed, resolve_device, seed_global
 from arena.core.tensors import map_tensors
-from tests.conftest import ROOT, arena_subprocess
-
-
-def test_faults_come_from_the_environment_only_when_asked():
-    assert Faults.from_env({}).point is None
-    plan = Faults.from_env({"ARENA_FAULT": "eval:3"})
-    assert plan.armed("eval") and not plan.armed("round") and plan.left == 3
-    assert Faults.from_env({"ARENA_FAULT": "round"}).left == 1
-    with pytest.raises(ConfigError, match=re.escape("ARENA_FAULT: unknown point 'nowhere' (points: round, checkpoint-write, "
-                                                    "checkpoint-manifest, eval)")):
-        Faults.from_env({"ARENA_FAULT": "nowhere:2"})
-    with pytest.raises(ConfigError, match="expected POINT:N with a positive integer N"):
-        Faults.from_env({"ARENA_FAULT": "eval:x"})
-    NO_FAULTS.hit("eval")  # never fires, never changes
-    assert NO_FAULTS.point is None
-
-
-def test_a_bad_fault_plan_is_a_user_error_when_a_run_starts_not_an_import_error(tmp_path):
-    env = {"ARENA_FAULT": "bogus:1"}
-    imported = subprocess.run([sys.executable, "-c", "import arena, arena.api, arena.cli; print('ok')"],
-                              capture_output=True, text=True, env={**env, "PYTHONPATH": str(ROOT)})
-    assert imported.stdout.strip() == "ok", imported.stderr
-    cfg = ROOT / "configs" / "ring8.yaml"
-    done = arena_subprocess("run", cfg, "--out", tmp_path / "r", "--quiet", cwd=tmp_path, env=env)
-    assert done.returncode == 2 and "ARENA_FAULT: unknown point 'bogus'" in done.stderr
-    assert not (tmp_path / "r").exists()
 
 
 def test_derived_seeds_are_stable_and_distinct():

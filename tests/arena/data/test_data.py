@@ -41,9 +41,10 @@ def test_grid25_centres():
 def test_mixture_samples_have_the_reference_std(source, std, k):
     data = make({"source": source, "train_size": 20000, "test_size": 100})
     assert isinstance(data.kind, ToyMixture)
-    assert data.train.shape == (20000, 2) and data.kind.std == std and data.kind.centers.shape == (k, 2)
-    nearest = torch.cdist(data.train, data.kind.centers).argmin(1)
-    resid = data.train - data.kind.centers[nearest]
+    modes = data.kind.modes()
+    assert data.train.shape == (20000, 2) and modes.std == std and modes.centers.shape == (k, 2)
+    nearest = torch.cdist(data.train, modes.centers).argmin(1)
+    resid = data.train - modes.centers[nearest]
     assert resid.std().item() == pytest.approx(std, rel=0.05)
     assert torch.bincount(nearest, minlength=k).min() > 20000 / k * 0.8
 

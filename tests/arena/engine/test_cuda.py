@@ -23,11 +23,11 @@ import torch
 
 import arena
 import arena.api
+from agents import draw_samples
 from arena.config import parse_config
 from arena.core.seeding import seed_global
 from arena.engine.arena import build_arena
 from arena.engine.divergence import DivergenceGuard
-from arena.evaluation.sampling import draw_samples
 from arena.rundir import RunDir
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.loop import Tournament

@@ -91,3 +91,72 @@ def test_the_mixture_of_a_one_pair_run_is_its_generator(ring_run, capsys):
     assert result["mixture"]["samples"] == 300 and "modes" in result["mixture"]
 
     assert RunDir(ring_run).load_checkpoint()["standings"]["mixture"]["components"] == ["g"]
+
+
+# ----------------------------------------------------------------------------- the review's measurements
+
+
+def _data(spec):
+    from arena.core.registry import build
+    from arena.data import sources
+
+    return build(spec, sources, ("data",), seed=0)
+
+
+def test_a_toy_mixture_on_samples_at_known_places():
+    import math
+
+    from arena.evaluation.measure import discriminator_signal, sample_metrics, signal, truth
+    from games.checker import tiny_pair
+
+    ring = _data({"source": "ring8", "train_size": 1000, "test_size": 100})
+    centers = ring.kind.modes().centers
+    # 3 samples on mode 0, 1 on mode 1, 1 far from every mode
+    x = torch.stack([centers[0], centers[0], centers[0], centers[1], torch.tensor([5.0, 5.0])])
+    m = sample_metrics(ring, x)
+    assert m["modes"] == 2 and m["high_quality"] == pytest.approx(80.0)
+    p = torch.tensor([0.75, 0.25])
+    assert m["reverse_kl"] == pytest.approx(math.log(8) + float((p * p.log()).sum()))
+    values = signal(ring, x)
+    assert list(values) == ["modes", "high_quality", "reverse_kl", "quality"] and values["quality"] == values["high_quality"]
+    judged = truth(ring, x)  # the metrics, and the total variation over the modes and off them
+    assert {k: judged[k] for k in m} == m and judged["mode_tv"] == pytest.approx(
+        0.5 * (abs(0.6 - 0.989 / 8) + abs(0.2 - 0.989 / 8) + 6 * 0.989 / 8 + abs(0.2 - 0.011)), abs=1e-3)
+    assert discriminator_signal(ring, list(tiny_pair())) == [], "2-D data: no D(x) check"
+
+
+def test_categorical_symbols_and_their_quality():
+    from arena.evaluation.measure import sample_metrics, signal
+
+    data = _data({"source": "categorical", "probs": [3, 1]})
+    x = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 1]), 2).float()
+    assert sample_metrics(data, x) == {"tv": pytest.approx(0.25), "symbols": 2}
+    assert signal(data, x) == {"tv": pytest.approx(0.25), "symbols": 2, "quality": pytest.approx(0.75)}
+
+
+def test_the_images_signal_is_diversity():
+    from arena.evaluation.measure import sample_metrics, signal
+
+    data = _data({"source": "digits"})
+    same = data.test[:1].repeat(100, 1, 1, 1)
+    assert sample_metrics(data, same) == {}
+    assert signal(data, same) == {"diversity": 0.0, "quality": 0.0}
+    assert signal(data, data.test[:200])["diversity"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_one_dimensional_points_check_each_discriminator_against_one_half():
+    from arena.evaluation.measure import discriminator_signal, signal
+    from games.checker import tiny_pair
+
+    data = _data({"source": "gaussian1d", "train_size": 1000, "test_size": 500})
+    _, d = tiny_pair(dim=1)
+    with torch.no_grad():
+        for p in d.net.parameters():
+            p.zero_()  # logit 0 everywhere: D(x) = 1/2, the equilibrium
+    [(name, m)] = discriminator_signal(data, [d])
+    assert name == "d" and m == {"d_real": pytest.approx(0.5), "d_gap": pytest.approx(0.0), "quality": pytest.approx(1.0)}
+    assert d.training, "left in its own (training) mode"
+    d.eval()
+    discriminator_signal(data, [d])
+    assert not d.training, "left in its own (evaluation) mode"
+    assert signal(data, torch.zeros(10, 1)) == {}, "points define no sample metrics"

@@ -101,7 +101,7 @@ def test_frechet_distance_known_values():
 
 
 def test_precision_recall_on_disjoint_and_identical_sets():
-    from arena.evaluation.features import precision_recall
+    from arena.evaluation.geometry import precision_recall
 
     g = torch.Generator().manual_seed(0)
     real = torch.randn(500, 4, generator=g)

@@ -241,7 +241,7 @@ def test_a_panel_with_the_balance_evens_out_modes_the_judges_cannot_see():
     g = torch.Generator().manual_seed(9)
     real = TwoModes(0.5).sample(3000, g)
     panel = Panel([judge])
-    from arena.evaluation.sampling import draw_samples
+    from agents import draw_samples
 
     refined = panel.calibrate(draw_samples(TwoModes(0.8), 3000, 11), real, acceptance=0.9)  # as calibrated_panel draws
     plain = PanelSampler(TwoModes(0.8), panel).sample(8000, torch.Generator().manual_seed(1))

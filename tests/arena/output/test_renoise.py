@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 import arena
+from agents import draw_samples
 from arena.config import parse_config
 from arena.core.errors import ArenaError
-from arena.evaluation.sampling import draw_samples
 from arena.output.panel import Panel
 from arena.output.renoise import LocalNoise
 from arena.output.sampler import PanelSampler, panel_from_state

@@ -14,7 +14,7 @@ from torch import nn
 import arena
 from arena.config import parse_config
 from arena.core.errors import ArenaError
-from arena.evaluation.features import Manifold
+from arena.evaluation.geometry import Manifold
 from arena.output.panel import Panel
 from arena.output.sampler import PanelSampler
 from tests.conftest import NetJudge, NormalCandidates, run_cli, tiny_raw

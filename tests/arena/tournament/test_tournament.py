@@ -108,8 +108,8 @@ def test_selection_copies_weights_and_optimizer_state_and_records_lineage(tmp_pa
     captured = {}
 
     class Spy(Callback):
-        def on_evaluation(self, tournament, evaluation):
-            if evaluation.matching == 2:
+        def on_review(self, tournament, review):
+            if review.matching == 2:
                 captured.update({n: copy.deepcopy(a.state_dict()) for n, a in tournament.arena.agents.items()})
 
     t = Tournament(build_arena(config), [Spy()])

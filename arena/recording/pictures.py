@@ -1,16 +1,29 @@
-"""Pictures of samples: image grids, scatter plots against the true modes, 1-D densities, symbol histograms."""
+"""Pictures of samples, drawn as their data's kind calls for, and the callback that saves them.
+
+:func:`picture` draws any set of samples as its data is best seen: image grids, scatter plots
+against held-out data and the true modes, 1-D densities with the discriminator's D(x), symbol
+histograms. :class:`PictureWriter` saves a picture of each generator's samples at every review.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from agents import Discriminator, evaluating
+from arena.data import DataSource
 from arena.evaluation.metrics import symbol_counts
+from arena.tournament.callbacks import Callback, Review
 
-__all__ = ["save_image_grid", "save_scatter", "save_density_1d", "save_histogram"]
+if TYPE_CHECKING:  # pragma: no cover
+    from arena.rundir import RunDir
+    from arena.tournament.loop import Tournament
+
+__all__ = ["picture", "PictureWriter", "save_image_grid", "save_scatter", "save_density_1d", "save_histogram"]
 
 
 def _to_unit(x: torch.Tensor, low: float | None, high: float | None) -> np.ndarray:
@@ -128,3 +141,51 @@ def save_histogram(samples: torch.Tensor, path: Path, probs: list[float], title:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def picture(samples: torch.Tensor, path: Path, data: DataSource, discriminator: Discriminator | None = None,
+            title: str = "", grid: int = 64) -> None:
+    """Save the natural picture of ``samples`` of ``data`` to ``path`` (PNG): a grid of the first
+    ``grid`` images; a histogram of symbols beside their probabilities; for 1-D points the
+    densities of data and samples with ``discriminator``'s D(x); else a scatter plot against
+    held-out real data (and the true modes, where the data knows them)."""
+    kind = data.kind
+    if kind.images:
+        save_image_grid(samples[:grid], path, data.low, data.high)
+        return
+    probs = kind.symbols()
+    if probs is not None:
+        save_histogram(samples, path, probs, title)
+        return
+    if data.shape != (1,):
+        modes = kind.modes()
+        save_scatter(samples, path, modes.centers if modes is not None else None, data.test[:2500], title)
+        return
+    grid_x = d_values = None
+    if discriminator is not None and discriminator.action_space.shape == (1,) and discriminator.pack == 1:
+        lo = float(torch.minimum(samples.min(), data.test.min()))
+        hi = float(torch.maximum(samples.max(), data.test.max()))
+        grid_x = torch.linspace(lo, hi, 200, device=samples.device).unsqueeze(1)
+        with evaluating(discriminator), torch.no_grad():
+            d_values = torch.sigmoid(discriminator(grid_x))
+    save_density_1d(samples, path, data.test[:5000], grid_x, d_values, title)
+
+
+class PictureWriter(Callback):
+    """At every review, a picture of each generator's samples (``samples/<name>-<matching>.png``),
+    drawn by :func:`picture` (with the discriminator of its cell beside 1-D samples); of the
+    ``eval.pictures_max`` best-rated generators where there are more."""
+
+    def __init__(self, run_dir: RunDir) -> None:
+        self.run_dir = run_dir
+
+    def on_review(self, tournament: Tournament, review: Review) -> None:
+        arena = tournament.arena
+        grid, most = tournament.config.eval.grid, tournament.config.eval.pictures_max
+        chosen = {g.name for g in sorted(arena.generators, key=tournament.standings.rating, reverse=True)[:most]}
+        for gi, g in enumerate(arena.generators):
+            if g.name not in chosen:
+                continue
+            d = arena.discriminators[gi % len(arena.discriminators)]
+            path = self.run_dir.picture(g.name, review.matching)
+            picture(review.samples[g.name], path, arena.data, d, f"{g.name} after {review.rounds:,} rounds", grid)

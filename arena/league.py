@@ -1,5 +1,6 @@
-"""Skill rating across runs (Olsson et al., 2018, "Skill rating for generative models"):
-``arena league RUN_DIR [RUN_DIR ...]``.
+"""A league across runs: skill rating on one scale (Olsson et al., 2018, "Skill rating for
+generative models"): ``arena league RUN_DIR [RUN_DIR ...]``, beside the Python API whose runs it
+opens.
 
 Generators from several runs, and optionally from their older checkpoints (snapshots of one run
 at several points of its training), play one common panel of discriminators: the final
@@ -22,21 +23,33 @@ from typing import Any
 
 import torch
 
+from agents import Generator, draw_samples
+from arena.api import Run
 from arena.core.errors import ArenaError
+from arena.core.seeding import derive_seed
+from arena.evaluation.measure import truth as measured_truth
+from arena.rundir import RunDir
+from arena.tournament.crossplay import payoff_period
+from arena.tournament.ratings import compute_ratings
 
 __all__ = ["Entrant", "skill_league", "spearman"]
 
 
 @dataclasses.dataclass
 class Entrant:
-    """A generator in the league: where it comes from and what it gives."""
+    """A generator in the league (a frozen copy, named ``run/agent[@matching]``): where it comes
+    from and what it gives."""
 
-    name: str
+    generator: Generator
     run: str
     agent: str
     matching: int
     samples: torch.Tensor
     metrics: dict[str, float]
+
+    @property
+    def name(self) -> str:
+        return self.generator.name
 
 
 def spearman(x: list[float], y: list[float]) -> float:
@@ -74,13 +87,6 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
     Returns:
         ``{"rows": [...], "payoff": period, "judge", "system", "correlations": {...}}``.
     """
-    from arena.api import Run
-    from arena.core.seeding import derive_seed
-    from arena.evaluation.sampling import draw_samples
-    from arena.rundir import RunDir
-    from arena.tournament.crossplay import payoff_matrix
-    from arena.tournament.ratings import compute_ratings
-
     report = progress or (lambda task, done, total: None)
     runs = [RunDir(p) for p in paths]
     data_spec = runs[0].config().data
@@ -109,8 +115,8 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
                 name = f"{label[r.path]}/{g.name}" + ("" if manifest == manifests[-1] else f"@{matching}")
                 frozen = g.frozen_copy(name, seed)
                 samples = draw_samples(frozen, n, seed)
-                metrics = data.kind.truth(draw_samples(frozen, truth_samples, derive_seed(seed, "truth")), data) if truth else {}
-                entrants.append(Entrant(name, label[r.path], g.name, matching, samples, metrics))
+                metrics = measured_truth(data, draw_samples(frozen, truth_samples, derive_seed(seed, "truth"))) if truth else {}
+                entrants.append(Entrant(frozen, label[r.path], g.name, matching, samples, metrics))
                 games[name] = run.arena.game
             done += 1
             report("drawing every generator's samples", done, steps)
@@ -118,14 +124,11 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
             name = f"{label[r.path]}/{d.name}"
             judges.append(d.frozen_copy(name, seed))
             games[name] = run.arena.game
-    real = data.test[:n]
-    generators = [_Named(e.name, data.test.device) for e in entrants]
     report("judging", 0, 1)
-    payoff = payoff_matrix(generators, judges, {e.name: e.samples for e in entrants}, real,
+    period = payoff_period([e.generator for e in entrants], judges, {e.name: e.samples for e in entrants}, data.test[:n],
                            lambda g, d: games[d.name], judge=judge)
+    payoff = period["payoff"]
     report("judging", 1, 1)
-    period = {"matching": 0, "rounds": 0, "generators": [e.name for e in entrants], "discriminators": [d.name for d in judges],
-              "payoff": payoff}
     ratings = compute_ratings(system, [period])
     rows = []
     for i, e in enumerate(entrants):
@@ -143,10 +146,3 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
     return {"rows": rows, "payoff": period, "judge": judge, "system": system, "correlations": correlations,
             "judges": [d.name for d in judges], "samples": n, "seed": seed,
             **({"truth_samples": truth_samples} if truth else {})}
-
-
-class _Named:
-    """A generator as payoff_matrix sees one: a name whose samples are drawn already."""
-
-    def __init__(self, name: str, device) -> None:
-        self.name, self.device = name, device

@@ -9,8 +9,8 @@ import math
 import pytest
 
 from arena.core.errors import ArenaError
-from arena.evaluation.compare import DIRECTION, Group, compare, summarize, welch
 from arena.evaluation.protocol import EVALUATOR, protocol
+from arena.report.compare import DIRECTION, Group, compare, summarize, welch
 from tests.conftest import run_cli, tiny_raw
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from arena.core.errors import ArenaError
+from arena.recording.pictures import picture
 from arena.rundir.metrics_log import is_number
 from arena.rundir.rundir import RunDir
 from arena.tournament.callbacks import Callback
@@ -126,21 +127,21 @@ class TensorBoardWriter(Callback):
             for name, weight in zip(record["components"], record["weights"]):
                 self.writer.add_scalar(f"mixture/weight/{name}", weight, step)
 
-    def on_evaluation(self, tournament, evaluation) -> None:
+    def on_review(self, tournament, review) -> None:
         if self.writer is None:
             return
-        step, arena = evaluation.matching, tournament.arena
-        for row in evaluation.leaderboard:
+        step, arena = review.matching, tournament.arena
+        for row in review.leaderboard:
             if row["rating"] is not None:
                 self.writer.add_scalar(f"rating/{row['agent']}", row["rating"], step)
                 if row["uncertainty"] is not None:
                     self.writer.add_scalar(f"rating_uncertainty/{row['agent']}", row["uncertainty"], step)
         for gi, g in enumerate(arena.generators):
             d = arena.discriminators[gi % len(arena.discriminators)]
-            image = _png_array(lambda path, g=g, d=d: arena.data.kind.picture(
-                evaluation.samples[g.name], path, arena.data, d, f"{g.name} at matching {step}", tournament.config.eval.grid))
+            image = _png_array(lambda path, g=g, d=d: picture(
+                review.samples[g.name], path, arena.data, d, f"{g.name} at matching {step}", tournament.config.eval.grid))
             self.writer.add_image(f"samples/{g.name}", image, step, dataformats="HWC")
-        self.writer.add_image("payoff", _heatmap(evaluation.payoff), step, dataformats="HWC")
+        self.writer.add_image("payoff", _heatmap(review.payoff), step, dataformats="HWC")
         self.writer.flush()
 
     def on_run_end(self, tournament) -> None:

@@ -12,8 +12,8 @@ import torch
 
 import arena
 from arena.config import parse_config
-from arena.evaluation.features import Manifold, density_coverage, precision_recall
-from arena.evaluation.skill import spearman
+from arena.evaluation.geometry import Manifold, density_coverage, precision_recall
+from arena.league import spearman
 from arena.tournament.crossplay import features, payoff_matrix
 from arena.tournament.judgements import auc, coverage, judge_against, judge_for, judgements, likelihood, manifold
 from tests.conftest import NetJudge, run_cli, tiny_raw
@@ -155,16 +155,18 @@ def test_arena_league_rates_generators_of_several_runs_on_one_scale(tmp_path, ca
     assert league["judges"] == ["a/d", "b/d"] and len(league["payoff"]["payoff"]) == 8
     assert all("high_quality" in r for r in league["rows"]) and -1 <= league["correlations"]["high_quality"] <= 1
     # the truth comes from a draw of its own (700 samples, another seed), not from the 300 judged
+    from agents import draw_samples
     from arena.api import Run
     from arena.core.seeding import derive_seed
-    from arena.evaluation.sampling import draw_samples
 
     run = Run.load(tmp_path / "a")
     frozen = run.arena.generators[0].frozen_copy("a/g0", 0)
     row = next(r for r in league["rows"] if r["generator"] == "a/g0")
-    truth = run.arena.data.kind.metrics(draw_samples(frozen, 700, derive_seed(0, "truth")), run.arena.data)
+    from arena.evaluation.measure import truth as measured_truth
+
+    truth = measured_truth(run.arena.data, draw_samples(frozen, 700, derive_seed(0, "truth")))
     assert league["truth_samples"] == 700 and {k: row[k] for k in truth} == truth
-    assert truth != run.arena.data.kind.metrics(draw_samples(frozen, 300, 0), run.arena.data)
+    assert truth != measured_truth(run.arena.data, draw_samples(frozen, 300, 0))
     assert run_cli("league", tmp_path / "a", tmp_path / "b", "--judge", "manifold", "-n", 300, "-o", out) == 0
     cells = [c for row in json.loads(out.read_text())["payoff"]["payoff"] for c in row]
     assert len(cells) == 8 and all(0 <= c <= 1 for c in cells)  # 4 generators x 2 discriminators
