@@ -38,7 +38,6 @@ class Agent:
         action_space: what it emits (a data point, or a logit).
         seed: seed of the agent's own random stream.
         device: where the network and the stream live.
-        spec: the config mapping the agent was built from (recorded in checkpoints).
     """
 
     role: ClassVar[str] = ""
@@ -52,7 +51,6 @@ class Agent:
         action_space: gym.spaces.Box,
         seed: int,
         device: torch.device,
-        spec: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.net = net
@@ -63,7 +61,6 @@ class Agent:
         self.seed = seed
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(seed)
-        self.spec = spec or {}
         self.extras: dict[str, torch.Tensor] = {}
         """Small tensors a game keeps for this agent (GMAN's learned lambda); saved with its state."""
         self.forward: Callable[[torch.Tensor], torch.Tensor] = net
@@ -97,6 +94,34 @@ class Agent:
 
     def zero_grad(self) -> None:
         self.optimizer.zero_grad()
+
+    # ------------------------------------------------------------------ its optimizer, read from outside
+    @property
+    def optimizer_type(self) -> type[torch.optim.Optimizer]:
+        """The class of the torch optimizer (Adam, SGD, ...)."""
+        return type(self.optimizer.optimizer)
+
+    @property
+    def optimizer_groups(self) -> list[dict[str, Any]]:
+        """The optimizer's parameter groups (``lr``, ``betas``, ``momentum``, ... and ``params``)."""
+        return self.optimizer.optimizer.param_groups
+
+    def set_hyperparameter(self, key: str, value: Any) -> None:
+        """Set ``key`` (``betas``, say) in every parameter group."""
+        for group in self.optimizer.optimizer.param_groups:
+            group[key] = value
+
+    def optimizer_state(self, param: torch.Tensor) -> dict[str, Any]:
+        """The optimizer's state of one parameter (empty before its first step)."""
+        return self.optimizer.optimizer.state.get(param, {})
+
+    def set_optimizer_state(self, param: torch.Tensor, state: dict[str, Any]) -> None:
+        """Replace the optimizer's state of one parameter (stacked steps write theirs back); an
+        empty ``state`` drops it, as torch keeps none before a parameter's first step."""
+        if state:
+            self.optimizer.optimizer.state[param] = state
+        else:
+            self.optimizer.optimizer.state.pop(param, None)
 
     def use_forward(self, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Map inputs through ``forward``, a compiled version of the network (it must compute

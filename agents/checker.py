@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from agents.agent import Agent, Discriminator, Generator
+from agents.sampling import evaluating
 
 __all__ = ["check_agent"]
 
@@ -54,14 +55,12 @@ def check_agent(agent: Agent, n: int = 8, seed: int = 0) -> None:
     else:
         assert agent.action_space.shape == (1,), f"{agent.name}: a discriminator emits one logit"
 
-    owned = {id(p) for group in agent.optimizer.optimizer.param_groups for p in group["params"]}
+    owned = {id(p) for group in agent.optimizer_groups for p in group["params"]}
     for pname, p in agent.net.named_parameters():
         if p.requires_grad:
             assert id(p) in owned, f"{agent.name}: parameter {pname} is not in the optimizer"
 
-    was_training = agent.net.training
-    agent.eval()
-    try:
+    with evaluating(agent):
         x = _inputs(agent, n, seed)
         assert agent.observation_space.shape == tuple(x.shape[1:])
         with torch.no_grad():
@@ -94,5 +93,4 @@ def check_agent(agent: Agent, n: int = 8, seed: int = 0) -> None:
         assert torch.equal(y, y2) or (torch.isnan(y).any() and torch.isnan(y2).any()), (
             f"{agent.name}: load_state_dict(state_dict()) does not restore the outputs"
         )
-    finally:
-        agent.train(was_training)
+

@@ -157,7 +157,6 @@ def build_agent(
         action_space=action_space,
         seed=seed + 1,
         device=device,
-        spec=dataclasses.asdict(spec),
     )
     if spec.role == "generator":
         cls = CategoricalGenerator if spec.output == "categorical" else Generator

@@ -35,6 +35,7 @@ from arena.evaluation.protocol import protocol
 from arena.output.mixture import Mixture, mixture_from_record
 from arena.output.sampler import PanelSampler, panel_from_state
 from arena.recording import callbacks as recording
+from arena.recording.pictures import picture
 from arena.report.build import build_report
 from arena.rundir import RunDir
 from arena.rundir.lock import RunLock
@@ -43,7 +44,7 @@ from arena.tournament.callbacks import Callback, CallbackList
 from arena.tournament.loop import Tournament
 from arena.tournament.ratings import Rating, compute_ratings
 
-__all__ = ["Run", "run", "resume", "load", "run_seeds", "report"]
+__all__ = ["Run", "run", "resume", "load", "run_seeds", "report", "check", "describe"]
 
 
 def _config(config: RunConfig | str | Path, overrides: Sequence[str]) -> RunConfig:
@@ -93,6 +94,27 @@ class Run:
     @property
     def finished(self) -> bool:
         return self.tournament.finished
+
+    @property
+    def completed(self) -> int:
+        """Matchings played so far."""
+        return self.tournament.completed
+
+    @property
+    def rounds(self) -> int:
+        """Pair-rounds played so far."""
+        return self.tournament.rounds
+
+    @property
+    def output(self) -> dict[str, Any] | None:
+        """The record of the output at the latest review: the mixture's components, weights and
+        metrics, and its panel's (acceptance, metrics, or why it failed) where the panel is on;
+        None before the first review."""
+        return self.tournament.standings.mixture
+
+    def describe(self) -> str:
+        """One line on what plays: the data, the pool, the game and the device."""
+        return describe(self.arena) + (f"; {self.comm.world} ranks" if self.comm else "")
 
     # ------------------------------------------------------------------ making one
     @classmethod
@@ -183,6 +205,11 @@ class Run:
             raise ConfigError(f"-n: expected a positive number of samples, got {n}")
         return draw_samples(self.generator(agent, raw, panel), n, seed, batch=n)
 
+    def picture(self, samples: torch.Tensor, path: str | Path, title: str = "", grid: int = 64) -> None:
+        """Save ``samples`` of this run's data as their kind of data is pictured (PNG), as
+        ``arena sample -o x.png`` does."""
+        picture(samples, Path(path), self.arena.data, title=title, grid=grid)
+
     def evaluate(self, agent: str | None = None, metrics: list[str] | None = None, n: int | None = None, seed: int = 0,
                  progress: Callable[[str, int, int], None] | None = None, save: bool = True,
                  raw: bool = False, panel: bool = True) -> dict[str, dict[str, Any]]:
@@ -229,6 +256,27 @@ class Run:
         if self.dir is None:
             raise ArenaError("this run writes no run directory")
         return compute_ratings(system or self.config.ratings.system, self.dir.results())
+
+
+def describe(arena: Arena) -> str:
+    """One line on an arena: its data, its N x M pool, its game and its device."""
+    def count(agents: list, role: str) -> str:
+        return f"{len(agents)} {role}{'s' if len(agents) != 1 else ''}"
+
+    return (f"{arena.data.describe()}; {count(arena.generators, 'generator')} x {count(arena.discriminators, 'discriminator')}; "
+            f"game {arena.game.id}; device {arena.device}")
+
+
+def check(config: RunConfig | str | Path, device: str | None = None, overrides: Sequence[str] = ()) -> str:
+    """Check a config and build everything it names (data, game, agents), training nothing, as
+    ``arena check`` does; one line on what was built.
+
+    Raises:
+        ConfigError: anything ``arena run`` would refuse before training, a device the machine lacks included.
+    """
+    arena = build_arena(_config(config, overrides), device=device)
+    params = sum(a.num_parameters() for a in arena.agents.values())
+    return f"{describe(arena)}; {params:,} parameters"
 
 
 def run(config: RunConfig | str | Path, out: str | Path | None = None, device: str | None = None,

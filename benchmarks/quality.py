@@ -88,7 +88,7 @@ def budget(matchings: int, steps: int) -> list[str]:
     40 % of them and its weight average from 10 % on."""
     total = matchings * steps
     sets = [f"schedule.matchings={matchings}", f"agents.0.ema.start={total // 10}",
-            f"eval.every={max(1, matchings // 4)}", f"checkpoint.every={max(1, matchings // 4)}"]
+            f"review.every={max(1, matchings // 4)}", f"checkpoint.every={max(1, matchings // 4)}"]
     for i in (0, 1):
         sets += [f"agents.{i}.optim.schedule.start={int(0.6 * total)}", f"agents.{i}.optim.schedule.steps={int(0.4 * total)}"]
     return sets

@@ -56,11 +56,11 @@ def config(n: int, device: str, matchings: int, steps: int, mode: str = "auto", 
         ],
         "schedule": {"type": "round-robin", "matchings": matchings, "steps_per_match": steps, "batch_size": 64},
         "log": {"every": 1},
-        "eval": {"every": every, "samples": 2500},
+        "review": {"every": every, "samples": 2500},
         "selection": {"every": every, "replace": 1},
         "checkpoint": {"every": every},
         "mixture": {"top": 4, "weights": "rating"},
-        "compute": {"matchings": mode, **({compiled: True} if compiled else {})},
+        "compute": {"execution": mode, **({compiled: True} if compiled else {})},
     }
 
 

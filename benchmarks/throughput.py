@@ -15,7 +15,7 @@ Prints one table:
   the discriminators, in seconds (target < 1 s on 2 CPU cores);
 - e) where stacking pays on this device: a 4 x 4 round-robin batched against one by one for
   networks from 64 x 64 MLPs to 1024 x 1024 (and the shipped tournaments' agents), labelled with
-  the parameters x batch size that ``compute.matchings: auto`` weighs on a CPU;
+  the parameters x batch size that ``compute.execution: auto`` weighs on a CPU;
 - f) the operations the 8 x 8 round-robin of b) dispatches per pair-round outside compiled
   graphs, one by one, batched, and batched with ``compute.compile`` (the fused round): on a GPU,
   where these sizes are bound by kernel launches, each non-view operation is a launch, so this
@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL_MLP = {"type": "mlp", "hidden": [64, 64], "act": "leaky_relu"}
 SHIPPED_G = {"type": "mlp", "hidden": [128, 128, 128], "norm": "batch", "act": "relu"}  # the shipped tournaments' agents
 SHIPPED_D = {"type": "maxout-mlp", "units": [128, 128], "pieces": 5}
-STACKING_SIZES = [  # row e: where stacking stops paying on a CPU (compute.matchings: auto)
+STACKING_SIZES = [  # row e: where stacking stops paying on a CPU (compute.execution: auto)
     ("MLP 64x64", SMALL_MLP, SMALL_MLP, 64),
     ("shipped tournament agents", SHIPPED_G, SHIPPED_D, 100),
     ("MLP 256x256", {"type": "mlp", "hidden": [256, 256]}, {"type": "mlp", "hidden": [256, 256]}, 100),
@@ -156,7 +156,7 @@ def round_robin(mode: str, device: str, steps: int = 20, compute: str = "", coun
              "optim": {"type": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}},
         ],
         "schedule": {"type": "round-robin", "matchings": 10**6, "steps_per_match": steps, "batch_size": batch},
-        "compute": {"matchings": mode},
+        "compute": {"execution": mode},
     }
     for option in compute.split():  # compute.cuda_graphs=true
         key, value = option.removeprefix("compute.").split("=", 1)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from agents import Discriminator, LatentPrior
+from agents import Discriminator, LatentPrior, evaluating
 from games.base import Game
 
 __all__ = ["GeneratorEnv", "GeneratorVectorEnv"]
@@ -64,14 +64,9 @@ class _Scorer:
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         """The reward of each sample: D's "real" logit, or ``log D``; D is frozen and in eval mode."""
         d = self.discriminator
-        was_training = d.training
-        d.eval()
-        try:
-            with torch.no_grad():
-                out = d(x)
-                logit = self.game.realness(out) if self.game is not None else out.reshape(out.shape[0], -1)[:, 0]
-        finally:
-            d.train(was_training)
+        with evaluating(d), torch.no_grad():
+            out = d(x)
+            logit = self.game.realness(out) if self.game is not None else out.reshape(out.shape[0], -1)[:, 0]
         return -torch.nn.functional.softplus(-logit) if self.reward_kind == "log_d" else logit
 
     def draw(self, n: int, rng: torch.Generator) -> np.ndarray:

@@ -40,7 +40,7 @@ TINY = {
         },
     ],
     "schedule": {"matchings": 6, "steps_per_match": 10, "batch_size": 32},
-    "eval": {"every": 3, "samples": 200, "pictures": False},
+    "review": {"every": 3, "samples": 200, "pictures": False},
     "checkpoint": {"every": 2, "keep_last": 5},
     "log": {"report": False},
 }
@@ -201,11 +201,11 @@ class StopAt:
 
 
 def train_both_ways(raw: dict, modes=("one-by-one", "batched")) -> list:
-    """The tournament of ``raw`` trained with each ``compute.matchings`` mode, in memory."""
+    """The tournament of ``raw`` trained with each ``compute.execution`` mode, in memory."""
     out = []
     for mode in modes:
         r = copy.deepcopy(raw)
-        r["compute"] = {**r.get("compute", {}), "matchings": mode}
+        r["compute"] = {**r.get("compute", {}), "execution": mode}
         out.append(train(r))
     return out
 

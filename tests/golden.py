@@ -41,12 +41,12 @@ COMMON = [
     "schedule.matchings=4",
     "schedule.steps_per_match=5",
     "log.every=1",
-    "eval.every=2",
-    "eval.samples=300",
+    "review.every=2",
+    "review.samples=300",
     "checkpoint.every=2",
     "log.report=false",  # the report draws, it computes nothing: tests/arena/report builds it for every kind of data
 ]
-PANEL = ["panel.refine_steps=4", "panel.calibration=500", "panel.max_candidates=5"]
+PANEL = ["panel.refine.steps=4", "panel.calibration=500", "panel.max_candidates=5"]
 """Every stage of the grid25 panel, on a budget: an untrained generator's candidates are nearly all
 rejected, and with the shipped settings the panel would refine 15,000 of them 80 steps each."""
 EXTRA = {

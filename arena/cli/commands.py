@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from arena.cli.progress import count, steps
+from arena.cli.progress import steps
 
 __all__ = ["main", "EXIT_USER_ERROR", "EXIT_INTERRUPTED"]
 
@@ -34,11 +34,11 @@ def _train(run, quiet: bool, header: str | None) -> int:
         return 0 if run.finished else EXIT_INTERRUPTED
     if run.finished:
         print(f"run finished: {run.path}")
-        line = output_line(run.tournament.standings.mixture, run.config.eval.samples)
+        line = output_line(run.output, run.config.review.samples)
         if line:
             print(line)
         return 0
-    print(f"stopped after matching {run.tournament.completed}; continue with: arena resume {run.path}", file=sys.stderr)
+    print(f"stopped after matching {run.completed}; continue with: arena resume {run.path}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
@@ -73,20 +73,18 @@ def _seeds(text: str) -> list[int]:
 def cmd_run(args: argparse.Namespace) -> int:
     from arena.config.safe_yaml import read_config_text
 
-    read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
+    read = read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
     from arena.api import Run
+    from arena.config import load_config
     from arena.core import faults
 
     faults.arm_from_env()  # crash-safety tests only: ARENA_FAULT=POINT:N
     overrides = list(args.overrides) + (["data.download=true"] if args.download else [])
+    config = load_config(args.config, overrides, read=read)  # the file is read once
     if args.seeds:
-        return _run_seeds(args, _seeds(args.seeds), overrides)
-    run = Run.create(args.config, args.out, args.device, overrides)
-    arena = run.arena
-    ranks = f"; {run.comm.world} ranks" if run.comm else ""
-    header = (f"run directory: {run.path}\n{arena.data.describe()}; {count(arena.generators, 'generator')} x "
-              f"{count(arena.discriminators, 'discriminator')}; game {arena.game.id}; device {arena.device}{ranks}")
-    return _train(run, args.quiet, header)
+        return _play_seeds(config, _seeds(args.seeds), args.out, args)
+    run = Run.create(config, args.out, args.device)
+    return _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}")
 
 
 def _play_seeds(config, seeds: list[int], out, args: argparse.Namespace) -> int:
@@ -104,12 +102,6 @@ def _play_seeds(config, seeds: list[int], out, args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED
 
 
-def _run_seeds(args: argparse.Namespace, seeds: list[int], overrides: list[str]) -> int:
-    from arena.config import load_config
-
-    return _play_seeds(load_config(args.config, overrides), seeds, args.out, args)
-
-
 def cmd_resume(args: argparse.Namespace) -> int:
     from arena.api import Run
     from arena.core import faults
@@ -125,7 +117,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if run.lead:
             print(f"{run.path} is already complete ({total} matchings)")
         return 0
-    return _train(run, args.quiet, f"resuming {run.path} at matching {run.tournament.completed} of {total}")
+    return _train(run, args.quiet, f"resuming {run.path} at matching {run.completed} of {total}")
 
 
 def _resume_seeds(args: argparse.Namespace) -> int:

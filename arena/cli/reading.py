@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from arena.cli.progress import count, steps
+from arena.cli.progress import steps
 
 __all__ = ["cmd_sample", "cmd_eval", "cmd_leaderboard", "cmd_ratings", "cmd_report", "cmd_compare", "cmd_league",
            "cmd_check", "cmd_list"]
@@ -116,9 +116,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if out.suffix == ".npy":
         np.save(out, samples.cpu().numpy())
     else:
-        from arena.recording.pictures import picture
-
-        picture(samples, out, run.arena.data, title=f"{name}, {args.n} samples, seed {args.seed}", grid=args.n)
+        run.picture(samples, out, title=f"{name}, {args.n} samples, seed {args.seed}", grid=args.n)
     print(f"wrote {args.n} samples of {name} (shape {tuple(samples.shape[1:])}) to {out}")
     return 0
 
@@ -137,8 +135,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     agent = "mixture" if args.mixture else args.agent
     with steps() as progress:
         results = run.evaluate(agent, metrics, args.n, args.seed, progress, raw=args.raw, panel=not args.no_panel)
-    t = run.tournament
-    table = Table(title=f"{run.path}: matching {t.completed} ({t.rounds:,} rounds), seed {args.seed}")
+    table = Table(title=f"{run.path}: matching {run.completed} ({run.rounds:,} rounds), seed {args.seed}")
     table.add_column("metric")
     for name in results:
         table.add_column(name, justify="right")
@@ -191,17 +188,12 @@ def cmd_ratings(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from arena.config.safe_yaml import read_config_text
 
-    read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
+    read = read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
+    from arena.api import check
     from arena.config import load_config
-    from arena.engine.arena import build_arena
 
-    config = load_config(args.config, args.overrides)
-    arena = build_arena(config, device=args.device)  # the config's device: one this machine lacks is refused, as by run
-    params = sum(a.num_parameters() for a in arena.agents.values())
-    print(
-        f"{args.config}: ok: {arena.data.describe()}; game {arena.game.id}; "
-        f"{count(arena.generators, 'generator')}, {count(arena.discriminators, 'discriminator')}, {params:,} parameters"
-    )
+    config = load_config(args.config, args.overrides, read=read)
+    print(f"{args.config}: ok: {check(config, args.device)}")  # the config's device: one this machine lacks is refused
     return 0
 
 

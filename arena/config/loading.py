@@ -5,8 +5,10 @@ input before it can cost time or memory; the same checks apply to every ``--set`
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,68 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> list[tuple
     return done
 
 
+_MOVED = {("eval",): ("review",), ("compute", "matchings"): ("compute", "execution")}
+"""Keys renamed in 0.2, by their old key path: configs and run directories written before keep
+working for one release, with a warning."""
+_PANEL_FLAT = ("refine_steps", "refine_lr", "refine_to", "balance_acceptance", "balance_bandwidth")
+
+
+def upgrade(raw: dict[str, Any], source: str = "<config>") -> dict[str, Any]:
+    """Map the keys of an older config to their current places, in place, with one
+    ``FutureWarning`` naming each old key and its new one: ``eval`` is ``review``,
+    ``compute.execution`` is ``compute.execution``, and the panel's flat stage keys
+    (``refine_steps``, ``balance: true``, ``support: 3``, ...) are its nested stages
+    (``refine: {steps}``, ``balance: {}``, ``support: {neighbours: 3}``, ...).
+
+    Raises:
+        ConfigError: an old key and its new one are both set.
+    """
+    moved: list[str] = []
+    for old, new in _MOVED.items():
+        parent = raw
+        for part in old[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or old[-1] not in parent:
+            continue
+        if new[-1] in parent:
+            if isinstance(parent[old[-1]], dict) and isinstance(parent[new[-1]], dict) and \
+                    not parent[old[-1]].keys() & parent[new[-1]].keys():  # e.g. --set eval.x on a file with review
+                parent[new[-1]].update(parent.pop(old[-1]))
+                moved.append(f"{'.'.join(old)} is now {'.'.join(new)}")
+                continue
+            raise ConfigError(f"{'.'.join(old)} is the old name of {'.'.join(new)}; set only {'.'.join(new)}", old)
+        parent[new[-1]] = parent.pop(old[-1])
+        moved.append(f"{'.'.join(old)} is now {'.'.join(new)}")
+    panel = raw.get("panel")
+    if isinstance(panel, dict):
+        moved += _upgrade_panel(panel)
+    if moved:
+        warnings.warn(f"{source}: {'; '.join(moved)}; the old names go in the next release", FutureWarning, stacklevel=3)
+    return raw
+
+
+def _upgrade_panel(panel: dict[str, Any]) -> list[str]:
+    moved = []
+    refine = {new: panel.pop(f"refine_{new}") for new in ("steps", "lr", "to") if f"refine_{new}" in panel}
+    if refine:
+        if not isinstance(panel.get("refine", {}), dict):
+            raise ConfigError("refine_* are the old names of the refine section; set only refine", ("panel", "refine"))
+        panel["refine"] = {**panel.get("refine", {}), **refine}
+        moved.append(", ".join(f"panel.refine_{k}" for k in refine) + " are now panel.refine." + ", ".join(refine))
+    balance = {new: panel.pop(f"balance_{new}") for new in ("acceptance", "bandwidth") if f"balance_{new}" in panel}
+    if isinstance(panel.get("balance"), bool):
+        panel["balance"] = balance if panel["balance"] else None
+        moved.append("panel.balance: true/false is now a balance section (balance: {acceptance: ...}) or none")
+    elif balance and isinstance(panel.get("balance"), dict):
+        panel["balance"] = {**panel["balance"], **balance}
+    for stage, key in (("support", "neighbours"), ("renoise", "neighbours")):
+        value = panel.get(stage)
+        if isinstance(value, int) and not isinstance(value, bool):
+            panel[stage] = {key: value} if value else None
+            moved.append(f"panel.{stage}: N is now panel.{stage}: {{{key}: N}}")
+    return moved
+
+
 def parse_config(raw: Any, origin: ConfigOrigin | None = None) -> RunConfig:
     """Check a raw mapping and build a :class:`RunConfig`; errors name the file and the line.
 
@@ -107,17 +171,23 @@ def parse_config(raw: Any, origin: ConfigOrigin | None = None) -> RunConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"expected a mapping at the top level, got {type(raw).__name__}", file=origin.source)
     try:
-        config = parse_dataclass(RunConfig, raw)
+        config = parse_dataclass(RunConfig, upgrade(copy.deepcopy(dict(raw)), origin.source))
     except ConfigError as exc:
         raise origin.locate(exc) from None
     config.origin = origin
     return config
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
-    """Read a YAML config (checked, then ``safe_load``-ed), apply overrides, check everything."""
+def load_config(path: str | Path, overrides: Iterable[str] = (), read: tuple[str, Any] | None = None) -> RunConfig:
+    """Read a YAML config (checked, then ``safe_load``-ed), apply overrides, check everything.
+
+    Args:
+        read: the file's text and contents where :func:`arena.config.safe_yaml.read_config_text`
+            has read them already (the command line does, before importing anything heavy), so
+            that the file is read once.
+    """
     source = str(path)
-    text, raw = read_config_text(path)
+    text, raw = read if read is not None else read_config_text(path)
     overridden = apply_overrides(raw, overrides) if isinstance(raw, dict) else []
     return parse_config(raw, ConfigOrigin(source, _line_map(text), overridden))
 
@@ -132,7 +202,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_ORDER = ("name", "seed", "device", "data", "game", "agents", "schedule", "log", "eval", "checkpoint", "divergence",
+_ORDER = ("name", "seed", "device", "data", "game", "agents", "schedule", "log", "review", "checkpoint", "divergence",
           "ratings", "selection", "mixture", "panel", "league", "compute")
 
 

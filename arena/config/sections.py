@@ -23,7 +23,7 @@ __all__ = [
     "RunConfig",
     "ScheduleConfig",
     "LogConfig",
-    "EvalConfig",
+    "ReviewConfig",
     "CheckpointConfig",
     "DivergenceConfig",
     "RatingsConfig",
@@ -32,6 +32,10 @@ __all__ = [
     "MixtureConfig",
     "ComputeConfig",
     "PanelConfig",
+    "RefineConfig",
+    "BalanceConfig",
+    "SupportConfig",
+    "RenoiseConfig",
     "LeagueConfig",
     "MAX_AGENTS",
     "MAX_EVAL_SAMPLES",
@@ -84,21 +88,22 @@ class LogConfig:
 
 
 @dataclasses.dataclass
-class EvalConfig:
-    """Periodic evaluation: sample pictures and, on toy mixtures, mode metrics."""
+class ReviewConfig:
+    """The review (:mod:`arena.tournament.review`): every generator sampled and measured, cross-play,
+    ratings, selection, the mixture and its panel, and a picture of the best generators' samples."""
 
     every: Annotated[int, Ge(1)] = 10
-    """Matchings between evaluations (the last matching is always evaluated)."""
+    """Matchings between reviews (the last matching is always reviewed)."""
     samples: Annotated[int, Ge(1), Le(MAX_EVAL_SAMPLES)] = 2500
-    """Generated samples per evaluation (PacGAN's protocol: 2,500)."""
+    """Generated samples per generator and review (PacGAN's protocol: 2,500)."""
     grid: Annotated[int, Ge(1)] = 64
     """Images in each sample grid."""
     pictures: bool = True
-    """Save a picture of generators' samples at every evaluation (``samples/``)."""
+    """Save a picture of generators' samples at every review (``samples/``)."""
     pictures_max: Annotated[int, Ge(1)] = 4
-    """At most this many generators get a picture at each evaluation: the best-rated ones (a
-    picture costs a few tenths of a second; a 32 x 32 tournament would spend more time drawing
-    than evaluating). The report shows every generator."""
+    """At most this many generators get a picture at each review: the best-rated ones (a picture
+    costs a few tenths of a second; a 32 x 32 tournament would spend more time drawing than
+    reviewing). The report shows every generator."""
 
 
 @dataclasses.dataclass
@@ -160,7 +165,7 @@ class SelectionConfig:
     """Population-based training: replace the worst agents by mutated copies of the best."""
 
     every: Annotated[int, Ge(0)] = 0
-    """Matchings between selections (0: no selection); a multiple of ``eval.every``."""
+    """Matchings between selections (0: no selection); a multiple of ``review.every``."""
     replace: Annotated[int, Ge(1)] = 1
     """How many of the worst agents of each role are replaced each time."""
     mutate: MutateConfig = dataclasses.field(default_factory=MutateConfig)
@@ -195,7 +200,7 @@ class LeagueConfig:
 
     every: Annotated[int, Ge(0)] = 0
     """Matchings between snapshots of the best-rated generator and discriminator (0: no league);
-    a multiple of ``eval.every``."""
+    a multiple of ``review.every``."""
     keep: Annotated[int, Ge(1)] = 4
     """Snapshots kept per role (the oldest go first)."""
     play_every: Annotated[int, Ge(1)] = 1
@@ -203,13 +208,67 @@ class LeagueConfig:
 
 
 @dataclasses.dataclass
+class RefineConfig:
+    """The panel's refinement: gradient steps up the panel's average logit on every candidate
+    before it is judged (collaborative sampling, Liu et al. 2020)."""
+
+    steps: Annotated[int, Ge(0)] = 0
+    """Steps per candidate (0: no refinement)."""
+    lr: Annotated[float, Gt(0)] = 0.01
+    """The length of each step, in the data's units."""
+    to: Literal["peak", "real"] = "peak"
+    """How far a candidate climbs: ``peak``, every step (candidates gather near the logit's
+    maxima, which contracts each mode); ``real``, until its logit reaches a level of the held-out
+    real data's logits (the candidates' own levels mapped monotonically onto the real data's,
+    fixed at calibration), which contracts less where the logit falls with the distance from a
+    mode and sharpens less."""
+
+
+@dataclasses.dataclass
+class BalanceConfig:
+    """A last stage for low-dimensional data: rejection by a kernel estimate of the density ratio
+    between held-out real data and the panel's output, which evens out the mass between regions
+    (modes) that the discriminators judge poorly."""
+
+    acceptance: Annotated[float, Gt(0), Le(1)] = 0.4
+    """The mean rate at which the balance accepts the panel's output (lower: closer to exact ratio
+    rejection, more even, more candidates drawn)."""
+    bandwidth: Annotated[float, Gt(0)] | None = None
+    """The kernel's width in the data's units (default: Scott's rule on the held-out data)."""
+
+
+@dataclasses.dataclass
+class SupportConfig:
+    """A stage for low-dimensional data: a candidate is accepted only inside the k-nearest-neighbour
+    ball of at least one held-out real sample, both refined alike (the manifold of improved
+    precision). It rejects what refinement leaves where real data never goes: on a ridge or a
+    spurious maximum of the logit."""
+
+    neighbours: Annotated[int, Ge(1)] = 3
+    """k: each ball reaches a held-out sample's k-th nearest neighbour among the panel's
+    ``calibration`` held-out samples (larger: wider balls, fewer rejections)."""
+
+
+@dataclasses.dataclass
+class RenoiseConfig:
+    """A last stage for low-dimensional data that refines: every accepted sample gets back the noise
+    the refinement takes from real data, a Gaussian draw fitted to the residuals
+    ``x - refine(x)`` of its nearest held-out real samples (nearest after refinement). Refining
+    to the peak contracts every mode to a point; this restores the data's spread about it."""
+
+    neighbours: Annotated[int, Ge(2)] = 50
+    """Held-out samples whose residuals each sample's noise is fitted to."""
+
+
+@dataclasses.dataclass
 class PanelConfig:
     """A panel of discriminators that judges the output's samples (:mod:`arena.output.panel`):
-    calibrated discriminator rejection sampling, optionally after refinement steps."""
+    calibrated discriminator rejection sampling (Azadi et al. 2019), optionally after refinement,
+    with optional stages after it. A stage left out (or null) is off."""
 
     enabled: bool = False
     """Filter the output (the mixture) through the panel: what ``arena sample --mixture`` draws
-    and what every evaluation measures as the ``output`` (``--no-panel`` reads it unfiltered)."""
+    and what every review measures as the ``output`` (``--no-panel`` reads it unfiltered)."""
     judges: Annotated[int, Ge(0)] = 0
     """The panel: the ``judges`` best-rated discriminators (0: every active one)."""
     acceptance: Annotated[float, Gt(0), Le(1)] = 0.5
@@ -221,44 +280,33 @@ class PanelConfig:
     sharpness: Annotated[float, Gt(0)] = 1.0
     """The slope ``s`` of the acceptance ``sigmoid(s * F)``: 1 is discriminator rejection sampling
     as published; above 1 the lowest-scored candidates are rejected first (sharper samples at
-    the same acceptance rate; a hard threshold, which drops modes, as it grows)."""
-    refine_steps: Annotated[int, Ge(0)] = 0
-    """Gradient steps up the panel's logit on every candidate before it is judged (0: none)."""
-    refine_lr: Annotated[float, Gt(0)] = 0.01
-    """The length of each step, in the data's units."""
-    refine_to: Literal["peak", "real"] = "peak"
-    """How far a candidate climbs: ``peak``, all ``refine_steps`` (candidates pile up near the
-    logit's maxima, contracting the modes); ``real``, until its logit reaches a level of the
-    held-out real data's logits, the candidates' own levels mapped monotonically onto the real
-    data's (fixed at calibration): less contraction where the logit falls with the distance from
-    a mode (on grid25 it kept 0.6 of the data's spread instead of 0.4, but at 82 % high quality
-    instead of 96-99 %: benchmarks/RESULTS.md, 2026-12-02)."""
+    the same acceptance rate, and a harder threshold, which can drop modes, as it grows)."""
     calibration: Annotated[int, Ge(100)] = 5000
     """Candidates (and held-out real samples) that calibrate the panel's logit and fix M."""
     max_candidates: Annotated[int, Ge(1)] = 50
     """At most this many candidates per sample asked for."""
-    balance: bool = False
-    """A last stage for low-dimensional data: rejection by a kernel estimate of the density ratio
-    between held-out real data and the panel's output, which evens out the mass between regions
-    (modes) that the discriminators judge poorly."""
-    balance_acceptance: Annotated[float, Gt(0), Le(1)] = 0.4
-    """The mean rate at which the balance accepts the panel's output (lower: closer to exact
-    ratio rejection, more even, more candidates drawn)."""
-    balance_bandwidth: Annotated[float, Gt(0)] | None = None
-    """The kernel's width in the data's units (default: Scott's rule on the held-out data)."""
-    support: Annotated[int, Ge(0)] = 0
-    """A stage for low-dimensional data: a candidate is accepted only inside the ``support``-nearest-
-    neighbour ball of at least one held-out real sample, both refined alike (the manifold of improved
-    precision; 0: off). It rejects samples that refinement left where real data never goes: on a
-    ridge or a spurious maximum of the logit (grid25's worst seed: 92.6 % high quality without it,
-    98.2 % with ``support: 3``; benchmarks/RESULTS.md, "support")."""
-    renoise: Annotated[int, Ge(0)] = 0
-    """A last stage for low-dimensional data that refines (``refine_steps``): every accepted sample
-    gets back the noise the refinement takes from real data, a Gaussian draw fitted to the residuals
-    ``x - refine(x)`` of its ``renoise`` nearest held-out real samples (nearest after refinement;
-    0: off). Climbing to the peak contracts every mode to a point; this restores the data's spread
-    about it (grid25: 0.4 of the data's spread without, 1.0 with, and 96.7 % high quality instead
-    of 98.4 % over 6 runs: benchmarks/RESULTS.md, "renoise")."""
+    refine: RefineConfig = dataclasses.field(default_factory=RefineConfig)
+    """Gradient steps up the panel's logit before judging (``steps: 0``: none)."""
+    support: SupportConfig | None = None
+    """Reject candidates outside the refined held-out data's k-NN balls (low-dimensional data)."""
+    balance: BalanceConfig | None = None
+    """Even out the modes by a kernel density ratio (low-dimensional data)."""
+    renoise: RenoiseConfig | None = None
+    """Give accepted samples back the noise refinement takes (low-dimensional data; needs refine)."""
+
+    def validate(self) -> None:
+        if self.renoise is not None and not self.refine.steps:
+            raise ConfigError("the renoise stage puts back the noise that the panel's refinement takes away, and "
+                              "refine.steps is 0; set refine.steps, or leave renoise out", ("renoise",))
+        if self.support is not None and self.support.neighbours >= self.calibration:
+            raise ConfigError(f"the support stage draws a ball to each held-out sample's k-th neighbour among the "
+                              f"panel's {self.calibration} (calibration): neighbours must be smaller",
+                              ("support", "neighbours"))
+
+    @property
+    def low_dimensional_stages(self) -> list[str]:
+        """The stages on that only make sense in low dimension (kernel and k-NN estimates on the data)."""
+        return [name for name in ("support", "balance", "renoise") if getattr(self, name) is not None]
 
 
 @dataclasses.dataclass
@@ -267,8 +315,8 @@ class ComputeConfig:
     changes what is computed beyond float rounding; the GPU-only ones fall back, with one
     warning, where they are not supported."""
 
-    matchings: Literal["auto", "batched", "one-by-one"] = "auto"
-    """``batched``: the pair matches of a matching whose agents share an architecture (and whose
+    execution: Literal["auto", "batched", "one-by-one"] = "auto"
+    """How a matching's matches run. ``batched``: the pair matches of a matching whose agents share an architecture (and whose
     game is played by its losses alone) run as one stacked computation (torch.func.vmap);
     ``one-by-one``: every match in turn; ``auto``: batched wherever two or more matches can be
     stacked."""
@@ -304,8 +352,8 @@ class RunConfig:
     """Matchings, rounds per match and batch size."""
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
     """Metrics logging."""
-    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
-    """Periodic evaluation and sample pictures."""
+    review: ReviewConfig = dataclasses.field(default_factory=ReviewConfig)
+    """The periodic review (samples, metrics, cross-play, ratings, the mixture) and sample pictures."""
     checkpoint: CheckpointConfig = dataclasses.field(default_factory=CheckpointConfig)
     """Checkpointing."""
     divergence: DivergenceConfig = dataclasses.field(default_factory=DivergenceConfig)
@@ -355,35 +403,22 @@ class RunConfig:
                 f"the grid schedule needs as many generators as discriminators (one of each per cell), got {n} and {m}",
                 ("schedule", "type"),
             )
-        if self.selection.every and self.selection.every % self.eval.every:
+        if self.selection.every and self.selection.every % self.review.every:
             raise ConfigError(
-                f"selection uses the ratings of the latest evaluation, so its period must be a multiple of "
-                f"eval.every ({self.eval.every}), got {self.selection.every}",
+                f"selection uses the ratings of the latest review, so its period must be a multiple of "
+                f"review.every ({self.review.every}), got {self.selection.every}",
                 ("selection", "every"),
             )
-        if self.league.every and self.league.every % self.eval.every:
+        if self.league.every and self.league.every % self.review.every:
             raise ConfigError(
-                f"snapshots are taken of the best-rated agents at an evaluation, so league.every must be a multiple of "
-                f"eval.every ({self.eval.every}), got {self.league.every}",
+                f"snapshots are taken of the best-rated agents at a review, so league.every must be a multiple of "
+                f"review.every ({self.review.every}), got {self.league.every}",
                 ("league", "every"),
             )
-        if self.panel.renoise and not self.panel.refine_steps:
+        if self.compute.execution == "batched" and self.compute.precision == "fp16":
             raise ConfigError(
-                "panel.renoise puts back the noise that the panel's refinement takes away, and refine_steps is 0; "
-                "set refine_steps, or leave renoise at 0",
-                ("panel", "renoise"),
-            )
-        if self.panel.renoise == 1:
-            raise ConfigError("panel.renoise fits a Gaussian to the residuals of its nearest held-out samples: "
-                              "at least 2 (0: off)", ("panel", "renoise"))
-        if self.panel.support >= self.panel.calibration:
-            raise ConfigError(f"panel.support draws a ball to each held-out sample's support-th neighbour among the "
-                              f"panel's {self.panel.calibration} (panel.calibration): it must be smaller",
-                              ("panel", "support"))
-        if self.compute.matchings == "batched" and self.compute.precision == "fp16":
-            raise ConfigError(
-                "batched matchings do not scale losses, which fp16 needs; use precision bf16 or matchings one-by-one",
-                ("compute", "matchings"),
+                "batched matchings do not scale losses, which fp16 needs; use precision bf16 or execution one-by-one",
+                ("compute", "execution"),
             )
 
     @property

@@ -9,7 +9,7 @@ plan. The points:
 - ``round``: inside a round of play, on every path (one by one, stacked, fused);
 - ``checkpoint-write``: checkpoint weights written to a temporary file, not yet renamed;
 - ``checkpoint-manifest``: weights renamed, manifest not yet written;
-- ``eval``: in the middle of a review, after a generator's samples are drawn.
+- ``review``: in the middle of a review, after a generator's samples are drawn.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from arena.core.errors import ConfigError
 
 __all__ = ["Faults", "POINTS", "ENV", "arm", "arm_from_env", "disarm", "hit", "armed"]
 
-POINTS = ("round", "checkpoint-write", "checkpoint-manifest", "eval")
+POINTS = ("round", "checkpoint-write", "checkpoint-manifest", "review")
 ENV = "ARENA_FAULT"
 
 

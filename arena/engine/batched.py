@@ -66,9 +66,10 @@ def signature(agent: Agent) -> tuple | None:
     opt = optimizer_key(agent)
     if opt is None:
         return None
-    latent = repr(sorted(agent.latent.spec().items())) if isinstance(agent, Generator) else None
-    ema = getattr(agent, "ema", None) is not None
-    return (type(agent).__name__, architecture(agent.net), latent, opt, ema, getattr(agent, "pack", 1))
+    if isinstance(agent, Generator):
+        return (type(agent).__name__, architecture(agent.net), repr(sorted(agent.latent.spec().items())), opt,
+                agent.ema is not None, 1)
+    return (type(agent).__name__, architecture(agent.net), None, opt, False, agent.pack)
 
 
 def architecture(net: nn.Module) -> tuple:
@@ -105,13 +106,13 @@ class Kernels:
         compiled: compiles a function (:meth:`arena.engine.compute.Compute.compiled`), or leaves it.
     """
 
-    def __init__(self, game: Game, generator: Agent, discriminator: Agent,
+    def __init__(self, game: Game, generator: Generator, discriminator: Discriminator,
                  compiled: Callable[..., Callable] = lambda fn, what, eager=None: fn, fused: bool = False,
                  static: bool = False) -> None:
         self.game = game
         self.g_skeleton, self.d_skeleton = skeleton(generator.net), skeleton(discriminator.net)
         self.g_layout, self.d_layout = layout(generator.net), layout(discriminator.net)
-        self.pack = getattr(discriminator, "pack", 1)
+        self.pack = discriminator.pack
         self.d_per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.net.modules())
         """Whether the discriminator treats every input on its own (no batch normalisation), so
         that real and generated batches may share one forward pass."""

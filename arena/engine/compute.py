@@ -77,7 +77,7 @@ class Compute:
         # are used before they run again, are replayed as graphs.
         self.network_mode = None if self.compile_mode == "reduce-overhead" else self.compile_mode
         if options.cuda_graphs and self.device.type == "cuda" and options.matchings == "one-by-one":
-            self.warn("compute.cuda_graphs replays the stacked matches; with compute.matchings one-by-one the "
+            self.warn("compute.cuda_graphs replays the stacked matches; with compute.execution one-by-one the "
                       "networks are compiled without CUDA graphs")
 
     def warn(self, message: str) -> None:

@@ -66,7 +66,7 @@ class _Planned:
 
 
 class MatchRunner:
-    """Plays matchings in an arena, as ``compute.matchings`` says.
+    """Plays matchings in an arena, as ``compute.execution`` says.
 
     Args:
         arena: the arena.
@@ -78,7 +78,7 @@ class MatchRunner:
 
     def __init__(self, arena: Arena, guard: DivergenceGuard, compute: Compute, comm=None) -> None:
         self.arena, self.guard, self.compute, self.comm = arena, guard, compute, comm
-        self.mode = arena.config.compute.matchings
+        self.mode = arena.config.compute.execution
         self.kernels: dict[tuple, Kernels] = {}
 
     def play(self, matching: Sequence[Match], active: Callable[[Agent], bool], steps: int,

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from agents import Agent, AgentSpec, Generator, agent_names
+from agents import Agent, AgentSpec, Discriminator, Generator, agent_names, evaluating
 from agents.spec import estimate_agent_bytes
 from arena.core.errors import ConfigError
 from arena.core.resources import human_bytes, memory_bytes
@@ -45,21 +45,21 @@ def check_memory(specs: list[AgentSpec], data: DataSource, device: torch.device)
 
 
 def check_eval_memory(config, data: DataSource, device: torch.device) -> None:
-    """Refuse an ``eval.samples`` whose evaluation cannot fit in memory, before training: every
-    evaluation holds each generator's samples and the held-out data for cross-play (float32),
+    """Refuse a ``review.samples`` whose review cannot fit in memory, before training: every
+    review holds each generator's samples and the held-out data for cross-play (float32),
     and the toy metrics compare every sample with every mode (float64)."""
     n = len(config.generator_names)
     per_sample = 4 * math.prod(data.shape)
     known = data.kind.modes()
     modes = int(known.centers.shape[0]) if known is not None else 0
-    need = config.eval.samples * ((n + 1) * per_sample + 8 * (modes + math.prod(data.shape)))
+    need = config.review.samples * ((n + 1) * per_sample + 8 * (modes + math.prod(data.shape)))
     budget = int(memory_bytes(device) * MEMORY_FRACTION)
     if need > budget:
         raise ConfigError(
-            f"an evaluation of {config.eval.samples:,} samples from each of {n} generators needs about "
+            f"a review of {config.review.samples:,} samples from each of {n} generators needs about "
             f"{human_bytes(need)}, more than {human_bytes(budget)} ({MEMORY_FRACTION:.0%} of the "
             f"{human_bytes(memory_bytes(device))} on {device})",
-            ("eval", "samples"),
+            ("review", "samples"),
         )
 
 
@@ -72,36 +72,31 @@ def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:
     must take it and emit one logit per sample. ``agents`` pairs each agent with its spec index."""
     shape = tuple(data.shape)
     for agent, i in agents:
-        real = data.train[: 2 * getattr(agent, "pack", 1)]  # two packs of a packed discriminator
+        real = data.train[: 2 * (agent.pack if isinstance(agent, Discriminator) else 1)]  # two packs of a packed discriminator
         path = ("agents", i, "net")
-        was_training = agent.net.training
-        agent.eval()
-        try:
-            with torch.no_grad():
-                if isinstance(agent, Generator):
-                    z = agent.latent.sample(2, torch.Generator(device=agent.device).manual_seed(0), agent.device)
-                    try:
-                        out = agent(z)
-                    except RuntimeError as exc:
-                        raise ConfigError(
-                            f"the generator's network fails on latent vectors of shape {tuple(z.shape[1:])}: {_first_line(exc)}", path
-                        ) from None
-                    if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != shape:
-                        got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
-                        raise ConfigError(f"the generator emits samples of shape {got}, but the data has shape {shape}", path)
-                else:
-                    try:
-                        out = agent(real)
-                    except RuntimeError as exc:
-                        raise ConfigError(
-                            f"the discriminator's network cannot take data of shape {shape}: {_first_line(exc)}", path
-                        ) from None
-                    k = agent.action_space.shape[0]
-                    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, k):
-                        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                        what = "one logit" if k == 1 else f"{k} logits"
-                        raise ConfigError(
-                            f"the discriminator must emit {what} per sample, shape (batch, {k}); it emits {got}", path
-                        )
-        finally:
-            agent.train(was_training)
+        with evaluating(agent), torch.no_grad():
+            if isinstance(agent, Generator):
+                z = agent.latent.sample(2, torch.Generator(device=agent.device).manual_seed(0), agent.device)
+                try:
+                    out = agent(z)
+                except RuntimeError as exc:
+                    raise ConfigError(
+                        f"the generator's network fails on latent vectors of shape {tuple(z.shape[1:])}: {_first_line(exc)}", path
+                    ) from None
+                if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != shape:
+                    got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
+                    raise ConfigError(f"the generator emits samples of shape {got}, but the data has shape {shape}", path)
+            else:
+                try:
+                    out = agent(real)
+                except RuntimeError as exc:
+                    raise ConfigError(
+                        f"the discriminator's network cannot take data of shape {shape}: {_first_line(exc)}", path
+                    ) from None
+                k = agent.action_space.shape[0]
+                if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, k):
+                    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                    what = "one logit" if k == 1 else f"{k} logits"
+                    raise ConfigError(
+                        f"the discriminator must emit {what} per sample, shape (batch, {k}); it emits {got}", path
+                    )

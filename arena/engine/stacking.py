@@ -12,27 +12,27 @@ import torch
 from torch import nn
 from torch.func import stack_module_state
 
-from agents import Agent
+from agents import Agent, Generator
 
 __all__ = ["StackedAgents", "optimizer_key", "layout", "unflatten", "leaves", "flat_grad", "update"]
 
 
 def optimizer_key(agent: Agent) -> tuple | None:
-    opt = agent.optimizer.optimizer
-    if len(opt.param_groups) != 1:
+    groups, opt = agent.optimizer_groups, agent.optimizer_type
+    if len(groups) != 1:
         return None
-    group = opt.param_groups[0]
+    group = groups[0]
     if group.get("maximize") or group.get("differentiable") or group.get("fused") or group.get("capturable"):
         return None
-    if isinstance(opt, torch.optim.Adam) and not isinstance(opt, torch.optim.AdamW):
+    if issubclass(opt, torch.optim.Adam) and not issubclass(opt, torch.optim.AdamW):
         if group["amsgrad"] or group.get("decoupled_weight_decay"):
             return None
         return ("adam",)
-    if isinstance(opt, torch.optim.SGD):
+    if issubclass(opt, torch.optim.SGD):
         if group["dampening"]:
             return None
         return ("sgd", group["momentum"] > 0 or agent.optimizer.momentum_ramp is not None, group["nesterov"])
-    if isinstance(opt, torch.optim.RMSprop) and not group["centered"]:
+    if issubclass(opt, torch.optim.RMSprop) and not group["centered"]:
         return ("rmsprop", group["momentum"] > 0)
     return None
 
@@ -59,9 +59,9 @@ class StackedAgents:
         k = len(self.agents)
         self.layout = [(name, p.shape[1:], p[0].numel()) for name, p in params.items()]
         self.flat = torch.cat([p.detach().reshape(k, -1) for p in params.values()], 1)
-        self.groups = [a.optimizer.optimizer.param_groups[0] for a in self.agents]
+        self.groups = [a.optimizer_groups[0] for a in self.agents]
         owned = [list(a.net.parameters()) for a in self.agents]
-        states = [[a.optimizer.optimizer.state.get(p, {}) for p in own] for a, own in zip(self.agents, owned)]
+        states = [[a.optimizer_state(p) for p in own] for a, own in zip(self.agents, owned)]
         keys = {"adam": ("exp_avg", "exp_avg_sq"), "sgd": ("momentum_buffer",), "rmsprop": ("square_avg", "momentum_buffer")}
         self.state = {key: self._flat_state(states, key) for key in keys[self.kind]}
         steps = [float(s[0].get("step", 0.0)) if s else 0.0 for s in states]  # every parameter steps together
@@ -78,7 +78,7 @@ class StackedAgents:
         self.decay = any(g["weight_decay"] for g in self.groups)
         self.ema = None
         """The agents' weight averages, stacked like their weights (generators with EMA on)."""
-        if getattr(first, "ema", None) is not None:
+        if isinstance(first, Generator) and first.ema is not None:
             self.ema = torch.stack([torch.cat([p.detach().reshape(-1) for p in a.ema.net.parameters()]) for a in self.agents])
             self.ema_decay = self._column([a.ema.spec.decay for a in self.agents])
             self.ema_start = self._column([float(a.ema.spec.start) for a in self.agents])
@@ -144,7 +144,6 @@ class StackedAgents:
         kind of state (the state of each parameter a view of it), not one per parameter."""
         with torch.no_grad():
             for k, agent in enumerate(self.agents):
-                opt = agent.optimizer.optimizer
                 params = list(agent.net.parameters())
                 torch._foreach_copy_(params, list(unflatten(self.flat[k], self.layout).values()))
                 rows = {key: unflatten(t[k].clone(), self.layout) for key, t in self.state.items()
@@ -156,10 +155,7 @@ class StackedAgents:
                         entry["step"] = torch.tensor(step, dtype=torch.float32)
                     if self.kind == "sgd" and not self.started[k]:
                         entry = {}
-                    if entry:
-                        opt.state[p] = entry
-                    else:  # torch keeps no state for plain SGD
-                        opt.state.pop(p, None)
+                    agent.set_optimizer_state(p, entry)  # empty for plain SGD, which torch keeps no state for
                 for name, b in agent.net.named_buffers():
                     b.copy_(self.buffers[name][k])
                 if self.ema is not None:

@@ -64,7 +64,7 @@ from typing import Any
 
 import torch
 
-from agents import Discriminator
+from agents import Discriminator, evaluating
 from arena.core.errors import ArenaError
 from arena.evaluation.geometry import Manifold
 from arena.output.balance import KernelBalance, shift_for_rate
@@ -153,17 +153,24 @@ class Panel:
         self.renoise: LocalNoise | None = None  # the noise stage, set by add_renoise()
         self.renoise_origin: dict[str, Any] = {}  # how many held-out samples its residuals came from
 
+    @classmethod
+    def from_state(cls, state: dict[str, Any], judges: Sequence[Discriminator], low: float | None = None,
+                   high: float | None = None) -> Panel:
+        """The calibrated panel a run recorded (:meth:`state`) over ``judges``, with no new
+        calibration; its stages (support, balance, renoise) are added by their ``add_*`` methods,
+        which need the data (:func:`arena.output.sampler.panel_from_state`)."""
+        panel = cls(judges, state["gamma"], state["refine_steps"], state["refine_lr"], low, high,
+                    sharpness=state.get("sharpness", 1.0),  # runs recorded before it had no sharpness
+                    refine_to=state.get("refine_to", "peak"))
+        if state.get("levels") is not None:
+            panel.levels = tuple(torch.tensor(v, dtype=torch.float32) for v in state["levels"])  # type: ignore[assignment]
+        panel.a, panel.b, panel.max_logit, panel.calibrated = state["a"], state["b"], state["max_logit"], True
+        return panel
+
     def logit(self, x: torch.Tensor) -> torch.Tensor:
         """The panel's average logit of being real (no gradient through the judges' weights)."""
-        outs = []
-        for d in self.judges:
-            was = d.training
-            d.eval()
-            try:
-                outs.append(d(x).reshape(x.shape[0], -1)[:, 0])
-            finally:
-                d.train(was)
-        return torch.stack(outs).mean(0)
+        with evaluating(*self.judges):
+            return torch.stack([d(x).reshape(x.shape[0], -1)[:, 0] for d in self.judges]).mean(0)
 
     def refine(self, x: torch.Tensor) -> torch.Tensor:
         """``refine_steps`` gradient steps on every sample up the panel's average logit (with

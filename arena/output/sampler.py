@@ -99,26 +99,26 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
     split where it has one, else its test split)."""
     from agents import draw_samples
 
-    judges = [d for d in judges if d.action_space.shape == (1,) and getattr(d, "pack", 1) == 1]
+    judges = [d for d in judges if d.action_space.shape == (1,) and d.pack == 1]
     if not judges:
         raise ArenaError("the panel judges samples one by one, and every discriminator here emits several logits "
                          "or judges packs; give the run an unpacked discriminator, or turn the panel off")
-    panel = Panel(judges, config.gamma or 0.0, config.refine_steps, config.refine_lr, data.low, data.high,
-                  config.sharpness, config.refine_to)
+    panel = Panel(judges, config.gamma or 0.0, config.refine.steps, config.refine.lr, data.low, data.high,
+                  config.sharpness, config.refine.to)
     real = _heldout_real(data, config.calibration, base.device)
     refined = panel.calibrate(draw_samples(base, config.calibration, seed), real,
                               config.acceptance if config.gamma is None else None)
     reference = panel.refine_real(real) if config.support or config.renoise else None
     if config.support:
         check_dimension(real, "panel.support")
-        panel.add_support(real, config.support, {"calibration": config.calibration}, reference)
+        panel.add_support(real, config.support.neighbours, {"calibration": config.calibration}, reference)
     if config.balance:
         check_dimension(real)
         panel.add_balance(refined, real, {"seed": seed, "calibration": config.calibration},
-                          config.balance_acceptance, config.balance_bandwidth)
+                          config.balance.acceptance, config.balance.bandwidth)
     if config.renoise:
         check_dimension(real, "panel.renoise")
-        panel.add_renoise(real, config.renoise, {"calibration": config.calibration}, reference)
+        panel.add_renoise(real, config.renoise.neighbours, {"calibration": config.calibration}, reference)
     return PanelSampler(base, panel, config.max_candidates)
 
 
@@ -126,12 +126,7 @@ def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None)
     """The panel a run recorded (judges by name, calibration, M) over ``base``, with no new
     calibration; refined samples are kept in ``data``'s range (low, high) as during the run."""
     low, high = (data.low, data.high) if data is not None else (None, None)
-    panel = Panel([agent(name) for name in state["judges"]], state["gamma"], state["refine_steps"], state["refine_lr"],
-                  low, high, sharpness=state.get("sharpness", 1.0),  # runs recorded before it had no sharpness
-                  refine_to=state.get("refine_to", "peak"))
-    if state.get("levels") is not None:
-        panel.levels = tuple(torch.tensor(v, dtype=torch.float32) for v in state["levels"])  # type: ignore[assignment]
-    panel.a, panel.b, panel.max_logit, panel.calibrated = state["a"], state["b"], state["max_logit"], True
+    panel = Panel.from_state(state, [agent(name) for name in state["judges"]], low, high)
     if ("support" in state or "renoise" in state) and data is None:
         raise ArenaError("a panel with a support or renoise stage needs the run's data to rebuild it")
     references: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # held-out samples, refined, by how many

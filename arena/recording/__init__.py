@@ -24,7 +24,7 @@ def callbacks(run_dir: RunDir | None, config, extra: Iterable[Callback] = (),
     """Every callback of a run, in the order the loop calls them.
 
     1. The metrics log, first: a record is written before anything shows it.
-    2. The pictures (``eval.pictures``), the standings files and the checkpoints.
+    2. The pictures (``review.pictures``), the standings files and the checkpoints.
     3. TensorBoard (``log.tensorboard``).
     4. ``extra``: the caller's callbacks (the terminal display, a user's).
     5. The report (``log.report``), last: it reads what the others wrote, and when the run ends it
@@ -37,7 +37,7 @@ def callbacks(run_dir: RunDir | None, config, extra: Iterable[Callback] = (),
     if run_dir is None:
         return extra
     out: list[Callback] = [MetricsWriter(run_dir)]
-    if config.eval.pictures:
+    if config.review.pictures:
         out.append(PictureWriter(run_dir))
     out += [StandingsWriter(run_dir), CheckpointWriter(run_dir)]
     if config.log.tensorboard:

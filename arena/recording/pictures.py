@@ -174,14 +174,14 @@ def picture(samples: torch.Tensor, path: Path, data: DataSource, discriminator: 
 class PictureWriter(Callback):
     """At every review, a picture of each generator's samples (``samples/<name>-<matching>.png``),
     drawn by :func:`picture` (with the discriminator of its cell beside 1-D samples); of the
-    ``eval.pictures_max`` best-rated generators where there are more."""
+    ``review.pictures_max`` best-rated generators where there are more."""
 
     def __init__(self, run_dir: RunDir) -> None:
         self.run_dir = run_dir
 
     def on_review(self, tournament: Tournament, review: Review) -> None:
         arena = tournament.arena
-        grid, most = tournament.config.eval.grid, tournament.config.eval.pictures_max
+        grid, most = tournament.config.review.grid, tournament.config.review.pictures_max
         chosen = {g.name for g in sorted(arena.generators, key=tournament.standings.rating, reverse=True)[:most]}
         for gi, g in enumerate(arena.generators):
             if g.name not in chosen:

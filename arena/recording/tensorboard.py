@@ -139,7 +139,7 @@ class TensorBoardWriter(Callback):
         for gi, g in enumerate(arena.generators):
             d = arena.discriminators[gi % len(arena.discriminators)]
             image = _png_array(lambda path, g=g, d=d: picture(
-                review.samples[g.name], path, arena.data, d, f"{g.name} at matching {step}", tournament.config.eval.grid))
+                review.samples[g.name], path, arena.data, d, f"{g.name} at matching {step}", tournament.config.review.grid))
             self.writer.add_image(f"samples/{g.name}", image, step, dataformats="HWC")
         self.writer.add_image("payoff", _heatmap(review.payoff), step, dataformats="HWC")
         self.writer.flush()

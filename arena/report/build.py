@@ -93,7 +93,7 @@ def _output(run: RunRecord) -> dict[str, Any] | None:
         judged = [r for r in run.evals if "d_gap" in r]
         if last:
             metrics = numbers(last[-1])
-            protocol = f"the last evaluation of training (matching {last[-1]['matching']}, {run.config['eval']['samples']} samples)"
+            protocol = f"the last evaluation of training (matching {last[-1]['matching']}, {run.config['review']['samples']} samples)"
         elif judged:  # 1-D data: no sample metric during training; the equilibrium check of its discriminators
             final = [r for r in judged if r["matching"] == judged[-1]["matching"]]
             metrics = {f"{r['agent']}: {k}": v for r in final for k, v in r.items() if k in ("d_gap", "d_real")}

@@ -64,7 +64,7 @@ def agent_status(agent: Agent, guard: DivergenceGuard, standings: Standings,
                  snapshot: Callable[[str], str | None] = lambda name: None) -> str:
     """``active``, ``retired``, or what happened to it: ``diverged x2``, ``copy of g1 @50``,
     ``snapshot of g1 @40`` (a league's frozen copy)."""
-    if getattr(agent, "frozen", False):
+    if agent.frozen:
         return snapshot(agent.name) or "snapshot"
     if guard.is_retired(agent):
         return "retired"

@@ -1,7 +1,7 @@
 """The tournament loop: matchings of matches, training metrics, reviews, checkpoints.
 
 A tournament plays its schedule's matchings. Every ``log.every`` matchings it logs the training
-metrics; every ``eval.every`` it reviews (:mod:`arena.tournament.review`: samples and metrics,
+metrics; every ``review.every`` it reviews (:mod:`arena.tournament.review`: samples and metrics,
 cross-play, ratings, selection, the mixture and its panel, the league); every
 ``checkpoint.every`` it asks for a checkpoint. The classic GAN is the 1 x 1 case: one generator,
 one discriminator, the same loop. The loop knows nothing of files or terminals; it hands what
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from agents import Agent
-from arena.core.errors import ArenaError
+from arena.core.errors import ArenaError, CheckpointError
 from arena.core.seeding import seed_global
 from arena.engine.arena import Arena
 from arena.engine.compute import Compute
@@ -124,7 +124,15 @@ class Tournament:
 
     def load_state_dict(self, state: dict[str, Any], global_rng: bool = True) -> None:
         """Continue from a checkpoint's state (``global_rng`` False: leave torch's global random
-        state alone, for reading a run rather than continuing it)."""
+        state alone, for reading a run rather than continuing it).
+
+        Raises:
+            CheckpointError: the checkpoint was written by a newer version, in a format this one cannot read.
+        """
+        written = int(state.get("format", 1))
+        if written > CHECKPOINT_FORMAT:
+            raise CheckpointError(f"the checkpoint of matching {state.get('matching')} has format {written}, newer than "
+                                  f"the {CHECKPOINT_FORMAT} this gan-arena reads; upgrade gan-arena to load it")
         self.arena.load_state_dict(state, global_rng)
         self.completed, self.rounds, self.elapsed = int(state["matching"]), int(state["rounds"]), float(state["elapsed"])
         self.records = int(state["metrics_lines"])
@@ -162,7 +170,7 @@ class Tournament:
                     now = time.perf_counter()
                     self._log_training(pending, now - period_start, period_rounds, self.elapsed + now - started)
                     pending, period_start, period_rounds = {}, now, 0
-                if self.completed % cfg.eval.every == 0 or last:
+                if self.completed % cfg.review.every == 0 or last:
                     self.review()
                 if self.completed % cfg.checkpoint.every == 0 or last or self.stop_requested:
                     self.elapsed += time.perf_counter() - started

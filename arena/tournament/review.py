@@ -1,4 +1,4 @@
-"""The review: what the loop does every ``eval.every`` matchings, as a pipeline of plain steps.
+"""The review: what the loop does every ``review.every`` matchings, as a pipeline of plain steps.
 
 1. :func:`sample_and_measure`: every generator's samples (and the league's snapshots'), their
    metrics, and on 1-D data each discriminator's check.
@@ -50,7 +50,7 @@ def review(t: Tournament) -> Review:
     """Review the tournament now: the steps of this module, in order."""
     cfg = t.config
     stamp = {"matching": t.completed, "rounds": t.rounds}
-    measured = protocol(cfg.eval.samples, "derived")
+    measured = protocol(cfg.review.samples, "derived")
     samples, records = sample_and_measure(t)
     log: list[dict[str, Any]] = []
     for record in records:
@@ -85,13 +85,13 @@ def sample_and_measure(t: Tournament) -> tuple[dict[str, torch.Tensor], list[dic
     samples: dict[str, torch.Tensor] = {}
     records = []
     for g in arena.generators:
-        samples[g.name] = draw_samples(g.output(), cfg.eval.samples, derive_seed(cfg.seed, "eval", g.name, str(t.completed)))
+        samples[g.name] = draw_samples(g.output(), cfg.review.samples, derive_seed(cfg.seed, "eval", g.name, str(t.completed)))
         metrics = signal(arena.data, samples[g.name])
         if metrics:
-            records.append({**stamp, "agent": g.name, **metrics, "protocol": protocol(cfg.eval.samples, "derived")})
-        faults.hit("eval")
+            records.append({**stamp, "agent": g.name, **metrics, "protocol": protocol(cfg.review.samples, "derived")})
+        faults.hit("review")
     for snap in t.league.generators:
-        samples[snap.name] = draw_samples(snap, cfg.eval.samples, derive_seed(cfg.seed, "eval", snap.name, str(t.completed)))
+        samples[snap.name] = draw_samples(snap, cfg.review.samples, derive_seed(cfg.seed, "eval", snap.name, str(t.completed)))
     for name, metrics in discriminator_signal(arena.data, arena.discriminators):
         records.append({**stamp, "agent": name, **metrics, "protocol": protocol(arena.data.test.shape[0], "none")})
     return samples, records
@@ -103,8 +103,8 @@ def cross_play(t: Tournament, samples: dict[str, torch.Tensor]) -> dict[str, Any
     arena, cfg, standings = t.arena, t.config, t.standings
     gens = [*arena.generators, *t.league.generators]
     discs = [*arena.discriminators, *t.league.discriminators]
-    period = payoff_period(gens, discs, samples, arena.data.test[: cfg.eval.samples], arena.game_for, t.completed, t.rounds,
-                           standings.identity, t.active, True if cfg.compute.matchings == "batched" else None,
+    period = payoff_period(gens, discs, samples, arena.data.test[: cfg.review.samples], arena.game_for, t.completed, t.rounds,
+                           standings.identity, t.active, True if cfg.compute.execution == "batched" else None,
                            cfg.ratings.judge)
     standings.add_results(period, cfg.ratings.system)
     standings.record_scores(gens, discs, period["payoff"])
@@ -142,7 +142,7 @@ def mix(t: Tournament, samples: dict[str, torch.Tensor]) -> tuple[Mixture, dict[
     weights = mixture_weights(cfg.mixture.weights, candidates)
     kept = [(g, w) for g, w in zip(top, weights) if w >= 1e-4]  # a fitted weight may fall to ~0
     mixture = Mixture([g.output() for g, _ in kept], [w for _, w in kept])
-    drawn = draw_samples(mixture, cfg.eval.samples, derive_seed(cfg.seed, "eval", "mixture", str(t.completed)))
+    drawn = draw_samples(mixture, cfg.review.samples, derive_seed(cfg.seed, "eval", "mixture", str(t.completed)))
     return mixture, {**mixture.as_dict(), "matching": t.completed, "metrics": sample_metrics(arena.data, drawn)}
 
 
@@ -153,7 +153,7 @@ def judge_output(t: Tournament, mixture: Mixture) -> dict[str, Any]:
     judges = ranked[: cfg.panel.judges] if cfg.panel.judges else ranked
     sampler = calibrated_panel(mixture, judges, cfg.panel, arena.data, derive_seed(cfg.seed, "panel", str(t.completed)))
     try:
-        drawn = draw_samples(sampler, cfg.eval.samples, derive_seed(cfg.seed, "eval", "output", str(t.completed)))
+        drawn = draw_samples(sampler, cfg.review.samples, derive_seed(cfg.seed, "eval", "output", str(t.completed)))
     except PanelExhausted as e:  # a poor generator early in training must not end the run
         warnings.warn(f"matching {t.completed}: {e}. This review measures the mixture unfiltered; "
                       f"`arena sample --no-panel` draws it", stacklevel=2)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from agents import Agent
+from agents import Agent, Generator
 
 if TYPE_CHECKING:  # pragma: no cover
     from arena.config import SelectionConfig
@@ -29,10 +29,11 @@ def compatible(a: Agent, b: Agent) -> bool:
     sa, sb = a.net.state_dict(), b.net.state_dict()
     if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
         return False
-    if type(a.optimizer.optimizer) is not type(b.optimizer.optimizer):
+    if a.optimizer_type is not b.optimizer_type:
         return False
-    la, lb = getattr(a, "latent", None), getattr(b, "latent", None)
-    return type(la) is type(lb) and getattr(la, "dim", None) == getattr(lb, "dim", None)
+    if not isinstance(a, Generator):
+        return True
+    return isinstance(b, Generator) and type(a.latent) is type(b.latent) and a.latent.dim == b.latent.dim
 
 
 def copy_agent(target: Agent, parent: Agent) -> None:
@@ -43,7 +44,7 @@ def copy_agent(target: Agent, parent: Agent) -> None:
     # step counts), which the parent goes on updating in place
     target.optimizer.load_state_dict(copy.deepcopy(parent.optimizer.state_dict()))
     target.extras = {k: v.detach().clone().requires_grad_(v.requires_grad) for k, v in parent.extras.items()}
-    if getattr(target, "ema", None) is not None and getattr(parent, "ema", None) is not None:
+    if isinstance(target, Generator) and isinstance(parent, Generator) and target.ema is not None and parent.ema is not None:
         target.ema.load_state_dict(copy.deepcopy(parent.ema.state_dict()))
 
 
@@ -54,11 +55,10 @@ def mutate(agent: Agent, lr_sigma: float, betas_sigma: float, rng: torch.Generat
     lr = agent.optimizer.base_lr * math.exp(lr_sigma * noise[0])
     agent.optimizer.set_base_lr(lr)
     out: dict[str, Any] = {"lr": lr}
-    group = agent.optimizer.optimizer.param_groups[0]
+    group = agent.optimizer_groups[0]
     if "betas" in group and betas_sigma > 0:
         betas = tuple(min(max(b + betas_sigma * n, 0.0), 0.999) for b, n in zip(group["betas"], noise[1:]))
-        for g in agent.optimizer.optimizer.param_groups:
-            g["betas"] = betas
+        agent.set_hyperparameter("betas", betas)
         out["betas"] = list(betas)
     elif "betas" in group:
         out["betas"] = list(group["betas"])

@@ -62,7 +62,7 @@ class Recorder(arena.Callback):
 
 
 def test_run_calls_the_callbacks_in_order_and_writes_the_directory(tmp_path):
-    raw = tiny_raw(schedule={"matchings": 4, "steps_per_match": 5}, eval={"every": 2}, checkpoint={"every": 4})
+    raw = tiny_raw(schedule={"matchings": 4, "steps_per_match": 5}, review={"every": 2}, checkpoint={"every": 4})
     recorder = Recorder()
     run = arena.run(parse_config(raw), out=tmp_path / "run", callbacks=[recorder])
     assert run.finished and run.path == tmp_path / "run"
@@ -84,14 +84,14 @@ def test_the_loop_writes_nothing_without_writers(tmp_path, monkeypatch):
     from arena.tournament.loop import Tournament
 
     monkeypatch.chdir(tmp_path)
-    t = Tournament(build_arena(parse_config(tiny_raw(schedule={"matchings": 2}, eval={"every": 1}))))
+    t = Tournament(build_arena(parse_config(tiny_raw(schedule={"matchings": 2}, review={"every": 1}))))
     t.run()
     assert t.completed == 2 and list(tmp_path.iterdir()) == []
 
 
 def test_sample_evaluate_leaderboard_and_load(tmp_path):
     g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 4}, eval={"every": 2})
+    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 4}, review={"every": 2})
     run = arena.run(parse_config(raw), out=tmp_path / "run")
     x = run.sample(300, agent="g1", seed=5)
     assert x.shape == (300, 2) and torch.equal(x, run.sample(300, agent="g1", seed=5))

@@ -139,7 +139,7 @@ def test_arena_league_rates_generators_of_several_runs_on_one_scale(tmp_path, ca
     g, d = tiny_raw()["agents"]
     for name, seed in (("a", 0), ("b", 1)):
         raw = tiny_raw(seed=seed, agents=[{**g, "count": 2}, d], schedule={"matchings": 4, "steps_per_match": 10},
-                       eval={"every": 2}, checkpoint={"every": 2, "keep_last": 5})
+                       review={"every": 2}, checkpoint={"every": 2, "keep_last": 5})
         arena.run(parse_config(raw), out=tmp_path / name)
     out = tmp_path / "league.json"
     assert run_cli("league", tmp_path / "a", tmp_path / "b", "--checkpoints", "all", "--truth", "--judge", "auc",

@@ -98,7 +98,7 @@ def test_the_reinforce_config_learns_the_symbols_through_the_cli(tmp_path):
     from arena.evaluation.metrics import categorical_metrics
 
     config = ROOT / "configs" / "reinforce_discrete.yaml"
-    sets = ["device=cpu", "schedule.matchings=3", "eval.every=3", "checkpoint.every=3"]
+    sets = ["device=cpu", "schedule.matchings=3", "review.every=3", "checkpoint.every=3"]
     untrained = build_arena(load_config(config, sets))
     probs = untrained.data.kind.symbols()
     before = categorical_metrics(draw_samples(untrained.generators[0], 2500, 0), probs)["tv"]

@@ -14,11 +14,11 @@ import torch
 import yaml
 
 from arena.rundir import RunDir
-from tests.conftest import CONFIGS, ROOT, arena_subprocess, records, run_cli, tiny_raw, write_mnist
+from tests.conftest import CONFIGS, ROOT, arena_subprocess, checkpoint_weights, records, run_cli, tiny_raw, write_mnist
 
 
 def test_run_writes_a_complete_run_directory(tmp_path, write_config, capsys):
-    cfg = write_config(tiny_raw(eval={"pictures": True}))
+    cfg = write_config(tiny_raw(review={"pictures": True}))
     out = tmp_path / "run"
     assert run_cli("run", cfg, "--out", out, "--quiet") == 0
     assert yaml.safe_load((out / "config.yaml").read_text())["schedule"]["matchings"] == 6
@@ -91,7 +91,7 @@ def test_sample_errors(tmp_path, write_config, capsys):
 
 def test_image_run_writes_sample_grids(tmp_path, write_config):
     raw = tiny_raw(data={"source": "digits"}, schedule={"matchings": 2, "steps_per_match": 3},
-                   eval={"every": 2, "grid": 16, "pictures": True})
+                   review={"every": 2, "grid": 16, "pictures": True})
     raw["data"] = {"source": "digits"}
     raw["agents"][0]["latent"] = {"dist": "normal", "dim": 8}
     raw["agents"][0]["net"] = {"type": "dcgan", "width": 4}
@@ -155,7 +155,7 @@ def test_python_dash_m_arena_exits_2_on_a_user_error_without_traceback(tmp_path)
 def test_subprocess_run_with_progress_display(tmp_path, write_config):
     """The real entry point end to end, progress display on, output not a terminal."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cfg = write_config(tiny_raw(schedule={"matchings": 3}, eval={"every": 3, "pictures": True}))
+    cfg = write_config(tiny_raw(schedule={"matchings": 3}, review={"every": 3, "pictures": True}))
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "arena", "run", str(cfg), "--out", str(out)],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
@@ -183,7 +183,7 @@ def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_con
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     raw = tiny_raw(schedule={"matchings": 150, "steps_per_match": 5}, checkpoint={"every": 1000, "keep_last": 2},
-                   eval={"every": 1000}, log={"every": 5})
+                   review={"every": 1000}, log={"every": 5})
     cfg = write_config(raw)
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "arena", "run", str(cfg), "--out", str(out), "--quiet"],
@@ -207,7 +207,7 @@ def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_con
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
-KILL_CONFIG = tiny_raw(schedule={"matchings": 6, "steps_per_match": 25}, eval={"every": 2})
+KILL_CONFIG = tiny_raw(schedule={"matchings": 6, "steps_per_match": 25}, review={"every": 2})
 
 
 @pytest.fixture(scope="module")
@@ -225,8 +225,8 @@ def uninterrupted(tmp_path_factory):
 @pytest.mark.parametrize("point, count", [
     ("round", 130),  # inside a round of matching 6, after the checkpoint at 4
     ("round", 30),  # inside matching 2, before the first checkpoint, after matching 1's log line
-    ("checkpoint-write", 2), ("checkpoint-manifest", 2), ("eval", 2),
-], ids=["round", "before-first-checkpoint", "checkpoint-write", "checkpoint-manifest", "eval"])
+    ("checkpoint-write", 2), ("checkpoint-manifest", 2), ("review", 2),
+], ids=["round", "before-first-checkpoint", "checkpoint-write", "checkpoint-manifest", "review"])
 def test_sigkill_at_any_point_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted, point, count):
     """SIGKILL inside a round, before the first checkpoint, during a checkpoint write (before the
     rename, and before the manifest) and during evaluation: `arena resume` completes (starting
@@ -247,6 +247,25 @@ def test_sigkill_at_any_point_then_resume_equals_an_uninterrupted_run(tmp_path, 
     assert run_cli("sample", killed, "-n", 100, "--seed", 3, "-o", tmp_path / "a.npy") == 0
     assert np.array_equal(np.load(tmp_path / "a.npy"), full_samples)
     assert records(killed) == records(full)
+
+
+def test_sigkill_inside_a_stacked_round_then_resume_equals_an_uninterrupted_run(tmp_path):
+    """The fault plan fires inside the stacked rounds users run (a 2 x 2 tournament, its pairs
+    batched), not in a one-by-one path of its own."""
+    raw = tiny_raw(schedule={"matchings": 4, "steps_per_match": 10}, review={"every": 2}, compute={"execution": "batched"})
+    for spec in raw["agents"]:
+        spec["count"] = 2
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert run_cli("run", cfg, "--out", tmp_path / "full", "--quiet") == 0
+    assert all(r["batched"] == 1.0 for r in records(tmp_path / "full") if r["kind"] == "train"), "the pairs were stacked"
+    killed = tmp_path / "killed"
+    done = arena_subprocess("run", cfg, "--out", killed, "--quiet", cwd=tmp_path, env={"ARENA_FAULT": "round:35"})
+    assert done.returncode == -9, (done.returncode, done.stderr)  # the 35th stacked round: inside matching 4
+    assert run_cli("resume", killed, "--quiet") == 0
+    assert records(killed) == records(tmp_path / "full")
+    full = checkpoint_weights(tmp_path / "full")
+    assert all(torch.equal(v, full[a][k]) for a, state in checkpoint_weights(killed).items() for k, v in state.items())
 
 
 def test_a_run_directory_in_use_is_refused_and_a_stale_lock_taken_over(tmp_path, uninterrupted, capsys):

@@ -165,3 +165,46 @@ def test_broken_config_corpus(path, capsys):
 
 def test_the_corpus_is_large():
     assert len(BROKEN_FILES) + len(CASES) >= 40
+
+
+def test_configs_written_before_the_renames_keep_working_for_one_release_with_a_warning():
+    """``eval`` is ``review``, ``compute.matchings`` is ``compute.execution``, and the panel's flat
+    stage keys are its nested stages; run directories written before keep their config."""
+    import warnings
+
+    from arena.config import parse_config
+    from tests.conftest import tiny_raw
+
+    raw = tiny_raw()
+    raw["eval"] = raw.pop("review")
+    raw["compute"] = {"matchings": "one-by-one"}
+    raw["panel"] = {"enabled": True, "refine_steps": 5, "refine_lr": 0.05, "balance": True, "balance_acceptance": 0.3,
+                    "support": 3, "renoise": 0}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = parse_config(raw)
+    [warning] = [w for w in caught if issubclass(w.category, FutureWarning)]
+    text = str(warning.message)
+    assert "eval is now review" in text and "compute.matchings is now compute.execution" in text and "next release" in text
+    assert config.review.every == 3 and config.compute.execution == "one-by-one"
+    panel = config.panel
+    assert (panel.refine.steps, panel.refine.lr, panel.refine.to) == (5, 0.05, "peak")
+    assert panel.balance.acceptance == 0.3 and panel.support.neighbours == 3 and panel.renoise is None
+    assert raw["eval"] == {"every": 3, "samples": 200, "pictures": False}, "the caller's mapping is left alone"
+
+    both = tiny_raw(compute={"execution": "auto"})
+    both["compute"]["matchings"] = "batched"
+    with pytest.raises(ConfigError, match=re.escape("compute.matchings is the old name of compute.execution; set only "
+                                                    "compute.execution")):
+        parse_config(both)
+
+
+def test_the_panels_stages_are_checked_where_the_section_is_defined():
+    from arena.config import PanelConfig, parse_config
+    from tests.conftest import tiny_raw
+
+    assert PanelConfig().low_dimensional_stages == []
+    with pytest.raises(ConfigError, match=re.escape("panel.renoise: the renoise stage puts back the noise")):
+        parse_config(tiny_raw(panel={"enabled": True, "renoise": {}}))
+    on = parse_config(tiny_raw(panel={"enabled": True, "refine": {"steps": 2}, "support": {}, "renoise": {}}))
+    assert on.panel.low_dimensional_stages == ["support", "renoise"] and on.panel.support.neighbours == 3

@@ -17,28 +17,28 @@ from tests.conftest import ROOT, arena_subprocess
 
 def test_faults_come_from_the_environment_only_when_asked():
     assert Faults.from_env({}).point is None
-    plan = Faults.from_env({"ARENA_FAULT": "eval:3"})
-    assert plan.point == "eval" and plan.left == 3
+    plan = Faults.from_env({"ARENA_FAULT": "review:3"})
+    assert plan.point == "review" and plan.left == 3
     assert Faults.from_env({"ARENA_FAULT": "round"}).left == 1
     with pytest.raises(ConfigError, match=re.escape("ARENA_FAULT: unknown point 'nowhere' (points: round, checkpoint-write, "
-                                                    "checkpoint-manifest, eval)")):
+                                                    "checkpoint-manifest, review)")):
         Faults.from_env({"ARENA_FAULT": "nowhere:2"})
     with pytest.raises(ConfigError, match="expected POINT:N with a positive integer N"):
-        Faults.from_env({"ARENA_FAULT": "eval:x"})
+        Faults.from_env({"ARENA_FAULT": "review:x"})
 
 
 def test_the_process_wide_plan_counts_hits_at_its_point_only():
-    faults.arm("eval", 3)
+    faults.arm("review", 3)
     try:
-        assert faults.armed("eval") and not faults.armed("round")
+        assert faults.armed("review") and not faults.armed("round")
         faults.hit("round")  # another point: not counted
-        faults.hit("eval")
-        faults.hit("eval")  # the third would kill this process
+        faults.hit("review")
+        faults.hit("review")  # the third would kill this process
         assert faults._plan.left == 1
     finally:
         faults.disarm()
-    assert not faults.armed("eval")
-    faults.hit("eval")  # disarmed: nothing happens
+    assert not faults.armed("review")
+    faults.hit("review")  # disarmed: nothing happens
 
 
 def test_an_armed_plan_kills_the_process_at_its_count():

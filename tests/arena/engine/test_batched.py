@@ -194,7 +194,7 @@ def test_with_compile_on_a_single_match_plays_the_fused_round(monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda fn, **options: fn)  # the fused round itself, uncompiled
     raw = pool_raw(1, MLP, MLP, *FUSED_CASES[0][:2], schedule={"matchings": 2, "steps_per_match": 3, "batch_size": 16})
     runs = {}
-    for name, compute in (("fused", {"compile": True}), ("one", {"matchings": "one-by-one"})):
+    for name, compute in (("fused", {"compile": True}), ("one", {"execution": "one-by-one"})):
         runs[name] = Tournament(build_arena(parse_config({**copy.deepcopy(raw), "compute": compute})))
         runs[name].run()
     (kernels,) = runs["fused"].runner.kernels.values()
@@ -250,8 +250,8 @@ def test_a_tournament_played_batched_equals_one_played_one_by_one():
     schedule = {"matchings": 4, "steps_per_match": 3, "batch_size": 32}
     runs = {}
     for mode in ("one-by-one", "batched"):
-        raw = pool_raw(3, MLP, MLP, schedule=schedule, eval={"every": 4, "samples": 200})
-        raw["compute"] = {"matchings": mode}
+        raw = pool_raw(3, MLP, MLP, schedule=schedule, review={"every": 4, "samples": 200})
+        raw["compute"] = {"execution": mode}
         runs[mode] = _tournament(raw)
     a, b = runs["one-by-one"], runs["batched"]
     assert_same_agents(a.arena, b.arena, atol=1e-4)
@@ -265,7 +265,7 @@ def test_auto_stacks_small_networks_on_a_cpu_and_not_large_ones():
 
     def batched_share(g_net, mode="auto", game=None) -> float:
         raw = pool_raw(3, g_net, MLP, schedule={"matchings": 1, "steps_per_match": 1, "batch_size": 32})
-        raw["compute"] = {"matchings": mode}
+        raw["compute"] = {"execution": mode}
         if game:
             raw["game"] = game
         t = Tournament(build_arena(parse_config(raw)))

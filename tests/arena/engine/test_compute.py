@@ -16,7 +16,7 @@ from tests.conftest import tiny_raw
 
 
 def run(compute: dict, prepare=None) -> tuple[Tournament, list[str]]:
-    raw = tiny_raw(schedule={"matchings": 3, "steps_per_match": 4, "batch_size": 32}, eval={"every": 3, "samples": 100})
+    raw = tiny_raw(schedule={"matchings": 3, "steps_per_match": 4, "batch_size": 32}, review={"every": 3, "samples": 100})
     g, d = raw["agents"]
     g["count"] = d["count"] = 2
     d["net"] = {"type": "mlp", "hidden": [32, 32]}
@@ -36,12 +36,12 @@ def weights(t: Tournament) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def plain():
-    """The weights after the plain fp32 eager run, by ``compute.matchings``."""
+    """The weights after the plain fp32 eager run, by ``compute.execution``."""
     done: dict[str, dict[str, torch.Tensor]] = {}
 
     def get(matchings: str = "auto") -> dict[str, torch.Tensor]:
         if matchings not in done:
-            t, messages = run({"matchings": matchings})
+            t, messages = run({"execution": matchings})
             assert messages == []
             done[matchings] = weights(t)
         return done[matchings]
@@ -57,7 +57,7 @@ def assert_same(a: dict, b: dict) -> None:
 
 @pytest.mark.parametrize(("compute", "expected"), [
     ({"precision": "bf16"}, "compute.precision bf16 needs a CUDA device; running in fp32 on cpu"),
-    ({"precision": "fp16", "matchings": "one-by-one"}, "compute.precision fp16 needs a CUDA device; running in fp32 on cpu"),
+    ({"precision": "fp16", "execution": "one-by-one"}, "compute.precision fp16 needs a CUDA device; running in fp32 on cpu"),
     ({"cuda_graphs": True}, "compute.cuda_graphs needs a CUDA device; ignored on cpu"),
 ])
 def test_gpu_options_fall_back_on_a_cpu_with_one_warning(plain, compute, expected):
@@ -65,7 +65,7 @@ def test_gpu_options_fall_back_on_a_cpu_with_one_warning(plain, compute, expecte
     assert messages == [expected]
     assert t.compute.dtype is None and not t.compute.loss_scaling
     assert all(a.scaler is None and a.forward is a.net for a in t.arena.agents.values())
-    assert_same(weights(t), plain(compute.get("matchings", "auto")))
+    assert_same(weights(t), plain(compute.get("execution", "auto")))
 
 
 def test_a_failing_compiler_falls_back_to_eager_with_one_warning(plain, monkeypatch):
@@ -75,7 +75,7 @@ def test_a_failing_compiler_falls_back_to_eager_with_one_warning(plain, monkeypa
         return compiled
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    t, messages = run({"compile": True, "matchings": "one-by-one"})
+    t, messages = run({"compile": True, "execution": "one-by-one"})
     assert len(messages) == len(t.arena.agents), messages  # one per compiled network, each once
     assert all("torch.compile failed" in m and "no C++ compiler found" in m for m in messages)
     assert_same(weights(t), plain("one-by-one"))
@@ -100,8 +100,8 @@ def test_the_mixed_precision_path_trains_under_autocast():
         t.compute.dtype = torch.bfloat16
 
     for matchings in ("batched", "one-by-one"):
-        t, _ = run({"matchings": matchings}, force_bf16)
-        ref, _ = run({"matchings": matchings})
+        t, _ = run({"execution": matchings}, force_bf16)
+        ref, _ = run({"execution": matchings})
         a, b = weights(t), weights(ref)
         assert any(not torch.equal(a[k], b[k]) for k in a), "autocast changed nothing"
         for key in a:

@@ -42,7 +42,7 @@ pytestmark = [
 def pool(device: str = "cuda", compute: dict | None = None, **changes) -> dict:
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(device=device, agents=[{**g, "count": 2}, {**d, "count": 2}],
-                   schedule={"matchings": 4, "steps_per_match": 5, "batch_size": 32}, eval={"every": 2, "samples": 200})
+                   schedule={"matchings": 4, "steps_per_match": 5, "batch_size": 32}, review={"every": 2, "samples": 200})
     raw["agents"][1]["net"] = {"type": "mlp", "hidden": [32, 32]}  # no dropout: one-by-one and stacked agree
     raw["compute"] = compute or {}
     raw.update(changes)
@@ -59,10 +59,10 @@ def train_with_warnings(raw: dict) -> tuple[Tournament, list[str]]:
 
 @pytest.mark.parametrize("compute", [
     {"precision": "bf16"},
-    {"precision": "fp16", "matchings": "one-by-one"},
+    {"precision": "fp16", "execution": "one-by-one"},
     {"compile": True},
     {"cuda_graphs": True},
-    {"compile": True, "matchings": "batched"},
+    {"compile": True, "execution": "batched"},
 ], ids=["bf16", "fp16", "compile", "cuda-graphs", "compile-batched"])
 def test_every_compute_option_runs_on_cuda_without_falling_back(compute):
     t, messages = train_with_warnings(pool(compute=compute))
@@ -88,7 +88,7 @@ def test_cuda_graphs_with_a_network_called_twice_before_its_backward_pass():
     CUDA graphs the second call overwrote the first one's output (seen on an H200). The networks
     are compiled without graphs (one warning when every match is played one by one), the
     stacked update functions with them."""
-    t, messages = train_with_warnings(pool(compute={"cuda_graphs": True, "matchings": "one-by-one"}))
+    t, messages = train_with_warnings(pool(compute={"cuda_graphs": True, "execution": "one-by-one"}))
     assert len(messages) == 1 and "compiled without CUDA graphs" in messages[0], messages
     assert t.completed == 4
     g = t.arena.generators[0]
@@ -96,7 +96,7 @@ def test_cuda_graphs_with_a_network_called_twice_before_its_backward_pass():
     assert torch.isfinite(both).all() and torch.equal(both[:100], first)
     # eight stacked matches: the update functions' outputs were overwritten by the next replay
     # before the round statistics were read (seen on an H200), until they were copied at once
-    raw = pool(compute={"cuda_graphs": True, "matchings": "batched"})
+    raw = pool(compute={"cuda_graphs": True, "execution": "batched"})
     for agent in raw["agents"]:
         agent["count"] = 8
     stacked, messages = train_with_warnings(raw)
@@ -106,8 +106,8 @@ def test_cuda_graphs_with_a_network_called_twice_before_its_backward_pass():
 
 
 def test_batched_matchings_on_cuda_equal_one_by_one():
-    one = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"matchings": "one-by-one"})))))
-    stacked = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"matchings": "batched"})))))
+    one = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"execution": "one-by-one"})))))
+    stacked = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"execution": "batched"})))))
     one.run()
     stacked.run()
     for name, agent in one.arena.agents.items():
@@ -121,9 +121,9 @@ def test_the_compiled_fused_round_on_cuda_equals_the_eager_one(compute):
     """With compile or CUDA graphs the whole stacked round is one compiled graph (its tensors at
     static addresses for the graphs, kept from match to match): no fallback, and the weights of
     the eager stacked run within float rounding."""
-    eager = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"matchings": "batched"})))))
+    eager = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"execution": "batched"})))))
     eager.run()
-    fused, messages = train_with_warnings(without_batch_norm(pool(compute={"matchings": "batched", **compute})))
+    fused, messages = train_with_warnings(without_batch_norm(pool(compute={"execution": "batched", **compute})))
     assert messages == [], messages
     (kernels,) = fused.runner.kernels.values()
     assert kernels.fused is not None and not kernels.fused.failed and kernels._slots
@@ -134,7 +134,7 @@ def test_the_compiled_fused_round_on_cuda_equals_the_eager_one(compute):
 
 
 def test_an_fp16_step_whose_gradients_overflow_is_skipped_and_the_scaler_checkpointed(tmp_path):
-    raw = pool(compute={"precision": "fp16", "matchings": "one-by-one"}, schedule={"matchings": 2, "steps_per_match": 3})
+    raw = pool(compute={"precision": "fp16", "execution": "one-by-one"}, schedule={"matchings": 2, "steps_per_match": 3})
     run = arena.api.Run.create(parse_config(raw), tmp_path / "run")
     g = run.arena.generators[0]
     before = {k: v.clone() for k, v in g.net.named_parameters()}  # not the BatchNorm statistics sampling moves
@@ -196,7 +196,7 @@ def test_torchrun_with_one_nccl_rank(tmp_path, write_config):
 def test_a_cuda_run_killed_and_resumed_equals_an_uninterrupted_one(tmp_path, write_config):
     # one by one: a fault inside a round makes the killed run play its matches one by one, and
     # stacked matches agree with those only to rounding
-    cfg = write_config(pool(compute={"matchings": "one-by-one"}, schedule={"matchings": 6, "steps_per_match": 25},
+    cfg = write_config(pool(compute={"execution": "one-by-one"}, schedule={"matchings": 6, "steps_per_match": 25},
                             checkpoint={"every": 2}))
     full, killed = tmp_path / "full", tmp_path / "killed"
     assert run_cli("run", cfg, "--out", full, "--quiet") == 0

@@ -16,11 +16,11 @@ from tests.conftest import tiny_raw
 
 def pool_config(write_config, mode: str):
     raw = tiny_raw(schedule={"matchings": 6, "steps_per_match": 8, "batch_size": 32},
-                   eval={"every": 3, "samples": 200}, selection={"every": 3, "replace": 1}, checkpoint={"every": 3})
+                   review={"every": 3, "samples": 200}, selection={"every": 3, "replace": 1}, checkpoint={"every": 3})
     g, d = raw["agents"]
     g.update(count=4, net={"type": "mlp", "hidden": [32, 32], "act": "leaky_relu"})
     d.update(count=4, net={"type": "mlp", "hidden": [32, 32], "act": "leaky_relu"})
-    raw["compute"] = {"matchings": mode}
+    raw["compute"] = {"execution": mode}
     return write_config(raw, f"{mode}.yaml")
 
 

@@ -42,7 +42,7 @@ def run(raw: dict, tmp_path, name: str) -> Tournament:
 @pytest.mark.parametrize("matchings", ["one-by-one", "batched", "fused"])
 def test_a_diverging_agent_is_undone_and_retired_and_the_others_play_on(tmp_path, matchings, monkeypatch):
     raw = pool(1e6)
-    raw["compute"] = {"matchings": matchings}
+    raw["compute"] = {"execution": matchings}
     if matchings == "fused":  # compute.compile's fused round, run uncompiled
         monkeypatch.setattr(torch, "compile", lambda fn, **options: fn)
         raw["compute"] = {"compile": True}

@@ -25,7 +25,7 @@ def test_ring8_generator_puts_most_samples_near_a_mode():
     raw = tiny_raw(
         data={"source": "ring8", "train_size": 20000},
         schedule={"matchings": 40, "steps_per_match": 100, "batch_size": 256},
-        eval={"every": 40},
+        review={"every": 40},
         checkpoint={"every": 40},
     )
     net = {"type": "mlp", "hidden": [128, 128], "act": "leaky_relu"}

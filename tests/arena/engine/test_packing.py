@@ -88,7 +88,7 @@ def test_packing_is_refused_where_it_cannot_apply(change, message):
 def test_the_pacgan4_config_builds_and_plays(tmp_path):
     config = load_config(ROOT / "configs" / "pacgan4_ring8.yaml",
                          ["device=cpu", "schedule.matchings=1", "schedule.steps_per_match=3", "data.train_size=2000",
-                          "log.report=false", "eval.pictures=false"])
+                          "log.report=false", "review.pictures=false"])
     d = build_arena(config).discriminators[0]
     assert d.pack == 4 and next(m for m in d.net.modules() if hasattr(m, "in_features")).in_features == 8
     run = arena.run(config, out=tmp_path / "run")

@@ -55,7 +55,7 @@ def test_training_writes_quality_and_warnings_to_the_metrics(tmp_path):
     """Every evaluation record carries ``quality`` (on ring8: % high quality), and a diagnostic
     warning reaches metrics.jsonl as a ``warning`` record right after the record that raised it,
     once, and the terminal as a line (thresholds lowered so that the tiny run oscillates)."""
-    raw = tiny_raw(schedule={"matchings": 6, "steps_per_match": 10}, eval={"every": 2})
+    raw = tiny_raw(schedule={"matchings": 6, "steps_per_match": 10}, review={"every": 2})
     run = Run.create(parse_config(raw), tmp_path / "run")
     run.tournament.diagnostics = Diagnostics(window=3, flips=0.0, swing=0.0)
     shown = []

@@ -134,7 +134,7 @@ def test_gamma_moves_the_acceptance_and_refinement_climbs_the_logit():
 def test_a_run_with_the_panel_measures_and_samples_the_filtered_output(tmp_path):
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 4, "steps_per_match": 10},
-                   eval={"every": 2}, panel={"enabled": True, "calibration": 500})
+                   review={"every": 2}, panel={"enabled": True, "calibration": 500})
     arena.run(parse_config(raw), out=tmp_path / "run")
     outputs = [r for r in records(tmp_path / "run") if r["kind"] == "eval" and r["agent"] == "output"]
     assert [r["matching"] for r in outputs] == [2, 4]
@@ -266,8 +266,7 @@ def test_a_panel_with_the_balance_evens_out_modes_the_judges_cannot_see():
 def test_a_run_with_the_balance_records_it_and_samples_through_it(tmp_path):
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
-                   eval={"every": 2}, panel={"enabled": True, "calibration": 400, "balance": True,
-                                             "balance_acceptance": 0.5})
+                   review={"every": 2}, panel={"enabled": True, "calibration": 400, "balance": {"acceptance": 0.5}})
     arena.run(parse_config(raw), out=tmp_path / "run")
     (output,) = [r for r in records(tmp_path / "run") if r["kind"] == "eval" and r["agent"] == "output"]
     assert 0 < output["acceptance"] < 0.7, "the two stages together accept less than the rejection alone"
@@ -334,15 +333,14 @@ def test_a_recorded_panel_refines_to_the_same_real_levels():
 def test_refine_to_is_checked():
     with pytest.raises(ValueError, match="refine_to"):
         Panel([NetJudge(Bowl())], refine_to="top")
-    with pytest.raises(ArenaError, match="refine_to"):
-        parse_config(tiny_raw(panel={"enabled": True, "refine_to": "top"}))
+    with pytest.raises(ArenaError, match="panel.refine.to"):
+        parse_config(tiny_raw(panel={"enabled": True, "refine": {"to": "top"}}))
 
 
 def test_a_run_that_refines_to_real_levels_records_them_and_samples_the_same(tmp_path):
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
-                   eval={"every": 2}, panel={"enabled": True, "calibration": 400, "refine_steps": 5,
-                                             "refine_lr": 0.05, "refine_to": "real"})
+                   review={"every": 2}, panel={"enabled": True, "calibration": 400, "refine": {"steps": 5, "lr": 0.05, "to": "real"}})
     arena.run(parse_config(raw), out=tmp_path / "run")
     import json
 

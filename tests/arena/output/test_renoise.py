@@ -85,8 +85,8 @@ def test_renoise_restores_the_datas_spread_and_place_after_refinement_contracts_
 def test_a_run_with_renoise_records_it_and_samples_the_same(tmp_path):
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
-                   eval={"every": 2}, panel={"enabled": True, "calibration": 400, "refine_steps": 5,
-                                             "refine_lr": 0.05, "renoise": 20})
+                   review={"every": 2}, panel={"enabled": True, "calibration": 400, "refine": {"steps": 5, "lr": 0.05},
+                                             "renoise": {"neighbours": 20}})
     arena.run(parse_config(raw), out=tmp_path / "run")
     panel = json.loads((tmp_path / "run" / "mixture.json").read_text())["panel"]
     assert panel["renoise"] == {"calibration": 400, "neighbours": 20}
@@ -106,8 +106,8 @@ def test_a_run_with_renoise_records_it_and_samples_the_same(tmp_path):
     assert not np.array_equal(np.load(a), draw_samples(plain, 200, 1).numpy())
 
 
-@pytest.mark.parametrize("panel, message", [({"renoise": 20}, "refine_steps is 0"),
-                                            ({"renoise": 1, "refine_steps": 5}, "at least 2")])
+@pytest.mark.parametrize("panel, message", [({"renoise": {"neighbours": 20}}, "refine.steps is 0"),
+                                            ({"renoise": {"neighbours": 1}, "refine": {"steps": 5}}, "integer >= 2")])
 def test_renoise_is_checked_in_the_config(panel, message):
     with pytest.raises(ArenaError, match=message):
         parse_config(tiny_raw(panel={"enabled": True, **panel}))

@@ -67,8 +67,8 @@ def test_a_run_records_the_support_and_survives_a_panel_that_accepts_too_little(
     # almost nothing; the review says so and the run goes on, measuring the mixture unfiltered
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
-                   eval={"every": 2}, panel={"enabled": True, "calibration": 400, "refine_steps": 5,
-                                             "refine_lr": 0.05, "support": 3, "balance": True, "renoise": 20})
+                   review={"every": 2}, panel={"enabled": True, "calibration": 400, "refine": {"steps": 5, "lr": 0.05},
+                                             "support": {"neighbours": 3}, "balance": {}, "renoise": {"neighbours": 20}})
     with pytest.warns(UserWarning, match="panel.support rejects every candidate outside"):
         arena.run(parse_config(raw), out=tmp_path / "run")
     record = json.loads((tmp_path / "run" / "mixture.json").read_text())["panel"]
@@ -94,4 +94,4 @@ def test_a_run_records_the_support_and_survives_a_panel_that_accepts_too_little(
 
 def test_support_is_checked_in_the_config():
     with pytest.raises(ArenaError, match="smaller"):
-        parse_config(tiny_raw(panel={"enabled": True, "calibration": 100, "support": 100}))
+        parse_config(tiny_raw(panel={"enabled": True, "calibration": 100, "support": {"neighbours": 100}}))

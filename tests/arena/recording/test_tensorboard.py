@@ -23,7 +23,7 @@ def load(run_dir):
 def tb_raw(**changes):
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 6, "steps_per_match": 5},
-                   eval={"every": 2}, checkpoint={"every": 2}, log={"tensorboard": True})
+                   review={"every": 2}, checkpoint={"every": 2}, log={"tensorboard": True})
     raw.update(changes)
     return raw
 

@@ -62,8 +62,8 @@ def test_numbers_measured_differently_are_not_compared_unless_asked():
 
 def test_arena_compare_over_seeds_through_the_cli(tmp_path, write_config, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    fast = write_config(tiny_raw(schedule={"matchings": 2, "steps_per_match": 10}, eval={"every": 2}), "fast.yaml")
-    slow = write_config(tiny_raw(schedule={"matchings": 2, "steps_per_match": 2}, eval={"every": 2}), "slow.yaml")
+    fast = write_config(tiny_raw(schedule={"matchings": 2, "steps_per_match": 10}, review={"every": 2}), "fast.yaml")
+    slow = write_config(tiny_raw(schedule={"matchings": 2, "steps_per_match": 2}, review={"every": 2}), "slow.yaml")
     assert run_cli("run", fast, "--seeds", "0,1,2", "--out", tmp_path / "fast", "--quiet") == 0
     assert run_cli("run", slow, "--seeds", "0,1,2", "--out", tmp_path / "slow", "--quiet") == 0
     index = json.loads((tmp_path / "fast" / "seeds.json").read_text())

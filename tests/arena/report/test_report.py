@@ -25,7 +25,7 @@ SECTIONS = ["output", "leaderboard", "ratings", "payoff", "payoff-history", "lin
 def tournament_raw(**changes) -> dict:
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(agents=[{**g, "count": 3}, {**d, "count": 3}], schedule={"matchings": 4, "steps_per_match": 5},
-                   eval={"every": 2, "samples": 300}, selection={"every": 2, "replace": 1}, log={"report": True, "every": 1})
+                   review={"every": 2, "samples": 300}, selection={"every": 2, "replace": 1}, log={"report": True, "every": 1})
     raw.update(changes)
     return raw
 
@@ -96,7 +96,7 @@ def test_arena_report_writes_where_asked(tournament, tmp_path, capsys):
 
 
 def test_a_directory_of_seeds_gets_a_report(tmp_path, write_config, capsys):
-    raw = tiny_raw(schedule={"matchings": 2, "steps_per_match": 5}, eval={"every": 2}, log={"report": True})
+    raw = tiny_raw(schedule={"matchings": 2, "steps_per_match": 5}, review={"every": 2}, log={"report": True})
     assert run_cli("run", write_config(raw), "--seeds", "0,1", "--out", tmp_path / "seeds", "--quiet") == 0
     assert "seeds finished" in capsys.readouterr().out
     page = (tmp_path / "seeds" / "report.html").read_text()

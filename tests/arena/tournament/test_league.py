@@ -18,7 +18,7 @@ from tests.conftest import assert_same_weights, keep_checkpoints_until, records,
 def league_raw(**changes) -> dict:
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 8, "steps_per_match": 5},
-                   eval={"every": 2}, checkpoint={"every": 2}, league={"every": 2, "keep": 2, "play_every": 1})
+                   review={"every": 2}, checkpoint={"every": 2}, league={"every": 2, "keep": 2, "play_every": 1})
     raw.update(changes)
     return raw
 
@@ -73,5 +73,5 @@ def test_the_league_survives_a_resume(tmp_path):
 
 
 def test_snapshots_come_at_evaluations():
-    with pytest.raises(ConfigError, match="league.every must be a multiple of eval.every"):
+    with pytest.raises(ConfigError, match="league.every must be a multiple of review.every"):
         parse_config(league_raw(league={"every": 3}))

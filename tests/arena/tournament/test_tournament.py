@@ -29,7 +29,7 @@ def tourney_raw(**changes) -> dict:
         name="tourney",
         agents=[{**a, "count": 3} for a in tiny_raw()["agents"]],
         schedule={"matchings": 8, "steps_per_match": 5},
-        eval={"every": 2, "samples": 300},
+        review={"every": 2, "samples": 300},
         selection={"every": 4, "replace": 1, "mutate": {"lr": 0.3, "betas": 0.02}},
         mixture={"top": 2, "weights": "oracle-modes"},
     )
@@ -169,7 +169,7 @@ def test_agents_with_another_network_and_another_game_play_in_one_tournament(tmp
     other_d = {**d, "name": "critic", "net": {"type": "maxout-mlp", "units": [16], "pieces": 3},
                "game": {"id": "wgan-gp-v0", "d_steps": 2}}
     other_g = {**g, "name": "h", "net": {"type": "mlp", "hidden": [16, 16, 16], "act": "leaky_relu"}}
-    t = train(tiny_raw(agents=[g, other_g, d, other_d], schedule={"matchings": 4}, eval={"every": 2, "samples": 200}),
+    t = train(tiny_raw(agents=[g, other_g, d, other_d], schedule={"matchings": 4}, review={"every": 2, "samples": 200}),
               tmp_path / "run")
     assert t.arena.game_for(t.arena.agent("g"), t.arena.agent("critic")).id == "wgan-gp-v0"
     assert t.arena.game_for(t.arena.agent("h"), t.arena.agent("d")).id == "gan-v0"
@@ -185,7 +185,7 @@ def test_agents_with_another_network_and_another_game_play_in_one_tournament(tmp
 def test_multi_player_games_run_in_the_tournament(tmp_path, game, gens, discs):
     g, d = tiny_raw()["agents"]
     raw = tiny_raw(game=game, agents=[{**g, "count": gens}, {**d, "count": discs}],
-                   schedule={"matchings": 4}, eval={"every": 2, "samples": 200})
+                   schedule={"matchings": 4}, review={"every": 2, "samples": 200})
     t = train(raw, tmp_path / "run")
     assert t.rounds == 4 * 10 * gens * discs
     results = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -254,7 +254,7 @@ def test_fitted_weights_prefer_generators_that_cover_missing_modes():
 def test_bad_tournament_configs_name_the_key(write_config, capsys):
     bad = tourney_raw(selection={"every": 3})
     assert main(["check", str(write_config(bad))]) == 2
-    assert "selection.every: selection uses the ratings of the latest evaluation" in capsys.readouterr().err
+    assert "selection.every: selection uses the ratings of the latest review" in capsys.readouterr().err
     g, d = tiny_raw()["agents"]
     grid = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 3}], schedule={"type": "grid"})
     path = write_config(grid, "grid.yaml")
