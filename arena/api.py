@@ -233,8 +233,8 @@ class Run:
             chosen: list[Any] = [g if raw else g.output() for g in self.arena.generators]
         else:
             chosen = [self.generator(agent, raw, panel)]
-        judge = self.arena.discriminators[0]
-        results = {g.name: measure(self.arena.data, g, metrics, n, seed, judge, progress) for g in chosen}
+        checked = self.arena.discriminators[0]  # for the equilibrium check of 1-D data
+        results = {g.name: measure(self.arena.data, g, metrics, n, seed, checked, progress) for g in chosen}
         for g, r in zip(chosen, results.values()):
             r["protocol"] = protocol(r["samples"], seed)
             if isinstance(g, PanelSampler):

@@ -69,7 +69,7 @@ def _checkpoints(run_dir, which: str) -> list[Path]:
     return manifests if which == "all" else manifests[-1:]
 
 
-def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: str = "game",
+def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judgement: str = "game",
                  system: str = "glicko2", checkpoints: str = "last", truth: bool = False,
                  progress=None, truth_samples: int = 10000) -> dict[str, Any]:
     """Rate the generators of ``paths`` against the common panel of their final discriminators.
@@ -77,7 +77,8 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
     Args:
         n: samples per generator (and real held-out samples).
         seed: seed of every generator's latent draws.
-        judge: ``game``, ``auc``, ``likelihood`` or ``manifold`` (:mod:`arena.tournament.judgements`).
+        judgement: ``game``, ``auc``, ``likelihood``, ``manifold`` or ``density-coverage``
+            (:mod:`arena.tournament.judgements`).
         system: the rating system.
         checkpoints: ``last`` (each run's newest checkpoint) or ``all`` (every checkpoint kept: the
             run's generators at several points of training).
@@ -85,7 +86,7 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
         truth_samples: samples per generator for the truth, drawn from a seed of their own.
 
     Returns:
-        ``{"rows": [...], "payoff": period, "judge", "system", "correlations": {...}}``.
+        ``{"rows": [...], "payoff": period, "judgement", "system", "correlations": {...}}``.
     """
     report = progress or (lambda task, done, total: None)
     runs = [RunDir(p) for p in paths]
@@ -126,7 +127,7 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
             games[name] = run.arena.game
     report("judging", 0, 1)
     period = payoff_period([e.generator for e in entrants], judges, {e.name: e.samples for e in entrants}, data.test[:n],
-                           lambda g, d: games[d.name], judge=judge)
+                           lambda g, d: games[d.name], judgement=judgement)
     payoff = period["payoff"]
     report("judging", 1, 1)
     ratings = compute_ratings(system, [period])
@@ -143,6 +144,6 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judge: s
             pairs = [(row["rating"], row[key]) for row in rows if isinstance(row.get(key), (int, float)) and row[key] == row[key]]
             if len(pairs) >= 3:
                 correlations[key] = spearman([p[0] for p in pairs], [p[1] for p in pairs])
-    return {"rows": rows, "payoff": period, "judge": judge, "system": system, "correlations": correlations,
+    return {"rows": rows, "payoff": period, "judgement": judgement, "system": system, "correlations": correlations,
             "judges": [d.name for d in judges], "samples": n, "seed": seed,
             **({"truth_samples": truth_samples} if truth else {})}

@@ -143,7 +143,7 @@ def rho_text(rho: float | None) -> str:
 def league(runs: list[RunDir], judge: str, path: Path) -> dict:
     """``arena league`` of ``runs`` (every kept checkpoint, with the truth) under ``judge``, cached in ``path``."""
     if not path.is_file():
-        arena_cli("league", *[str(d.path) for d in runs], "--checkpoints", "all", "--truth", "--judge", judge,
+        arena_cli("league", *[str(d.path) for d in runs], "--checkpoints", "all", "--truth", "--judgement", judge,
                   "-o", str(path))
     return json.loads(path.read_text())
 

@@ -256,7 +256,7 @@ def crossplay_case(device: str, samples: int = 2500) -> tuple[Callable[[int], No
                 d.eval()
                 with torch.no_grad():
                     r = d(real)
-                    [arena.game.judge(r, d(x)) for x in drawn]
+                    [arena.game.score(r, d(x)) for x in drawn]
                 d.train()
 
     return stacked, looped, arena.device

@@ -180,7 +180,7 @@ class Game(abc.ABC):
         return stats
 
     # ------------------------------------------------------------------ judgement
-    def judge(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    def score(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         """The discriminator's score in a match, from its outputs on real and generated data: its
         balanced accuracy (the generator scores 1 minus it)."""
         return balanced_accuracy(self.realness(real_logits), self.realness(fake_logits))

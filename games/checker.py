@@ -110,8 +110,8 @@ def check_game(game: Game, rounds: int = 3, seed: int = 0) -> None:
         with torch.no_grad():
             for g in gens:
                 for d in discs:
-                    score = float(game.judge(d(real), d(g.sample(32))))
-                    assert 0.0 <= score <= 1.0, f"judge returned {score}, outside [0, 1]"
+                    score = float(game.score(d(real), d(g.sample(32))))
+                    assert 0.0 <= score <= 1.0, f"score returned {score}, outside [0, 1]"
 
     first, g1, d1 = _play(game, seed, rounds)
     second, g2, d2 = _play(game, seed, rounds)

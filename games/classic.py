@@ -91,5 +91,5 @@ class LSGANGame(Game):
     def g_loss(self, fake_logits):
         return 0.5 * (fake_logits - 1).square().mean()
 
-    def judge(self, real_logits, fake_logits):
-        return super().judge(real_logits - 0.5, fake_logits - 0.5)
+    def score(self, real_logits, fake_logits):
+        return super().score(real_logits - 0.5, fake_logits - 0.5)

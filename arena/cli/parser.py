@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     league = sub.add_parser("league", help="rate the generators of several runs against one common panel of discriminators")
     league.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    league.add_argument("--judge", default="game", help="game (balanced accuracy by default), auc, likelihood, manifold (precision and recall in "
+    league.add_argument("--judgement", "--judge", dest="judgement", default="game", help="game (balanced accuracy by default), auc, likelihood, manifold (precision and recall in "
                         "each discriminator's features) or density-coverage (density and coverage in those features)")
     league.add_argument("--system", default="glicko2", help="elo, glicko2 or bradley-terry (default glicko2)")
     league.add_argument("--checkpoints", choices=["last", "all"], default="last",

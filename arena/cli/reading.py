@@ -71,15 +71,15 @@ def cmd_league(args: argparse.Namespace) -> int:
 
     if args.truth_samples < 1:
         raise ConfigError(f"--truth-samples: expected a positive number of samples, got {args.truth_samples}")
-    for value, registry, flag in ((args.judge, judgements, "--judge"), (args.system, rating_systems, "--system")):
+    for value, registry, flag in ((args.judgement, judgements, "--judgement"), (args.system, rating_systems, "--system")):
         if value not in registry:
             raise ConfigError(f"{flag}: unknown {registry.kind} {value!r} (known: {', '.join(registry.ids())})")
     with steps() as progress:
-        league = skill_league(args.runs, args.n, args.seed, args.judge, args.system, args.checkpoints, args.truth, progress,
+        league = skill_league(args.runs, args.n, args.seed, args.judgement, args.system, args.checkpoints, args.truth, progress,
                               args.truth_samples)
     metrics = [k for k in ("modes", "high_quality", "reverse_kl", "mode_tv", "tv", "quality") if any(k in r for r in league["rows"])]
     table = Table(title=f"{len(league['rows'])} generators against {len(league['judges'])} discriminators; "
-                        f"{args.system}, judged by {args.judge}", title_justify="left")
+                        f"{args.system}, judged by {args.judgement}", title_justify="left")
     for column in ("#", "generator", "rating", "±", "score", *metrics):
         table.add_column(column, justify="left" if column == "generator" else "right")
     for i, row in enumerate(league["rows"], 1):

@@ -99,7 +99,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> list[tuple
     return done
 
 
-_MOVED = {("eval",): ("review",), ("compute", "matchings"): ("compute", "execution")}
+_MOVED = {("eval",): ("review",), ("compute", "matchings"): ("compute", "execution"), ("ratings", "judge"): ("ratings", "judgement")}
 """Keys renamed in 0.2, by their old key path: configs and run directories written before keep
 working for one release, with a warning."""
 _PANEL_FLAT = ("refine_steps", "refine_lr", "refine_to", "balance_acceptance", "balance_bandwidth")

@@ -138,7 +138,7 @@ class RatingsConfig:
     """An id of the rating-system registry: ``glicko2``, ``elo`` or ``bradley-terry``;
     ``arena ratings RUN_DIR --system`` recomputes any of them."""
 
-    judge: str = "game"
+    judgement: str = "game"
     """How a discriminator's calls become its score in cross-play: ``game`` (the pair's game
     decides; balanced accuracy by default), ``auc``, ``likelihood``, ``manifold`` (k-NN precision
     and recall in the discriminator's features: sees a dropped mode) or ``density-coverage`` (density
@@ -147,7 +147,7 @@ class RatingsConfig:
 
     def validate(self) -> None:
         _registered("rating system", self.system, ("system",))
-        _registered("judgement", self.judge, ("judge",))
+        _registered("judgement", self.judgement, ("judgement",))
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ from agents import Discriminator, Generator, evaluating
 from agents.agent import pack_samples
 from arena.core.errors import ArenaError
 from arena.engine.batched import architecture, stacked_forward
-from arena.tournament.judgements import judge_against, judge_for, on_features
+from arena.tournament.judgements import judgement_against, judgement_for, on_features
 from games import Game
 
 __all__ = ["payoff_matrix", "payoff_period", "features"]
@@ -32,7 +32,7 @@ def payoff_matrix(
     game_for: Callable[[Generator, Discriminator], Game],
     active: Callable[[object], bool] = lambda agent: True,
     stack: bool | None = None,
-    judge: str = "game",
+    judgement: str = "game",
 ) -> list[list[float | None]]:
     """The N x M matrix of each discriminator's score against each generator.
 
@@ -40,13 +40,13 @@ def payoff_matrix(
         generators, discriminators: the players.
         samples: each generator's samples, by name (drawn beforehand, in eval mode).
         real: held-out real data.
-        game_for: the game a pair plays (its ``judge`` and ``realness`` read D's outputs).
+        game_for: the game a pair plays (its ``score`` and ``realness`` read D's outputs).
         active: players for which this returns False (retired ones) get ``None`` cells.
         stack: judge with the discriminators of one architecture stacked (one ``vmap``-ed pass),
             or one after another (one pass each). None: stacked on a GPU, where it saves kernel
             launches; one after another on a CPU, where each pass over all N x 2,500 samples is
             long enough that stacking gains nothing (benchmarks/throughput.py, row d).
-        judge: how the calls become a score (:mod:`arena.tournament.judgements`; ``game``: the game's own).
+        judgement: how the calls become a score (:mod:`arena.tournament.judgements`; ``game``: the game's own).
     """
     playing = [g for g in generators if active(g)]
     judges = [d for d in discriminators if active(d)]
@@ -57,7 +57,7 @@ def payoff_matrix(
     rows = {g.name: i for i, g in enumerate(generators)}
     cols = {d.name: j for j, d in enumerate(discriminators)}
     groups: dict[tuple, list[Discriminator]] = {}
-    reads_features = on_features(judge)
+    reads_features = on_features(judgement)
     if reads_features:
         stack = False  # features are read one network at a time
     elif stack is None:
@@ -80,9 +80,9 @@ def payoff_matrix(
                     outputs = group[0](inputs).unsqueeze(0)
         for d, out in zip(group, outputs):
             real_out, *fake_out = out.split(sizes)
-            against = judge_against(judge, real_out) if reads_features else None  # the real side prepared once
+            against = judgement_against(judgement, real_out) if reads_features else None  # the real side prepared once
             for g, fake in zip(playing, fake_out):
-                score = against(fake) if against else judge_for(judge, game_for(g, d))(real_out, fake)
+                score = against(fake) if against else judgement_for(judgement, game_for(g, d))(real_out, fake)
                 payoff[rows[g.name]][cols[d.name]] = float(score)
     return payoff
 
@@ -98,13 +98,13 @@ def payoff_period(
     identity: Callable[[object], str] = lambda agent: agent.name,
     active: Callable[[object], bool] = lambda agent: True,
     stack: bool | None = None,
-    judge: str = "game",
+    judgement: str = "game",
 ) -> dict:
     """One recorded period of results, as ratings read them (:mod:`arena.tournament.ratings`):
     ``matching``, ``rounds``, the players' ``identity`` (the name under which each is rated) and
     their :func:`payoff_matrix`. A tournament's review and a league across runs both record their
     cross-play this way."""
-    payoff = payoff_matrix(generators, discriminators, samples, real, game_for, active, stack, judge)
+    payoff = payoff_matrix(generators, discriminators, samples, real, game_for, active, stack, judgement)
     return {
         "matching": matching,
         "rounds": rounds,

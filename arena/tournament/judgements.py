@@ -39,7 +39,7 @@ from arena.core.registry import Registry
 from arena.evaluation.geometry import Manifold, density_coverage, precision_recall
 
 __all__ = ["judgements", "auc", "likelihood", "manifold", "manifold_against", "coverage", "coverage_against", "on_features",
-           "judge_for", "judge_against"]
+           "judgement_for", "judgement_against"]
 
 Judgement = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -116,7 +116,7 @@ def on_features(name: str) -> bool:
 
 
 judgements: Registry[Judgement] = Registry("judgement")
-"""Every judgement: ``ratings.judge`` in a config, ``arena league --judge`` name one."""
+"""Every judgement: ``ratings.judgement`` in a config, ``arena league --judgement`` name one."""
 judgements.register("game", lambda real, fake: real, "the pair's game decides (balanced accuracy by default)")
 judgements.register("auc", auc, "area under the ROC curve of the discriminator's logits")
 judgements.register("likelihood", likelihood, "geometric mean of the probabilities of the right calls")
@@ -125,16 +125,16 @@ judgements.register("density-coverage", coverage,
                     "density and coverage of the real k-NN balls in the discriminator's features (sees uneven modes)")
 
 
-def judge_against(name: str, real_features: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+def judgement_against(name: str, real_features: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     """The judgement ``name`` of a discriminator's features against its features of the real
     data, prepared once for all the generators it judges (only for judgements :func:`on_features`)."""
     return judgements.factory(name).against(real_features)  # type: ignore[attr-defined]
 
 
-def judge_for(name: str, game) -> Judgement:
+def judgement_for(name: str, game) -> Judgement:
     """The judgement ``name``, reading the discriminator's "real" logit as ``game`` does."""
     if name == "game":
-        return game.judge
+        return game.score
     fn = judgements.factory(name)
     if on_features(name):
         return fn

@@ -105,7 +105,7 @@ def cross_play(t: Tournament, samples: dict[str, torch.Tensor]) -> dict[str, Any
     discs = [*arena.discriminators, *t.league.discriminators]
     period = payoff_period(gens, discs, samples, arena.data.test[: cfg.review.samples], arena.game_for, t.completed, t.rounds,
                            standings.identity, t.active, True if cfg.compute.execution == "batched" else None,
-                           cfg.ratings.judge)
+                           cfg.ratings.judgement)
     standings.add_results(period, cfg.ratings.system)
     standings.record_scores(gens, discs, period["payoff"])
     return period

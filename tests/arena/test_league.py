@@ -15,7 +15,7 @@ from arena.config import parse_config
 from arena.evaluation.geometry import Manifold, density_coverage, precision_recall
 from arena.league import spearman
 from arena.tournament.crossplay import features, payoff_matrix
-from arena.tournament.judgements import auc, coverage, judge_against, judge_for, judgements, likelihood, manifold
+from arena.tournament.judgements import auc, coverage, judgement_against, judgement_for, judgements, likelihood, manifold
 from tests.conftest import NetJudge, run_cli, tiny_raw
 
 
@@ -30,7 +30,7 @@ def test_auc_and_likelihood_on_known_inputs():
     assert judgements.ids() == ["auc", "density-coverage", "game", "likelihood", "manifold"]
     import games
 
-    assert float(judge_for("game", games.make("gan-v0"))(torch.tensor([1.0, -1.0]), torch.tensor([-1.0, -1.0]))) == 0.75
+    assert float(judgement_for("game", games.make("gan-v0"))(torch.tensor([1.0, -1.0]), torch.tensor([-1.0, -1.0]))) == 0.75
 
 
 def test_spearman_on_known_ranks_and_undefined_without_warning(recwarn):
@@ -58,7 +58,7 @@ def test_precision_and_recall_on_known_sets():
     assert float(manifold(two, far)) == 1.0 and float(manifold(two, two)) == 0.0
     assert float(manifold(two, one)) == pytest.approx(1 - (1 * 0.5) ** 0.5, abs=0.03)
     # prepared once against the real set, then judging several generated sets: the same scores
-    against = judge_against("manifold", two)
+    against = judgement_against("manifold", two)
     assert [float(against(x)) for x in (far, two, one)] == [float(manifold(two, x)) for x in (far, two, one)]
     with pytest.raises(ValueError, match="more than 3 points"):
         precision_recall(two, one[:3])
@@ -102,7 +102,7 @@ def test_the_density_coverage_judgement_sees_uneven_modes_that_recall_cannot():
     assert abs(float(manifold(real, even)) - float(manifold(real, tilted))) < 0.01
     assert float(coverage(real, tilted)) - float(coverage(real, even)) == pytest.approx(1 - (0.929 / 0.969) ** 0.5, abs=0.008)
     assert float(coverage(real, even)) < 0.03 and float(coverage(real, blob(5.0, 4000))) == 1.0
-    against = judge_against("density-coverage", real)
+    against = judgement_against("density-coverage", real)
     assert [float(against(x)) for x in (even, tilted)] == [float(coverage(real, x)) for x in (even, tilted)]
 
 
@@ -128,9 +128,9 @@ def test_the_manifold_judgement_sees_a_dropped_mode_that_per_sample_calls_cannot
         d.net[-1].bias.zero_()
     gens = [_Sampled("full"), _Sampled("half")]
     game = games.make("gan-v0")
-    flat = payoff_matrix(gens, [d], samples, real, lambda g_, d_: game, judge="likelihood")
+    flat = payoff_matrix(gens, [d], samples, real, lambda g_, d_: game, judgement="likelihood")
     assert flat[0][0] == pytest.approx(flat[1][0]), "per-sample calls cannot tell them apart"
-    seen = payoff_matrix(gens, [d], samples, real, lambda g_, d_: game, judge="manifold")
+    seen = payoff_matrix(gens, [d], samples, real, lambda g_, d_: game, judgement="manifold")
     assert seen[0][0] < 0.1 and seen[1][0] == pytest.approx(1 - 0.5 ** 0.5, abs=0.05)
     assert features(d, real).shape == (1200, 16), "the input of the last layer"
 
@@ -142,7 +142,7 @@ def test_arena_league_rates_generators_of_several_runs_on_one_scale(tmp_path, ca
                        review={"every": 2}, checkpoint={"every": 2, "keep_last": 5})
         arena.run(parse_config(raw), out=tmp_path / name)
     out = tmp_path / "league.json"
-    assert run_cli("league", tmp_path / "a", tmp_path / "b", "--checkpoints", "all", "--truth", "--judge", "auc",
+    assert run_cli("league", tmp_path / "a", tmp_path / "b", "--checkpoints", "all", "--truth", "--judgement", "auc",
                    "-n", 300, "--truth-samples", 700, "-o", out) == 0
     text = capsys.readouterr().out
     assert "8 generators against 2 discriminators; glicko2, judged by auc" in text
@@ -167,13 +167,13 @@ def test_arena_league_rates_generators_of_several_runs_on_one_scale(tmp_path, ca
     truth = measured_truth(run.arena.data, draw_samples(frozen, 700, derive_seed(0, "truth")))
     assert league["truth_samples"] == 700 and {k: row[k] for k in truth} == truth
     assert truth != measured_truth(run.arena.data, draw_samples(frozen, 300, 0))
-    assert run_cli("league", tmp_path / "a", tmp_path / "b", "--judge", "manifold", "-n", 300, "-o", out) == 0
+    assert run_cli("league", tmp_path / "a", tmp_path / "b", "--judgement", "manifold", "-n", 300, "-o", out) == 0
     cells = [c for row in json.loads(out.read_text())["payoff"]["payoff"] for c in row]
     assert len(cells) == 8 and all(0 <= c <= 1 for c in cells)  # 4 generators x 2 discriminators
-    assert run_cli("league", tmp_path / "a", "--judge", "psychic") == 2
+    assert run_cli("league", tmp_path / "a", "--judgement", "psychic") == 2
     assert "unknown judgement 'psychic'" in capsys.readouterr().err
     assert run_cli("league", tmp_path / "a", "--truth", "--truth-samples", 0) == 2
     assert "--truth-samples: expected a positive number of samples, got 0" in capsys.readouterr().err
-    assert run_cli("league", tmp_path / "a", tmp_path / "b", "--judge", "density-coverage", "-n", 300, "-o", out) == 0
+    assert run_cli("league", tmp_path / "a", tmp_path / "b", "--judgement", "density-coverage", "-n", 300, "-o", out) == 0
     cells = [c for row in json.loads(out.read_text())["payoff"]["payoff"] for c in row]
     assert len(cells) == 8 and all(0 <= c <= 1 for c in cells)

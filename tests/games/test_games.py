@@ -122,4 +122,4 @@ def test_judge_is_balanced_accuracy():
     game = games.make("gan-v0")
     real = torch.tensor([[1.0], [1.0], [-1.0], [-1.0]])  # half right
     fake = torch.tensor([[-1.0], [-1.0], [-1.0], [-1.0]])  # all right
-    assert game.judge(real, fake).item() == pytest.approx(0.75)
+    assert game.score(real, fake).item() == pytest.approx(0.75)

@@ -66,7 +66,7 @@ def test_cross_play_judges_whole_packs_stacked_or_not():
     assert [c for r in stacked for c in r] == pytest.approx([c for r in alone for c in r])
     d0 = a.discriminators[0].eval()
     with torch.no_grad():
-        expected = float(a.game.judge(d0(real[:100]), d0(samples["g0"][:100])))
+        expected = float(a.game.score(d0(real[:100]), d0(samples["g0"][:100])))
     assert alone[0][0] == pytest.approx(expected)
 
 

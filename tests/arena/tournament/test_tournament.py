@@ -82,7 +82,7 @@ def test_payoff_matrix_batched_equals_pair_by_pair():
         for j, d in enumerate(arena.discriminators):
             d.eval()
             with torch.no_grad():
-                expected = float(arena.game.judge(d(real), d(samples[g.name])))
+                expected = float(arena.game.score(d(real), d(samples[g.name])))
             assert payoff[i][j] == pytest.approx(expected)
     retired = payoff_matrix(arena.generators, arena.discriminators, samples, real, arena.game_for,
                             active=lambda a: a.name != "d1")
