@@ -46,6 +46,16 @@ TINY = {
 }
 
 
+def tiny_tournament(**changes) -> dict:
+    """A 3 x 3 tournament of the tiny agents: 8 matchings, a review every 2 (300 samples), selection
+    every 4 and a mixture of the top 2; sections in ``changes`` replace the defaults."""
+    raw = tiny_pool(3, 3, name="tourney", schedule={"matchings": 8, "steps_per_match": 5}, review={"every": 2, "samples": 300},
+                    selection={"every": 4, "replace": 1, "mutate": {"lr": 0.3, "betas": 0.02}},
+                    mixture={"top": 2, "weights": "oracle-modes"})
+    raw.update(copy.deepcopy(changes))
+    return raw
+
+
 class NormalCandidates:
     """A stand-in generator of candidates from N(0, ``std``^2) in one dimension."""
 
@@ -91,6 +101,19 @@ def tiny_raw(**changes) -> dict:
             raw[key].update(value)
         else:
             raw[key] = value
+    return raw
+
+
+def tiny_pool(generators: int = 2, discriminators: int = 2, net: dict | None = None, **changes) -> dict:
+    """The tiny config with ``generators`` x ``discriminators`` agents (``g0..``, ``d0..``; one
+    agent keeps its plain name), every one with ``net`` where it is given; the other sections as
+    :func:`tiny_raw` takes them."""
+    raw = tiny_raw(**changes)
+    g, d = (dict(spec) for spec in raw["agents"][:2])
+    g["count"], d["count"] = generators, discriminators
+    if net is not None:
+        g["net"], d["net"] = dict(net), dict(net)
+    raw["agents"] = [g, d, *raw["agents"][2:]]
     return raw
 
 

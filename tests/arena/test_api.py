@@ -14,7 +14,7 @@ import arena
 from arena.config import parse_config
 from arena.core.errors import ArenaError, CheckpointError, ConfigError
 from arena.rundir import RunDir
-from tests.conftest import ROOT, records, tiny_raw
+from tests.conftest import ROOT, records, tiny_pool, tiny_raw
 
 
 def readme_script() -> str:
@@ -90,8 +90,7 @@ def test_the_loop_writes_nothing_without_writers(tmp_path, monkeypatch):
 
 
 def test_sample_evaluate_leaderboard_and_load(tmp_path):
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 4}, review={"every": 2})
+    raw = tiny_pool(2, 2, schedule={"matchings": 4}, review={"every": 2})
     run = arena.run(parse_config(raw), out=tmp_path / "run")
     x = run.sample(300, agent="g1", seed=5)
     assert x.shape == (300, 2) and torch.equal(x, run.sample(300, agent="g1", seed=5))

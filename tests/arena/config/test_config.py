@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from arena.cli import main
 from arena.config import config_to_dict, dump_config, load_config, parse_config
 from arena.core.errors import ConfigError
 from arena.engine.arena import build_arena
-from tests.conftest import tiny_raw
+from tests.conftest import tiny_pool, tiny_raw, tiny_tournament
 
 GOOD_TEXT = """\
 name: t
@@ -163,10 +164,6 @@ def test_broken_config_corpus(path, capsys):
     assert where + expected in err, err
 
 
-def test_the_corpus_is_large():
-    assert len(BROKEN_FILES) + len(CASES) >= 40
-
-
 def test_configs_written_before_the_renames_keep_working_for_one_release_with_a_warning():
     """``eval`` is ``review``, ``compute.matchings`` is ``compute.execution``, and the panel's flat
     stage keys are its nested stages; run directories written before keep their config."""
@@ -208,3 +205,13 @@ def test_the_panels_stages_are_checked_where_the_section_is_defined():
         parse_config(tiny_raw(panel={"enabled": True, "renoise": {}}))
     on = parse_config(tiny_raw(panel={"enabled": True, "refine": {"steps": 2}, "support": {}, "renoise": {}}))
     assert on.panel.low_dimensional_stages == ["support", "renoise"] and on.panel.support.neighbours == 3
+
+
+def test_bad_tournament_configs_name_the_key(write_config, capsys):
+    bad = tiny_tournament(selection={"every": 3})
+    assert main(["check", str(write_config(bad))]) == 2
+    assert "selection.every: selection uses the ratings of the latest review" in capsys.readouterr().err
+    grid = tiny_pool(2, 3, schedule={"type": "grid"})
+    path = write_config(grid, "grid.yaml")
+    assert main(["run", str(path), "--out", str(path.parent / "r"), "--quiet"]) == 2
+    assert "schedule.type: the grid schedule needs as many generators as discriminators" in capsys.readouterr().err

@@ -13,17 +13,19 @@ from arena.engine.arena import build_arena
 from arena.engine.batched import Kernels, gather, play_batched, signature
 from arena.engine.match import play_match
 from arena.tournament.loop import Tournament
-from tests.conftest import tiny_raw
+from tests.conftest import (
+    tiny_pool,
+    tiny_tournament,
+)
 
 MLP = {"type": "mlp", "hidden": [16, 16], "act": "leaky_relu"}
 BN_MLP = {"type": "mlp", "hidden": [16, 16], "norm": "batch"}
 
 
 def pool_raw(n: int = 3, g_net=MLP, d_net=MLP, g_optim=None, d_optim=None, **changes) -> dict:
-    raw = tiny_raw(**changes)
+    raw = tiny_pool(n, n, **changes)
     g, d = raw["agents"]
-    g.update(count=n, net=dict(g_net))
-    d.update(count=n, net=dict(d_net))
+    g["net"], d["net"] = dict(g_net), dict(d_net)
     g["optim"] = g_optim or g["optim"]
     d["optim"] = d_optim or d["optim"]
     return raw
@@ -279,3 +281,15 @@ def test_auto_stacks_small_networks_on_a_cpu_and_not_large_ones():
     assert batched_share(big, "batched") == 1.0
     assert batched_share(MLP, "one-by-one") == 0.0
     assert batched_share(MLP, "batched", {"id": "wgan-gp-v0"}) == 0.0  # a gradient penalty: not stackable
+
+
+def test_stacked_forward_in_chunks_equals_each_network_alone():
+    from arena.engine.batched import stacked_forward
+
+    arena = build_arena(parse_config(tiny_tournament()))
+    nets = [d.net.eval() for d in arena.discriminators]
+    x = torch.randn(300, 2, generator=torch.Generator().manual_seed(1))
+    out = stacked_forward(nets, x, chunk=64)
+    with torch.no_grad():
+        expected = torch.stack([net(x) for net in nets])
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)

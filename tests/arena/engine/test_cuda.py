@@ -31,7 +31,7 @@ from arena.engine.divergence import DivergenceGuard
 from arena.rundir import RunDir
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.loop import Tournament
-from tests.conftest import ROOT, StopAt, arena_subprocess, checkpoint_weights, records, run_cli, tiny_raw
+from tests.conftest import ROOT, StopAt, arena_subprocess, checkpoint_weights, records, run_cli, tiny_pool
 
 pytestmark = [
     pytest.mark.gpu,
@@ -40,9 +40,7 @@ pytestmark = [
 
 
 def pool(device: str = "cuda", compute: dict | None = None, **changes) -> dict:
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(device=device, agents=[{**g, "count": 2}, {**d, "count": 2}],
-                   schedule={"matchings": 4, "steps_per_match": 5, "batch_size": 32}, review={"every": 2, "samples": 200})
+    raw = tiny_pool(2, 2, device=device, schedule={"matchings": 4, "steps_per_match": 5, "batch_size": 32}, review={"every": 2, "samples": 200})
     raw["agents"][1]["net"] = {"type": "mlp", "hidden": [32, 32]}  # no dropout: one-by-one and stacked agree
     raw["compute"] = compute or {}
     raw.update(changes)

@@ -11,16 +11,13 @@ import pytest
 import torch
 
 from arena.rundir import RunDir
-from tests.conftest import tiny_raw
+from tests.conftest import tiny_pool
 
 
 def pool_config(write_config, mode: str):
-    raw = tiny_raw(schedule={"matchings": 6, "steps_per_match": 8, "batch_size": 32},
-                   review={"every": 3, "samples": 200}, selection={"every": 3, "replace": 1}, checkpoint={"every": 3})
-    g, d = raw["agents"]
-    g.update(count=4, net={"type": "mlp", "hidden": [32, 32], "act": "leaky_relu"})
-    d.update(count=4, net={"type": "mlp", "hidden": [32, 32], "act": "leaky_relu"})
-    raw["compute"] = {"execution": mode}
+    raw = tiny_pool(4, 4, {"type": "mlp", "hidden": [32, 32], "act": "leaky_relu"}, compute={"execution": mode},
+                    schedule={"matchings": 6, "steps_per_match": 8, "batch_size": 32}, review={"every": 3, "samples": 200},
+                    selection={"every": 3, "replace": 1}, checkpoint={"every": 3})
     return write_config(raw, f"{mode}.yaml")
 
 

@@ -16,7 +16,7 @@ from arena.core.errors import ArenaError
 from arena.output.balance import KernelBalance
 from arena.output.panel import Panel, platt
 from arena.output.sampler import PanelSampler, panel_from_state
-from tests.conftest import NetJudge, records, run_cli, tiny_raw
+from tests.conftest import NetJudge, records, run_cli, tiny_pool, tiny_raw
 
 
 def test_platt_scaling_recovers_a_known_logistic_model():
@@ -132,8 +132,7 @@ def test_gamma_moves_the_acceptance_and_refinement_climbs_the_logit():
 
 
 def test_a_run_with_the_panel_measures_and_samples_the_filtered_output(tmp_path):
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 4, "steps_per_match": 10},
+    raw = tiny_pool(2, 2, schedule={"matchings": 4, "steps_per_match": 10},
                    review={"every": 2}, panel={"enabled": True, "calibration": 500})
     arena.run(parse_config(raw), out=tmp_path / "run")
     outputs = [r for r in records(tmp_path / "run") if r["kind"] == "eval" and r["agent"] == "output"]
@@ -264,8 +263,7 @@ def test_a_panel_with_the_balance_evens_out_modes_the_judges_cannot_see():
 
 
 def test_a_run_with_the_balance_records_it_and_samples_through_it(tmp_path):
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
+    raw = tiny_pool(2, 2, schedule={"matchings": 2, "steps_per_match": 10},
                    review={"every": 2}, panel={"enabled": True, "calibration": 400, "balance": {"acceptance": 0.5}})
     arena.run(parse_config(raw), out=tmp_path / "run")
     (output,) = [r for r in records(tmp_path / "run") if r["kind"] == "eval" and r["agent"] == "output"]
@@ -338,8 +336,7 @@ def test_refine_to_is_checked():
 
 
 def test_a_run_that_refines_to_real_levels_records_them_and_samples_the_same(tmp_path):
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
+    raw = tiny_pool(2, 2, schedule={"matchings": 2, "steps_per_match": 10},
                    review={"every": 2}, panel={"enabled": True, "calibration": 400, "refine": {"steps": 5, "lr": 0.05, "to": "real"}})
     arena.run(parse_config(raw), out=tmp_path / "run")
     import json

@@ -18,7 +18,7 @@ from arena.core.errors import ArenaError
 from arena.output.panel import Panel
 from arena.output.renoise import LocalNoise
 from arena.output.sampler import PanelSampler, panel_from_state
-from tests.conftest import NetJudge, NormalCandidates, run_cli, tiny_raw
+from tests.conftest import NetJudge, NormalCandidates, run_cli, tiny_pool, tiny_raw
 
 
 def test_a_draw_has_the_mean_and_covariance_of_its_neighbours_residuals():
@@ -83,8 +83,7 @@ def test_renoise_restores_the_datas_spread_and_place_after_refinement_contracts_
 
 
 def test_a_run_with_renoise_records_it_and_samples_the_same(tmp_path):
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
+    raw = tiny_pool(2, 2, schedule={"matchings": 2, "steps_per_match": 10},
                    review={"every": 2}, panel={"enabled": True, "calibration": 400, "refine": {"steps": 5, "lr": 0.05},
                                              "renoise": {"neighbours": 20}})
     arena.run(parse_config(raw), out=tmp_path / "run")

@@ -17,7 +17,7 @@ from arena.core.errors import ArenaError
 from arena.evaluation.geometry import Manifold
 from arena.output.panel import Panel
 from arena.output.sampler import PanelSampler
-from tests.conftest import NetJudge, NormalCandidates, run_cli, tiny_raw
+from tests.conftest import NetJudge, NormalCandidates, run_cli, tiny_pool, tiny_raw
 
 
 def test_inside_is_the_union_of_the_k_nearest_neighbour_balls():
@@ -65,8 +65,7 @@ def test_support_rejects_what_refinement_leaves_where_real_data_never_goes():
 def test_a_run_records_the_support_and_survives_a_panel_that_accepts_too_little(tmp_path, capsys):
     # an untrained generator lies far from the ring's modes: with 3-NN balls the panel accepts
     # almost nothing; the review says so and the run goes on, measuring the mixture unfiltered
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 2, "steps_per_match": 10},
+    raw = tiny_pool(2, 2, schedule={"matchings": 2, "steps_per_match": 10},
                    review={"every": 2}, panel={"enabled": True, "calibration": 400, "refine": {"steps": 5, "lr": 0.05},
                                              "support": {"neighbours": 3}, "balance": {}, "renoise": {"neighbours": 20}})
     with pytest.warns(UserWarning, match="panel.support rejects every candidate outside"):

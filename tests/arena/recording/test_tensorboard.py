@@ -7,7 +7,7 @@ import pytest
 
 import arena
 from arena.config import parse_config
-from tests.conftest import StopAt, tiny_raw
+from tests.conftest import StopAt, tiny_pool
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator",
@@ -21,8 +21,7 @@ def load(run_dir):
 
 
 def tb_raw(**changes):
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 6, "steps_per_match": 5},
+    raw = tiny_pool(2, 2, schedule={"matchings": 6, "steps_per_match": 5},
                    review={"every": 2}, checkpoint={"every": 2}, log={"tensorboard": True})
     raw.update(changes)
     return raw

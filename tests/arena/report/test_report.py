@@ -16,15 +16,14 @@ import arena
 from arena.config import parse_config
 from arena.report.build import build_report
 from arena.rundir import RunDir
-from tests.conftest import records, run_cli, tiny_raw
+from tests.conftest import records, run_cli, tiny_pool, tiny_raw
 
 SECTIONS = ["output", "leaderboard", "ratings", "payoff", "payoff-history", "lineage", "samples", "training", "metrics",
             "events", "config"]
 
 
 def tournament_raw(**changes) -> dict:
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 3}, {**d, "count": 3}], schedule={"matchings": 4, "steps_per_match": 5},
+    raw = tiny_pool(3, 3, schedule={"matchings": 4, "steps_per_match": 5},
                    review={"every": 2, "samples": 300}, selection={"every": 2, "replace": 1}, log={"report": True, "every": 1})
     raw.update(changes)
     return raw

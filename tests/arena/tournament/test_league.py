@@ -12,12 +12,11 @@ import torch
 import arena
 from arena.config import parse_config
 from arena.core.errors import ConfigError
-from tests.conftest import assert_same_weights, keep_checkpoints_until, records, tiny_raw, train, weights
+from tests.conftest import assert_same_weights, keep_checkpoints_until, records, tiny_pool, train, weights
 
 
 def league_raw(**changes) -> dict:
-    g, d = tiny_raw()["agents"]
-    raw = tiny_raw(agents=[{**g, "count": 2}, {**d, "count": 2}], schedule={"matchings": 8, "steps_per_match": 5},
+    raw = tiny_pool(2, 2, schedule={"matchings": 8, "steps_per_match": 5},
                    review={"every": 2}, checkpoint={"every": 2}, league={"every": 2, "keep": 2, "play_every": 1})
     raw.update(changes)
     return raw
