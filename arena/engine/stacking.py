@@ -73,8 +73,9 @@ class StackedAgents:
         if self.kind == "adam":
             self.hyper["beta1"] = self._column([g["betas"][0] for g in self.groups])
             self.hyper["beta2"] = self._column([g["betas"][1] for g in self.groups])
-            self.hyper["1-beta1"] = 1 - self.hyper["beta1"]
-            self.hyper["1-beta2"] = 1 - self.hyper["beta2"]
+            # 1 - beta in double precision, as torch's Adam takes it (1 - float32(0.999) is off by 1.3e-5)
+            self.hyper["1-beta1"] = self._column([1 - g["betas"][0] for g in self.groups])
+            self.hyper["1-beta2"] = self._column([1 - g["betas"][1] for g in self.groups])
         self.decay = any(g["weight_decay"] for g in self.groups)
         self.ema = None
         """The agents' weight averages, stacked like their weights (generators with EMA on)."""
