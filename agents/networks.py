@@ -220,57 +220,109 @@ class MaxoutMLP(nn.Module):
 
 
 def _image_shape(shape: Shape, key: str) -> tuple[int, int, int]:
-    if len(shape) != 3 or shape[1] % 4 or shape[2] % 4:
-        raise ConfigError(
-            f"dcgan needs images of shape (channels, height, width) with height and width divisible by 4 "
-            f"(8x8, 28x28, 32x32, ...); the data has shape {tuple(shape)}",
-            (key,),
-        )
+    if len(shape) != 3:
+        raise ConfigError(f"dcgan needs images of shape (channels, height, width); the data has shape {tuple(shape)}", (key,))
     return shape  # type: ignore[return-value]
 
 
-class DCGANGenerator(nn.Module):
-    """Latent -> linear -> two stride-2 transposed convolutions -> image (Radford et al., 2016)."""
+def _upsampled_sizes(side: int, steps: int, kernel: int) -> list[int]:
+    """The side before each of ``steps`` stride-2 transposed convolutions and after the last:
+    halved (rounded up) going back from ``side``. A 4-wide kernel doubles exactly, so ``side``
+    must then be divisible by ``2**steps``; a 3-wide one reaches any side (output padding 0 or 1)."""
+    sizes = [side]
+    for _ in range(steps):
+        sizes.append(-(-sizes[-1] // 2))
+    sizes.reverse()
+    if kernel == 4 and any(b != 2 * a for a, b in zip(sizes, sizes[1:])):
+        raise ConfigError(f"dcgan with kernel 4 doubles the side {steps} times, so the image side must be divisible by "
+                          f"{2 ** steps}; got {side} (kernel 3 reaches any side)", ("kernel",))
+    return sizes
 
-    def __init__(self, latent_dim: int, out_shape: Shape, width: int, norm: str, out: nn.Module) -> None:
+
+class DCGANGenerator(nn.Module):
+    """Latent -> linear projection -> stride-2 transposed convolutions -> image (Radford et al.,
+    2016), BatchNorm and ReLU after the projection and every hidden layer.
+
+    Args:
+        latent_dim: the latent vector's size.
+        out_shape: the image ``(C, H, W)``.
+        widths: channels of the projection and of every hidden transposed convolution, widest first.
+        norm: ``batch`` or ``none``.
+        out: the output activation.
+        kernel: 4 (DCGAN: sides divisible by 2 per layer) or 3 (PacGAN's 4 -> 7 -> 14 -> 28).
+        out_conv: end with a stride-1 convolution to the image's channels (PacGAN) instead of a
+            last transposed convolution.
+        bias_before_norm: give a layer that BatchNorm follows a bias (which the normalisation
+            cancels; Adam turns its gradient, zero up to rounding, into steps of the learning rate).
+    """
+
+    def __init__(self, latent_dim: int, out_shape: Shape, widths: Sequence[int], norm: str, out: nn.Module,
+                 kernel: int = 4, out_conv: bool = False, bias_before_norm: bool = True) -> None:
         super().__init__()
         c, h, w = _image_shape(out_shape, "type")
         self.out_shape = tuple(out_shape)
+        steps = len(widths) - 1 if out_conv else len(widths)
+        hs, ws = _upsampled_sizes(h, steps, kernel), _upsampled_sizes(w, steps, kernel)
         bn2 = (lambda n: nn.BatchNorm2d(n)) if norm == "batch" else (lambda n: nn.Identity())
         bn1 = (lambda n: nn.BatchNorm1d(n)) if norm == "batch" else (lambda n: nn.Identity())
-        self.body = nn.Sequential(
-            nn.Linear(latent_dim, 2 * width * (h // 4) * (w // 4)),
-            bn1(2 * width * (h // 4) * (w // 4)),
+        bias = bias_before_norm or norm != "batch"
+        layers: list[nn.Module] = [
+            nn.Linear(latent_dim, widths[0] * hs[0] * ws[0], bias=bias),
+            bn1(widths[0] * hs[0] * ws[0]),
             nn.ReLU(),
-            nn.Unflatten(1, (2 * width, h // 4, w // 4)),
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
-            bn2(width),
-            nn.ReLU(),
-            nn.ConvTranspose2d(width, c, 4, 2, 1),
-            out,
-        )
+            nn.Unflatten(1, (widths[0], hs[0], ws[0])),
+        ]
+        channels = [*widths, c] if not out_conv else list(widths)
+        for i in range(steps):
+            pad = (hs[i + 1] - (2 * hs[i] - 1), ws[i + 1] - (2 * ws[i] - 1)) if kernel == 3 else (0, 0)
+            normed = i < len(channels) - 2 or out_conv
+            layers.append(nn.ConvTranspose2d(channels[i], channels[i + 1], kernel, 2, 1, output_padding=pad,
+                                             bias=bias or not normed))
+            if normed:
+                layers += [bn2(channels[i + 1]), nn.ReLU()]
+        if out_conv:
+            layers.append(nn.Conv2d(widths[-1], c, 3, 1, 1))
+        layers.append(out)
+        self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(z)
 
 
 class DCGANDiscriminator(nn.Module):
-    """Image -> two stride-2 convolutions -> linear -> one logit."""
+    """Image -> stride-2 convolutions (LeakyReLU; BatchNorm after every one but the first, or
+    every one) -> linear -> one logit.
 
-    def __init__(self, in_shape: Shape, width: int, norm: str, slope: float) -> None:
+    Args:
+        in_shape: the image ``(C, H, W)`` (``C`` times the pack size for a packed discriminator).
+        widths: channels of every convolution.
+        norm: ``batch``, ``spectral`` or ``none``.
+        slope: the LeakyReLU's negative slope.
+        kernel: 4 (DCGAN) or 3 (PacGAN).
+        norm_first: BatchNorm after the first convolution too (PacGAN).
+        bias_before_norm: as for :class:`DCGANGenerator`.
+    """
+
+    def __init__(self, in_shape: Shape, widths: Sequence[int], norm: str, slope: float, kernel: int = 4,
+                 norm_first: bool = False, bias_before_norm: bool = True) -> None:
         super().__init__()
         c, h, w = _image_shape(in_shape, "type")
         sn = spectral_norm if norm == "spectral" else (lambda m: m)
-        mid: nn.Module = nn.BatchNorm2d(2 * width) if norm == "batch" else nn.Identity()
-        self.body = nn.Sequential(
-            sn(nn.Conv2d(c, width, 4, 2, 1)),
-            nn.LeakyReLU(slope),
-            sn(nn.Conv2d(width, 2 * width, 4, 2, 1)),
-            mid,
-            nn.LeakyReLU(slope),
-            nn.Flatten(),
-            sn(nn.Linear(2 * width * (h // 4) * (w // 4), 1)),
-        )
+        layers: list[nn.Module] = []
+        prev = c
+        for i, width in enumerate(widths):
+            normed = (i > 0 or norm_first) and norm == "batch"
+            layers.append(sn(nn.Conv2d(prev, width, kernel, 2, 1, bias=bias_before_norm or not normed)))
+            if i > 0 or norm_first:
+                layers.append(nn.BatchNorm2d(width) if norm == "batch" else nn.Identity())
+            layers.append(nn.LeakyReLU(slope))
+            h, w = (h + 2 - kernel) // 2 + 1, (w + 2 - kernel) // 2 + 1
+            if h < 1 or w < 1:
+                raise ConfigError(f"dcgan: {len(widths)} stride-2 convolutions leave nothing of images of shape "
+                                  f"{tuple(in_shape)}", ("widths",))
+            prev = width
+        layers += [nn.Flatten(), sn(nn.Linear(prev * h * w, 1))]
+        self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -282,6 +334,10 @@ def dcgan(
     role: str,
     out_range: tuple[float, float] | None = None,
     width: Annotated[int, Gt(0)] = 64,
+    widths: list[Annotated[int, Gt(0)]] | None = None,
+    kernel: Literal[3, 4] = 4,
+    out_conv: bool = False,
+    norm_first: bool = False,
     norm: Literal["batch", "spectral", "none"] = "batch",
     act_slope: Annotated[float, Ge(0)] = 0.2,
     out_act: OutAct = "auto",
@@ -289,12 +345,21 @@ def dcgan(
     init_std: Annotated[float, Gt(0)] = 0.02,
     init_range: Annotated[float, Gt(0)] = 0.05,
 ) -> nn.Module:
-    """Convolutional generator or discriminator for images whose sides are divisible by 4.
+    """Convolutional generator or discriminator for images.
 
     Args:
-        width: channels of the first (discriminator) or last (generator) convolution.
+        width: without ``widths``: DCGAN's two layers, ``[2 * width, width]`` for a generator and
+            ``[width, 2 * width]`` for a discriminator (kernel 4, sides divisible by 4).
+        widths: the channels of every layer: a generator's projection and hidden transposed
+            convolutions, widest first (PacGAN: ``[64, 32, 16, 8]``); a discriminator's
+            convolutions (PacGAN's D = 1/4 G: ``[2, 4, 8]``). A layer that BatchNorm follows then
+            has no bias (the normalisation cancels it); ``width`` keeps DCGAN's two layers as
+            they were, biases included.
+        kernel: 4 (DCGAN) or 3 (PacGAN: reaches 28 x 28 as 4 -> 7 -> 14 -> 28).
+        out_conv: a generator ends with a 3 x 3 stride-1 convolution to the image's channels (PacGAN).
+        norm_first: a discriminator has BatchNorm after its first convolution too (PacGAN).
         norm: ``batch`` norm (generator and discriminator), ``spectral`` (discriminator only) or ``none``.
-        act_slope: negative slope of the discriminator's leaky ReLUs.
+        act_slope: negative slope of the discriminator's leaky ReLUs (PacGAN: 0.3).
         out_act: as for ``mlp``.
         init: as for ``mlp``; DCGAN's N(0, 0.02) by default.
         init_std: standard deviation of the ``normal`` init.
@@ -305,10 +370,17 @@ def dcgan(
             raise ConfigError("spectral norm is for discriminators; use 'batch' or 'none'", ("norm",))
         if len(in_shape) != 1:
             raise ConfigError(f"a dcgan generator takes a flat latent vector, got shape {tuple(in_shape)}", ("type",))
-        net: nn.Module = DCGANGenerator(in_shape[0], out_shape, width, norm, _output_activation(out_act, role, out_range))
+        if norm_first:
+            raise ConfigError("norm_first is a discriminator's option", ("norm_first",))
+        if out_conv and widths is not None and len(widths) < 2:
+            raise ConfigError("with out_conv a generator needs at least two widths (the projection and a layer)", ("widths",))
+        net: nn.Module = DCGANGenerator(in_shape[0], out_shape, widths or [2 * width, width], norm,
+                                        _output_activation(out_act, role, out_range), kernel, out_conv, widths is None)
     else:
         _output_activation(out_act, role, out_range)
-        net = DCGANDiscriminator(in_shape, width, norm, act_slope)
+        if out_conv:
+            raise ConfigError("out_conv is a generator's option", ("out_conv",))
+        net = DCGANDiscriminator(in_shape, widths or [width, 2 * width], norm, act_slope, kernel, norm_first, widths is None)
     init_weights(net, init, init_std, init_range)
     return net
 
@@ -341,4 +413,4 @@ def custom_network(spec: str, path: tuple = ()) -> Callable[..., nn.Module]:
 networks: Registry[nn.Module] = Registry("network", key="type", custom=custom_network)
 networks.register("mlp", MLP, "fully connected; optional batch/layer/spectral norm and dropout")
 networks.register("maxout-mlp", MaxoutMLP, "maxout layers (units x pieces) with per-layer dropout")
-networks.register("dcgan", dcgan, "convolutional G or D for images with sides divisible by 4")
+networks.register("dcgan", dcgan, "convolutional G or D for images (DCGAN; PacGAN's Stacked MNIST models with widths and kernel 3)")

@@ -236,7 +236,7 @@ class Run:
         checked = self.arena.discriminators[0]  # for the equilibrium check of 1-D data
         results = {g.name: measure(self.arena.data, g, metrics, n, seed, checked, progress) for g in chosen}
         for g, r in zip(chosen, results.values()):
-            r["protocol"] = protocol(r["samples"], seed)
+            r["protocol"] = protocol(r["samples"], seed, classifier=r.pop("classifier", None))
             if isinstance(g, PanelSampler):
                 r["panel"] = True  # the mixture as the discriminator panel filters it
         if save and self.dir is not None:

@@ -30,6 +30,7 @@ quality and reverse KL barely agree, no rating can track both (two rank correlat
     python benchmarks/quality.py --data ring8 --seeds 0 1 2 3 4
     python benchmarks/quality.py --out benchmarks/runs/quality
     python benchmarks/quality.py --data ring8 --ratings-only   # the tournaments and the ratings only
+    python benchmarks/quality.py --data stacked-mnist          # Stacked MNIST: benchmarks/stacked.py
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from arena.config import load_config  # noqa: E402
 from arena.league import spearman  # noqa: E402
@@ -208,7 +210,11 @@ def ratings_tables(data: str, runs: list[RunDir], seeds: list[int], out: Path) -
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
+    p.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25", "stacked-mnist"],
+                   help="stacked-mnist: benchmarks/stacked.py's table (pairs, PacGAN-4, the tournament's raw mixture "
+                        "and output, beside PacGAN's Table 3)")
+    p.add_argument("--tournament", default="configs/stacked_mnist_tournament.yaml",
+                   help="the tournament config of --data stacked-mnist")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "runs" / "quality"))
     p.add_argument("--ratings-only", action="store_true",
@@ -218,6 +224,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     for data in args.data:
+        if data == "stacked-mnist":
+            import stacked
+
+            stacked.main(args.seeds, out / "stacked_mnist", args.tournament)
+            continue
         modes = MODES[data]
         tour = run_seeds(f"configs/tournament_{data}.yaml", args.seeds, out / f"tournament_{data}", SNAPSHOTS[data])
         if args.ratings_only:

@@ -23,6 +23,11 @@ Prints one table:
 - g) what compiling pays, for one pair and for an 8 x 8 round-robin of b)'s agents: the fused
   round (``compute.compile``, matches stacked) and the compiled networks played one by one,
   each against eager one by one;
+- h) images: PacGAN's Stacked MNIST pair (configs/stacked_mnist.yaml: a 288k-parameter DCGAN
+  generator against a 2-4-8 convolutional discriminator, BatchNorm in both, batch 64) played by
+  the arena against a plain hand-written PyTorch loop of the same model, optimizers and fresh
+  stacked batches (target >= 1.0); and a 4 x 4 round-robin of these agents batched against one by
+  one;
 - the peak memory of each (on a GPU: torch.cuda.max_memory_allocated above what the case holds
   before it runs; on a CPU: the peak resident set while it runs above the resident set before,
   from /proc/self/status after resetting the peak; each case in a fresh process).
@@ -116,6 +121,65 @@ def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int) -> C
                 p.requires_grad_(True)
 
     return rounds
+
+
+def plain_stacked_pair(device: torch.device, digits: torch.Tensor, batch: int) -> Callable[[int], None]:
+    """PacGAN's Stacked MNIST pair written out by hand (REFERENCE.md), drawing fresh triples of
+    digits every batch, as configs/stacked_mnist.yaml plays it."""
+    def bn(n):
+        return nn.BatchNorm2d(n)
+
+    g = nn.Sequential(nn.Linear(256, 64 * 16, bias=False), nn.BatchNorm1d(64 * 16), nn.ReLU(), nn.Unflatten(1, (64, 4, 4)),
+                      nn.ConvTranspose2d(64, 32, 3, 2, 1, bias=False), bn(32), nn.ReLU(),
+                      nn.ConvTranspose2d(32, 16, 3, 2, 1, output_padding=1, bias=False), bn(16), nn.ReLU(),
+                      nn.ConvTranspose2d(16, 8, 3, 2, 1, output_padding=1, bias=False), bn(8), nn.ReLU(),
+                      nn.Conv2d(8, 3, 3, 1, 1), nn.Tanh()).to(device)
+    d = nn.Sequential(nn.Conv2d(3, 2, 3, 2, 1, bias=False), bn(2), nn.LeakyReLU(0.3),
+                      nn.Conv2d(2, 4, 3, 2, 1, bias=False), bn(4), nn.LeakyReLU(0.3),
+                      nn.Conv2d(4, 8, 3, 2, 1, bias=False), bn(8), nn.LeakyReLU(0.3),
+                      nn.Flatten(), nn.Linear(8 * 16, 1)).to(device)
+    opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.99))
+    digits = digits.to(device)
+
+    def rounds(n: int) -> None:
+        for _ in range(n):
+            index = torch.randint(digits.shape[0], (batch * 3,), device=device)
+            real = digits[index].reshape(batch, 3, 28, 28)
+            with torch.no_grad():
+                fake = g(torch.randn(batch, 256, device=device))
+            opt_d.zero_grad(set_to_none=True)
+            loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
+            loss_d.backward()
+            opt_d.step()
+            for p in d.parameters():
+                p.requires_grad_(False)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g = F.softplus(-d(g(torch.randn(batch, 256, device=device)))).mean()
+            loss_g.backward()
+            opt_g.step()
+            for p in d.parameters():
+                p.requires_grad_(True)
+
+    return rounds
+
+
+def stacked_case(which: str, device: str, count: int = 1, mode: str = "auto",
+                 compute: str = "") -> tuple[Callable[[int], None], torch.device, int]:
+    """``arena`` or ``plain``: a function playing n matchings (count x count agents of
+    configs/stacked_mnist.yaml, 20 rounds a match, ``mode`` batched or one by one), the device and
+    the pair-rounds per matching; ``plain``: the hand-written loop, n x 20 rounds."""
+    steps = 20
+    overrides = [f"device={device}", f"agents.0.count={count}", f"agents.1.count={count}", f"compute.execution={mode}",
+                 f"schedule.steps_per_match={steps}", "data.train_size=256", *compute.split()]
+    config = load_config(ROOT / "configs/stacked_mnist.yaml", overrides)
+    arena = build_arena(config)
+    seed_global(config.seed)
+    if which == "plain":
+        plain = plain_stacked_pair(arena.device, arena.data.kind.digits().train, config.schedule.batch_size)
+        return (lambda n: plain(n * steps)), arena.device, steps
+    t = Tournament(arena)
+    return playing(t, steps), arena.device, count * steps
 
 
 def pair_case(batch: int, device: str, which: str, compute: str = "") -> tuple[Callable[[int], None], torch.device]:
@@ -352,7 +416,7 @@ def memory(case: str, device: str, batch: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto")
-    p.add_argument("--only", choices=["a", "b", "c", "d", "e", "f", "g"], action="append", help="only these rows (repeatable)")
+    p.add_argument("--only", choices=["a", "b", "c", "d", "e", "f", "g", "h"], action="append", help="only these rows (repeatable)")
     p.add_argument("--rounds", type=int, default=100, help="rounds per timing in a) and c)")
     p.add_argument("--matchings", type=int, default=3, help="matchings (8 matches x 20 rounds) per timing in b)")
     p.add_argument("--repeats", type=int, default=5)
@@ -366,7 +430,7 @@ def main() -> None:
     if args.memory_case:
         print(json.dumps({"mib": measure_memory(args.memory_case, args.device, args.batch)}))
         return
-    only = set(args.only or "abcdefg")
+    only = set(args.only or "abcdefgh")
     mem = (lambda case, batch: f"{memory(case, args.device, batch):.0f}") if not args.no_memory else (lambda *a: "-")
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
@@ -453,6 +517,27 @@ def main() -> None:
                 ra, rb = side_by_side(fast, eager, max(args.matchings, 10 // count), args.repeats, dev)
                 row((f"g) compute.compile, {label} / eager one by one", f"ring8, MLP 64x64, batch 64, {count}x{count}",
                      f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb, "-", "-", "-"))
+    if "h" in only:
+        ours, dev, per = stacked_case("arena", args.device)
+        plain, _, _ = stacked_case("plain", args.device)
+        ra, rb = side_by_side(ours, plain, args.matchings, args.repeats, dev)
+        row(("h) images: pair: arena / plain loop", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
+             f"{ra * per:.1f} rounds/s", f"{rb * per:.1f} rounds/s", ra / rb, ">= 1.0", "-", "-"))
+        for options in compute_rows:
+            fast, _, _ = stacked_case("arena", args.device, compute=options)
+            ra, rb = side_by_side(fast, plain, args.matchings, args.repeats, dev)
+            row((f"h) images: pair: arena ({options}) / plain loop", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
+                 f"{ra * per:.1f} rounds/s", f"{rb * per:.1f} rounds/s", ra / rb, ">= 1.0", "-", "-"))
+        batched, dev, per = stacked_case("arena", args.device, count=4, mode="batched")
+        one, _, _ = stacked_case("arena", args.device, count=4, mode="one-by-one")
+        ra, rb = side_by_side(batched, one, args.matchings, args.repeats, dev)
+        row(("h) images: 4x4 round-robin: batched / one-by-one", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
+             f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb, "-", "-", "-"))
+        for options in compute_rows:
+            fast, _, _ = stacked_case("arena", args.device, count=4, mode="batched", compute=options)
+            ra, rb = side_by_side(fast, one, args.matchings, args.repeats, dev)
+            row((f"h) images: 4x4 round-robin: batched ({options}) / one-by-one", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
+                 f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb, "-", "-", "-"))
     if "d" in only:
         stacked, looped, dev = crossplay_case(args.device)
         ra, rb = side_by_side(stacked, looped, 1, args.repeats, dev)

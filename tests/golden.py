@@ -58,6 +58,9 @@ EXTRA = {
     "ring8": ["data.train_size=5000"],
     "grid25": ["data.train_size=5000"],
     "pair_grid25": ["data.train_size=5000", *PANEL],
+    "stacked_mnist": ["data.train_size=256", "data.test_size=512"],
+    "stacked_mnist_pacgan4": ["data.train_size=256", "data.test_size=512"],
+    "stacked_mnist_tournament": ["data.train_size=256", "data.test_size=512"],
 }
 
 

@@ -18,6 +18,7 @@ adding a kind is one class here and, where it needs new metrics, their registrat
 - :class:`Density1D`: a 1-D density known in closed form (``gaussian1d``): the equilibrium check.
 - :class:`Categorical`: one-hot symbols with known probabilities: total variation.
 - :class:`Images`: images: sample diversity during training, Parzen and classifier metrics after.
+- :class:`StackedDigits`: Stacked MNIST (three digits, one per channel): modes of 1,000 and KL.
 
 The true modes, symbols and densities are known only to these objects; metrics that judge use
 them, nothing that trains, weights or filters does (except the ``oracle-modes`` weighting, named
@@ -36,7 +37,7 @@ import torch
 if TYPE_CHECKING:  # pragma: no cover
     from arena.data.source import DataSource
 
-__all__ = ["DataKind", "Modes", "Points", "ToyMixture", "Density1D", "Categorical", "Images"]
+__all__ = ["DataKind", "Modes", "Points", "ToyMixture", "Density1D", "Categorical", "Images", "StackedDigits"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +100,10 @@ class DataKind:
 
     def density(self, x: torch.Tensor) -> torch.Tensor | None:
         """p_data at every point of ``x`` (float64) where it is known in closed form, else None."""
+        return None
+
+    def digits(self) -> DataSource | None:
+        """The labelled digit set a stacked-digit metric's classifier learns, or None."""
         return None
 
 
@@ -198,3 +203,31 @@ class Images(DataKind):
 
     def eval_metrics(self, data):
         return ["parzen", *(["fd", "precision_recall", "coverage"] if data.labels else [])]
+
+
+class StackedDigits(Images):
+    """Stacked MNIST (:mod:`arena.data.stacked`): three digits, one per channel, 1,000 modes. Every
+    review measures each generator's modes covered and KL(triple histogram || uniform) with a digit
+    classifier trained on the base digits (:meth:`digits`); nothing else reads the digits' labels.
+
+    Args:
+        base: the single-channel labelled digit set the triples are drawn from.
+    """
+
+    name = "stacked digits"
+    metrics = ("stacked_modes",)
+    signal_metrics = ("diversity", "stacked_modes")
+    truth_metrics = ("stacked_modes",)
+
+    def __init__(self, base: DataSource) -> None:
+        self._base = base
+
+    def quality(self, values):
+        return values["modes"] / 1000.0
+
+    def eval_metrics(self, data):
+        return ["stacked_modes"]
+
+    def digits(self) -> DataSource:
+        """The base digit set with its labels: what the judging classifier learns."""
+        return self._base

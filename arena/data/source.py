@@ -15,6 +15,7 @@ import torch
 
 from arena.core.errors import DataError
 from arena.data.kinds import DataKind, Points
+from arena.data.stream import DataStream
 
 __all__ = ["DataSource"]
 
@@ -79,6 +80,10 @@ class DataSource:
     def num_classes(self) -> int:
         """Number of classes where the data is labelled, else 0."""
         return int(max(int(y.max()) for y in self.labels.values()) + 1) if self.labels else 0
+
+    def stream(self, batch_size: int, seed: int) -> DataStream:
+        """The stream of training batches matches draw from (:class:`arena.data.DataStream`)."""
+        return DataStream(self.train, batch_size, seed)
 
     def to(self, device: torch.device | str) -> DataSource:
         self.splits = {k: v.to(device) for k, v in self.splits.items()}

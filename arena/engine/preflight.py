@@ -16,7 +16,7 @@ from arena.core.errors import ConfigError
 from arena.core.resources import human_bytes, memory_bytes
 from arena.data import DataSource
 
-__all__ = ["check_memory", "check_eval_memory", "check_shapes", "MEMORY_FRACTION"]
+__all__ = ["check_memory", "check_eval_memory", "check_shapes", "check_panel", "MEMORY_FRACTION"]
 
 MEMORY_FRACTION = 0.8
 """Share of the device's memory that the agents' weights, gradients and optimizer state may plan to use."""
@@ -65,6 +65,17 @@ def check_eval_memory(config, data: DataSource, device: torch.device) -> None:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def check_panel(panel, data: DataSource) -> None:
+    """Refuse the panel's low-dimensional stages (support, balance, renoise: kernel and k-NN
+    estimates on the data itself) on image data, where they would run and mean nothing."""
+    if not (panel.enabled and data.kind.images):
+        return
+    for stage in panel.low_dimensional_stages:
+        raise ConfigError(f"the {stage} stage is a kernel or k-NN estimate on the data itself, which means nothing on "
+                          f"{data.name}'s images of shape {tuple(data.shape)}; leave panel.{stage} out (the panel's "
+                          f"rejection and refinement work on images)", ("panel", stage))
 
 
 def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:

@@ -18,12 +18,17 @@ EVALUATOR = "gan-arena-metrics/1"
 classifier features of :mod:`arena.evaluation.features`)."""
 
 
-def protocol(samples: int, seed: int | str, split: str = "test") -> dict[str, Any]:
-    """The protocol of a measurement of ``samples`` samples drawn with ``seed``."""
-    return {"samples": int(samples), "seed": seed, "split": split, "evaluator": EVALUATOR}
+def protocol(samples: int, seed: int | str, split: str = "test", classifier: str | None = None) -> dict[str, Any]:
+    """The protocol of a measurement of ``samples`` samples drawn with ``seed`` (and judged by the
+    named ``classifier``, where a metric reads one)."""
+    out = {"samples": int(samples), "seed": seed, "split": split, "evaluator": EVALUATOR}
+    if classifier is not None:
+        out["classifier"] = classifier
+    return out
 
 
-def same_protocol(a: dict[str, Any] | None, b: dict[str, Any] | None, keys: tuple[str, ...] = ("samples", "split", "evaluator")) -> bool:
+def same_protocol(a: dict[str, Any] | None, b: dict[str, Any] | None,
+                  keys: tuple[str, ...] = ("samples", "split", "evaluator", "classifier")) -> bool:
     """Whether two protocols measure alike (by default the seed may differ: a different draw of
     the same kind of sample)."""
     if a is None or b is None:

@@ -123,6 +123,9 @@ class Candidates:
     """Each generator's row of the latest payoff matrix (None for a retired discriminator)."""
     heldout: torch.Tensor | None = None
     """Real data held out from training (for ``heldout``)."""
+    features: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """Where ``heldout`` compares samples: a map to a feature space (on images, the discriminators'
+    own features, where a kernel means more than on pixels); None: the data's own space."""
 
 
 def nash_weights(c: Candidates) -> list[float]:
@@ -177,8 +180,12 @@ def heldout_weights(c: Candidates, per_component: int = 1000) -> list[float]:
     the mixture and that data (:func:`mmd_weights`)."""
     if c.heldout is None:
         return uniform_weights(c)
-    xs = [c.samples[g.name][:per_component].cpu() for g in c.generators]
-    big_k, small_k = _kernel_means(xs, c.heldout[:per_component].cpu())
+    xs = [c.samples[g.name][:per_component] for g in c.generators]
+    y = c.heldout[:per_component]
+    if c.features is not None:
+        y = c.features(y)  # first: the held-out data sets the features' scales
+        xs = [c.features(x) for x in xs]
+    big_k, small_k = _kernel_means([x.cpu() for x in xs], y.cpu())
     return mmd_weights(big_k, small_k)
 
 

@@ -21,7 +21,7 @@ from arena.engine.batched import architecture, stacked_forward
 from arena.tournament.judgements import judgement_against, judgement_for, on_features
 from games import Game
 
-__all__ = ["payoff_matrix", "payoff_period", "features"]
+__all__ = ["payoff_matrix", "payoff_period", "features", "discriminator_features"]
 
 
 def payoff_matrix(
@@ -112,6 +112,26 @@ def payoff_period(
         "discriminators": [identity(d) for d in discriminators],
         "payoff": payoff,
     }
+
+
+def discriminator_features(discriminators: Sequence[Discriminator]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A map of samples to the features of every discriminator (:func:`features`, in evaluation
+    mode), side by side, each discriminator's scaled to unit root mean square on the first data it
+    maps (the held-out data, so that no discriminator dominates a kernel by its scale): the space in which the ``heldout``
+    weighting compares image samples. It knows nothing of labels or modes."""
+    scales: dict[str, torch.Tensor] = {}
+
+    def embed(x: torch.Tensor) -> torch.Tensor:
+        parts = []
+        with evaluating(*discriminators):
+            for d in discriminators:
+                f = torch.cat([features(d, part.to(d.device)) for part in x.split(2048)]).double()
+                if d.name not in scales:
+                    scales[d.name] = f.square().mean().sqrt().clamp_min(1e-12)
+                parts.append(f / scales[d.name])
+        return torch.cat(parts, 1)
+
+    return embed
 
 
 def features(d: Discriminator, x: torch.Tensor) -> torch.Tensor:

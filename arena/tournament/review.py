@@ -30,7 +30,7 @@ from arena.evaluation.protocol import protocol
 from arena.output.mixture import Candidates, Mixture, mixture_weights
 from arena.output.sampler import PanelExhausted, calibrated_panel
 from arena.tournament.callbacks import Review
-from arena.tournament.crossplay import payoff_period
+from arena.tournament.crossplay import discriminator_features, payoff_period
 from arena.tournament.selection import select as select_agents
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,12 +69,25 @@ def review(t: Tournament) -> Review:
     log += [{"kind": "snapshot", **stamp, **record} for record in snapshots]
     if len(t.arena.generators) > 1:
         log.append({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
-                    "components": mixture["components"], "weights": mixture["weights"], "protocol": measured})
+                    "components": mixture["components"], "weights": mixture["weights"],
+                    "protocol": _judged(measured, mixture)})
     if "panel" in mixture and "failed" not in mixture["panel"]:
         panel = mixture["panel"]
         log.append({"kind": "eval", **stamp, "agent": "output", **panel["metrics"], "acceptance": panel["acceptance"],
-                    "judges": panel["judges"], "protocol": measured})
+                    "judges": panel["judges"], "protocol": _judged(measured, panel)})
     return Review(t.completed, t.rounds, samples, records, period, lineage, mixture, t.leaderboard(), snapshots, log)
+
+
+def _measured(data, samples: torch.Tensor) -> dict[str, Any]:
+    """``metrics`` of ``samples``, and the ``classifier`` that judged them where one did."""
+    metrics = sample_metrics(data, samples)
+    name = metrics.pop("classifier", None)
+    return {"metrics": metrics} if name is None else {"metrics": metrics, "classifier": name}
+
+
+def _judged(measured: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """A review's protocol, naming the classifier that judged ``record``'s metrics where one did."""
+    return measured if "classifier" not in record else {**measured, "classifier": record["classifier"]}
 
 
 def sample_and_measure(t: Tournament) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -88,7 +101,8 @@ def sample_and_measure(t: Tournament) -> tuple[dict[str, torch.Tensor], list[dic
         samples[g.name] = draw_samples(g.output(), cfg.review.samples, derive_seed(cfg.seed, "eval", g.name, str(t.completed)))
         metrics = signal(arena.data, samples[g.name])
         if metrics:
-            records.append({**stamp, "agent": g.name, **metrics, "protocol": protocol(cfg.review.samples, "derived")})
+            stamped = protocol(cfg.review.samples, "derived", classifier=metrics.pop("classifier", None))
+            records.append({**stamp, "agent": g.name, **metrics, "protocol": stamped})
         faults.hit("review")
     for snap in t.league.generators:
         samples[snap.name] = draw_samples(snap, cfg.review.samples, derive_seed(cfg.seed, "eval", snap.name, str(t.completed)))
@@ -138,12 +152,13 @@ def mix(t: Tournament, samples: dict[str, torch.Tensor]) -> tuple[Mixture, dict[
         kind=arena.data.kind,
         payoff={g.name: row for g, row in zip(arena.generators, latest)},
         heldout=arena.data.splits.get("valid", arena.data.test),
+        features=discriminator_features([d for d in arena.discriminators if t.active(d)]) if arena.data.kind.images else None,
     )
     weights = mixture_weights(cfg.mixture.weights, candidates)
     kept = [(g, w) for g, w in zip(top, weights) if w >= 1e-4]  # a fitted weight may fall to ~0
     mixture = Mixture([g.output() for g, _ in kept], [w for _, w in kept])
     drawn = draw_samples(mixture, cfg.review.samples, derive_seed(cfg.seed, "eval", "mixture", str(t.completed)))
-    return mixture, {**mixture.as_dict(), "matching": t.completed, "metrics": sample_metrics(arena.data, drawn)}
+    return mixture, {**mixture.as_dict(), "matching": t.completed, **_measured(arena.data, drawn)}
 
 
 def judge_output(t: Tournament, mixture: Mixture) -> dict[str, Any]:
@@ -158,7 +173,7 @@ def judge_output(t: Tournament, mixture: Mixture) -> dict[str, Any]:
         warnings.warn(f"matching {t.completed}: {e}. This review measures the mixture unfiltered; "
                       f"`arena sample --no-panel` draws it", stacklevel=2)
         return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, "failed": str(e)}
-    return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, "metrics": sample_metrics(arena.data, drawn)}
+    return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, **_measured(arena.data, drawn)}
 
 
 def snapshot(t: Tournament) -> list[dict[str, Any]]:

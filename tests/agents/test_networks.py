@@ -27,10 +27,10 @@ NETS = {
 }
 
 
-def make(role, net, space, latent=None, seed=0):
+def make(role, net, space, latent=None, seed=0, pack=1):
     if role == "generator":
         latent = latent or {"dist": "normal", "dim": 4}
-    spec = AgentSpec(name="a", role=role, net=net, latent=latent)
+    spec = AgentSpec(name="a", role=role, net=net, latent=latent, pack=pack)
     return build_agent(spec, "a", space, seed=seed)
 
 
@@ -50,9 +50,46 @@ def test_dcgan_passes_check_agent_on_every_image_size(role, shape):
     assert agent.action_space.shape == (shape if role == "generator" else (1,))
 
 
-def test_dcgan_rejects_sizes_not_divisible_by_4():
-    with pytest.raises(ConfigError, match=re.escape("net.type: dcgan needs images")):
+def test_dcgan_rejects_sizes_its_kernel_cannot_reach():
+    with pytest.raises(ConfigError, match=re.escape("net.kernel: dcgan with kernel 4 doubles the side 2 times, so the "
+                                                    "image side must be divisible by 4; got 10 (kernel 3 reaches any side)")):
         make("generator", {"type": "dcgan"}, gym.spaces.Box(0, 1, (1, 10, 10), np.float32))
+    with pytest.raises(ConfigError, match=re.escape("net.type: dcgan needs images of shape (channels, height, width)")):
+        make("discriminator", {"type": "dcgan"}, gym.spaces.Box(0, 1, (10, 10), np.float32))
+    g = make("generator", {"type": "dcgan", "widths": [8, 4], "kernel": 3}, gym.spaces.Box(0, 1, (1, 10, 10), np.float32))
+    assert g.net(torch.zeros(2, g.observation_space.shape[0])).shape == (2, 1, 10, 10)
+
+
+STACKED = gym.spaces.Box(-1, 1, (3, 28, 28), np.float32)
+PACGAN_G = {"type": "dcgan", "widths": [64, 32, 16, 8], "kernel": 3, "out_conv": True}
+
+
+def test_pacgans_stacked_mnist_generator():
+    """z 256 -> linear 4x4x64 -> 3x3 transposed convolutions to 32, 16, 8 channels (7, 14, 28
+    pixels; BatchNorm, ReLU) -> 3x3 convolution to 3 channels -> tanh: 288,715 parameters, those of
+    PacGAN's TensorFlow code (about 288k) less the biases that BatchNorm cancels."""
+    g = make("generator", PACGAN_G, STACKED, latent={"dist": "normal", "dim": 256})
+    x = g.net(torch.randn(4, 256))
+    assert x.shape == (4, 3, 28, 28) and x.abs().max() <= 1
+    convs = [m for m in g.net.modules() if isinstance(m, (torch.nn.ConvTranspose2d, torch.nn.Conv2d))]
+    assert [(m.in_channels, m.out_channels, m.kernel_size) for m in convs] == [
+        (64, 32, (3, 3)), (32, 16, (3, 3)), (16, 8, (3, 3)), (8, 3, (3, 3))]
+    assert sum(p.numel() for p in g.net.parameters()) == 288_715
+    assert isinstance(g.net.body[-1], torch.nn.Tanh)
+
+
+@pytest.mark.parametrize("widths", [[2, 4, 8], [4, 8, 16]])
+def test_pacgans_stacked_mnist_discriminators(widths):
+    """3x3 stride-2 convolutions (28 -> 14 -> 7 -> 4), BatchNorm after every one, LeakyReLU 0.3,
+    linear: D = 1/4 G (widths 2-4-8) and D = 1/2 G (4-8-16); packed, it sees 3 x pack channels."""
+    spec = {"type": "dcgan", "widths": widths, "kernel": 3, "norm_first": True, "act_slope": 0.3}
+    d = make("discriminator", spec, STACKED)
+    assert d.net(torch.zeros(5, 3, 28, 28)).shape == (5, 1)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in d.net.modules()) == 3
+    linear = d.net.body[-1]
+    assert linear.in_features == widths[-1] * 4 * 4
+    packed = make("discriminator", spec, STACKED, pack=4)
+    assert packed.net.body[0].in_channels == 12 and packed(torch.zeros(8, 3, 28, 28)).shape == (2, 1)
 
 
 def test_generator_output_activation_follows_the_data_range():

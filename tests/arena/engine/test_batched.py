@@ -37,7 +37,7 @@ def vary(arena) -> None:
     play_match(arena.game, arena.generators[0], arena.discriminators[0], arena.stream.fork(99), 2)
     for k, agent in enumerate([*arena.generators, *arena.discriminators]):
         agent.optimizer.set_base_lr(agent.optimizer.base_lr * (1 + 0.5 * k))
-        group = agent.optimizer.optimizer.param_groups[0]
+        group = agent.optimizer_groups[0]
         if "betas" in group:
             group["betas"] = (group["betas"][0] + 0.05 * k, group["betas"][1])
 
@@ -293,3 +293,26 @@ def test_stacked_forward_in_chunks_equals_each_network_alone():
     with torch.no_grad():
         expected = torch.stack([net(x) for net in nets])
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
+
+
+STACKED_DATA = {"source": "stacked-mnist", "train_size": 256, "test_size": 256}
+PACGAN_G = {"type": "dcgan", "widths": [64, 32, 16, 8], "kernel": 3, "out_conv": True}
+PACGAN_D = {"type": "dcgan", "widths": [2, 4, 8], "kernel": 3, "norm_first": True, "act_slope": 0.3}
+PACGAN_OPTIM = ({"type": "adam", "lr": 1e-4, "betas": [0.5, 0.99]}, {"type": "adam", "lr": 2e-4, "betas": [0.5, 0.99]})
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["stacked", "fused"])
+@pytest.mark.parametrize("pack", [1, 4])
+def test_the_stacked_and_fused_rounds_of_pacgans_convolutional_agents_equal_one_by_one(fused, pack):
+    """PacGAN's Stacked MNIST pair (transposed convolutions, BatchNorm in both, the discriminator
+    packed or not), three matches at once: weights, BatchNorm statistics, optimizer states and
+    statistics as one by one."""
+    raw = pool_raw(3, PACGAN_G, PACGAN_D, *PACGAN_OPTIM, data=STACKED_DATA, schedule={"batch_size": 16})
+    raw["agents"][0]["latent"] = {"dist": "normal", "dim": 256}
+    raw["agents"][1]["pack"] = pack
+    options, made = fused_kernels() if fused else ({}, {})
+    one, stacked, stats_one, stats_stacked = play_both(raw, steps=3, **options)
+    if fused:
+        assert made["fused"].calls == 3
+    assert_same_agents(one, stacked, atol=1e-5)
+    assert_same_stats(stats_one, stats_stacked)

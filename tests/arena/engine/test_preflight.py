@@ -92,3 +92,20 @@ def test_an_evaluation_too_large_for_memory_is_refused_before_training(monkeypat
             "review.samples: a review of 1,000,000 samples from each of 100 generators needs about 846.9 MB, "
             "more than 762.9 MB (80% of the 953.7 MB on cpu)")):
         build_arena(parse_config(big))
+
+
+@pytest.mark.parametrize("stage, value", [("balance", {}), ("support", {"neighbours": 3}), ("renoise", {"neighbours": 20})])
+def test_the_panels_low_dimensional_stages_are_refused_on_images(stage, value):
+    """Kernel and k-NN estimates on 2,352 pixels mean nothing: a config that asks for one on image
+    data is refused before training, in one line naming the key."""
+    from arena.core.errors import ConfigError
+
+    panel = {"enabled": True, stage: value, **({"refine": {"steps": 2}} if stage == "renoise" else {})}
+    raw = tiny_raw(data={"source": "stacked-mnist", "train_size": 64, "test_size": 64}, panel=panel)
+    for spec in raw["agents"]:
+        spec["net"] = {"type": "dcgan", "widths": [8, 4], "kernel": 3}
+    with pytest.raises(ConfigError, match=re.escape(f"panel.{stage}: the {stage} stage is a kernel or k-NN estimate on "
+                                                    f"the data itself")):
+        build_arena(parse_config(raw))
+    raw["panel"] = {"enabled": True, "refine": {"steps": 2}}
+    assert build_arena(parse_config(raw)).data.kind.images, "rejection and refinement are welcome on images"

@@ -1,0 +1,128 @@
+"""Stacked MNIST (1,000 modes) over seeds: the single pair, the PacGAN-4 pair and the tournament
+(its raw mixture and its output), beside PacGAN's Table 3. Run by ``benchmarks/quality.py --data
+stacked-mnist``.
+
+Every number is modes covered (of 1,000) and KL(triple histogram || uniform) in nats on 25,600
+samples (latent seed 0) judged by the shipped digit classifier (arena/evaluation/digits.py): the
+raw mixture with ``--no-panel``, the output as ``arena sample --mixture`` draws it (EMA, mixture
+weights and panel as the config sets them). The pairs and the tournament play the same number of
+pair-rounds; a second pair row plays as long, in seconds, as the tournament took.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from arena.report.compare import format_cell, summarize  # noqa: E402
+from arena.rundir import RunDir  # noqa: E402
+from arena.rundir.seeds import SeedsDir  # noqa: E402
+
+SAMPLES = 25_600
+PACGAN = [  # PacGAN Table 3 (mean ± s.e. over 50 runs, 500k iterations, batch 128): modes, KL
+    ("D = 1/4 G", "DCGAN", "78.5 ± 17.6", "5.21 ± 0.19"),
+    ("D = 1/4 G", "Unrolled GAN, 10 steps (Metz)", "327.2 ± 74.7", "4.66 ± 0.46"),
+    ("D = 1/4 G", "PacDCGAN4", "667.4 ± 29.0", "1.81 ± 0.15"),
+    ("D = 1/2 G", "DCGAN", "487.7 ± 34.6", "2.24 ± 0.15"),
+    ("D = 1/2 G", "Unrolled GAN, 10 steps", "817.4 ± 37.9", "1.43 ± 0.12"),
+    ("D = 1/2 G", "PacDCGAN3", "866.6 ± 12.1", "0.90 ± 0.04"),
+]
+
+
+def arena_cli(*args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "arena", *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def run_seeds(config: str, seeds: list[int], parent: Path, sets: list[str] = ()) -> list[RunDir]:
+    """Train ``config`` once per seed into ``parent`` (continued where it stopped)."""
+    if SeedsDir.holds(parent):
+        if not SeedsDir(parent).finished:
+            arena_cli("resume", str(parent), "--quiet")
+    else:
+        arena_cli("run", config, "--seeds", ",".join(map(str, seeds)), "--out", str(parent), "--quiet",
+                  *[x for s in sets for x in ("--set", s)])
+    return [d for _, d in SeedsDir(parent).runs()]
+
+
+def judged(run_dir: RunDir, panel: bool) -> dict:
+    """Modes and KL of the run's output (``panel``) or raw mixture, on 25,600 samples, cached in
+    the run directory."""
+    path = run_dir.path / f"stacked_{'output' if panel else 'raw'}.json"
+    if not path.is_file():
+        import arena
+
+        run = arena.load(run_dir.path)
+        result = run.evaluate("mixture", ["stacked_modes"], SAMPLES, seed=0, save=False, panel=panel)["mixture"]
+        path.write_text(json.dumps(result))
+    return json.loads(path.read_text())
+
+
+def generators_judged(run_dir: RunDir) -> list[dict]:
+    """Modes and KL of each generator alone (EMA weights where on), cached."""
+    path = run_dir.path / "stacked_generators.json"
+    if not path.is_file():
+        import arena
+
+        run = arena.load(run_dir.path)
+        path.write_text(json.dumps(run.evaluate(None, ["stacked_modes"], SAMPLES, seed=0, save=False)))
+    return list(json.loads(path.read_text()).values())
+
+
+def train_rows(run_dir: RunDir) -> list[dict]:
+    return [r for r in run_dir.metrics.read() if r["kind"] == "train"]
+
+
+def pair_rounds(run_dir: RunDir) -> int:
+    return max(r["rounds"] for r in train_rows(run_dir))
+
+
+def seconds(run_dir: RunDir) -> float:
+    return max(r["elapsed"] for r in train_rows(run_dir))
+
+
+def table(rows: list[tuple[str, list[RunDir], list[dict]]], seeds: list[int]) -> None:
+    print(f"\n### Stacked MNIST, D = 1/4 G ({len(seeds)} seeds, {SAMPLES:,} samples each; mean ± s.e. [worst seed])\n")
+    print("| model | seeds | pair-rounds | modes (of 1,000) | KL (nats) | training (s) | per seed: modes / KL |")
+    print("|---|---|---|---|---|---|---|")
+    for label, runs, results in rows:
+        modes = format_cell(summarize([r["modes"] for r in results], "higher"))
+        kl = format_cell(summarize([r["kl"] for r in results], "lower"))
+        wall = format_cell(summarize([seconds(d) for d in runs], None))
+        each = ", ".join(f"{r['modes']} / {r['kl']:.2f}" for r in results)
+        print(f"| {label} | {len(runs)} | {pair_rounds(runs[0]):,} | {modes} | {kl} | {wall} | {each} |")
+    for size, method, modes, kl in PACGAN:
+        print(f"| PacGAN Table 3, {size}: {method} | 50 | 500,000 | {modes} | {kl} | | |")
+
+
+def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_tournament.yaml") -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tour = run_seeds(tournament, seeds, out / "tournament")
+    rounds, wall = pair_rounds(tour[0]), max(seconds(d) for d in tour)
+    steps = 100
+    pair = run_seeds("configs/stacked_mnist.yaml", seeds, out / "pair", [f"schedule.matchings={rounds // steps}"])
+    pac = run_seeds("configs/stacked_mnist_pacgan4.yaml", seeds, out / "pacgan4", [f"schedule.matchings={rounds // steps}"])
+    rate = pair_rounds(pair[0]) / seconds(pair[0])
+    pair_wall = run_seeds("configs/stacked_mnist.yaml", seeds, out / "pair_wall",
+                          [f"schedule.matchings={max(1, int(rate * wall) // steps)}"])
+    rows = [
+        ("single pair (configs/stacked_mnist.yaml), same pair-rounds", pair, [judged(d, False) for d in pair]),
+        ("single pair, same wall time as the tournament", pair_wall, [judged(d, False) for d in pair_wall]),
+        ("PacGAN-4 pair (configs/stacked_mnist_pacgan4.yaml), same pair-rounds", pac, [judged(d, False) for d in pac]),
+        (f"tournament ({tournament}): raw mixture, no panel", tour, [judged(d, False) for d in tour]),
+        (f"tournament ({tournament}): output", tour, [judged(d, True) for d in tour]),
+    ]
+    table(rows, seeds)
+    print("\nThe tournament's generators alone (modes / KL, each seed):\n")
+    for s, d in zip(seeds, tour):
+        gens = generators_judged(d)
+        print(f"- seed {s}: " + ", ".join(f"{g['modes']} / {g['kl']:.2f}" for g in gens))
