@@ -61,6 +61,8 @@ EXTRA = {
     "stacked_mnist": ["data.train_size=256", "data.test_size=512"],
     "stacked_mnist_pacgan4": ["data.train_size=256", "data.test_size=512"],
     "stacked_mnist_tournament": ["data.train_size=256", "data.test_size=512"],
+    "stacked_mnist_tournament_gpu": ["data.train_size=256", "data.test_size=512", "agents.0.count=3", "agents.1.count=3",
+                                     "schedule.batch_size=32", "review.every=2", "checkpoint.every=2"],
 }
 
 
