@@ -22,6 +22,7 @@ functions draw them, so both give the same numbers.
 from __future__ import annotations
 
 import copy
+import types
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
@@ -91,9 +92,24 @@ def stacked_forward(nets: Sequence[nn.Module], x: torch.Tensor, chunk: int = 512
         return torch.cat([run(params, buffers, part) for part in x.split(chunk)], dim=1)
 
 
+def _float32_norm(self: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """A batch normalisation layer's forward in float32 on whatever precision it is given, as
+    autocast runs the ops it keeps in float32: under vmap, batch_norm wants its input and running
+    statistics of one dtype, and mixed precision hands it bf16 inputs and float32 statistics."""
+    if x.dtype == torch.float32:
+        return type(self).forward(self, x)
+    with torch.autocast(x.device.type, enabled=False):
+        return type(self).forward(self, x.float())
+
+
 def skeleton(net: nn.Module) -> nn.Module:
-    """A parameter-free copy of ``net`` (on the meta device) in training mode, for ``functional_call``."""
-    return copy.deepcopy(net).to("meta").train()
+    """A parameter-free copy of ``net`` (on the meta device) in training mode, for ``functional_call``;
+    its batch normalisation layers run in float32 under mixed precision."""
+    skel = copy.deepcopy(net).to("meta").train()
+    for m in skel.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.forward = types.MethodType(_float32_norm, m)
+    return skel
 
 
 class Kernels:

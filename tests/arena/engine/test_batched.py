@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -316,3 +317,19 @@ def test_the_stacked_and_fused_rounds_of_pacgans_convolutional_agents_equal_one_
         assert made["fused"].calls == 3
     assert_same_agents(one, stacked, atol=1e-5)
     assert_same_stats(stats_one, stats_stacked)
+
+
+def test_stacked_batchnorm_agents_play_under_mixed_precision():
+    """bf16 autocast hands the stacked BatchNorm layers bf16 inputs beside float32 running
+    statistics, which vmap's batch_norm refuses (seen on an H200); they run in float32, as
+    autocast runs norms, and every agent keeps float32 statistics and weights."""
+    raw = pool_raw(2, PACGAN_G, PACGAN_D, *PACGAN_OPTIM, data=STACKED_DATA, schedule={"batch_size": 16})
+    raw["agents"][0]["latent"] = {"dist": "normal", "dim": 256}
+    arena = build_arena(parse_config(raw))
+    kernels = Kernels(arena.game, arena.generators[0], arena.discriminators[0])
+    streams = [arena.stream.fork(i * 2) for i in range(2)]
+    stats = play_batched(kernels, arena.generators, arena.discriminators, streams, 2,
+                         lambda: torch.autocast("cpu", torch.bfloat16))
+    assert all(math.isfinite(v) for s in stats for v in s.values())
+    for agent in (*arena.generators, *arena.discriminators):
+        assert all(t.dtype in (torch.float32, torch.int64) for t in agent.net.state_dict().values()), agent.name
