@@ -22,7 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 from arena.report.compare import format_cell, summarize  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
-from arena.rundir.seeds import SeedsDir  # noqa: E402
 
 SAMPLES = 25_600
 PACGAN = [  # PacGAN Table 3 (mean ± s.e. over 50 runs, 500k iterations, batch 128): modes, KL
@@ -43,15 +42,16 @@ def arena_cli(*args: str) -> str:
     return done.stdout
 
 
-def run_seeds(config: str, seeds: list[int], parent: Path, sets: list[str] = ()) -> list[RunDir]:
-    """Train ``config`` once per seed into ``parent`` (continued where it stopped)."""
-    if SeedsDir.holds(parent):
-        if not SeedsDir(parent).finished:
-            arena_cli("resume", str(parent), "--quiet")
+def train(config: str, seed: int, path: Path, sets: list[str] = ()) -> RunDir:
+    """Train ``config`` with ``seed`` into ``path`` (continued where it stopped; skipped when done)."""
+    if (path / RunDir.CONFIG).is_file():
+        if not RunDir(path).has_checkpoint() or RunDir(path).load_checkpoint()["matching"] < \
+                RunDir(path).config().schedule.matchings:
+            arena_cli("resume", str(path), "--quiet")
     else:
-        arena_cli("run", config, "--seeds", ",".join(map(str, seeds)), "--out", str(parent), "--quiet",
+        arena_cli("run", config, "--out", str(path), "--quiet", "--set", f"seed={seed}",
                   *[x for s in sets for x in ("--set", s)])
-    return [d for _, d in SeedsDir(parent).runs()]
+    return RunDir(path)
 
 
 def judged(run_dir: RunDir, panel: bool) -> dict:
@@ -105,24 +105,35 @@ def table(rows: list[tuple[str, list[RunDir], list[dict]]], seeds: list[int]) ->
 
 
 def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_tournament.yaml") -> None:
+    """Seed by seed (a session cut short keeps whole seeds): the tournament, then the pairs at its
+    pair-rounds and at its wall time."""
     out.mkdir(parents=True, exist_ok=True)
-    tour = run_seeds(tournament, seeds, out / "tournament")
-    rounds, wall = pair_rounds(tour[0]), max(seconds(d) for d in tour)
+    runs: dict[str, list[RunDir]] = {"tour": [], "pair": [], "pac": [], "pair_wall": []}
     steps = 100
-    pair = run_seeds("configs/stacked_mnist.yaml", seeds, out / "pair", [f"schedule.matchings={rounds // steps}"])
-    pac = run_seeds("configs/stacked_mnist_pacgan4.yaml", seeds, out / "pacgan4", [f"schedule.matchings={rounds // steps}"])
-    rate = pair_rounds(pair[0]) / seconds(pair[0])
-    pair_wall = run_seeds("configs/stacked_mnist.yaml", seeds, out / "pair_wall",
+    for seed in seeds:
+        tour = train(tournament, seed, out / f"seed{seed}" / "tournament")
+        rounds, wall = pair_rounds(tour), seconds(tour)
+        pair = train("configs/stacked_mnist.yaml", seed, out / f"seed{seed}" / "pair", [f"schedule.matchings={rounds // steps}"])
+        pac = train("configs/stacked_mnist_pacgan4.yaml", seed, out / f"seed{seed}" / "pacgan4",
+                    [f"schedule.matchings={rounds // steps}"])
+        rate = pair_rounds(pair) / seconds(pair)
+        pair_wall = train("configs/stacked_mnist.yaml", seed, out / f"seed{seed}" / "pair_wall",
                           [f"schedule.matchings={max(1, int(rate * wall) // steps)}"])
+        for key, d in (("tour", tour), ("pair", pair), ("pac", pac), ("pair_wall", pair_wall)):
+            runs[key].append(d)
+        print(f"seed {seed} done: tournament {judged(tour, False)['modes']} modes raw, {judged(tour, True)['modes']} output; "
+              f"pair {judged(pair, False)['modes']}; PacGAN-4 {judged(pac, False)['modes']}; "
+              f"pair at the same wall time {judged(pair_wall, False)['modes']}", flush=True)
     rows = [
-        ("single pair (configs/stacked_mnist.yaml), same pair-rounds", pair, [judged(d, False) for d in pair]),
-        ("single pair, same wall time as the tournament", pair_wall, [judged(d, False) for d in pair_wall]),
-        ("PacGAN-4 pair (configs/stacked_mnist_pacgan4.yaml), same pair-rounds", pac, [judged(d, False) for d in pac]),
-        (f"tournament ({tournament}): raw mixture, no panel", tour, [judged(d, False) for d in tour]),
-        (f"tournament ({tournament}): output", tour, [judged(d, True) for d in tour]),
+        ("single pair (configs/stacked_mnist.yaml), same pair-rounds", runs["pair"], [judged(d, False) for d in runs["pair"]]),
+        ("single pair, same wall time as the tournament", runs["pair_wall"], [judged(d, False) for d in runs["pair_wall"]]),
+        ("PacGAN-4 pair (configs/stacked_mnist_pacgan4.yaml), same pair-rounds", runs["pac"],
+         [judged(d, False) for d in runs["pac"]]),
+        (f"tournament ({tournament}): raw mixture, no panel", runs["tour"], [judged(d, False) for d in runs["tour"]]),
+        (f"tournament ({tournament}): output", runs["tour"], [judged(d, True) for d in runs["tour"]]),
     ]
     table(rows, seeds)
     print("\nThe tournament's generators alone (modes / KL, each seed):\n")
-    for s, d in zip(seeds, tour):
+    for s, d in zip(seeds, runs["tour"]):
         gens = generators_judged(d)
         print(f"- seed {s}: " + ", ".join(f"{g['modes']} / {g['kl']:.2f}" for g in gens))
