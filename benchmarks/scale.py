@@ -156,29 +156,30 @@ def measure(n: int, device: str, run_matchings: int = 20, compiled: str | None =
 
 
 def whole_run(n: int, device: str, dev, matchings: int = 20) -> dict:
-    from arena.report.writer import ReportWriter
-    from arena.rundir.writers import CheckpointWriter, PictureWriter, StandingsWriter
+    from arena.recording.pictures import PictureWriter
+    from arena.recording.report import ReportWriter
+    from arena.recording.writers import CheckpointWriter, StandingsWriter
 
     import arena
     from arena.api import Run
     from arena.config import parse_config
     from arena.engine.execution import MatchRunner
     from arena.rundir.metrics_log import MetricsLog
-    from arena.tournament import loop
+    from arena.tournament import loop, review
     from arena.tournament.standings import Standings
 
     steps = 100
     timers = Timers(dev)
     timers.wrap(MatchRunner, "play", "matches")
     timers.wrap(loop.Tournament, "review", "evaluation (all)")
-    timers.wrap(loop, "payoff_matrix", "cross-play")
+    timers.wrap(review, "cross_play", "cross-play")
     timers.wrap(Standings, "add_results", "ratings")
-    timers.wrap(loop.Tournament, "_select", "selection")
-    timers.wrap(loop.Tournament, "_mix", "mixture")
-    timers.wrap(PictureWriter, "on_evaluation", "pictures")
-    timers.wrap(StandingsWriter, "on_evaluation", "standings files")
+    timers.wrap(review, "select", "selection")
+    timers.wrap(review, "mix", "mixture")
+    timers.wrap(PictureWriter, "on_review", "pictures")
+    timers.wrap(StandingsWriter, "on_review", "standings files")
     timers.wrap(CheckpointWriter, "on_checkpoint", "checkpoints")
-    timers.wrap(ReportWriter, "on_evaluation", "report samples")
+    timers.wrap(ReportWriter, "on_review", "report samples")
     timers.wrap(ReportWriter, "on_run_end", "report")
     timers.wrap(MetricsLog, "write", "metrics log")
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""arena/rundir/tensorboard.py: one TensorBoard run per arena run, with scalars, images and
+"""arena/recording/tensorboard.py: one TensorBoard run per arena run, with scalars, images and
 hyper-parameters; a resumed run continues at the right step."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""arena/evaluation/compare.py and `arena compare`: mean ± s.e. and worst seed per metric, Welch's
+"""arena/report/compare.py and `arena compare`: mean ± s.e. and worst seed per metric, Welch's
 t-test between groups, and numbers measured under different protocols refused."""
 
 from __future__ import annotations
