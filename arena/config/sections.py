@@ -46,7 +46,7 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 MAX_AGENTS = 4096
 """Agents a run may hold in all (a 64 x 64 tournament holds 128)."""
 MAX_EVAL_SAMPLES = 1_000_000
-"""Samples per generator per evaluation (PacGAN's protocol uses 2,500; the Parzen window 10,000)."""
+"""Samples per generator per review (PacGAN's protocol uses 2,500; the Parzen window 10,000)."""
 
 
 def _registered(kind: str, value: str, path: tuple) -> None:
@@ -82,7 +82,7 @@ class LogConfig:
     every: Annotated[int, Ge(1)] = 1
     """Matchings between lines of training metrics."""
     report: bool = True
-    """Write ``report.html`` when the run ends (and keep fixed-latent samples for it at every evaluation)."""
+    """Write ``report.html`` when the run ends (and keep fixed-latent samples for it at every review)."""
     tensorboard: bool = False
     """Also log to TensorBoard (``RUN_DIR/tensorboard``; needs ``pip install gan-arena[tensorboard]``)."""
 
@@ -132,7 +132,7 @@ class DivergenceConfig:
 
 @dataclasses.dataclass
 class RatingsConfig:
-    """How agents are rated from the cross-evaluation results."""
+    """How agents are rated from the cross-play results."""
 
     system: str = "glicko2"
     """An id of the rating-system registry: ``glicko2``, ``elo`` or ``bradley-terry``;

@@ -17,7 +17,7 @@ from arena.tournament.callbacks import Callback
 __all__ = ["ReportWriter", "FIXED_POINTS", "FIXED_IMAGES"]
 
 FIXED_POINTS = 500
-"""Fixed-latent samples kept per generator and evaluation (points, symbols)."""
+"""Fixed-latent samples kept per generator and review (points, symbols)."""
 FIXED_IMAGES = 16
 """... and on image data."""
 

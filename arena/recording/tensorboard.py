@@ -2,7 +2,7 @@
 
 One TensorBoard run per arena run, in ``RUN_DIR/tensorboard`` (so ``tensorboard --logdir runs/``
 shows every run); the step is the matching. It logs the training records (losses, D(x),
-D(G(z)), rounds per second), every evaluation's metrics, ratings and mixture weights, each
+D(G(z)), rounds per second), every review's metrics, ratings and mixture weights, each
 generator's samples as an image, the payoff matrix as a heatmap image, and the run's
 hyper-parameters with its final metrics. A resumed run purges the events written after the
 checkpoint it resumes from and continues at the next matching, never from step 1.

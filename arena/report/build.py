@@ -72,7 +72,7 @@ def _event_text(e: dict[str, Any]) -> str:
 
 def _output(run: RunRecord) -> dict[str, Any] | None:
     """What the tournament hands the user: the mixture (the generator of a 1 x 1 run), as
-    ``arena eval`` measured it where it did, else as the last evaluation of training did."""
+    ``arena eval`` measured it where it did, else as the last review of training did."""
     name = "mixture" if run.mixture and len(run.generators) > 1 else (run.generators or [None])[0]
     measured = run.evaluations.get("mixture" if name == "mixture" else name)
     skip = {"matching", "rounds", "time", "seed", "samples"}
@@ -93,14 +93,14 @@ def _output(run: RunRecord) -> dict[str, Any] | None:
         judged = [r for r in run.evals if "d_gap" in r]
         if last:
             metrics = numbers(last[-1])
-            protocol = f"the last evaluation of training (matching {last[-1]['matching']}, {run.config['review']['samples']} samples)"
+            protocol = f"the last review of training (matching {last[-1]['matching']}, {run.config['review']['samples']} samples)"
         elif judged:  # 1-D data: no sample metric during training; the equilibrium check of its discriminators
             final = [r for r in judged if r["matching"] == judged[-1]["matching"]]
             metrics = {f"{r['agent']}: {k}": v for r in final for k, v in r.items() if k in ("d_gap", "d_real")}
             protocol = (f"the discriminators' mean |D(x) - 1/2| and D(x) on held-out real data at matching "
                         f"{final[0]['matching']} (0 and 0.5 at the equilibrium); `arena eval` measures the equilibrium check")
         else:
-            metrics, protocol = {}, "nothing measured yet (the first evaluation records it)"
+            metrics, protocol = {}, "nothing measured yet (the first review records it)"
     what = (f"the mixture of {', '.join(f'{c} ({w:.2f})' for c, w in zip(run.mixture['components'], run.mixture['weights']))}"
             if name == "mixture" else f"generator {name}")
     if panelled:
@@ -128,16 +128,16 @@ def run_context(run: RunRecord, progress: Progress | None = None) -> dict[str, A
     """Everything the template shows for one run."""
     report = progress or (lambda task, done, total: None)
     steps: list[tuple[str, str, str, Callable[[], str | None]]] = [
-        ("ratings", "Ratings over time", "Each agent's rating after every evaluation (recomputed from results.json), "
+        ("ratings", "Ratings over time", "Each agent's rating after every review (recomputed from results.json), "
          "with a band of one uncertainty; dashed lines mark selections.", lambda: charts.ratings_chart(run)),
         ("payoff", "Payoff matrix", "Every discriminator's score against every generator on held-out data at the "
-         "latest evaluation (0.5: a draw).", lambda: charts.payoff_chart(run)),
-        ("payoff-history", "Payoff matrix over time", "The same matrix at up to eight evaluations.",
+         "latest review (0.5: a draw).", lambda: charts.payoff_chart(run)),
+        ("payoff-history", "Payoff matrix over time", "The same matrix at up to eight reviews.",
          lambda: charts.payoff_history_chart(run)),
         ("lineage", "Lineage", "Selection: an arrow from a parent to the agent that became its mutated copy.",
          lambda: charts.lineage_chart(run)),
         ("samples", "Samples over time", "The best-rated generators (at most eight) and the mixture on the same "
-         "latent draws at every evaluation shown; red crosses are the true modes.", None),
+         "latent draws at every review shown; red crosses are the true modes.", None),
         ("training", "Training", "Losses and the discriminators' mean outputs on real and generated data, per agent "
          "(averaged over its matches of each logging period); dashed lines mark warnings (orange), divergence (red) "
          "and selections (grey).", lambda: charts.training_chart(run)),

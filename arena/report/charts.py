@@ -52,7 +52,7 @@ def _events(ax, events: Sequence[dict[str, Any]]) -> None:
 
 
 def ratings_chart(run: RunRecord) -> str | None:
-    """Each agent's rating after every evaluation, with a band of one uncertainty (where the
+    """Each agent's rating after every review, with a band of one uncertainty (where the
     system has one); generators and discriminators side by side."""
     if not run.ratings:
         return None
@@ -123,7 +123,7 @@ def _spread(items: Sequence, k: int) -> list:
 
 
 def payoff_history_chart(run: RunRecord) -> str | None:
-    """The payoff matrix over time: up to eight evaluations as small multiples."""
+    """The payoff matrix over time: up to eight reviews as small multiples."""
     if len(run.results) < 2:
         return None
     plt = _plt()

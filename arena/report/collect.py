@@ -3,7 +3,7 @@
 Everything comes through :class:`arena.rundir.RunDir`: the resolved config and ``run.json``,
 the metrics log, the recorded cross-play results (from which the ratings are recomputed after
 every period: they are pure functions of the results), the lineage, the mixture, the leaderboard
-and the fixed-latent samples of every evaluation.
+and the fixed-latent samples of every review.
 """
 
 from __future__ import annotations

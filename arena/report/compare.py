@@ -72,7 +72,7 @@ def _run_output(path: Path, agent: str, source: str) -> dict[str, Any] | None:
 def load_group(path: str | Path, agent: str = "output", source: str = "eval") -> Group:
     """The runs under ``path`` (a parent of seeds or one run directory) and the metrics of ``agent``
     (``output``: the mixture, or a 1 x 1 run's generator; ``best``: the top-rated generator; or a
-    name) from ``source`` (``eval``: eval.json; ``training``: the last evaluation during training)."""
+    name) from ``source`` (``eval``: eval.json; ``training``: the last review during training)."""
     from arena.rundir.seeds import SeedsDir
 
     path = Path(path)

@@ -40,7 +40,7 @@ def seeds_context(parent: SeedsDir, progress=None) -> dict[str, Any]:
         image = charts.seeds_chart(records, k)
         if image:
             out_charts.append({"id": f"seeds-{k}", "title": f"{charts.METRIC_TITLES.get(k, k)} over time",
-                               "note": "The output (the mixture where there is one) of every seed at every evaluation.",
+                               "note": "The output (the mixture where there is one) of every seed at every review.",
                                "uri": image})
     first = records[0][1] if records else None
     finished = all(r.finished for _, r in records) and len(records) == len(parent.seeds)

@@ -12,7 +12,7 @@
       mixture.json       the mixture's components, weights and metrics
       eval.json          what `arena eval` measured, by agent
       report.html        the whole run on one self-contained page (`arena report`)
-      samples/           pictures of every generator's samples at every evaluation, and
+      samples/           pictures of every generator's samples at every review, and
                          fixed-<matching>.npz: samples from fixed latent draws, for the report
       checkpoints/       ckpt-00000020.pt + .json manifest (sha256), the newest keep_last kept
       .lock              held by the process that trains the run
@@ -143,7 +143,7 @@ class RunDir:
         """Write ``data`` as ``name`` atomically."""
         atomic_write(self.path / name, json.dumps(data, indent=1).encode())
 
-    def read_json(self, name: str, when: str = "it is written at the first evaluation") -> Any:
+    def read_json(self, name: str, when: str = "it is written at the first review") -> Any:
         """The contents of ``name``; a :class:`RunDirError` saying when it appears if it does not exist yet."""
         path = self.path / name
         if not path.is_file():

@@ -26,7 +26,7 @@ __all__ = ["SeedsDir", "output_metrics"]
 
 def output_metrics(run_dir: RunDir) -> dict[str, Any] | None:
     """The output of a run as its training last measured it: the mixture's metrics (a 1 x 1 run's
-    generator's), with ``matching`` and ``protocol``; None before the first evaluation."""
+    generator's), with ``matching`` and ``protocol``; None before the first review."""
     records = run_dir.metrics.read()
     evals = [r for r in records if r["kind"] == "eval" and "d_gap" not in r]
     if not evals:

@@ -36,7 +36,7 @@ def leaderboard_rows(
             selection replaces an agent by a copy, so the copy is rated afresh).
         ratings: ratings by identity.
         matches: training matches played, by name.
-        scores: the mean cross-play score in the latest evaluation, by name.
+        scores: the mean cross-play score in the latest review, by name.
         metrics: the latest quality metrics, by name.
         status: ``active``, ``retired`` ... by name.
     """

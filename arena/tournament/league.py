@@ -1,7 +1,7 @@
 """A league: frozen snapshots of the tournament's best agents kept as opponents (a hall of fame,
 fictitious play; Ge et al. 2018, "Fictitious GAN"; the leagues of multi-agent RL).
 
-Every ``league.every`` matchings (at an evaluation) the best-rated generator and the best-rated
+Every ``league.every`` matchings (at a review) the best-rated generator and the best-rated
 discriminator are copied, frozen (:meth:`agents.Agent.frozen_copy`), named ``<agent>#<matching>``
 and added to the league; the last ``league.keep`` of each role are kept. Every
 ``league.play_every`` matchings, each agent that learns plays one extra match against a snapshot

@@ -1,6 +1,6 @@
 """Ratings as pure functions of recorded results.
 
-A tournament records one *period* per cross-evaluation: the names of its generators and
+A tournament records one *period* per cross-play: the names of its generators and
 discriminators and the N x M payoff matrix, cell ``[i][j]`` being discriminator ``j``'s score
 against generator ``i`` in [0, 1] (by default its balanced accuracy); the generator scores
 ``1 - payoff``. A cell may be ``None`` (a retired agent did not play). Every rating system
@@ -253,8 +253,8 @@ def _bradley_terry_with_prior(periods: Sequence[dict[str, Any]]) -> dict[str, Ra
 rating_systems: Registry = Registry("rating system")
 """Every rating system: ``ratings.system`` in a config names one; each maps the recorded periods
 to ``{name: Rating}``."""
-rating_systems.register("elo", elo, "Elo (k = 32) with fractional scores, one update per evaluation")
-rating_systems.register("glicko2", glicko2, "Glicko-2 (Glickman), one rating period per evaluation; uncertainty is the RD")
+rating_systems.register("elo", elo, "Elo (k = 32) with fractional scores, one update per review")
+rating_systems.register("glicko2", glicko2, "Glicko-2 (Glickman), one rating period per review; uncertainty is the RD")
 rating_systems.register("bradley-terry", _bradley_terry_with_prior,
                         "maximum-likelihood Bradley-Terry fit of all results (one virtual draw per player)")
 

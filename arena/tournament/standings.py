@@ -36,9 +36,9 @@ class Standings:
         self.matches: dict[str, int] = {}
         """Training matches played, by name."""
         self.metrics: dict[str, dict[str, float]] = {}
-        """The latest evaluation metrics, by name."""
+        """The latest review metrics, by name."""
         self.scores: dict[str, float] = {}
-        """The mean cross-play score in the latest evaluation, by name."""
+        """The mean cross-play score in the latest review, by name."""
         self.mixture: dict[str, Any] | None = None
         """The latest mixture: components, weights, the matching it was chosen at, its metrics."""
 
