@@ -17,6 +17,7 @@ The ``arena`` command line is a thin layer over these functions.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +28,7 @@ import torch
 
 from agents import Generator, draw_samples
 from arena.config import RunConfig, load_config
-from arena.core.errors import ArenaError, ConfigError
+from arena.core.errors import ArenaError, CheckpointError, ConfigError
 from arena.engine.arena import Arena, build_arena
 from arena.engine.distributed import from_env
 from arena.evaluation.measure import measure
@@ -53,6 +54,20 @@ def _config(config: RunConfig | str | Path, overrides: Sequence[str]) -> RunConf
             raise ConfigError("overrides apply to a config file; change the RunConfig itself instead")
         return config
     return load_config(config, overrides)
+
+
+def restore(tournament, run_dir: RunDir, state: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """Load ``state`` (default: ``run_dir``'s newest good checkpoint) into ``tournament``; one
+    that does not fit (of another structure, or weights of other shapes than the config's
+    networks) is a :class:`CheckpointError` naming the run, not a traceback."""
+    state = run_dir.load_checkpoint() if state is None else state
+    try:
+        tournament.load_state_dict(state, **kwargs)
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        text = str(exc).strip().splitlines()
+        detail = f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+        raise CheckpointError(f"{run_dir.checkpoint_dir}: the checkpoint does not fit the run's config.yaml "
+                              f"(edited since, or a checkpoint of something else): {detail}") from None
 
 
 class Run:
@@ -143,7 +158,7 @@ class Run:
         try:
             self = cls(run_dir, build_arena(config, device=dev), comm, lock)
             if run_dir.has_checkpoint():
-                self.tournament.load_state_dict(run_dir.load_checkpoint())
+                restore(self.tournament, run_dir)
             elif lead:
                 warnings.warn(f"{run_dir} has no checkpoint yet; starting it over from the beginning", RuntimeWarning,
                               stacklevel=2)
@@ -159,7 +174,7 @@ class Run:
         run_dir = RunDir(path)
         config = run_dir.config()
         self = cls(run_dir, build_arena(config, device=device or config.device))
-        self.tournament.load_state_dict(run_dir.load_checkpoint(), global_rng=False)
+        restore(self.tournament, run_dir, global_rng=False)
         return self
 
     # ------------------------------------------------------------------ training
@@ -203,7 +218,21 @@ class Run:
         from the trained weights rather than their average (where EMA is on)."""
         if n < 1:
             raise ConfigError(f"-n: expected a positive number of samples, got {n}")
+        self.check_samples(n)
         return draw_samples(self.generator(agent, raw, panel), n, seed, batch=n)
+
+    def check_samples(self, n: int) -> None:
+        """Refuse ``n`` samples that cannot fit in memory, before anything is allocated (the
+        samples, a copy as the metrics read them, and the panel's candidates)."""
+        from arena.core.resources import human_bytes, memory_bytes
+        from arena.engine.preflight import MEMORY_FRACTION
+
+        need = 4 * n * math.prod(self.arena.data.shape) * 4
+        budget = int(memory_bytes(self.arena.device) * MEMORY_FRACTION)
+        if need > budget:
+            raise ConfigError(f"-n: {n:,} samples of shape {tuple(self.arena.data.shape)} need about "
+                              f"{human_bytes(need)}, more than {human_bytes(budget)} ({MEMORY_FRACTION:.0%} of the "
+                              f"{human_bytes(memory_bytes(self.arena.device))} on {self.arena.device})")
 
     def picture(self, samples: torch.Tensor, path: str | Path, title: str = "", grid: int = 64) -> None:
         """Save ``samples`` of this run's data as their kind of data is pictured (PNG), as
@@ -229,6 +258,8 @@ class Run:
         """
         if n is not None and n < 2:
             raise ConfigError(f"-n: expected at least 2 samples, got {n}")
+        if n is not None:
+            self.check_samples(n)
         if agent is None:
             chosen: list[Any] = [g if raw else g.output() for g in self.arena.generators]
         else:

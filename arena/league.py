@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from agents import Generator, draw_samples
-from arena.api import Run
+from arena.api import Run, restore
 from arena.core.errors import ArenaError
 from arena.core.seeding import derive_seed
 from arena.evaluation.measure import truth as measured_truth
@@ -106,11 +106,12 @@ def skill_league(paths: list[str | Path], n: int = 2500, seed: int = 0, judgemen
     done = 0
     for r in runs:
         run = Run.load(r.path)
+        run.check_samples(max(n, truth_samples if truth else 0))
         data = data or run.arena.data
         manifests = _checkpoints(r, checkpoints)
         for manifest in manifests:
             state = r.load_checkpoint(manifest)
-            run.tournament.load_state_dict(state, global_rng=False)
+            restore(run.tournament, r, state, global_rng=False)
             matching = int(state["matching"])
             for g in run.arena.generators:
                 name = f"{label[r.path]}/{g.name}" + ("" if manifest == manifests[-1] else f"@{matching}")

@@ -156,14 +156,13 @@ def measure(n: int, device: str, run_matchings: int = 20, compiled: str | None =
 
 
 def whole_run(n: int, device: str, dev, matchings: int = 20) -> dict:
-    from arena.recording.pictures import PictureWriter
-    from arena.recording.report import ReportWriter
-    from arena.recording.writers import CheckpointWriter, StandingsWriter
-
     import arena
     from arena.api import Run
     from arena.config import parse_config
     from arena.engine.execution import MatchRunner
+    from arena.recording.pictures import PictureWriter
+    from arena.recording.report import ReportWriter
+    from arena.recording.writers import CheckpointWriter, StandingsWriter
     from arena.rundir.metrics_log import MetricsLog
     from arena.tournament import loop, review
     from arena.tournament.standings import Standings

@@ -16,10 +16,18 @@ from collections.abc import Sequence
 
 from arena.cli.progress import steps
 
-__all__ = ["main", "EXIT_USER_ERROR", "EXIT_INTERRUPTED"]
+__all__ = ["main", "EXIT_USER_ERROR", "EXIT_INTERRUPTED", "EXIT_TERMINATED"]
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+"""128 + SIGTERM: the exit code of a run stopped by SIGTERM (after its checkpoint)."""
+
+
+def _stopped_code(interrupts) -> int:
+    import signal
+
+    return EXIT_TERMINATED if interrupts.signal == signal.SIGTERM else EXIT_INTERRUPTED
 
 
 def _train(run, quiet: bool, header: str | None) -> int:
@@ -28,10 +36,11 @@ def _train(run, quiet: bool, header: str | None) -> int:
 
     if header and run.lead and not quiet:
         print(header, file=sys.stderr)
+    interrupts = Interrupts()
     with steps() as progress:
-        run.play([Display(run.config.name, quiet or not run.lead), Interrupts()], None if quiet else progress)
+        run.play([Display(run.config.name, quiet or not run.lead), interrupts], None if quiet else progress)
     if not run.lead:
-        return 0 if run.finished else EXIT_INTERRUPTED
+        return 0 if run.finished else _stopped_code(interrupts)
     if run.finished:
         print(f"run finished: {run.path}")
         line = output_line(run.output, run.config.review.samples)
@@ -39,7 +48,7 @@ def _train(run, quiet: bool, header: str | None) -> int:
             print(line)
         return 0
     print(f"stopped after matching {run.completed}; continue with: arena resume {run.path}", file=sys.stderr)
-    return EXIT_INTERRUPTED
+    return _stopped_code(interrupts)
 
 
 def output_line(mixture: dict | None, samples: int) -> str | None:
@@ -65,8 +74,8 @@ def _seeds(text: str) -> list[int]:
         seeds = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"--seeds: expected comma-separated integers, got {text!r}") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds: expected distinct non-negative integers, got {text!r}")
+    if not seeds or any(not 0 <= s < 2**63 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds: expected distinct integers from 0 to 2**63 - 1, got {text!r}")
     return seeds
 
 
@@ -91,15 +100,16 @@ def _play_seeds(config, seeds: list[int], out, args: argparse.Namespace) -> int:
     from arena.api import run_seeds
     from arena.cli.display import Display, Interrupts
 
+    interrupts = Interrupts()
     with steps() as progress:
         parent = run_seeds(config, seeds, out, args.device,
-                           lambda seed: [Display(f"{config.name} seed {seed}", args.quiet), Interrupts()],
+                           lambda seed: [Display(f"{config.name} seed {seed}", args.quiet), interrupts],
                            progress=None if args.quiet else progress)
     if parent.finished:
         print(f"seeds finished: {parent.path} (report: {parent.path / 'report.html'})")
         return 0
     print(f"stopped; continue with: arena resume {parent.path}", file=sys.stderr)
-    return EXIT_INTERRUPTED
+    return _stopped_code(interrupts)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -160,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``arena`` and ``python -m arena``; returns the exit code."""
     from arena.core.errors import ArenaError
 
+    for stream in (sys.stdout, sys.stderr):  # a path that is not UTF-8 is printed escaped, not a traceback
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) == "strict":
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     shown = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *rest, **kw: f"arena {args.command}: warning: {message}\n"

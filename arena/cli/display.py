@@ -152,28 +152,37 @@ class Display(Callback):
 
 
 class Interrupts(Callback):
-    """While the loop runs: the first Ctrl-C finishes the current matching, writes a checkpoint
-    and stops; a second stops at once (KeyboardInterrupt)."""
+    """While the loop runs: the first Ctrl-C (SIGINT) or SIGTERM (``kill``, ``docker stop``, a
+    scheduler's pre-emption) finishes the current matching, writes a checkpoint and stops; a
+    second stops at once (KeyboardInterrupt). ``signal`` is the first one received, if any."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
 
     def __init__(self) -> None:
-        self.previous = None
-        self.installed = False
+        self.previous: dict[int, object] = {}
+        self.signal: int | None = None
 
     def on_run_start(self, tournament) -> None:
         def handler(signum, frame):
             if tournament.stop_requested:
                 raise KeyboardInterrupt
+            self.signal = signum
             tournament.request_stop()
-            print("\ninterrupt: finishing this matching and writing a checkpoint (Ctrl-C again to stop at once)",
+            name = "interrupt" if signum == signal.SIGINT else signal.Signals(signum).name
+            again = "Ctrl-C" if signum == signal.SIGINT else "a second signal"
+            print(f"\n{name}: finishing this matching and writing a checkpoint ({again} to stop at once)",
                   file=sys.stderr)
 
-        try:
-            self.previous = signal.signal(signal.SIGINT, handler)
-            self.installed = True
-        except ValueError:  # not the main thread
-            self.installed = False
+        for name in self.SIGNALS:
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                self.previous[number] = signal.signal(number, handler)
+            except ValueError:  # not the main thread
+                pass
 
     def on_run_end(self, tournament) -> None:
-        if self.installed:
-            signal.signal(signal.SIGINT, self.previous)
-            self.installed = False
+        for number, previous in self.previous.items():
+            signal.signal(number, previous)
+        self.previous = {}

@@ -16,6 +16,28 @@ def _version() -> str:
         return "unknown"
 
 
+def _device(text: str) -> str:
+    """``--device``: checked as the config's ``device`` is (a malformed one is a usage error)."""
+    from arena.config.sections import check_device
+    from arena.core.errors import ConfigError
+
+    try:
+        return check_device(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _seed(text: str) -> int:
+    """``--seed``: an integer from 0 to 2**63 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**63 - 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``arena`` command."""
     p = argparse.ArgumentParser(
@@ -30,14 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a config value (repeatable), e.g. --set schedule.matchings=10")
     run.add_argument("--out", help="run directory to create (default: runs/<name>-<time>)")
-    run.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N, mps)")
+    run.add_argument("--device", type=_device, help="override the config's device (auto, cpu, cuda, cuda:N, mps)")
     run.add_argument("--download", action="store_true", help="allow the data source to download missing files")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--seeds", help="run once per seed into one parent directory, e.g. --seeds 0,1,2")
 
     resume = sub.add_parser("resume", help="continue a run (or a directory of seeds) from its last good checkpoint")
     resume.add_argument("run_dir")
-    resume.add_argument("--device", help="override the run's device")
+    resume.add_argument("--device", type=_device, help="override the run's device")
     resume.add_argument("--quiet", action="store_true", help="no progress display")
 
     sample = sub.add_parser("sample", help="draw samples from a trained generator")
@@ -46,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     who_s.add_argument("--agent", help="generator name (default: the first generator)")
     who_s.add_argument("--mixture", action="store_true", help="the tournament's mixture of its best generators")
     sample.add_argument("-n", type=int, default=2500, help="number of samples (default 2500)")
-    sample.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
+    sample.add_argument("--seed", type=_seed, default=0, help="seed of the latent draws (default 0)")
     sample.add_argument("-o", "--output", required=True, help="output file: .npy (N x data shape) or .png")
     _generator_options(sample, "sample")
 
@@ -56,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--agent", help="generator name (default: every generator)")
     who.add_argument("--mixture", action="store_true", help="the mixture of the best generators (tournaments)")
     ev.add_argument("--metrics", help="comma-separated metrics (default: all that apply to the data)")
-    ev.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
+    ev.add_argument("--seed", type=_seed, default=0, help="seed of the latent draws (default 0)")
     ev.add_argument("-n", type=int, help="samples (default 2500; 10000 with parzen)")
     _generator_options(ev, "evaluate")
 
@@ -87,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     league.add_argument("--checkpoints", choices=["last", "all"], default="last",
                         help="each run's newest checkpoint, or every checkpoint kept (snapshots of its training)")
     league.add_argument("-n", type=int, default=2500, help="samples per generator (default 2500)")
-    league.add_argument("--seed", type=int, default=0, help="seed of the latent draws (default 0)")
+    league.add_argument("--seed", type=_seed, default=0, help="seed of the latent draws (default 0)")
     league.add_argument("--truth", action="store_true",
                         help="also measure every generator with the data's metrics, and Spearman's rho of rating and each")
     league.add_argument("--truth-samples", type=int, default=10000,
@@ -97,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config and build everything it names, without training")
     check.add_argument("config")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
-    check.add_argument("--device", help="override the config's device")
+    check.add_argument("--device", type=_device, help="override the config's device")
 
     sub.add_parser("list", help="list every registry: games, networks, data sources, optimizers, priors, "
                                 "schedules, rating systems, mixture weightings, metrics")
@@ -109,6 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _generator_options(p: argparse.ArgumentParser, verb: str) -> None:
     """The options of commands that read a trained generator: its device, weights and panel."""
-    p.add_argument("--device", default="cpu", help=f"device to {verb} on (default cpu)")
+    p.add_argument("--device", default="cpu", type=_device, help=f"device to {verb} on (default cpu)")
     p.add_argument("--raw", action="store_true", help="the trained weights, not their moving average (where EMA is on)")
     p.add_argument("--no-panel", action="store_true", help="the mixture unfiltered by the discriminator panel")

@@ -12,12 +12,44 @@ __all__ = ["cmd_sample", "cmd_eval", "cmd_leaderboard", "cmd_ratings", "cmd_repo
            "cmd_check", "cmd_list"]
 
 
+def output_path(text: str, flag: str = "-o") -> Path:
+    """The file a user named for a command's output: refused where it is a directory or its
+    folder cannot be made."""
+    from arena.core.errors import ConfigError
+
+    path = Path(text)
+    if path.is_dir():
+        raise ConfigError(f"{flag}: {path} is a directory; name a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{flag}: cannot make the folder of {path} ({exc.strerror or exc})") from None
+    return path
+
+
+def write_output(text: str, data: bytes | str, flag: str = "-o") -> Path:
+    """Write ``data`` (text as UTF-8; a path in it that is not UTF-8 shows as U+FFFD) to the
+    file a user named (:func:`output_path`), with a one-line error."""
+    from arena.core.errors import ConfigError
+
+    path = output_path(text, flag)
+    if isinstance(data, str):
+        data = data.encode("utf-8", errors="replace")
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"{flag}: cannot write {path} ({exc.strerror or exc})") from None
+    return path
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     import time
 
     from arena.api import report
 
     started = time.perf_counter()
+    if args.output:
+        output_path(args.output)
     with steps() as progress:
         path = report(args.run_dir, args.output, progress)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s)")
@@ -52,7 +84,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if table.protocol:
         p = table.protocol
         print(f"protocol: {p.get('samples')} samples, split {p.get('split')}, {p.get('evaluator')}; Welch's t-test")
-    Path(args.output).write_text(table.markdown())
+    write_output(args.output, table.markdown())
     print(f"wrote {args.output}")
     return 0
 
@@ -69,6 +101,8 @@ def cmd_league(args: argparse.Namespace) -> int:
     from arena.tournament.judgements import judgements
     from arena.tournament.ratings import rating_systems
 
+    if args.n < 2:
+        raise ConfigError(f"-n: expected at least 2 samples, got {args.n}")
     if args.truth_samples < 1:
         raise ConfigError(f"--truth-samples: expected a positive number of samples, got {args.truth_samples}")
     for value, registry, flag in ((args.judgement, judgements, "--judgement"), (args.system, rating_systems, "--system")):
@@ -91,13 +125,15 @@ def cmd_league(args: argparse.Namespace) -> int:
         text = f"{rho:+.3f}" if math.isfinite(rho) else "undefined (fewer than 3 generators, or all measure alike)"
         print(f"Spearman's rho of rating and {key}: {text}")
     if args.output:
-        Path(args.output).write_text(json.dumps({k: v for k, v in league.items() if k != "payoff"} | {"payoff": league["payoff"]},
-                                                indent=1))
+        write_output(args.output, json.dumps({k: v for k, v in league.items() if k != "payoff"}
+                                             | {"payoff": league["payoff"]}, indent=1))
         print(f"wrote {args.output}")
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    import io
+
     import numpy as np
 
     from arena.api import load
@@ -108,13 +144,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix not in (".npy", ".png"):
         raise ConfigError(f"-o: expected a .npy or .png file, got {out.name!r}")
+    output_path(args.output)
     run = load(args.run_dir, args.device)
     agent = "mixture" if args.mixture else args.agent
     samples = run.sample(args.n, agent, args.seed, args.raw, not args.no_panel)
     name = repr(run.generator("mixture", args.raw, not args.no_panel)) if args.mixture else run.generator(args.agent, args.raw).name
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
-        np.save(out, samples.cpu().numpy())
+        buf = io.BytesIO()
+        np.save(buf, samples.cpu().numpy())
+        write_output(args.output, buf.getvalue())
     else:
         run.picture(samples, out, title=f"{name}, {args.n} samples, seed {args.seed}", grid=args.n)
     print(f"wrote {args.n} samples of {name} (shape {tuple(samples.shape[1:])}) to {out}")

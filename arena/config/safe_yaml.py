@@ -158,17 +158,11 @@ def read_yaml(text: str, source: str) -> Any:
 
 def read_config_text(path: str | Path) -> tuple[str, Any]:
     """A config file's text and its YAML contents, read safely (:mod:`arena.config.safe_yaml`)."""
-    path = Path(path)
+    from arena.core.files import read_text
+
     source = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ConfigError(f"the file is {size:,} bytes; a config may have at most {MAX_BYTES:,}", file=source)
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError("no such config file", file=source) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the config: {exc}", file=source) from None
+    # once, bounded: a pipe (`arena check <(envsubst < t.yaml)`) works; a device or an endless stream is refused
+    text = read_text(path, MAX_BYTES, "config file", pipes=True, error=ConfigError)
     raw = read_yaml(text, source)
     if raw is None:
         raise ConfigError("the config is empty", file=source)

@@ -41,7 +41,14 @@ __all__ = [
     "MAX_EVAL_SAMPLES",
 ]
 
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,4})?)$")
+
+
+def check_device(text: str, path: tuple = (), file: str | None = None) -> str:
+    """``text`` if it names a device the project runs on (auto, cpu, cuda, cuda:N, mps)."""
+    if not isinstance(text, str) or not _DEVICE.match(text):
+        raise ConfigError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}", path, file=file)
+    return text
 
 MAX_AGENTS = 4096
 """Agents a run may hold in all (a 64 x 64 tournament holds 128)."""
@@ -340,7 +347,7 @@ class RunConfig:
     """The agent pool: a list of specs, each standing for ``count`` agents."""
     name: str = "run"
     """Name of the run; new run directories are ``runs/<name>-<time>``."""
-    seed: Annotated[int, Ge(0)] = 0
+    seed: Annotated[int, Ge(0), Lt(2**63)] = 0
     """Master seed; every agent, the data source and the loop derive their own from it."""
     device: str = "auto"
     """``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
@@ -375,8 +382,7 @@ class RunConfig:
     arena builds what the config names, are located like those found now. Not part of the config."""
 
     def validate(self) -> None:
-        if not _DEVICE.match(self.device):
-            raise ConfigError(f"expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}", ("device",))
+        check_device(self.device, ("device",))
         if not re.match(r"^[A-Za-z0-9_.\-]+$", self.name):
             raise ConfigError(f"expected letters, digits, '_', '-' and '.', got {self.name!r}", ("name",))
         if not self.agents:

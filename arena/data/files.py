@@ -21,7 +21,9 @@ import numpy as np
 import torch
 
 from arena.core.errors import DataError
+from arena.core.files import load_npy
 from arena.core.registry import Gt, Lt
+from arena.core.resources import human_bytes, memory_bytes
 from arena.data.kinds import Images, Points
 from arena.data.source import DataSource
 
@@ -115,11 +117,16 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file of unsigned bytes (plain or gzipped)."""
     opener = gzip.open if str(path).endswith(".gz") else open
+    limit = 1 << 30  # full MNIST is 47 MB: a larger file (or a gzip bomb) is refused, not read to the end
     try:
+        if not Path(path).is_file():
+            raise DataError(f"{path}: not a regular file")
         with opener(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(limit + 1)
     except (OSError, EOFError) as exc:
         raise DataError(f"cannot read IDX file {path}: {exc}") from None
+    if len(raw) > limit:
+        raise DataError(f"{path}: holds more than {limit:,} bytes; refused")
     if len(raw) < 4:
         raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
     zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
@@ -207,6 +214,10 @@ def mnist(
 
 # --------------------------------------------------------------------------- user files
 
+MAX_IMAGE_PIXELS = 100_000_000
+"""The most pixels one image file may declare (a 10,000 x 10,000 photograph); larger ones are
+refused from their header, before they are decoded."""
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -232,19 +243,30 @@ def images(
     folder = Path(root).expanduser()
     if not folder.is_dir():
         raise DataError(f"image folder {folder} does not exist")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    # regular files only: a named pipe, a socket or a device with an image's name would hang or never end
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if len(files) < 2:
         raise DataError(f"image folder {folder} holds {len(files)} image files; need at least 2")
     arrays = []
+    budget, used = int(memory_bytes("cpu") * 0.8), 0
     for p in files:
         try:
             with Image.open(p) as im:
+                width, height = im.size  # read from the header: nothing is decoded yet
+                pixels = (size[0] * size[1]) if size is not None else width * height
+                used += pixels * channels * 5  # the uint8 copy and the float32 tensor
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise DataError(f"{p} declares {width:,} x {height:,} pixels; at most {MAX_IMAGE_PIXELS:,} "
+                                    f"are decoded")
+                if used > budget:
+                    raise DataError(f"the images of {folder} need more than {human_bytes(budget)} of memory "
+                                    f"(80% of this machine's); set data.size smaller or use fewer images")
                 im = im.convert("L" if channels == 1 else "RGB")
                 if size is not None:
                     im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
                 a = np.asarray(im, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"cannot read image {p}: {exc}") from None
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise DataError(f"cannot read image {p}: {str(exc).splitlines()[0][:200]}") from None
         if arrays and a.shape != arrays[0].shape:
             raise DataError(
                 f"{p} has size {a.shape[:2]} but {files[0]} has {arrays[0].shape[:2]}; set data.size to resize them"
@@ -271,12 +293,10 @@ def npy(
         standardize: shift and scale every column to mean 0, std 1 (statistics of the training rows).
     """
     file = Path(path).expanduser()
-    if not file.is_file():
+    if not file.exists():
         raise DataError(f"data file {file} does not exist")
-    try:
-        array = np.load(file, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise DataError(f"cannot read {file} as a .npy array: {exc}") from None
+    # the header is checked before anything is allocated: no pickled objects, nothing beyond memory
+    array = load_npy(file, int(memory_bytes("cpu") * 0.4), error=DataError)
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise DataError(f"{file}: expected a numeric array, got dtype {array.dtype}")
     if array.ndim != 2:
@@ -286,7 +306,13 @@ def npy(
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).any(axis=1).sum())
         raise DataError(f"{file}: {bad} rows hold NaN or infinite values")
-    x = torch.as_tensor(array.astype(np.float32))
+    with np.errstate(over="ignore"):
+        single = array.astype(np.float32)
+    if not np.isfinite(single).all():
+        bad = int((~np.isfinite(single)).any(axis=1).sum())
+        raise DataError(f"{file}: {bad} rows hold values beyond float32's range (about ±3.4e38), "
+                        f"which training uses; rescale the data")
+    x = torch.as_tensor(single)
     test = max(1, int(round(x.shape[0] * test_fraction)))
     splits = _fixed_split(x, test)
     if standardize:

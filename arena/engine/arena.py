@@ -142,6 +142,7 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
                 f"batch size {config.schedule.batch_size} is larger than the {data.train.shape[0]} training samples",
                 ("schedule", "batch_size"),
             )
+        _check_batch_norm(config, built)
     except ConfigError as exc:
         raise origin.locate(exc) from None
     except DataError as exc:
@@ -158,6 +159,17 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
         stream=stream,
         agent_games=agent_games,
     )
+
+
+def _check_batch_norm(config: RunConfig, built: list[tuple[Agent, int]]) -> None:
+    """BatchNorm in training mode needs at least two samples a channel: a batch of one (or of
+    one pack) would fail inside the network at the first round, blamed on it rather than on the
+    batch size."""
+    for agent, i in built:
+        per_call = config.schedule.batch_size // max(1, getattr(config.agents[i], "pack", 1))
+        if per_call < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in agent.net.modules()):
+            raise ConfigError(f"batch size {config.schedule.batch_size} gives {agent.name}'s BatchNorm layers "
+                              f"{per_call} sample a batch; they need at least 2", ("schedule", "batch_size"))
 
 
 def _check_packing(config: RunConfig, game: games.Game, spec_games: dict[int, games.Game]) -> None:

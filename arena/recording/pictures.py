@@ -7,6 +7,7 @@ histograms. :class:`PictureWriter` saves a picture of each generator's samples a
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from agents import Discriminator, evaluating
+from arena.core.files import atomic_write
 from arena.data import DataSource
 from arena.evaluation.metrics import symbol_counts
 from arena.tournament.callbacks import Callback, Review
@@ -51,7 +53,14 @@ def save_image_grid(images: torch.Tensor, path: Path, low: float | None = 0.0, h
     scale = max(1, -(-256 // image.width))
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-    image.save(path)
+    _write(image.save, path)
+
+
+def _write(save, path: Path) -> None:
+    """``save`` (a figure's or an image's) into memory, then atomically to ``path``: never through a link."""
+    buf = io.BytesIO()
+    save(buf, format="png")
+    atomic_write(path, buf.getvalue())
 
 
 def _figure():
@@ -93,7 +102,7 @@ def save_scatter(
     ax.set_title(fitted_title(title, 5), fontsize=9)
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     fig.tight_layout()
-    fig.savefig(path)
+    _write(fig.savefig, path)
     plt.close(fig)
 
 
@@ -122,7 +131,7 @@ def save_density_1d(
     ax.set_title(fitted_title(title, 6), fontsize=9)
     ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
+    _write(fig.savefig, path)
     plt.close(fig)
 
 
@@ -139,7 +148,7 @@ def save_histogram(samples: torch.Tensor, path: Path, probs: list[float], title:
     ax.set_title(fitted_title(title, 5), fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
+    _write(fig.savefig, path)
     plt.close(fig)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
@@ -124,6 +125,21 @@ def _best(run: RunRecord, k: int) -> list[str]:
     return (ranked or run.generators)[:k]
 
 
+_MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, ZeroDivisionError)
+
+
+def _guarded(section: str, draw: Callable[[], Any], fallback: Any) -> Any:
+    """``draw()``, or ``fallback`` with a warning where the run's files hold values of the wrong
+    shape (a run directory edited or damaged by hand): the report leaves that section out rather
+    than failing."""
+    try:
+        return draw()
+    except _MALFORMED as exc:
+        warnings.warn(f"the report leaves out {section!r}: the run's files hold values of the wrong shape "
+                      f"({type(exc).__name__}: {str(exc)[:120]})", RuntimeWarning, stacklevel=2)
+        return fallback
+
+
 def run_context(run: RunRecord, progress: Progress | None = None) -> dict[str, Any]:
     """Everything the template shows for one run."""
     report = progress or (lambda task, done, total: None)
@@ -148,10 +164,10 @@ def run_context(run: RunRecord, progress: Progress | None = None) -> dict[str, A
     for i, (id, title, note, draw) in enumerate(steps):
         report("drawing the report's charts", i, len(steps))
         if id == "samples":
-            names = [*_best(run, 8), "mixture"] if run.fixed else []
-            image = charts.samples_chart(run, _data(run), names) if names else None
-        else:
-            image = draw()
+            def draw():
+                names = [*_best(run, 8), "mixture"] if run.fixed else []
+                return charts.samples_chart(run, _data(run), names) if names else None
+        image = _guarded(title, draw, None)
         if image:
             out.append({"id": id, "title": title, "note": note, "uri": image})
     report("drawing the report's charts", len(steps), len(steps))
@@ -169,12 +185,13 @@ def run_context(run: RunRecord, progress: Progress | None = None) -> dict[str, A
         "matchings": run.matchings,
         "rounds": f"{rounds:,}",
         "sections": sections,
-        "output": _output(run),
-        "leaderboard": _leaderboard(run.leaderboard),
+        "output": _guarded("Output", lambda: _output(run), None),
+        "leaderboard": _guarded("Leaderboard", lambda: _leaderboard(run.leaderboard), None),
         "system": run.config["ratings"]["system"],
         "charts": out,
         "seeds": None,
-        "events": [{"kind": e["kind"], "matching": e["matching"], "text": _event_text(e)} for e in run.events],
+        "events": _guarded("Events", lambda: [{"kind": e["kind"], "matching": e["matching"], "text": _event_text(e)}
+                                              for e in run.events], []),
         "config_text": run.config_text,
         "info": json.dumps(run.info, indent=1) if run.info else "",
     }
@@ -194,5 +211,5 @@ def build_report(path: str | Path, out: str | Path | None = None, progress: Prog
         context = run_context(collect(RunDir(path)), progress)
     target = Path(out) if out is not None else path / RunDir.REPORT
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, render(context).encode())
+    atomic_write(target, render(context).encode("utf-8", errors="replace"))  # a path that is not UTF-8 shows as U+FFFD
     return target

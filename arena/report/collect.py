@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from typing import Any
 
 import numpy as np
 
+from arena.config.safe_yaml import MAX_BYTES
 from arena.core.errors import RunDirError
+from arena.core.files import read_text
 from arena.rundir import RunDir
 from arena.tournament.ratings import compute_ratings
 
@@ -55,10 +58,15 @@ class RunRecord:
         return list(dict.fromkeys(names))
 
 
-def _optional_json(run_dir: RunDir, name: str) -> Any:
+def _optional_json(run_dir: RunDir, name: str, expect: type | None = None) -> Any:
+    """``name``'s contents; None where it does not exist yet, or (with a warning: the report
+    leaves it out) where it is malformed."""
+    if not (run_dir.path / name).exists():
+        return None
     try:
-        return run_dir.read_json(name)
-    except RunDirError:
+        return run_dir.read_json(name, expect=expect)
+    except RunDirError as exc:
+        warnings.warn(f"the report leaves out {name}: {exc}", RuntimeWarning, stacklevel=2)
         return None
 
 
@@ -66,31 +74,36 @@ def collect(run_dir: RunDir) -> RunRecord:
     """Read everything a report shows from ``run_dir``."""
     config = run_dir.config()
     records = run_dir.metrics.read()
-    results = _optional_json(run_dir, RunDir.RESULTS) or []
+    results = _optional_json(run_dir, RunDir.RESULTS, list) or []
     system = config.ratings.system
     ratings = []
-    for k in range(1, len(results) + 1):
-        now = compute_ratings(system, results[:k])
-        ratings.append({"matching": results[k - 1]["matching"],
-                        "ratings": {n: (r.rating, r.uncertainty) for n, r in now.items()}})
-    info_path = run_dir.path / RunDir.RUN_INFO
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    completed = max([r.get("matching", 0) for r in records if r["kind"] in ("train", "eval")] or [0])
+    try:
+        for k in range(1, len(results) + 1):
+            now = compute_ratings(system, results[:k])
+            ratings.append({"matching": results[k - 1]["matching"],
+                            "ratings": {n: (r.rating, r.uncertainty) for n, r in now.items()}})
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        warnings.warn(f"{run_dir.path / RunDir.RESULTS}: malformed ({type(exc).__name__}: {str(exc)[:120]}); "
+                      f"the report shows no ratings", RuntimeWarning, stacklevel=2)
+        ratings = []
+    info = _optional_json(run_dir, RunDir.RUN_INFO, dict) or {}
+    completed = max([r["matching"] for r in records if r["kind"] in ("train", "eval")
+                     and isinstance(r.get("matching"), int)] or [0])
     return RunRecord(
         path=str(run_dir.path),
         config=json.loads(json.dumps(_config_dict(config))),
-        config_text=(run_dir.path / RunDir.CONFIG).read_text(),
+        config_text=read_text(run_dir.path / RunDir.CONFIG, MAX_BYTES, "config file"),
         info=info,
         train=[r for r in records if r["kind"] == "train"],
         evals=[r for r in records if r["kind"] == "eval"],
         events=[r for r in records if r["kind"] in ("warning", "divergence", "selection")],
         results=results,
         ratings=ratings,
-        lineage=_optional_json(run_dir, RunDir.LINEAGE) or [],
-        mixture=_optional_json(run_dir, RunDir.MIXTURE),
-        leaderboard=_optional_json(run_dir, RunDir.LEADERBOARD_JSON),
+        lineage=_optional_json(run_dir, RunDir.LINEAGE, list) or [],
+        mixture=_optional_json(run_dir, RunDir.MIXTURE, dict),
+        leaderboard=_optional_json(run_dir, RunDir.LEADERBOARD_JSON, dict),
         fixed=run_dir.fixed_samples(),
-        evaluations=run_dir.evaluations(),
+        evaluations=_optional_json(run_dir, RunDir.EVAL, dict) or {},
         completed=completed,
         matchings=config.schedule.matchings,
     )

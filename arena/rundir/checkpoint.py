@@ -12,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,33 +21,9 @@ import torch
 
 from arena.core import faults
 from arena.core.errors import CheckpointError
+from arena.core.files import atomic_write, inside, read_bytes, read_json
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_one", "list_checkpoints", "atomic_write"]
-
-
-def atomic_write(path: Path, data: bytes, before_rename: Callable[[], None] | None = None) -> None:
-    """Write ``data`` to ``path`` so that a reader sees either the old file or the whole new one.
-
-    ``before_rename`` is called between the write and the rename (a fault-injection point).
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    if before_rename is not None:
-        before_rename()
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _name(matching: int) -> str:
@@ -86,20 +60,41 @@ def save_checkpoint(folder: Path, state: dict[str, Any], matching: int, keep_las
     return weights
 
 
+MAX_CHECKPOINT_BYTES = 64 * 1024**3
+"""The largest checkpoint file read (its manifest's ``bytes`` is checked against this first)."""
+
+_MANIFEST = {"file": str, "sha256": str, "bytes": int, "matching": int}
+
+
+def manifest_of(manifest_path: Path) -> dict[str, Any]:
+    """A checkpoint's manifest, its fields checked."""
+    manifest = read_json(manifest_path, dict, limit=1 << 20, error=CheckpointError)
+    for key, kind in _MANIFEST.items():
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            raise CheckpointError(f"{manifest_path}: the manifest's {key!r} is missing or not {kind.__name__}")
+    if not 0 <= manifest["bytes"] <= MAX_CHECKPOINT_BYTES or manifest["matching"] < 0:
+        raise CheckpointError(f"{manifest_path}: the manifest's sizes are out of range")
+    return manifest
+
+
 def load_one(manifest_path: Path) -> dict[str, Any]:
     """The checkpoint of one manifest, checked against its checksum and loaded safely."""
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        weights = manifest_path.with_name(manifest["file"])
-        payload = weights.read_bytes()
-    except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{manifest_path.name}: unreadable ({exc})") from None
+    manifest_path = Path(manifest_path)
+    manifest = manifest_of(manifest_path)
+    weights = inside(manifest_path.parent, manifest["file"], "the manifest's file", error=CheckpointError)
+    payload = read_bytes(weights, manifest["bytes"], "checkpoint", error=CheckpointError)
     if len(payload) != manifest["bytes"] or hashlib.sha256(payload).hexdigest() != manifest["sha256"]:
-        raise CheckpointError(f"{weights.name}: checksum mismatch (truncated or corrupted)")
+        raise CheckpointError(f"{weights}: checksum mismatch (truncated or corrupted)")
     try:
-        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        raise CheckpointError(f"{weights.name}: cannot be loaded safely ({exc})") from None
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise CheckpointError(f"{weights}: refused: it holds objects other than tensors and plain values, "
+                                  f"which could run code; do not load it by other means") from None
+        raise CheckpointError(f"{weights}: cannot be loaded ({str(exc).splitlines()[0][:200]})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{weights}: not a checkpoint of this project (a {type(state).__name__})")
+    return state
 
 
 def load_checkpoint(folder: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +64,14 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         """Take the lock, or raise :class:`RunDirError` naming the process that holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a link planted where the lock belongs
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise RunDirError(f"{self.path}: cannot take the lock ({exc.strerror or exc}; "
+                              f"a symbolic link there is refused)") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RunDirError(f"{self.path}: the lock is not a regular file; refused")
         previous = os.read(fd, 256).decode(errors="replace")
         pid, host = _holder(previous)
         locked = False

@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from arena.rundir.checkpoint import atomic_write
+from arena.core.errors import RunDirError
+from arena.core.files import append_line, atomic_write, parse_json, read_text
+
+MAX_LOG_BYTES = 2 * 1024**3
+"""The largest metrics.jsonl read (a run logging every matching for days writes some hundreds of MB)."""
 
 __all__ = ["MetricsLog", "is_number"]
 
@@ -21,11 +25,13 @@ class MetricsLog:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.lines = sum(1 for _ in open(self.path)) if self.path.exists() else 0
+        self.lines = len(self._text().splitlines()) if self.path.exists() else 0
+
+    def _text(self) -> str:
+        return read_text(self.path, MAX_LOG_BYTES, "metrics log")
 
     def write(self, record: dict[str, Any]) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record, allow_nan=True) + "\n")
+        append_line(self.path, json.dumps(record, allow_nan=True))
         self.lines += 1
 
     def truncate(self, lines: int) -> None:
@@ -33,8 +39,7 @@ class MetricsLog:
         if not self.path.exists():
             self.lines = 0
             return
-        with open(self.path) as f:
-            kept = [line for _, line in zip(range(lines), f)]
+        kept = self._text().splitlines(keepends=True)[:lines]
         if len(kept) == self.lines == lines:
             return  # nothing after them
         atomic_write(self.path, "".join(kept).encode())
@@ -45,12 +50,17 @@ class MetricsLog:
         if not self.path.exists():
             return []
         out = []
-        for line in open(self.path):
+        lines = self._text().splitlines(keepends=True)
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
-            except ValueError:
+                record = parse_json(line, f"{self.path}, line {number}", dict)
+            except RunDirError:
                 if line.endswith("\n"):
                     raise
+                continue
+            if not isinstance(record.get("kind"), str):
+                raise RunDirError(f"{self.path}, line {number}: a record without a 'kind'")
+            out.append(record)
         return out

@@ -29,6 +29,7 @@ import json
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 
 from arena.core.errors import RunDirError
+from arena.core.files import load_npz, read_json, refuse_links
 from arena.rundir.checkpoint import atomic_write, list_checkpoints, load_checkpoint, load_one, save_checkpoint
 from arena.rundir.lock import RunLock
 from arena.rundir.metrics_log import MetricsLog
@@ -68,6 +70,10 @@ def new_directory(out: str | Path | None, root: str | Path, stem: str) -> Path:
     return path
 
 
+MAX_SAMPLES_BYTES = 1 << 30
+"""The most one archive of fixed-latent samples may decode to."""
+
+
 class RunDir:
     """A run directory (see the module docstring for its files).
 
@@ -93,6 +99,7 @@ class RunDir:
         self.path = Path(path)
         if not (self.path / self.CONFIG).is_file():
             raise RunDirError(f"{self.path} is not a run directory (no {self.CONFIG})")
+        refuse_links(self.path)  # a planted link would let a write land outside the run
         self.metrics = MetricsLog(self.path / self.METRICS)
 
     def __repr__(self) -> str:
@@ -143,15 +150,15 @@ class RunDir:
         """Write ``data`` as ``name`` atomically."""
         atomic_write(self.path / name, json.dumps(data, indent=1).encode())
 
-    def read_json(self, name: str, when: str = "it is written at the first review") -> Any:
-        """The contents of ``name``; a :class:`RunDirError` saying when it appears if it does not exist yet."""
+    def read_json(self, name: str, when: str = "it is written at the first review",
+                  expect: type | tuple[type, ...] | None = None) -> Any:
+        """The contents of ``name`` (its top-level value of type ``expect`` where given); a
+        :class:`RunDirError` saying when it appears if it does not exist yet, or what is wrong
+        with it."""
         path = self.path / name
-        if not path.is_file():
+        if not path.exists():
             raise RunDirError(f"{self.path} has no {name} yet ({when})")
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise RunDirError(f"{path}: unreadable ({exc})") from None
+        return read_json(path, expect)
 
     def write_standings(self, rows: list[dict[str, Any]], header: dict[str, Any], results: list, lineage: list,
                         mixture: dict[str, Any] | None) -> None:
@@ -170,16 +177,28 @@ class RunDir:
 
     def leaderboard(self) -> dict[str, Any]:
         """The latest leaderboard: ``matching``, ``rounds``, ``system``, ``mixture`` and ``rows``."""
-        return self.read_json(self.LEADERBOARD_JSON)
+        board = self.read_json(self.LEADERBOARD_JSON, expect=dict)
+        rows = board.get("rows")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("agent"), str) for r in rows):
+            raise RunDirError(f"{self.path / self.LEADERBOARD_JSON}: 'rows' must be a list of objects with an 'agent'")
+        return board
 
     def results(self) -> list[dict[str, Any]]:
         """Every recorded cross-play period (the input of the rating systems)."""
-        return self.read_json(self.RESULTS)
+        results = self.read_json(self.RESULTS, expect=list)
+        if not all(isinstance(p, dict) for p in results):
+            raise RunDirError(f"{self.path / self.RESULTS}: every period must be an object")
+        return results
 
     def evaluations(self) -> dict[str, Any]:
         """What ``arena eval`` has measured so far, by agent (empty before the first)."""
         path = self.path / self.EVAL
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.exists():
+            return {}
+        records = read_json(path, dict)
+        if not all(isinstance(v, dict) for v in records.values()):
+            raise RunDirError(f"{path}: every agent's record must be an object")
+        return records
 
     def merge_evaluations(self, records: dict[str, dict[str, Any]]) -> Path:
         """Add (or replace) the ``arena eval`` records of some agents in ``eval.json``."""
@@ -209,9 +228,10 @@ class RunDir:
         out = {}
         for path in sorted((self.path / self.SAMPLES).glob("fixed-*.npz")):
             try:
-                with np.load(path, allow_pickle=False) as npz:
-                    out[int(path.stem.split("-")[1])] = {k: npz[k] for k in npz.files}
-            except (OSError, ValueError):  # being written by a run in progress
+                matching = int(path.stem.split("-")[1])
+                out[matching] = load_npz(path, MAX_SAMPLES_BYTES)
+            except (OSError, ValueError, RunDirError) as exc:  # being written by a run in progress, or tampered
+                warnings.warn(f"{path}: left out ({str(exc)[:200]})", RuntimeWarning, stacklevel=2)
                 continue
         return out
 

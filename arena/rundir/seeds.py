@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.core.errors import RunDirError
-from arena.rundir.checkpoint import atomic_write
+from arena.core.files import atomic_write, inside, read_json, refuse_links
 from arena.rundir.rundir import RunDir, new_directory
 
 __all__ = ["SeedsDir", "output_metrics"]
@@ -51,6 +51,7 @@ class SeedsDir:
         self.path = Path(path)
         if not self.holds(self.path):
             raise RunDirError(f"{self.path} is not a directory of seeds (no {self.INDEX})")
+        refuse_links(self.path)
 
     @classmethod
     def holds(cls, path: str | Path) -> bool:
@@ -76,14 +77,27 @@ class SeedsDir:
         return cls(path)
 
     def index(self) -> dict[str, Any]:
-        return json.loads((self.path / self.INDEX).read_text())
+        """``seeds.json``, its shape checked: ``seeds`` distinct non-negative integers, ``runs`` a
+        directory name inside this one for each."""
+        path = self.path / self.INDEX
+        index = read_json(path, dict)
+        seeds, runs = index.get("seeds"), index.get("runs")
+        if not isinstance(seeds, list) or not seeds or len(set(map(repr, seeds))) != len(seeds) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds):
+            raise RunDirError(f"{path}: 'seeds' must be a list of distinct non-negative integers")
+        if not isinstance(runs, dict) or any(str(s) not in runs for s in seeds):
+            raise RunDirError(f"{path}: 'runs' must name a directory for every seed")
+        if not isinstance(index.setdefault("outputs", {}), dict):
+            raise RunDirError(f"{path}: 'outputs' must be an object")
+        return index
 
     @property
     def seeds(self) -> list[int]:
         return list(self.index()["seeds"])
 
     def run_path(self, seed: int) -> Path:
-        return self.path / self.index()["runs"][str(seed)]
+        """The run directory of ``seed``, which must lie inside this one."""
+        return inside(self.path, self.index()["runs"][str(seed)], f"the run of seed {seed}")
 
     def runs(self) -> list[tuple[int, RunDir]]:
         """The seeds whose run directories exist, with them."""

@@ -133,9 +133,11 @@ def test_classic_gan_runs_on_full_mnist_with_one_set(tmp_path, monkeypatch, caps
     assert "mnist: images of shape (1, 28, 28) (train 200, test 50)" in capsys.readouterr().out
 
 
-def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_config):
-    """SIGINT: the current matching finishes, a checkpoint is written, exit 130 with the resume command;
-    `arena resume` then ends with the same samples as an uninterrupted run."""
+@pytest.mark.parametrize("name, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stop_signal_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_config, name, code):
+    """SIGINT (Ctrl-C) and SIGTERM (kill, docker stop, a scheduler): the current matching finishes,
+    a checkpoint is written, exit 130 / 143 with the resume command; `arena resume` then ends with
+    every matching logged once and the same weights (samples) as an uninterrupted run."""
     import signal
     import time
 
@@ -149,15 +151,18 @@ def test_ctrl_c_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_con
     deadline = time.time() + 60
     while not (out / "metrics.jsonl").exists() and time.time() < deadline:  # training has started
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, name))
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert f"continue with: arena resume {out}" in stderr
+    assert "Traceback" not in stderr
     manifests = RunDir(out).checkpoints()
     assert len(manifests) == 1
     stopped_at = json.loads(manifests[0].read_text())["matching"]
     assert 0 < stopped_at < 150
     assert run_cli("resume", out, "--quiet") == 0
+    logged = [r["matching"] for r in RunDir(out).metrics.read() if r["kind"] == "train"]
+    assert logged == sorted(set(logged)) and logged[-1] == 150, "every logged matching once, in order, to the end"
     full = tmp_path / "full"
     assert run_cli("run", cfg, "--out", full, "--quiet") == 0
     assert run_cli("sample", out, "-n", 50, "-o", tmp_path / "a.npy") == 0

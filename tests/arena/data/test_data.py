@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import io
+import os
 import re
 
 import numpy as np
@@ -128,6 +130,45 @@ def test_npy_file_and_its_failures(tmp_path):
     (tmp_path / "junk.npy").write_bytes(b"not an array")
     with pytest.raises(DataError, match="cannot read"):
         make({"source": "npy", "path": str(tmp_path / "junk.npy")})
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width x height`` pixels and which holds none of them."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_data_files_from_someone_else_are_refused_before_they_are_read(tmp_path):
+    """A named pipe in an image folder is passed over (it would hang); an image declaring
+    20,000 x 20,000 pixels, or a .npy declaring terabytes, is refused from its header; values
+    beyond float32 are named with their file."""
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8, 3), i * 40, np.uint8)).save(folder / f"{i}.png")
+    os.mkfifo(folder / "pipe.png")
+    assert make({"source": "images", "root": str(folder)}).train.shape[0] + 1 == 3
+    (folder / "bomb.png").write_bytes(_png_header(20_000, 20_000))
+    with pytest.raises(DataError, match=r"bomb.png: .*(20,000 x 20,000|400000000) pixels"):
+        make({"source": "images", "root": str(folder)})
+    huge = tmp_path / "huge.npy"
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (10**8, 10**6)})
+    huge.write_bytes(buf.getvalue())
+    with pytest.raises(DataError, match="declares 800,000,000,000,000 bytes"):
+        make({"source": "npy", "path": str(huge)})
+    wide = tmp_path / "wide.npy"
+    np.save(wide, np.array([[1e39, 0.0], [1.0, 2.0], [3.0, 4.0]]))
+    with pytest.raises(DataError, match=re.escape(f"{wide}: 1 rows hold values beyond float32's range")):
+        make({"source": "npy", "path": str(wide)})
 
 
 def test_unknown_data_key():
