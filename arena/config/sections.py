@@ -347,7 +347,7 @@ class RunConfig:
     """The agent pool: a list of specs, each standing for ``count`` agents."""
     name: str = "run"
     """Name of the run; new run directories are ``runs/<name>-<time>``."""
-    seed: Annotated[int, Ge(0), Lt(2**63)] = 0
+    seed: Annotated[int, Ge(0)] = 0
     """Master seed; every agent, the data source and the loop derive their own from it."""
     device: str = "auto"
     """``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
@@ -383,6 +383,8 @@ class RunConfig:
 
     def validate(self) -> None:
         check_device(self.device, ("device",))
+        if self.seed >= 2**63:
+            raise ConfigError(f"expected a seed below 2**63 (64 bits), got {self.seed}", ("seed",))
         if not re.match(r"^[A-Za-z0-9_.\-]+$", self.name):
             raise ConfigError(f"expected letters, digits, '_', '-' and '.', got {self.name!r}", ("name",))
         if not self.agents:
