@@ -10,6 +10,7 @@ exit code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -166,6 +167,13 @@ COMMANDS = {
 }
 
 
+READERS = frozenset({"sample", "eval", "leaderboard", "ratings", "report", "compare", "league"})
+"""The commands that only read runs: a malformed value that got past the checks where each file
+is read ends them with one line, not a traceback (``ARENA_DEBUG=1`` shows it)."""
+
+_MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, UnicodeError, RecursionError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``arena`` and ``python -m arena``; returns the exit code."""
     from arena.core.errors import ArenaError
@@ -182,6 +190,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return COMMANDS[args.command](args)
     except ArenaError as exc:
         print(f"arena {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except _MALFORMED as exc:
+        if args.command not in READERS or os.environ.get("ARENA_DEBUG"):
+            raise
+        # a value of the wrong type deep inside a run's file, past the checks where it is read
+        text = (str(exc).strip().splitlines() or [""])[0][:200]
+        print(f"arena {args.command}: error: a file of the run holds a value of the wrong shape "
+              f"({type(exc).__name__}: {text}); was it edited or damaged? (ARENA_DEBUG=1 shows where)",
+              file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

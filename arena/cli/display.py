@@ -8,6 +8,8 @@ import signal
 import sys
 from typing import Any
 
+from rich.markup import escape
+
 from arena.rundir.metrics_log import is_number
 from arena.tournament.callbacks import Callback
 from arena.tournament.leaderboard import SHOWN_METRICS
@@ -41,7 +43,8 @@ def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mi
     caption = None
     if mixture:
         caption = "mixture: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(mixture["components"], mixture["weights"]))
-    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left", box=box.SIMPLE_HEAD,
+    table = Table(title=escape(title), title_justify="left", caption=caption and escape(caption), caption_justify="left",
+                  box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
     names = max([len(row["agent"]) for row in rows] + [7 if mixture else 5])
     fixed = (("#", "right", 2), ("agent", "left", min(names, 12)), ("R", "left", 1), ("rating", "right", 6),
@@ -55,8 +58,8 @@ def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mi
         style = "dim" if row["status"] == "retired" else None
         rating = None if row["rating"] is None else f"{row['rating']:.0f}"
         unc = None if row["uncertainty"] is None else f"{row['uncertainty']:.0f}"
-        table.add_row(str(row["rank"]), row["agent"], row["role"][0].upper(), _cell(rating), _cell(unc), str(row["matches"]),
-                      _cell(row["score"], 3), *(_cell(row.get(k), 3) for k in shown), row["status"], style=style)
+        table.add_row(str(row["rank"]), escape(str(row["agent"])), row["role"][0].upper(), _cell(rating), _cell(unc), str(row["matches"]),
+                      _cell(row["score"], 3), *(_cell(row.get(k), 3) for k in shown), escape(str(row["status"])), style=style)
     if mixture:
         metrics = mixture.get("metrics", {})
         table.add_row("", "mixture", "G", "", "", "", "", *(_cell(metrics.get(k), 3) for k in shown), "")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.markup import escape
+
 from arena.cli.progress import steps
 
 __all__ = ["cmd_sample", "cmd_eval", "cmd_leaderboard", "cmd_ratings", "cmd_report", "cmd_compare", "cmd_league",
@@ -71,14 +73,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         groups = [load_group(p, args.agent, args.source) for p in args.runs]
     table = compare(groups, args.any_protocol)
-    shown = Table(title=f"{args.agent}: mean ± s.e. [worst run]", title_justify="left")
+    shown = Table(title=escape(f"{args.agent}: mean ± s.e. [worst run]"), title_justify="left")
     shown.add_column("metric")
     for g in groups:
-        shown.add_column(f"{g.label} (n={len(g.runs)})", justify="right")
+        shown.add_column(escape(f"{g.label} (n={len(g.runs)})"), justify="right")
     for g in groups[1:]:
-        shown.add_column(f"p ({g.label} vs {groups[0].label})", justify="right")
+        shown.add_column(escape(f"p ({g.label} vs {groups[0].label})"), justify="right")
     for m in table.metrics:
-        shown.add_row(m, *[format_cell(c) for c in table.cells[m]],
+        shown.add_row(escape(m), *[escape(format_cell(c)) for c in table.cells[m]],
                       *["" if p is None else f"{p:.3g}" for p in table.pvalues[m]])
     Console().print(shown)
     if table.protocol:
@@ -118,7 +120,7 @@ def cmd_league(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column == "generator" else "right")
     for i, row in enumerate(league["rows"], 1):
         unc = "" if row["uncertainty"] is None else f"{row['uncertainty']:.0f}"
-        table.add_row(str(i), row["generator"], f"{row['rating']:.0f}", unc, f"{row['score']:.3f}",
+        table.add_row(str(i), escape(row["generator"]), f"{row['rating']:.0f}", unc, f"{row['score']:.3f}",
                       *[f"{row[k]:.3g}" if k in row else "" for k in metrics])
     Console().print(table)
     for key, rho in league["correlations"].items():
@@ -173,14 +175,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     agent = "mixture" if args.mixture else args.agent
     with steps() as progress:
         results = run.evaluate(agent, metrics, args.n, args.seed, progress, raw=args.raw, panel=not args.no_panel)
-    table = Table(title=f"{run.path}: matching {run.completed} ({run.rounds:,} rounds), seed {args.seed}")
+    table = Table(title=escape(f"{run.path}: matching {run.completed} ({run.rounds:,} rounds), seed {args.seed}"))
     table.add_column("metric")
     for name in results:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     keys = [k for k in dict.fromkeys(k for r in results.values() for k in r) if k != "protocol"]
     for k in keys:
         cells = [results[name].get(k) for name in results]
-        table.add_row(k, *[f"{v:.4g}" if isinstance(v, float) else str(v if v is not None else "") for v in cells])
+        table.add_row(escape(k), *[f"{v:.4g}" if isinstance(v, float) else escape(str(v if v is not None else ""))
+                                   for v in cells])
     Console().print(table)
     p = next(iter(results.values()))["protocol"]
     print(f"protocol: {p['samples']} samples, seed {p['seed']}, split {p['split']}, {p['evaluator']}")
@@ -213,12 +216,12 @@ def cmd_ratings(args: argparse.Namespace) -> int:
     system = args.system or run_dir.config().ratings.system
     results = run_dir.results()
     ratings = compute_ratings(system, results)
-    table = Table(title=f"{run_dir}: {system} ({rating_systems.description(system)}), {len(results)} evaluations",
+    table = Table(title=escape(f"{run_dir}: {system} ({rating_systems.description(system)}), {len(results)} reviews"),
                   title_justify="left")
     for column in ("agent", "rating", "±", "games"):
         table.add_column(column, justify="left" if column == "agent" else "right")
     for name, r in sorted(ratings.items(), key=lambda item: -item[1].rating):
-        table.add_row(name, f"{r.rating:.1f}", "" if r.uncertainty is None else f"{r.uncertainty:.1f}", str(r.games))
+        table.add_row(escape(name), f"{r.rating:.1f}", "" if r.uncertainty is None else f"{r.uncertainty:.1f}", str(r.games))
     Console().print(table)
     return 0
 
@@ -245,7 +248,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for title, registry in registries().items():
         table = Table(title=title, title_justify="left", show_header=False, box=None)
         for id in registry.ids():
-            table.add_row(f"[bold]{id}[/bold]", registry.description(id))
+            table.add_row(f"[bold]{escape(id)}[/bold]", escape(registry.description(id)))
         console.print(table)
     console.print("networks may also be 'module:Class' naming a torch.nn.Module subclass")
     return 0

@@ -89,6 +89,21 @@ def test_list_shows_the_registries(capsys):
             assert id in out, (title, id)
     for word in ("gan-v0", "maxout-mlp", "ring8", "adam", "round-robin", "glicko2", "quality", "parzen"):
         assert word in out, word
+    assert "uniform on [low, high] in each coordinate" in out, "rich must not read [low, high] as markup"
+
+
+def test_text_in_square_brackets_is_never_eaten_as_markup(capsys):
+    """A plug-in's description, or a path, holding [brackets] prints as written."""
+    from arena.plugins import registries
+
+    registry = next(iter(registries().values()))
+    registry.register("bracketed-test-entry", lambda **kw: None, "keeps [low, high] and [bold]x[/bold] literally")
+    try:
+        assert run_cli("list") == 0
+        out = capsys.readouterr().out
+        assert "keeps [low, high] and [bold]x[/bold] literally" in re.sub(r"\s+", " ", out)
+    finally:
+        registry._entries.pop("bracketed-test-entry", None)
 
 
 def test_check_refuses_a_device_this_machine_lacks_as_run_does(write_config, capsys):

@@ -256,6 +256,20 @@ def test_a_config_edited_so_the_weights_do_not_fit_is_one_line(real_run, tmp_pat
     assert code == 2 and "does not fit the run's config.yaml" in err, err
 
 
+def test_a_value_of_the_wrong_type_deep_in_a_file_is_one_line(real_run, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(real_run, run)
+    board = json.loads((run / "leaderboard.json").read_text())
+    board["rows"][0]["rating"] = "high"
+    board["rounds"] = None
+    (run / "leaderboard.json").write_text(json.dumps(board))
+    code, err, _ = play("leaderboard", run)
+    assert code == 2 and "wrong shape" in err and len(err.strip().splitlines()) == 1, err
+    monkeypatch.setenv("ARENA_DEBUG", "1")
+    with pytest.raises(AssertionError, match="raised"):
+        play("leaderboard", run)
+
+
 def test_arguments_end_in_one_line(real_run, tmp_path):
     """A seed beyond 64 bits, an output that is a directory, a malformed --device, an absurd -n."""
     (tmp_path / "adir").mkdir()
