@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,10 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from arena.rundir import RunDir  # noqa: E402
+from benchmarks.children import child_env  # noqa: E402
 
 
 def run(args: list[str], threads: int) -> float:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    env = child_env(OMP_NUM_THREADS=str(threads))
     t0 = time.perf_counter()
     subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -45,6 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.children import child_env  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from arena.config import load_config  # noqa: E402
@@ -65,7 +67,7 @@ METRICS = ["modes", "high_quality", "reverse_kl", "spread", "mode_tv"]
 
 
 def arena_cli(*args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     done = subprocess.run([sys.executable, "-m", "arena", *args], env=env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr[-3000:]}")

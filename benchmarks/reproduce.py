@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from arena.report.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
 from arena.rundir.seeds import SeedsDir  # noqa: E402
+from benchmarks.children import child_env  # noqa: E402
 
 # PacGAN Table 1, GAN row (REFERENCE.md): modes / % high quality / reverse KL, mean +- s.e. over 10 trials
 PACGAN_GAN = {"ring8": ("6.3 ± 0.5", "98.2 ± 0.2", "0.45 ± 0.09"), "grid25": ("17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07")}
@@ -33,7 +33,7 @@ PAPER_PARZEN_MNIST = (225, 2)  # Goodfellow et al. (2014), Table 1
 
 
 def arena(*args: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     done = subprocess.run([sys.executable, "-m", "arena", *args], env=env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr}")

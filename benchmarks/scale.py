@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.children import child_env  # noqa: E402
 
 SMALL_MLP = {"type": "mlp", "hidden": [64, 64], "act": "leaky_relu"}
 PARTS = ["matches", "sampling & metrics", "cross-play", "ratings", "selection", "mixture", "pictures", "standings files",
@@ -274,7 +275,7 @@ def main() -> None:
     sizes = args.sizes or ([2, 4, 8, 16, 32, 64] if torch.cuda.is_available() and args.device != "cpu" else [2, 4, 8, 16, 32])
     results = []
     for n in sizes:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = child_env()
         done = subprocess.run([sys.executable, __file__, "--one", str(n), "--device", args.device,
                                "--run-matchings", str(args.run_matchings),
                                *(["--compiled", args.compiled] if args.compiled else [])], capture_output=True,

@@ -12,7 +12,6 @@ pair-rounds; a second pair row plays as long, in seconds, as the tournament took
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from arena.report.compare import format_cell, summarize  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
+from benchmarks.children import child_env  # noqa: E402
 
 SAMPLES = 25_600
 PACGAN = [  # PacGAN Table 3 (mean ± s.e. over 50 runs, 500k iterations, batch 128): modes, KL
@@ -35,7 +35,7 @@ PACGAN = [  # PacGAN Table 3 (mean ± s.e. over 50 runs, 500k iterations, batch 
 
 
 def arena_cli(*args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     done = subprocess.run([sys.executable, "-m", "arena", *args], env=env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr[-3000:]}")

@@ -14,6 +14,7 @@ import arena
 from arena.config import parse_config
 from arena.core.errors import ArenaError, CheckpointError, ConfigError
 from arena.rundir import RunDir
+from benchmarks.children import child_env
 from tests.conftest import ROOT, records, tiny_pool, tiny_raw
 
 
@@ -30,7 +31,7 @@ def test_the_readme_script_runs_as_written(tmp_path):
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     (tmp_path / "script.py").write_text(readme_script())
     done = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                          env={"PYTHONPATH": child_env()["PYTHONPATH"], "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "runs" / "quick" / "mixture.json").is_file()
     assert "high_quality" in done.stdout

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import torch
 import yaml
 
 from arena.rundir import RunDir
+from benchmarks.children import child_env
 from tests.conftest import ROOT, arena_subprocess, checkpoint_weights, records, run_cli, tiny_raw, write_mnist
 
 
@@ -103,7 +103,7 @@ def test_a_rejected_config_writes_nothing(tmp_path, write_config, monkeypatch, c
 
 
 def test_python_dash_m_arena_exits_2_on_a_user_error_without_traceback(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     done = subprocess.run([sys.executable, "-m", "arena", "check", str(tmp_path / "missing.yaml")],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 2
@@ -112,7 +112,7 @@ def test_python_dash_m_arena_exits_2_on_a_user_error_without_traceback(tmp_path)
 
 def test_subprocess_run_with_progress_display(tmp_path, write_config):
     """The real entry point end to end, progress display on, output not a terminal."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     cfg = write_config(tiny_raw(schedule={"matchings": 3}, review={"every": 3, "pictures": True}))
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "arena", "run", str(cfg), "--out", str(out)],
@@ -141,7 +141,7 @@ def test_a_stop_signal_checkpoints_and_resume_finishes_the_same_run(tmp_path, wr
     import signal
     import time
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     raw = tiny_raw(schedule={"matchings": 150, "steps_per_match": 5}, checkpoint={"every": 1000, "keep_last": 2},
                    review={"every": 1000}, log={"every": 5})
     cfg = write_config(raw)
@@ -243,7 +243,7 @@ def test_a_run_directory_in_use_is_refused_and_a_stale_lock_taken_over(tmp_path,
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from arena.rundir import RunDir; lock = RunDir(sys.argv[1]).lock().acquire(); "
         "print('locked', flush=True); time.sleep(60)"), str(copy)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        stdout=subprocess.PIPE, text=True, env=child_env())
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert run_cli("resume", copy, "--quiet") == 2

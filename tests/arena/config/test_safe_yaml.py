@@ -3,7 +3,6 @@ the line and the key path; ordinary anchors, aliases and merge keys still work."
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 import subprocess
@@ -15,7 +14,8 @@ import pytest
 from arena.config import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_config
 from arena.config.safe_yaml import inspect_yaml, read_yaml
 from arena.core.errors import ConfigError
-from tests.conftest import ROOT, arena_subprocess, tiny_raw
+from benchmarks.children import child_env
+from tests.conftest import arena_subprocess, tiny_raw
 
 GOOD = """\
 name: t
@@ -120,6 +120,6 @@ def test_the_command_line_refuses_hostile_yaml_before_importing_torch(tmp_path):
     probe = subprocess.run(
         [sys.executable, "-c", "import sys; from arena.cli import main; code = main(['run', sys.argv[1], '--quiet']); "
                                "print(code, 'torch' in sys.modules)", str(file)],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        capture_output=True, text=True, cwd=tmp_path, env=child_env())
     assert probe.stdout.split() == ["2", "False"], probe.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.yaml"]

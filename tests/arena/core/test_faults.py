@@ -12,6 +12,7 @@ import pytest
 from arena.core import faults
 from arena.core.errors import ConfigError
 from arena.core.faults import Faults
+from benchmarks.children import child_env
 from tests.conftest import ROOT, arena_subprocess
 
 
@@ -43,14 +44,14 @@ def test_the_process_wide_plan_counts_hits_at_its_point_only():
 
 def test_an_armed_plan_kills_the_process_at_its_count():
     code = "from arena.core import faults; faults.arm('round', 2); faults.hit('round'); print('first', flush=True); faults.hit('round'); print('second', flush=True)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": child_env()["PYTHONPATH"]})
     assert done.stdout.split() == ["first"] and done.returncode == -9
 
 
 def test_a_bad_fault_plan_is_a_user_error_when_a_run_starts_not_an_import_error(tmp_path):
     env = {"ARENA_FAULT": "bogus:1"}
     imported = subprocess.run([sys.executable, "-c", "import arena, arena.api, arena.cli; print('ok')"],
-                              capture_output=True, text=True, env={**env, "PYTHONPATH": str(ROOT)})
+                              capture_output=True, text=True, env={**env, "PYTHONPATH": child_env()["PYTHONPATH"]})
     assert imported.stdout.strip() == "ok", imported.stderr
     cfg = ROOT / "configs" / "ring8.yaml"
     done = arena_subprocess("run", cfg, "--out", tmp_path / "r", "--quiet", cwd=tmp_path, env=env)

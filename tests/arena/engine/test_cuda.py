@@ -12,7 +12,6 @@ equal to an uninterrupted one; checkpoints moving between CUDA and the CPU both 
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 import sys
 import warnings
@@ -31,7 +30,8 @@ from arena.engine.divergence import DivergenceGuard
 from arena.rundir import RunDir
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.loop import Tournament
-from tests.conftest import ROOT, StopAt, arena_subprocess, checkpoint_weights, records, run_cli, tiny_pool
+from benchmarks.children import child_env
+from tests.conftest import StopAt, arena_subprocess, checkpoint_weights, records, run_cli, tiny_pool
 
 pytestmark = [
     pytest.mark.gpu,
@@ -183,7 +183,7 @@ def test_torchrun_with_one_nccl_rank(tmp_path, write_config):
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
                            "-m", "arena", "run", str(cfg), "--out", str(ranked), "--quiet"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env=child_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = checkpoint_weights(one), checkpoint_weights(ranked)
     for name in a:

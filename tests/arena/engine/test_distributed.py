@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 
 from arena.rundir import RunDir
+from benchmarks.children import child_env
 from tests.conftest import tiny_pool
 
 
@@ -22,7 +22,7 @@ def pool_config(write_config, mode: str):
 
 
 def run(args: list[str], cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    env = child_env(OMP_NUM_THREADS="1")
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done

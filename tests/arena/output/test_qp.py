@@ -3,14 +3,13 @@ minimum is known in closed form, and its independence from the machine's BLAS.""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from arena.output.qp import simplex_qp
-from tests.conftest import ROOT
+from benchmarks.children import child_env
 
 # (K, k, the minimiser of w^T K w - 2 k^T w on the simplex)
 KNOWN = [
@@ -57,6 +56,6 @@ def test_the_weights_do_not_depend_on_the_blas_kernels_the_processor_picks():
             "print(repr(mmd_weights(*_kernel_means(xs, torch.randn(300, 2, generator=g)))))")
     outputs = set()
     for core in ("Haswell", "Zen"):
-        env = {**os.environ, "OPENBLAS_CORETYPE": core, "PYTHONPATH": str(ROOT)}
+        env = child_env(OPENBLAS_CORETYPE=core)
         outputs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
     assert len(outputs) == 1, outputs
