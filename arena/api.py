@@ -173,7 +173,9 @@ class Run:
         """Open a run directory read-only, at its newest good checkpoint (a run in progress is not disturbed)."""
         run_dir = RunDir(path)
         config = run_dir.config()
-        self = cls(run_dir, build_arena(config, device=device or config.device))
+        with warnings.catch_warnings():  # training's compute options (CUDA graphs, precision) do not apply here
+            warnings.filterwarnings("ignore", message=r"compute\.", category=RuntimeWarning)
+            self = cls(run_dir, build_arena(config, device=device or config.device))
         restore(self.tournament, run_dir, global_rng=False)
         return self
 

@@ -76,7 +76,7 @@ class Compute:
         # networks are compiled without CUDA graphs; the stacked update functions, whose outputs
         # are used before they run again, are replayed as graphs.
         self.network_mode = None if self.compile_mode == "reduce-overhead" else self.compile_mode
-        if options.cuda_graphs and self.device.type == "cuda" and options.matchings == "one-by-one":
+        if options.cuda_graphs and self.device.type == "cuda" and options.execution == "one-by-one":
             self.warn("compute.cuda_graphs replays the stacked matches; with compute.execution one-by-one the "
                       "networks are compiled without CUDA graphs")
 

@@ -116,3 +116,19 @@ def test_check_refuses_a_device_this_machine_lacks_as_run_does(write_config, cap
     run = capsys.readouterr().err
     assert "device: device 'cuda' asked for, but this torch has no usable CUDA" in check
     assert check.split("error: ")[1] == run.split("error: ")[1]
+
+
+def test_sampling_a_run_warns_only_about_options_it_uses(tmp_path, write_config, recwarn):
+    """A run trained with CUDA-only compute options (here on the CPU, which warns once when it
+    trains) is sampled and evaluated without warnings about them: reading never uses them."""
+    import warnings
+
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run_cli("run", write_config(tiny_raw(compute={"cuda_graphs": True, "precision": "bf16"})),
+                       "--out", run, "--quiet") == 0
+    recwarn.clear()
+    assert run_cli("sample", run, "-n", 8, "-o", tmp_path / "x.npy") == 0
+    assert run_cli("eval", run, "-n", 32) == 0
+    assert not [w for w in recwarn if "compute." in str(w.message)], [str(w.message) for w in recwarn]
