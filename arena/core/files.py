@@ -26,7 +26,7 @@ import os
 import secrets
 import stat
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,11 @@ import numpy as np
 from arena.core.errors import ArenaError, RunDirError
 
 __all__ = ["read_bytes", "read_text", "read_json", "atomic_write", "append_line", "inside", "refuse_links",
-           "load_npy", "load_npz", "MAX_JSON_BYTES"]
+           "load_npy", "load_npz", "read_lines", "MAX_JSON_BYTES"]
 
-MAX_JSON_BYTES = 256 * 1024 * 1024
-"""The most a run's JSON file may hold (a long run's results.json is a few MB)."""
+MAX_JSON_BYTES = 64 * 1024 * 1024
+"""The most a run's JSON file may hold (a long 32 x 32 tournament's results.json is some tens of
+MB); parsed, JSON takes several times its size in memory."""
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -96,6 +97,44 @@ def read_bytes(path: str | Path, limit: int, what: str = "file", pipes: bool = F
     finally:
         os.close(fd)
     return b"".join(chunks)
+
+
+def read_lines(path: str | Path, limit: int, line_limit: int, what: str = "file",
+               error: type[ArenaError] = RunDirError) -> Iterator[str]:
+    """The lines of the regular file ``path`` (with their newlines), streamed: at most ``limit``
+    bytes in all and ``line_limit`` a line, so memory holds one line at a time."""
+    path = Path(path)
+    info = _regular(path, what, error)
+    if info.st_size > limit:
+        raise error(f"{path}: the {what} is {info.st_size:,} bytes; at most {limit:,} are read")
+    total = 0
+    with open(path, "rb") as f:
+        number = 0
+        while True:
+            raw = f.readline(line_limit + 1)
+            if not raw:
+                return
+            number += 1
+            total += len(raw)
+            if len(raw) > line_limit or total > limit:
+                raise error(f"{path}, line {number}: longer than {line_limit:,} bytes (or the {what} grew past "
+                            f"{limit:,}); refused")
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise error(f"{path}, line {number}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _regular(path: Path, what: str, error: type[ArenaError]) -> os.stat_result:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path}: the {what} is {_kind(info.st_mode)}, not a regular file")
+    return info
 
 
 def read_text(path: str | Path, limit: int, what: str = "file", pipes: bool = False,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from arena.core.errors import RunDirError
-from arena.core.files import append_line, atomic_write, parse_json, read_text
+from arena.core.files import append_line, atomic_write, parse_json, read_lines
 
-MAX_LOG_BYTES = 2 * 1024**3
-"""The largest metrics.jsonl read (a run logging every matching for days writes some hundreds of MB)."""
+MAX_LOG_BYTES = 4 * 1024**3
+"""The largest metrics.jsonl read (a run logging every matching for days writes some hundreds of
+MB); it is streamed a line at a time."""
+MAX_LINE_BYTES = 16 * 1024**2
+"""The longest line of it (a 32 x 32 payoff record is some tens of KB)."""
 
 __all__ = ["MetricsLog", "is_number"]
 
@@ -25,10 +29,10 @@ class MetricsLog:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.lines = len(self._text().splitlines()) if self.path.exists() else 0
+        self.lines = sum(1 for _ in self._lines()) if self.path.exists() else 0
 
-    def _text(self) -> str:
-        return read_text(self.path, MAX_LOG_BYTES, "metrics log")
+    def _lines(self) -> Iterator[str]:
+        return read_lines(self.path, MAX_LOG_BYTES, MAX_LINE_BYTES, "metrics log")
 
     def write(self, record: dict[str, Any]) -> None:
         append_line(self.path, json.dumps(record, allow_nan=True))
@@ -39,7 +43,7 @@ class MetricsLog:
         if not self.path.exists():
             self.lines = 0
             return
-        kept = self._text().splitlines(keepends=True)[:lines]
+        kept = [line for _, line in zip(range(lines), self._lines())]
         if len(kept) == self.lines == lines:
             return  # nothing after them
         atomic_write(self.path, "".join(kept).encode())
@@ -50,8 +54,7 @@ class MetricsLog:
         if not self.path.exists():
             return []
         out = []
-        lines = self._text().splitlines(keepends=True)
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(self._lines(), 1):
             if not line.strip():
                 continue
             try:
