@@ -71,7 +71,7 @@ def new_directory(out: str | Path | None, root: str | Path, stem: str) -> Path:
 
 
 MAX_SAMPLES_BYTES = 1 << 30
-"""The most one archive of fixed-latent samples may decode to."""
+"""The most the archives of fixed-latent samples may decode to, all together."""
 
 
 class RunDir:
@@ -226,13 +226,16 @@ class RunDir:
     def fixed_samples(self) -> dict[int, dict[str, np.ndarray]]:
         """Every evaluation's fixed-latent samples, by matching (oldest first)."""
         out = {}
+        left = MAX_SAMPLES_BYTES  # in all: a report holds every archive at once
         for path in sorted((self.path / self.SAMPLES).glob("fixed-*.npz")):
             try:
                 matching = int(path.stem.split("-")[1])
-                out[matching] = load_npz(path, MAX_SAMPLES_BYTES)
+                arrays = load_npz(path, left)
             except (OSError, ValueError, RunDirError) as exc:  # being written by a run in progress, or tampered
                 warnings.warn(f"{path}: left out ({str(exc)[:200]})", RuntimeWarning, stacklevel=2)
                 continue
+            left -= sum(a.nbytes for a in arrays.values())
+            out[matching] = arrays
         return out
 
     # ------------------------------------------------------------------ checkpoints
