@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test test-all test-gpu clean
+.PHONY: setup demo test test-all test-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,9 @@ test-all: setup
 
 test-gpu: setup
 	$(PY) -m pytest -q -m gpu -rs
+
+docs: setup
+	$(PY) -m arena.config.reference > docs/configs.md
 
 clean:
 	rm -rf $(VENV) runs
