@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.children import child_env  # noqa: E402
 
 SMALL_MLP = {"type": "mlp", "hidden": [64, 64], "act": "leaky_relu"}
-PARTS = ["matches", "sampling & metrics", "cross-play", "ratings", "selection", "mixture", "pictures", "standings files",
+PARTS = ["matches", "sampling & metrics", "cross-play", "ratings", "selection", "mixture", "panel", "pictures", "standings files",
          "checkpoints", "report", "metrics log", "other"]
 
 
@@ -157,59 +157,20 @@ def measure(n: int, device: str, run_matchings: int = 20, compiled: str | None =
 
 
 def whole_run(n: int, device: str, dev, matchings: int = 20) -> dict:
-    import arena
+    """A whole run of ``matchings`` matchings, timed part by part by :class:`arena.recording.profile.Profile`
+    (what ``arena run --profile`` prints)."""
     from arena.api import Run
     from arena.config import parse_config
-    from arena.engine.execution import MatchRunner
-    from arena.recording.pictures import PictureWriter
-    from arena.recording.report import ReportWriter
-    from arena.recording.writers import CheckpointWriter, StandingsWriter
-    from arena.rundir.metrics_log import MetricsLog
-    from arena.tournament import loop, review
-    from arena.tournament.standings import Standings
+    from arena.recording.profile import Profile
 
     steps = 100
-    timers = Timers(dev)
-    timers.wrap(MatchRunner, "play", "matches")
-    timers.wrap(loop.Tournament, "review", "evaluation (all)")
-    timers.wrap(review, "cross_play", "cross-play")
-    timers.wrap(Standings, "add_results", "ratings")
-    timers.wrap(review, "select", "selection")
-    timers.wrap(review, "mix", "mixture")
-    timers.wrap(PictureWriter, "on_review", "pictures")
-    timers.wrap(StandingsWriter, "on_review", "standings files")
-    timers.wrap(CheckpointWriter, "on_checkpoint", "checkpoints")
-    timers.wrap(ReportWriter, "on_review", "report samples")
-    timers.wrap(ReportWriter, "on_run_end", "report")
-    timers.wrap(MetricsLog, "write", "metrics log")
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.create(parse_config(config(n, device, matchings, steps)), Path(tmp) / "run")
-        timers.sync()
-        started = time.perf_counter()
-        run.play()
-        timers.sync()
-        total = time.perf_counter() - started
+        with Profile(dev) as profile:
+            run.play()
         report_mb = (Path(tmp) / "run" / "report.html").stat().st_size / 1e6
-    t = timers.total
-    # the evaluation's own work, without the parts timed inside it (its callbacks included)
-    inside = (t["cross-play"] + t["ratings"] + t["selection"] + t["mixture"] + t["pictures"] + t["standings files"]
-              + t["report samples"])
-    parts = {
-        "matches": t["matches"],
-        "sampling & metrics": t["evaluation (all)"] - inside,
-        "cross-play": t["cross-play"],
-        "ratings": t["ratings"],
-        "selection": t["selection"],
-        "mixture": t["mixture"],
-        "pictures": t["pictures"],
-        "standings files": t["standings files"],
-        "checkpoints": t["checkpoints"],
-        "report": t["report"] + t["report samples"],
-        "metrics log": t["metrics log"],
-    }
-    parts["other"] = total - sum(parts.values())
-    del arena
-    return {"run_s": total, "run_pair_rounds": matchings * n * steps, "parts": parts, "report_mb": report_mb,
+    parts = {k: v for k, v in profile.parts().items() if k != "start-up"}
+    return {"run_s": profile.total, "run_pair_rounds": matchings * n * steps, "parts": parts, "report_mb": report_mb,
             "matchings": matchings}
 
 

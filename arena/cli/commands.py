@@ -93,8 +93,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides, read=read)  # the file is read once
     if args.seeds:
         return _play_seeds(config, _seeds(args.seeds), args.out, args)
-    run = Run.create(config, args.out, args.device)
-    return _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}")
+    if not args.profile:
+        run = Run.create(config, args.out, args.device)
+        return _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}")
+    from arena.recording.profile import Profile
+
+    with Profile() as profile:
+        with profile.part("build"):
+            run = Run.create(config, args.out, args.device)
+        profile.device = run.arena.device
+        code = _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}")
+    if run.lead:
+        print(f"profile of {run.path} (seconds, each part counted once):\n{profile.table()}", file=sys.stderr)
+        run.dir.write_json("profile.json", {"parts": profile.parts(), "profiled": profile.total,
+                                            "device": str(run.arena.device)})
+    return code
 
 
 def _play_seeds(config, seeds: list[int], out, args: argparse.Namespace) -> int:

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--download", action="store_true", help="allow the data source to download missing files")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--seeds", help="run once per seed into one parent directory, e.g. --seeds 0,1,2")
+    run.add_argument("--profile", action="store_true",
+                     help="time the run part by part (start-up, build, matches, each review step, pictures, report, "
+                          "checkpoints); the table goes to stderr and RUN_DIR/profile.json")
 
     resume = sub.add_parser("resume", help="continue a run (or a directory of seeds) from its last good checkpoint")
     resume.add_argument("run_dir")
