@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import select
 import stat
 import zipfile
 from collections.abc import Callable, Iterator
@@ -40,6 +41,9 @@ __all__ = ["read_bytes", "read_text", "read_json", "atomic_write", "append_line"
 MAX_JSON_BYTES = 64 * 1024 * 1024
 """The most a run's JSON file may hold (a long 32 x 32 tournament's results.json is some tens of
 MB); parsed, JSON takes several times its size in memory."""
+
+PIPE_WAIT = 30.0
+"""Seconds a pipe may stay silent before its read is refused (a named pipe nothing writes to)."""
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -76,8 +80,9 @@ def read_bytes(path: str | Path, limit: int, what: str = "file", pipes: bool = F
         raise error(f"{path}: the {what} is {_kind(info.st_mode)}, not a regular file")
     if regular and info.st_size > limit:
         raise error(f"{path}: the {what} is {info.st_size:,} bytes; at most {limit:,} are read")
-    try:
-        fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+    fifo = not regular
+    try:  # a named pipe is opened without blocking, so that one no process writes to cannot hang us
+        fd = os.open(path, os.O_RDONLY | _CLOEXEC | (os.O_NONBLOCK if fifo else 0))
     except OSError as exc:
         raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
     try:
@@ -85,7 +90,12 @@ def read_bytes(path: str | Path, limit: int, what: str = "file", pipes: bool = F
             raise error(f"{path}: the {what} changed into {_kind(os.fstat(fd).st_mode)} while opened")
         chunks, total = [], 0
         while True:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if fifo and not select.select([fd], [], [], PIPE_WAIT)[0]:
+                raise error(f"{path}: nothing came through the pipe in {PIPE_WAIT:.0f} s (does any process write to it?)")
+            try:
+                chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            except BlockingIOError:
+                continue
             if not chunk:
                 break
             chunks.append(chunk)

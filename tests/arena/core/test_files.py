@@ -46,6 +46,20 @@ def test_a_pipe_is_read_once_where_pipes_are_allowed_and_refused_elsewhere(tmp_p
     writer.join(5)
 
 
+def test_a_named_pipe_nothing_writes_to_is_refused_not_waited_on_forever(tmp_path, monkeypatch):
+    import time
+
+    import arena.core.files as files
+
+    monkeypatch.setattr(files, "PIPE_WAIT", 0.3)
+    fifo = tmp_path / "p"
+    os.mkfifo(fifo)
+    started = time.perf_counter()
+    with pytest.raises(RunDirError, match="nothing came through the pipe"):
+        read_bytes(fifo, 10, pipes=True)
+    assert time.perf_counter() - started < 5
+
+
 def test_json_errors_name_the_file_and_what_is_wrong(tmp_path):
     f = tmp_path / "results.json"
     for content, said in ((b"{", "not valid JSON"), (b"\xff\xfe", "not UTF-8"), (b"[" * 100_000, "nested too deeply"),
