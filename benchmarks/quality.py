@@ -218,6 +218,8 @@ def main() -> None:
     p.add_argument("--tournament", default="configs/stacked_mnist_tournament.yaml",
                    help="the tournament config of --data stacked-mnist")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--no-wall", action="store_true",
+                   help="stacked-mnist: leave out the single pair trained as long as the tournament took")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "runs" / "quality"))
     p.add_argument("--ratings-only", action="store_true",
                    help="only the tournaments and the ratings against true quality (no single pairs)")
@@ -229,7 +231,7 @@ def main() -> None:
         if data == "stacked-mnist":
             import stacked
 
-            stacked.main(args.seeds, out / "stacked_mnist", args.tournament)
+            stacked.main(args.seeds, out / "stacked_mnist", args.tournament, wall=not args.no_wall)
             continue
         modes = MODES[data]
         tour = run_seeds(f"configs/tournament_{data}.yaml", args.seeds, out / f"tournament_{data}", SNAPSHOTS[data])
