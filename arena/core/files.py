@@ -69,15 +69,8 @@ def read_bytes(path: str | Path, limit: int, what: str = "file", pipes: bool = F
         error: the :class:`ArenaError` subclass to raise.
     """
     path = Path(path)
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise error(f"{path}: no such {what}") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    info = _stat(path, what, error, pipes)
     regular = stat.S_ISREG(info.st_mode)
-    if not regular and not (pipes and stat.S_ISFIFO(info.st_mode)):
-        raise error(f"{path}: the {what} is {_kind(info.st_mode)}, not a regular file")
     if regular and info.st_size > limit:
         raise error(f"{path}: the {what} is {info.st_size:,} bytes; at most {limit:,} are read")
     fifo = not regular
@@ -114,7 +107,7 @@ def read_lines(path: str | Path, limit: int, line_limit: int, what: str = "file"
     """The lines of the regular file ``path`` (with their newlines), streamed: at most ``limit``
     bytes in all and ``line_limit`` a line, so memory holds one line at a time."""
     path = Path(path)
-    info = _regular(path, what, error)
+    info = _stat(path, what, error)
     if info.st_size > limit:
         raise error(f"{path}: the {what} is {info.st_size:,} bytes; at most {limit:,} are read")
     total = 0
@@ -135,14 +128,16 @@ def read_lines(path: str | Path, limit: int, line_limit: int, what: str = "file"
                 raise error(f"{path}, line {number}: not UTF-8 text (byte {exc.start})") from None
 
 
-def _regular(path: Path, what: str, error: type[ArenaError]) -> os.stat_result:
+def _stat(path: Path, what: str, error: type[ArenaError], pipes: bool = False) -> os.stat_result:
+    """``path``'s status (links followed), refused unless it is a regular file (or, with
+    ``pipes``, a pipe)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
         raise error(f"{path}: no such {what}") from None
     except OSError as exc:
         raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
+    if not stat.S_ISREG(info.st_mode) and not (pipes and stat.S_ISFIFO(info.st_mode)):
         raise error(f"{path}: the {what} is {_kind(info.st_mode)}, not a regular file")
     return info
 
@@ -281,12 +276,7 @@ def _npy_header(f, source: str, limit: int, error: type[ArenaError]) -> int:
 def load_npy(path: str | Path, limit: int, error: type[ArenaError] = RunDirError) -> np.ndarray:
     """The array in the ``.npy`` file ``path``, its header checked first (:func:`_npy_header`)."""
     path = Path(path)
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path}: {_kind(info.st_mode)}, not a regular file")
+    _stat(path, ".npy file", error)
     try:
         with open(path, "rb") as f:
             _npy_header(f, str(path), limit, error)
@@ -300,9 +290,7 @@ def load_npz(path: str | Path, limit: int, error: type[ArenaError] = RunDirError
     """Every array of the ``.npz`` archive ``path``, each member's header checked before it is
     decompressed, and ``limit`` bytes in all."""
     path = Path(path)
-    info = os.stat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path}: {_kind(info.st_mode)}, not a regular file")
+    _stat(path, ".npz archive", error)
     out: dict[str, np.ndarray] = {}
     total = 0
     try:
