@@ -133,7 +133,7 @@ def test_classic_gan_runs_on_full_mnist_with_one_set(tmp_path, monkeypatch, caps
     assert "mnist: images of shape (1, 28, 28) (train 200, test 50)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name, code", [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("name, code", [pytest.param("SIGINT", 130, marks=pytest.mark.slow), ("SIGTERM", 143)])
 def test_a_stop_signal_checkpoints_and_resume_finishes_the_same_run(tmp_path, write_config, name, code):
     """SIGINT (Ctrl-C) and SIGTERM (kill, docker stop, a scheduler): the current matching finishes,
     a checkpoint is written, exit 130 / 143 with the resume command; `arena resume` then ends with
