@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.children import child_env  # noqa: E402
+from benchmarks.children import arena_cli  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -64,14 +63,6 @@ MODES = {"ring8": 8, "grid25": 25}
 SNAPSHOTS = {"ring8": ["checkpoint.every=5", "checkpoint.keep_last=10"], "grid25": []}
 JUDGES = ("game", "auc", "likelihood", "manifold", "density-coverage")
 METRICS = ["modes", "high_quality", "reverse_kl", "spread", "mode_tv"]
-
-
-def arena_cli(*args: str) -> str:
-    env = child_env()
-    done = subprocess.run([sys.executable, "-m", "arena", *args], env=env, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
 
 
 def run_seeds(config: str, seeds: list[int], parent: Path, sets: list[str]) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,34 +24,27 @@ sys.path.insert(0, str(ROOT))
 
 from arena.report.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
 from arena.rundir.seeds import SeedsDir  # noqa: E402
-from benchmarks.children import child_env  # noqa: E402
+from benchmarks.children import arena_cli  # noqa: E402
 
 # PacGAN Table 1, GAN row (REFERENCE.md): modes / % high quality / reverse KL, mean +- s.e. over 10 trials
 PACGAN_GAN = {"ring8": ("6.3 ± 0.5", "98.2 ± 0.2", "0.45 ± 0.09"), "grid25": ("17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07")}
 PAPER_PARZEN_MNIST = (225, 2)  # Goodfellow et al. (2014), Table 1
 
 
-def arena(*args: str) -> None:
-    env = child_env()
-    done = subprocess.run([sys.executable, "-m", "arena", *args], env=env, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr}")
-
-
 def run_seeds(config: str, seeds: list[int], out: Path, sets: list[str], eval_args: list[list[str]]) -> Path:
     """`arena run --seeds` (or `arena resume` of an unfinished parent), then `arena eval` on every seed."""
     parent = out / Path(config).stem
     if SeedsDir.holds(parent):
-        arena("resume", str(parent), "--quiet")
+        arena_cli("resume", str(parent), "--quiet")
     else:
-        arena("run", config, "--seeds", ",".join(map(str, seeds)), *[x for s in sets for x in ("--set", s)],
+        arena_cli("run", config, "--seeds", ",".join(map(str, seeds)), *[x for s in sets for x in ("--set", s)],
               "--out", str(parent), "--quiet")
     for _, run_dir in SeedsDir(parent).runs():
         done = run_dir.evaluations()
         for extra in eval_args:
             key = "mixture" if "--mixture" in extra else None
             if key is None or key not in done:
-                arena("eval", str(run_dir.path), "--seed", "0", *extra)
+                arena_cli("eval", str(run_dir.path), "--seed", "0", *extra)
     return parent
 
 

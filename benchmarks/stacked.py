@@ -12,7 +12,6 @@ pair-rounds; a second pair row plays as long, in seconds, as the tournament took
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from arena.report.compare import format_cell, summarize  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
-from benchmarks.children import child_env  # noqa: E402
+from benchmarks.children import arena_cli  # noqa: E402
 
 SAMPLES = 25_600
 PACGAN = [  # PacGAN Table 3 (mean ± s.e. over 50 runs, 500k iterations, batch 128): modes, KL
@@ -32,14 +31,6 @@ PACGAN = [  # PacGAN Table 3 (mean ± s.e. over 50 runs, 500k iterations, batch 
     ("D = 1/2 G", "Unrolled GAN, 10 steps", "817.4 ± 37.9", "1.43 ± 0.12"),
     ("D = 1/2 G", "PacDCGAN3", "866.6 ± 12.1", "0.90 ± 0.04"),
 ]
-
-
-def arena_cli(*args: str) -> str:
-    env = child_env()
-    done = subprocess.run([sys.executable, "-m", "arena", *args], env=env, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"arena {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
 
 
 def train(config: str, seed: int, path: Path, sets: list[str] = ()) -> RunDir:
