@@ -105,22 +105,29 @@ def plain_pytorch_gan(device: torch.device, data: torch.Tensor, batch: int) -> C
                 perm, pos = torch.randperm(flat.shape[0], device=device), 0
             real = flat[perm[pos : pos + batch]]
             pos += batch
-            with torch.no_grad():
-                fake = g(torch.randn(batch, 100, device=device))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
-            loss_d.backward()
-            opt_d.step()
-            for p in d.parameters():
-                p.requires_grad_(False)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g = F.softplus(-d(g(torch.randn(batch, 100, device=device)))).mean()
-            loss_g.backward()
-            opt_g.step()
-            for p in d.parameters():
-                p.requires_grad_(True)
+            plain_round(g, d, opt_g, opt_d, real, 100)
 
     return rounds
+
+
+def plain_round(g: nn.Module, d: nn.Module, opt_g, opt_d, real: torch.Tensor, latent: int) -> None:
+    """One round of the hand-written loops: a discriminator step on ``real`` and fresh fakes, then
+    a generator step (non-saturating loss) with the discriminator's weights frozen."""
+    batch, device = real.shape[0], real.device
+    with torch.no_grad():
+        fake = g(torch.randn(batch, latent, device=device))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
+    loss_d.backward()
+    opt_d.step()
+    for p in d.parameters():
+        p.requires_grad_(False)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g = F.softplus(-d(g(torch.randn(batch, latent, device=device)))).mean()
+    loss_g.backward()
+    opt_g.step()
+    for p in d.parameters():
+        p.requires_grad_(True)
 
 
 def plain_stacked_pair(device: torch.device, digits: torch.Tensor, batch: int) -> Callable[[int], None]:
@@ -146,20 +153,7 @@ def plain_stacked_pair(device: torch.device, digits: torch.Tensor, batch: int) -
         for _ in range(n):
             index = torch.randint(digits.shape[0], (batch * 3,), device=device)
             real = digits[index].reshape(batch, 3, 28, 28)
-            with torch.no_grad():
-                fake = g(torch.randn(batch, 256, device=device))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
-            loss_d.backward()
-            opt_d.step()
-            for p in d.parameters():
-                p.requires_grad_(False)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g = F.softplus(-d(g(torch.randn(batch, 256, device=device)))).mean()
-            loss_g.backward()
-            opt_g.step()
-            for p in d.parameters():
-                p.requires_grad_(True)
+            plain_round(g, d, opt_g, opt_d, real, 256)
 
     return rounds
 
