@@ -28,7 +28,7 @@ import torch
 
 from agents import Generator, draw_samples
 from arena.config import RunConfig, load_config
-from arena.core.errors import ArenaError, CheckpointError, ConfigError
+from arena.core.errors import WRONG_SHAPE, ArenaError, CheckpointError, ConfigError
 from arena.engine.arena import Arena, build_arena
 from arena.engine.distributed import from_env
 from arena.evaluation.measure import measure
@@ -63,7 +63,7 @@ def restore(tournament, run_dir: RunDir, state: dict[str, Any] | None = None, **
     state = run_dir.load_checkpoint() if state is None else state
     try:
         tournament.load_state_dict(state, **kwargs)
-    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+    except (*WRONG_SHAPE, RuntimeError) as exc:
         text = str(exc).strip().splitlines()
         detail = f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
         raise CheckpointError(f"{run_dir.checkpoint_dir}: the checkpoint does not fit the run's config.yaml "

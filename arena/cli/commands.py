@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Sequence
 
 from arena.cli.progress import steps
+from arena.core.errors import WRONG_SHAPE
 
 __all__ = ["main", "EXIT_USER_ERROR", "EXIT_INTERRUPTED", "EXIT_TERMINATED"]
 
@@ -184,7 +185,7 @@ READERS = frozenset({"sample", "eval", "leaderboard", "ratings", "report", "comp
 """The commands that only read runs: a malformed value that got past the checks where each file
 is read ends them with one line, not a traceback (``ARENA_DEBUG=1`` shows it)."""
 
-_MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, UnicodeError, RecursionError)
+_MALFORMED = (*WRONG_SHAPE, UnicodeError, RecursionError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

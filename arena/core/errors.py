@@ -17,7 +17,13 @@ __all__ = [
     "CheckpointError",
     "RunDirError",
     "format_path",
+    "WRONG_SHAPE",
 ]
+
+WRONG_SHAPE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+"""What code raises on a value of the wrong type or shape read from a file (a run directory edited
+or damaged by hand) past the checks where the file is read: the readers that fall back or end in
+one line catch these (each with the few others its own work can raise)."""
 
 
 def format_path(path: Iterable[str | int]) -> str:

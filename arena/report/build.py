@@ -14,6 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from arena.core.errors import WRONG_SHAPE
 from arena.core.registry import build
 from arena.report import charts
 from arena.report.collect import RunRecord, collect
@@ -125,7 +126,7 @@ def _best(run: RunRecord, k: int) -> list[str]:
     return (ranked or run.generators)[:k]
 
 
-_MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, ZeroDivisionError)
+_MALFORMED = (*WRONG_SHAPE, ZeroDivisionError)
 
 
 def _guarded(section: str, draw: Callable[[], Any], fallback: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from arena.config.safe_yaml import MAX_BYTES
-from arena.core.errors import RunDirError
+from arena.core.errors import WRONG_SHAPE, RunDirError
 from arena.core.files import read_text
 from arena.rundir import RunDir
 from arena.tournament.ratings import compute_ratings
@@ -82,7 +82,7 @@ def collect(run_dir: RunDir) -> RunRecord:
             now = compute_ratings(system, results[:k])
             ratings.append({"matching": results[k - 1]["matching"],
                             "ratings": {n: (r.rating, r.uncertainty) for n, r in now.items()}})
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except WRONG_SHAPE as exc:
         warnings.warn(f"{run_dir.path / RunDir.RESULTS}: malformed ({type(exc).__name__}: {str(exc)[:120]}); "
                       f"the report shows no ratings", RuntimeWarning, stacklevel=2)
         ratings = []
