@@ -79,8 +79,9 @@ def read_bytes(path: str | Path, limit: int, what: str = "file", pipes: bool = F
     except OSError as exc:
         raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode) and not (pipes and stat.S_ISFIFO(os.fstat(fd).st_mode)):
-            raise error(f"{path}: the {what} changed into {_kind(os.fstat(fd).st_mode)} while opened")
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode) and not (pipes and stat.S_ISFIFO(mode)):
+            raise error(f"{path}: the {what} changed into {_kind(mode)} while opened")
         chunks, total = [], 0
         while True:
             if fifo and not select.select([fd], [], [], PIPE_WAIT)[0]:
