@@ -131,6 +131,11 @@ class Run:
         """One line on what plays: the data, the pool, the game and the device."""
         return describe(self.arena) + (f"; {self.comm.world} ranks" if self.comm else "")
 
+    @property
+    def compute(self) -> str:
+        """One line on how the matches are computed (``compute``'s ``auto`` resolved) and why."""
+        return self.tournament.compute.describe()
+
     # ------------------------------------------------------------------ making one
     @classmethod
     def create(cls, config: RunConfig | str | Path, out: str | Path | None = None, device: str | None = None,
@@ -144,7 +149,10 @@ class Run:
         if comm is not None:
             run_dir = RunDir(comm.broadcast(str(run_dir.path) if lead else None))
         lock = run_dir.lock().acquire() if lead else None
-        return cls(run_dir, arena, comm, lock)
+        self = cls(run_dir, arena, comm, lock)
+        if lead:
+            run_dir.add_info("compute", self.tournament.compute.record())
+        return self
 
     @classmethod
     def open(cls, path: str | Path, device: str | None = None) -> Run:

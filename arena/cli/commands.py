@@ -96,14 +96,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _play_seeds(config, _seeds(args.seeds), args.out, args)
     if not args.profile:
         run = Run.create(config, args.out, args.device)
-        return _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}")
+        return _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}\ncompute: {run.compute}")
     from arena.recording.profile import Profile
 
     with Profile() as profile:
         with profile.part("build"):
             run = Run.create(config, args.out, args.device)
         profile.device = run.arena.device
-        code = _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}")
+        code = _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}\ncompute: {run.compute}")
     if run.lead:
         print(f"profile of {run.path} (seconds, each part counted once):\n{profile.table()}", file=sys.stderr)
         run.dir.write_json("profile.json", {"parts": profile.parts(), "profiled": profile.total,
@@ -142,7 +142,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if run.lead:
             print(f"{run.path} is already complete ({total} matchings)")
         return 0
-    return _train(run, args.quiet, f"resuming {run.path} at matching {run.completed} of {total}")
+    return _train(run, args.quiet, f"resuming {run.path} at matching {run.completed} of {total}\ncompute: {run.compute}")
 
 
 def _resume_seeds(args: argparse.Namespace) -> int:

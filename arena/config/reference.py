@@ -59,6 +59,8 @@ def _type(node: ast.expr, namespace: dict[str, Any]) -> str:
     if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "Literal":
         values = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         return " \\| ".join(ast.unparse(v) for v in values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # bool | Literal['auto']
+        return f"{_type(node.left, namespace)} \\| {_type(node.right, namespace)}"
     return ast.unparse(node).replace("|", "\\|")
 
 

@@ -327,16 +327,25 @@ class ComputeConfig:
     game is played by its losses alone) run as one stacked computation (torch.func.vmap);
     ``one-by-one``: every match in turn; ``auto``: batched wherever two or more matches can be
     stacked."""
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    """``bf16`` or ``fp16`` run forward passes under autocast on a CUDA device (``fp16`` with
-    loss scaling per agent); on other devices they fall back to ``fp32``."""
-    compile: bool = False
-    """Compile every agent's network with ``torch.compile`` (falls back to eager where compiling
-    fails)."""
-    cuda_graphs: bool = False
+    precision: Literal["auto", "fp32", "tf32", "bf16", "fp16"] = "auto"
+    """``auto``: ``tf32`` on a CUDA device, ``fp32`` elsewhere. ``fp32``: strict float32 everywhere
+    (no TF32 in matrix products or convolutions, for bit-level comparisons across GPUs). ``tf32``:
+    float32 tensors, matrix products and convolutions on a CUDA device's TF32 units (10-bit
+    mantissa products, float32 sums). ``bf16`` or ``fp16`` run forward passes under autocast on
+    a CUDA device (``fp16`` with loss scaling per agent). The CUDA-only ones fall back to ``fp32``
+    elsewhere, with one warning."""
+    compile: bool | Literal["auto"] = "auto"
+    """``true``: compile every agent's network and the stacked matches' whole round (the fused
+    round) with ``torch.compile`` (each falls back to eager where compiling fails). ``auto``: on
+    a CUDA device, the fused round (with CUDA graphs, see ``cuda_graphs``) and eager networks; on
+    a CPU, the fused round where it repays its compile: a run of at least 10,000 stacked
+    pair-rounds of fully connected agents (benchmarks/RESULTS.md, "fast by default"); eager
+    otherwise. ``false``: eager."""
+    cuda_graphs: bool | Literal["auto"] = "auto"
     """On a CUDA device, replay the stacked matches' kernels as CUDA graphs (``torch.compile``
     mode ``reduce-overhead``): less launch overhead for small models; single networks are
-    compiled without graphs. Ignored elsewhere."""
+    not replayed as graphs. ``auto``: on wherever the fused round is compiled on a CUDA device.
+    Ignored elsewhere (``true`` warns once)."""
 
 
 @dataclasses.dataclass

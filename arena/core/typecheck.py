@@ -108,7 +108,11 @@ def _describe(tp: Any) -> str:
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
+        args = typing.get_args(tp)
+        if all(a is bool or typing.get_origin(a) is typing.Literal for a in args):  # true, false or 'auto'
+            words = [w for a in args for w in (("true", "false") if a is bool else map(repr, typing.get_args(a)))]
+            return ", ".join(words[:-1]) + " or " + words[-1]
+        return " or ".join(_describe(a) for a in args)
     if origin in (list, tuple):
         args = typing.get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:

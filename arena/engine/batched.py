@@ -22,6 +22,7 @@ functions draw them, so both give the same numbers.
 from __future__ import annotations
 
 import copy
+import functools
 import types
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -132,9 +133,12 @@ class Kernels:
         self.d_per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.net.modules())
         """Whether the discriminator treats every input on its own (no batch normalisation), so
         that real and generated batches may share one forward pass."""
-        self.d_update = compiled(vmap(self._d_round, randomness="different"), "the stacked discriminator update")
-        self.g_update = compiled(vmap(self._g_round, randomness="different"), "the stacked generator update")
-        self.fused = compiled(self._fused_round, "the stacked round", self.eager_round) if fused else None
+        d_plain, g_plain = vmap(self._d_round, randomness="different"), vmap(self._g_round, randomness="different")
+        self.d_update = compiled(d_plain, "the stacked discriminator update")
+        self.g_update = compiled(g_plain, "the stacked generator update")
+        # where the fused round fails to compile, the uncompiled round takes over (one warning,
+        # not one more for each update function a compiler that fails would fail on as well)
+        self.fused = compiled(self._fused_round, "the stacked round", functools.partial(self._round, d_plain, g_plain)) if fused else None
         """The whole round (every discriminator update, the generator update and their optimizer
         steps) as one function, built when it is compiled: then one compiled graph (one CUDA graph
         with ``compute.cuda_graphs``) plays a round of every match, where the two update functions
@@ -205,12 +209,17 @@ class Kernels:
                     z_g: torch.Tensor, table: torch.Tensor, index: tuple, totals: torch.Tensor) -> None:
         """One round of every stacked match, in place, as :meth:`_fused_round` plays it, by the two
         update functions with the gradients (``torch.autograd.grad``) and the optimizer steps
-        (:func:`update`) eager between them. What every run plays without compilation, and where
-        the compiled fused round falls back."""
+        (:func:`update`) eager between them. What every run plays without compilation; the
+        compiled fused round falls back to it with the update functions uncompiled."""
+        self._round(self.d_update, self.g_update, g, d, g_rule, d_rule, real, z_d, z_g, table, index, totals)
+
+    def _round(self, d_update: Callable, g_update: Callable, g: dict, d: dict, g_rule: tuple, d_rule: tuple,
+               real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor, table: torch.Tensor, index: tuple,
+               totals: torch.Tensor) -> None:
         *d_cols, g_cols = unpack_columns(table, index)
         for s, cols in enumerate(d_cols):
             d_leaves = leaves(d["p"], self.d_layout)
-            d_loss, d_real, d_fake = self.d_update(leaves(g["p"], self.g_layout, grad=False), g["buffers"], d_leaves,
+            d_loss, d_real, d_fake = d_update(leaves(g["p"], self.g_layout, grad=False), g["buffers"], d_leaves,
                                                    d["buffers"], real[s], z_d[s])
             # copied at once: replayed as CUDA graphs, the outputs live in the graphs' memory,
             # which the next update may reuse (read after it: "accessing tensor output of
@@ -219,7 +228,7 @@ class Kernels:
             update(d_rule, d, flat_grad(d_loss.float().sum(), d_leaves), cols)
         faults.hit("round")  # crash-safety tests kill the process here (arena.core.faults)
         g_leaves = leaves(g["p"], self.g_layout)
-        g_loss = self.g_update(g_leaves, g["buffers"], leaves(d["p"], self.d_layout, grad=False), d["buffers"], z_g)
+        g_loss = g_update(g_leaves, g["buffers"], leaves(d["p"], self.d_layout, grad=False), d["buffers"], z_g)
         g_stats = g_loss.detach().float().unsqueeze(0)
         update(g_rule, g, flat_grad(g_loss.float().sum(), g_leaves), g_cols)
         totals += torch.cat([d_stats, g_stats])

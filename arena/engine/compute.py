@@ -7,6 +7,7 @@ the same run, in fp32 and eagerly.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
@@ -19,7 +20,7 @@ from agents import Agent
 if TYPE_CHECKING:  # pragma: no cover
     from arena.config import ComputeConfig
 
-__all__ = ["Compute", "guarded_compile"]
+__all__ = ["Compute", "Workload", "CPU_COMPILE_MIN_ROUNDS", "guarded_compile"]
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -56,29 +57,41 @@ def guarded_compile(fn: Callable, what: str, mode: str | None, warn: Callable[[s
     return _Guarded(eager, compiled, what, warn)
 
 
+CPU_COMPILE_MIN_ROUNDS = 10_000
+"""``compile: auto`` compiles the fused round on a CPU for a run of at least this many stacked
+pair-rounds of fully connected agents. On 2 cores the default job's 4 x 4 (20,000 pair-rounds)
+played 320-390 pair-rounds/s compiled against 140-220 eager (about 3 ms saved a pair-round) for
+a compile of 5 s with inductor's on-disk cache warm and about 27 s cold: 10,000 pair-rounds
+repay a cold compile (benchmarks/RESULTS.md, "fast by default")."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """What ``auto`` weighs: the pair-rounds a run plays in stacked groups (0 where none stack)
+    and whether any agent's network is convolutional."""
+
+    stacked_rounds: int
+    convolutional: bool = False
+
+
 class Compute:
-    """The compute options of one run, resolved for its device.
+    """The compute options of one run, resolved for its device (``auto`` decided here, once).
 
     Args:
         options: the config's ``compute`` section.
         device: the run's device.
+        workload: what the run plays, for ``auto`` (None: as if nothing stacked).
     """
 
-    def __init__(self, options: ComputeConfig, device: torch.device) -> None:
+    def __init__(self, options: ComputeConfig, device: torch.device, workload: Workload | None = None) -> None:
         self.device = torch.device(device)
         self._warned: set[str] = set()
-        self.dtype = self._precision(options.precision)
-        self.compile_mode = self._compile_mode(options)
-        # One network's forward pass is called several times before its backward pass in a round
-        # (a discriminator on real and on generated samples), and sampling keeps earlier
-        # outputs while drawing more; CUDA graph replays would overwrite those outputs ("accessing
-        # tensor output of CUDAGraphs that has been overwritten", seen on an H200). So single
-        # networks are compiled without CUDA graphs; the stacked update functions, whose outputs
-        # are used before they run again, are replayed as graphs.
-        self.network_mode = None if self.compile_mode == "reduce-overhead" else self.compile_mode
-        if options.cuda_graphs and self.device.type == "cuda" and options.execution == "one-by-one":
-            self.warn("compute.cuda_graphs replays the stacked matches; with compute.execution one-by-one the "
-                      "networks are compiled without CUDA graphs")
+        self.precision = self._precision(options.precision)
+        self.dtype = _DTYPES.get(self.precision)
+        self.compile_mode, self.network_mode, self.reason = self._compilation(options, workload or Workload(0))
+        if options.cuda_graphs is True and self.device.type == "cuda" and options.execution == "one-by-one":
+            self.warn("compute.cuda_graphs replays the stacked matches as CUDA graphs, and compute.execution "
+                      "one-by-one stacks none: no graphs are replayed")
 
     def warn(self, message: str) -> None:
         """Warn once per run for each message."""
@@ -86,24 +99,77 @@ class Compute:
             self._warned.add(message)
             warnings.warn(message, RuntimeWarning, stacklevel=3)
 
-    def _precision(self, name: str) -> torch.dtype | None:
-        if name == "fp32":
-            return None
-        if self.device.type != "cuda":
+    def _precision(self, name: str) -> str:
+        """The precision the run computes in; on a CUDA device TF32 is switched on or off for
+        float32 products (a process-wide setting of torch)."""
+        if name == "auto":
+            name = "tf32" if self.device.type == "cuda" else "fp32"
+        if name != "fp32" and self.device.type != "cuda":
             self.warn(f"compute.precision {name} needs a CUDA device; running in fp32 on {self.device.type}")
-            return None
+            name = "fp32"
         if name == "bf16" and not torch.cuda.is_bf16_supported():
             self.warn("compute.precision bf16 is not supported by this GPU; running in fp32")
-            return None
-        return _DTYPES[name]
+            name = "fp32"
+        if self.device.type == "cuda":
+            tf32 = name != "fp32"
+            torch.set_float32_matmul_precision("high" if tf32 else "highest")
+            torch.backends.cudnn.allow_tf32 = tf32
+        return name
 
-    def _compile_mode(self, options: ComputeConfig) -> str | None | bool:
-        """False: no compilation; otherwise the ``torch.compile`` mode (None: the default)."""
-        if options.cuda_graphs and self.device.type != "cuda":
+    def _compilation(self, options: ComputeConfig, workload: Workload) -> tuple[str | None | bool, None | bool, str]:
+        """The ``torch.compile`` mode of the stacked matches (False: eager; None: the default
+        mode; ``reduce-overhead``: CUDA graphs), that of single networks (False or None) and why.
+
+        One network's forward pass is called several times before its backward pass in a round
+        (a discriminator on real and on generated samples), and sampling keeps earlier outputs
+        while drawing more; CUDA graph replays would overwrite those outputs ("accessing tensor
+        output of CUDAGraphs that has been overwritten", seen on an H200). So single networks are
+        never replayed as graphs; the stacked update functions, whose outputs are used before
+        they run again, are. Compiled alone, a network ran at 0.65-0.80 of eager (CPU and H200,
+        benchmarks/throughput.py row g), so ``auto`` leaves them eager."""
+        cuda = self.device.type == "cuda"
+        compile_, graphs = options.compile, options.cuda_graphs
+        if graphs is True and not cuda:
             self.warn(f"compute.cuda_graphs needs a CUDA device; ignored on {self.device.type}")
-        if options.cuda_graphs and self.device.type == "cuda":
-            return "reduce-overhead"
-        return None if options.compile else False
+        networks: None | bool = None if compile_ is True else False
+        if cuda and (graphs is True or (graphs == "auto" and compile_ is not False)):
+            if options.execution == "one-by-one" or self.dtype == torch.float16:
+                why = "execution one-by-one" if options.execution == "one-by-one" else "fp16 loss scaling"
+                if compile_ is True:
+                    return None, None, f"compile: true; no stacked matches to replay as CUDA graphs ({why})"
+                return False, False, f"eager: no stacked matches ({why}) to compile"
+            return "reduce-overhead", networks, ("cuda_graphs: true" if graphs is True else
+                                                 "auto on CUDA: the stacked matches replayed as CUDA graphs")
+        if compile_ is True:
+            return None, None, "compile: true"
+        if compile_ is False:
+            return False, False, "compile: false"
+        if self.device.type != "cpu":
+            return False, False, f"auto on {self.device.type}: eager"
+        if options.execution == "one-by-one" or not workload.stacked_rounds:
+            return False, False, "auto on a CPU: eager (no stacked matches, so no fused round to compile)"
+        if workload.convolutional:
+            return False, False, "auto on a CPU: eager (convolutional agents: the fused round is not measured to pay)"
+        if workload.stacked_rounds < CPU_COMPILE_MIN_ROUNDS:
+            return False, False, (f"auto on a CPU: eager ({workload.stacked_rounds:,} stacked pair-rounds; the fused "
+                                  f"round's compile repays itself from {CPU_COMPILE_MIN_ROUNDS:,})")
+        return None, False, (f"auto on a CPU: {workload.stacked_rounds:,} stacked pair-rounds of fully connected agents "
+                             f"repay the fused round's compile (from {CPU_COMPILE_MIN_ROUNDS:,})")
+
+    def describe(self) -> str:
+        """One line on the path chosen and why."""
+        if self.compile_mode is False:
+            path = "eager"
+        else:
+            path = "fused round compiled" + (" as CUDA graphs" if self.compile_mode == "reduce-overhead" else "")
+            path += ", networks compiled" if self.network_mode is not False else ", networks eager"
+        return f"{path}, {self.precision} ({self.reason})"
+
+    def record(self) -> dict[str, Any]:
+        """The choice as ``run.json`` keeps it."""
+        return {"fused_round": self.compile_mode is not False, "cuda_graphs": self.compile_mode == "reduce-overhead",
+                "networks_compiled": self.network_mode is not False, "precision": self.precision,
+                "reason": self.reason}
 
     @property
     def loss_scaling(self) -> bool:
@@ -126,8 +192,8 @@ class Compute:
         return guarded_compile(fn, what, self.compile_mode, self.warn, dynamic=False, eager=eager)
 
     def prepare(self, agents: Iterable[Agent]) -> None:
-        """Give every agent a loss scaler (fp16) and a compiled forward pass (compile, CUDA graphs;
-        without the graphs themselves, see :attr:`network_mode`)."""
+        """Give every agent a loss scaler (fp16) and, under ``compile: true``, a compiled forward
+        pass (never replayed as CUDA graphs, see :meth:`_compilation`)."""
         for agent in agents:
             if self.loss_scaling and agent.scaler is None:
                 agent.use_loss_scaling(torch.amp.GradScaler(self.device.type))

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from agents import Agent
 from arena.engine.arena import Arena
 from arena.engine.batched import Kernels, batchable_game, play_batched, signature
-from arena.engine.compute import Compute
+from arena.engine.compute import Compute, Workload
 from arena.engine.divergence import DivergenceGuard
 from arena.engine.match import play_match
 from games import Game
 
-__all__ = ["Match", "Outcome", "MatchRunner", "stacking_size"]
+__all__ = ["Match", "Outcome", "MatchRunner", "stacking_size", "workload"]
 
 Match = tuple[tuple[int, ...], tuple[int, ...]]
 """Generator indices and discriminator indices of one match (one of each, except in multi-player games)."""
@@ -34,6 +34,26 @@ def stacking_size(agents, batch_size: int) -> int:
     """What ``auto`` weighs on a CPU against :data:`CPU_STACKING_LIMIT`: the largest agent's
     parameters x batch size."""
     return max(a.num_parameters() for a in agents) * batch_size
+
+
+def workload(arena: Arena, rounds: int) -> Workload:
+    """What ``compute``'s ``auto`` weighs for a run of ``rounds`` pair-rounds in ``arena``: all of
+    them stacked where its pair matches can be (one game played by its losses, agents of one
+    signature per role that ``auto`` stacks on this device), none otherwise."""
+    from torch import nn
+
+    agents = (*arena.generators, *arena.discriminators)
+    mode = arena.config.compute.execution
+    stacks = (
+        mode != "one-by-one"
+        and arena.game.team == ("one", "one")
+        and batchable_game(arena.game)
+        and all(signature(a) is not None for a in agents)
+        and (mode == "batched" or arena.device.type != "cpu"
+             or stacking_size(agents, arena.config.schedule.batch_size) <= CPU_STACKING_LIMIT)
+    )
+    conv = any(isinstance(m, nn.modules.conv._ConvNd) for a in agents for m in a.net.modules())
+    return Workload(rounds if stacks else 0, conv)
 
 
 @dataclasses.dataclass

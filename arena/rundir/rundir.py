@@ -135,6 +135,11 @@ class RunDir:
         atomic_write(path / cls.RUN_INFO, json.dumps(info, indent=1).encode())
         return cls(path)
 
+    def add_info(self, key: str, value: Any) -> None:
+        """Add ``key`` to ``run.json`` (what the run decided once it was built: the compute path)."""
+        info = self.read_json(self.RUN_INFO, "it is written when the run is created", dict)
+        self.write_json(self.RUN_INFO, {**info, key: value})
+
     def config(self) -> RunConfig:
         """The resolved config of the run."""
         from arena.config import load_config

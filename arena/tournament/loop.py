@@ -20,7 +20,7 @@ from arena.core.seeding import seed_global
 from arena.engine.arena import Arena
 from arena.engine.compute import Compute
 from arena.engine.divergence import DivergenceGuard
-from arena.engine.execution import Match, MatchRunner, Outcome
+from arena.engine.execution import Match, MatchRunner, Outcome, workload
 from arena.evaluation.diagnostics import Diagnostics
 from arena.tournament.callbacks import Callback, CallbackList, Review
 from arena.tournament.leaderboard import standings_rows
@@ -64,7 +64,7 @@ class Tournament:
         self.stop_requested = False
         div = self.config.divergence
         self.guard = DivergenceGuard(div.max_weight, div.lr_factor, div.max_failures, div.enabled, arena.device)
-        self.compute = Compute(self.config.compute, arena.device)
+        self.compute = Compute(self.config.compute, arena.device, workload(arena, self.rounds_total))
         self.compute.prepare(arena.agents.values())
         self.runner = MatchRunner(arena, self.guard, self.compute, comm)
         self.diagnostics = Diagnostics()

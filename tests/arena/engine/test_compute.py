@@ -134,3 +134,71 @@ def test_loss_scaling_unscales_before_the_step_and_skips_non_finite_steps():
     d3.scaler = torch.amp.GradScaler("cpu")
     d3.load_state_dict(state)
     assert d3.scaler.get_scale() == 512.0
+
+
+# ---------------------------------------------------------------------------- the automatic choice
+def choice(compute: dict, device: str = "cpu", rounds: int = 20_000, convolutional: bool = False):
+    from arena.engine.compute import Compute, Workload
+
+    before = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    try:  # a CUDA device's choice is made without touching the device; only torch's TF32 switches move
+        c = Compute(parse_config(tiny_raw(compute=compute)).compute, torch.device(device), Workload(rounds, convolutional))
+        return c, torch.get_float32_matmul_precision()
+    finally:
+        torch.set_float32_matmul_precision(before[0])
+        torch.backends.cudnn.allow_tf32 = before[1]
+
+
+@pytest.mark.parametrize(("compute", "device", "rounds", "conv", "fused", "networks", "precision", "why"), [
+    ({}, "cpu", 20_000, False, None, False, "fp32", "repay the fused round's compile"),
+    ({}, "cpu", 9_999, False, False, False, "fp32", "repays itself from 10,000"),
+    ({}, "cpu", 0, False, False, False, "fp32", "no stacked matches"),
+    ({}, "cpu", 20_000, True, False, False, "fp32", "convolutional"),
+    ({"execution": "one-by-one"}, "cpu", 20_000, False, False, False, "fp32", "no stacked matches"),
+    ({"compile": False}, "cpu", 20_000, False, False, False, "fp32", "compile: false"),
+    ({"compile": True}, "cpu", 0, False, None, None, "fp32", "compile: true"),
+    ({}, "mps", 20_000, False, False, False, "fp32", "auto on mps"),
+    ({}, "cuda", 0, False, "reduce-overhead", False, "tf32", "CUDA graphs"),
+    ({"precision": "fp32"}, "cuda", 0, False, "reduce-overhead", False, "fp32", "CUDA graphs"),
+    ({"compile": False}, "cuda", 0, False, False, False, "tf32", "compile: false"),
+    ({"cuda_graphs": False}, "cuda", 0, False, False, False, "tf32", "auto on cuda: eager"),
+    ({"cuda_graphs": False, "compile": True}, "cuda", 0, False, None, None, "tf32", "compile: true"),
+    ({"execution": "one-by-one"}, "cuda", 0, False, False, False, "tf32", "execution one-by-one"),
+    ({"precision": "fp16"}, "cuda", 0, False, False, False, "fp16", "fp16 loss scaling"),
+])
+def test_auto_chooses_the_path_by_device_and_workload_and_explicit_settings_win(compute, device, rounds, conv, fused,
+                                                                                networks, precision, why):
+    c, matmul = choice(compute, device, rounds, conv)
+    assert (c.compile_mode, c.network_mode, c.precision) == (fused, networks, precision)
+    assert why in c.describe() and c.record()["reason"] == c.reason
+    if device == "cuda":  # TF32 for fp32 products unless strict fp32 is asked for
+        assert matmul == ("highest" if precision == "fp32" else "high")
+
+
+def test_the_choice_is_printed_once_and_recorded_in_run_json(tmp_path, write_config, capsys, monkeypatch):
+    from arena.cli.commands import main
+    from arena.rundir import RunDir
+
+    monkeypatch.setattr("arena.engine.compute.CPU_COMPILE_MIN_ROUNDS", 10**9)  # keep the tiny run eager and fast
+    cfg = write_config(tiny_raw(schedule={"matchings": 2, "steps_per_match": 2}))
+    assert main(["run", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    info = RunDir(tmp_path / "run").read_json("run.json", expect=dict)
+    assert info["compute"] == {"fused_round": False, "cuda_graphs": False, "networks_compiled": False,
+                               "precision": "fp32", "reason": info["compute"]["reason"]}
+    assert "eager" in info["compute"]["reason"]
+
+
+def test_auto_on_a_cpu_falls_back_from_a_failing_compiler_with_one_warning(plain, monkeypatch):
+    """A run long enough for ``auto`` to compile its fused round, with a compiler that fails: one
+    warning, and the weights are the eager run's, bit for bit."""
+    def broken_compile(fn, mode=None, **options):
+        def compiled(*args, **kwargs):
+            raise RuntimeError("inductor: no C++ compiler found")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr("arena.engine.compute.CPU_COMPILE_MIN_ROUNDS", 1)
+    t, messages = run({})
+    assert t.compute.compile_mode is None and t.compute.network_mode is False  # chosen: the fused round
+    assert len(messages) == 1 and "torch.compile failed" in messages[0] and "stacked" in messages[0], messages
+    assert_same(weights(t), plain())

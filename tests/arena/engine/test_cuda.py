@@ -40,9 +40,11 @@ pytestmark = [
 
 
 def pool(device: str = "cuda", compute: dict | None = None, **changes) -> dict:
+    """A 2 x 2 on ``device`` in strict fp32 (no TF32: the paths compared agree to float rounding),
+    the other compute options as ``compute`` sets them (default ``auto``)."""
     raw = tiny_pool(2, 2, device=device, schedule={"matchings": 4, "steps_per_match": 5, "batch_size": 32}, review={"every": 2, "samples": 200})
     raw["agents"][1]["net"] = {"type": "mlp", "hidden": [32, 32]}  # no dropout: one-by-one and stacked agree
-    raw["compute"] = compute or {}
+    raw["compute"] = {"precision": "fp32", **(compute or {})}
     raw.update(changes)
     return raw
 
@@ -86,8 +88,9 @@ def test_cuda_graphs_with_a_network_called_twice_before_its_backward_pass():
     CUDA graphs the second call overwrote the first one's output (seen on an H200). The networks
     are compiled without graphs (one warning when every match is played one by one), the
     stacked update functions with them."""
-    t, messages = train_with_warnings(pool(compute={"cuda_graphs": True, "execution": "one-by-one"}))
-    assert len(messages) == 1 and "compiled without CUDA graphs" in messages[0], messages
+    t, messages = train_with_warnings(pool(compute={"compile": True, "cuda_graphs": True, "execution": "one-by-one"}))
+    assert len(messages) == 1 and "stacks none" in messages[0], messages
+    assert t.compute.network_mode is None  # compiled, never replayed as graphs
     assert t.completed == 4
     g = t.arena.generators[0]
     first, both = draw_samples(g, 100, 0), draw_samples(g, 300, 0, batch=100)
@@ -105,7 +108,8 @@ def test_cuda_graphs_with_a_network_called_twice_before_its_backward_pass():
 
 def test_batched_matchings_on_cuda_equal_one_by_one():
     one = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"execution": "one-by-one"})))))
-    stacked = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"execution": "batched"})))))
+    eager = {"execution": "batched", "compile": False}
+    stacked = Tournament(build_arena(parse_config(without_batch_norm(pool(compute=eager)))))
     one.run()
     stacked.run()
     for name, agent in one.arena.agents.items():
@@ -119,7 +123,7 @@ def test_the_compiled_fused_round_on_cuda_equals_the_eager_one(compute):
     """With compile or CUDA graphs the whole stacked round is one compiled graph (its tensors at
     static addresses for the graphs, kept from match to match): no fallback, and the weights of
     the eager stacked run within float rounding."""
-    eager = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"execution": "batched"})))))
+    eager = Tournament(build_arena(parse_config(without_batch_norm(pool(compute={"execution": "batched", "compile": False})))))
     eager.run()
     fused, messages = train_with_warnings(without_batch_norm(pool(compute={"execution": "batched", **compute})))
     assert messages == [], messages
@@ -129,6 +133,24 @@ def test_the_compiled_fused_round_on_cuda_equals_the_eager_one(compute):
         for key, value in agent.net.state_dict().items():
             torch.testing.assert_close(fused.arena.agent(name).net.state_dict()[key], value, atol=1e-4, rtol=1e-3,
                                        msg=f"{name}.{key}")
+
+
+def test_the_default_on_cuda_is_the_fused_round_as_cuda_graphs_with_tf32():
+    """No compute flags at all: the stacked matches run as the fused round replayed as CUDA
+    graphs, the networks eagerly, fp32 products on the TF32 units; no fallback warning; the
+    choice recorded in run.json."""
+    raw = pool()
+    raw["compute"] = {}
+    try:
+        t, messages = train_with_warnings(raw)
+        assert messages == [], messages
+        assert (t.compute.compile_mode, t.compute.network_mode, t.compute.precision) == ("reduce-overhead", False, "tf32")
+        assert torch.get_float32_matmul_precision() == "high" and torch.backends.cudnn.allow_tf32
+        (kernels,) = t.runner.kernels.values()
+        assert kernels.fused is not None and not kernels.fused.failed
+        assert all(a.forward is a.net for a in t.arena.agents.values())
+    finally:
+        torch.set_float32_matmul_precision("highest")
 
 
 def test_an_fp16_step_whose_gradients_overflow_is_skipped_and_the_scaler_checkpointed(tmp_path):
