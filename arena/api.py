@@ -373,7 +373,8 @@ def run_seeds(config: RunConfig | str | Path, seeds: Sequence[int], out: str | P
         parent.record(seed)
         if not done.finished:  # stopped (Ctrl-C): the next resume goes on from here
             return parent
-    build_report(parent.path, progress=progress)
+    if config.log.report:  # `log.report: false` turns off the seeds' report as it does each run's
+        build_report(parent.path, progress=progress)
     return parent
 
 

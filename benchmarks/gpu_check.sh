@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check of issue 14 in one prepared command, for a session lent a GPU machine: the
+# Every GPU check (issues 14 and 35) in one prepared command, for a session lent a GPU machine: the
 # throughput rows that carry the GPU targets first, then the gpu suite, the pair rows and the
 # scale table with N = 64. Each step has its own time limit (seconds, from the environment), so
 # a call cut short keeps the logs of the steps before; all of it fits one 10-minute device call.
@@ -32,11 +32,14 @@ step() {  # step NAME SECONDS COMMAND...: run it under its limit, its output in 
 # b) 8x8 batched against one by one (target >= 20x on a GPU), with the fused round under
 # compile and CUDA graphs; f) launches per pair-round; g) what compiling pays
 step throughput-bfg "${LIMIT_BFG:-170}" "$PY" benchmarks/throughput.py --device cuda --only b --only f --only g \
-    --no-memory --repeats 3 --compute compute.compile=true --compute compute.cuda_graphs=true
+    --no-memory --repeats 3 --compute "compute.compile=auto compute.cuda_graphs=auto" --compute compute.cuda_graphs=true
 step gpu-suite "${LIMIT_SUITE:-180}" "$PY" -m pytest -q -m gpu -rs -x tests/arena/engine/test_cuda.py
 # a) one pair against the hand-written loop (target >= 1.0 with compile or CUDA graphs)
 step throughput-a "${LIMIT_A:-120}" "$PY" benchmarks/throughput.py --device cuda --only a --no-memory --repeats 3 \
-    --rounds 50 --compute compute.compile=true --compute compute.cuda_graphs=true
+    --rounds 50 --compute "compute.compile=auto compute.cuda_graphs=auto" --compute compute.cuda_graphs=true
+# the default job with no flags, process start to exit (target <= 15 s), part by part
+step default-job "${LIMIT_JOB:-120}" bash -c "TIMEFORMAT='end to end: %R s'; time \"$PY\" -m arena run \
+    configs/tournament_ring8.yaml --profile --quiet --out '$OUT/default-job'"
 # 64 x 64 on one GPU, and 32 x 32 beside it, with the fused round under CUDA graphs
 step scale "${LIMIT_SCALE:-120}" "$PY" benchmarks/scale.py --device cuda --sizes 32 64 --run-matchings 3 \
     --compiled cuda_graphs --plot "$OUT/scale_gpu.png"

@@ -61,7 +61,7 @@ def config(n: int, device: str, matchings: int, steps: int, mode: str = "auto", 
         "selection": {"every": every, "replace": 1},
         "checkpoint": {"every": every},
         "mixture": {"top": 4, "weights": "rating"},
-        "compute": {"execution": mode, **({compiled: True} if compiled else {})},
+        "compute": {"execution": mode, "compile": False, "cuda_graphs": False, **({compiled: True} if compiled else {})},
     }
 
 

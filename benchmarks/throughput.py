@@ -158,6 +158,18 @@ def plain_stacked_pair(device: torch.device, digits: torch.Tensor, batch: int) -
     return rounds
 
 
+EAGER = ["compute.compile=false", "compute.cuda_graphs=false"]
+"""What every row's plain ("eager") case sets, since the defaults (``auto``) compile where they
+pay; a row's own options come after, and ``DEFAULTS`` restores the defaults."""
+DEFAULTS = "compute.compile=auto compute.cuda_graphs=auto"
+"""The compute options as a config that sets none has them: the path ``auto`` picks."""
+
+
+def shown(options: str) -> str:
+    """A row's options as its label says them."""
+    return "defaults: auto" if options == DEFAULTS else options
+
+
 def stacked_case(which: str, device: str, count: int = 1, mode: str = "auto",
                  compute: str = "") -> tuple[Callable[[int], None], torch.device, int]:
     """``arena`` or ``plain``: a function playing n matchings (count x count agents of
@@ -165,7 +177,7 @@ def stacked_case(which: str, device: str, count: int = 1, mode: str = "auto",
     the pair-rounds per matching; ``plain``: the hand-written loop, n x 20 rounds."""
     steps = 20
     overrides = [f"device={device}", f"agents.0.count={count}", f"agents.1.count={count}", f"compute.execution={mode}",
-                 f"schedule.steps_per_match={steps}", "data.train_size=256", *compute.split()]
+                 f"schedule.steps_per_match={steps}", "data.train_size=256", *EAGER, *compute.split()]
     config = load_config(ROOT / "configs/stacked_mnist.yaml", overrides)
     arena = build_arena(config)
     seed_global(config.seed)
@@ -181,7 +193,7 @@ def pair_case(batch: int, device: str, which: str, compute: str = "") -> tuple[C
     rounds are played as a run plays them, by its tournament's match runner (one match of n
     rounds: stacked on a GPU, one by one on a CPU at this size), with the compute options that
     ``compute`` sets as overrides (``compute.compile=true``)."""
-    overrides = [f"schedule.batch_size={batch}", f"device={device}", *compute.split()]
+    overrides = [f"schedule.batch_size={batch}", f"device={device}", *EAGER, *compute.split()]
     config = load_config(ROOT / "configs/pytorch_gan.yaml", overrides)
     if which == "plain":
         arena = build_arena(config)
@@ -216,7 +228,7 @@ def round_robin(mode: str, device: str, steps: int = 20, compute: str = "", coun
         "schedule": {"type": "round-robin", "matchings": 10**6, "steps_per_match": steps, "batch_size": batch},
         "compute": {"execution": mode},
     }
-    for option in compute.split():  # compute.cuda_graphs=true
+    for option in [*EAGER, *compute.split()]:  # compute.cuda_graphs=true
         key, value = option.removeprefix("compute.").split("=", 1)
         raw["compute"][key] = yaml.safe_load(value)
     return Tournament(build_arena(parse_config(raw)))
@@ -416,8 +428,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory columns")
     p.add_argument("--compute", action="append", default=None,
-                   help="extra a) rows with these compute overrides, e.g. 'compute.compile=true' (repeatable; "
-                        "default on a GPU: compile, CUDA graphs and bf16; none on a CPU)")
+                   help="extra rows with these compute overrides, e.g. 'compute.compile=true' (repeatable; "
+                        f"default: '{DEFAULTS}' (the path a config that sets nothing gets), and on a GPU also "
+                        "compile, CUDA graphs and bf16); every other row is eager")
     p.add_argument("--memory-case", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -437,7 +450,7 @@ def main() -> None:
     def row(r: tuple) -> None:  # printed as soon as measured: a run cut short keeps what it measured
         print("| " + " | ".join([*r[:4], f"{r[4]:.2f}", *r[5:]]) + " |", flush=True)
 
-    default_rows = ["compute.compile=true", "compute.cuda_graphs=true", "compute.precision=bf16"] if gpu else []
+    default_rows = [DEFAULTS, *(["compute.compile=true", "compute.cuda_graphs=true", "compute.precision=bf16"] if gpu else [])]
     compute_rows = default_rows if args.compute is None else args.compute
     arena_256 = None
     if "a" in only or "c" in only:
@@ -454,7 +467,7 @@ def main() -> None:
             for options in compute_rows:
                 fast, _ = pair_case(batch, args.device, "arena", options)
                 ra, rb = side_by_side(fast, plain, args.rounds, args.repeats, dev)
-                row((f"a) pair: arena ({options}) / plain loop", f"pytorch_gan, batch {batch}",
+                row((f"a) pair: arena ({shown(options)}) / plain loop", f"pytorch_gan, batch {batch}",
                      f"{ra:.1f} rounds/s", f"{rb:.1f} rounds/s", ra / rb, ">= 1.0", "-", "-"))
     if "b" in only:
         batched, dev, per = tournament_case("batched", args.device)
@@ -466,7 +479,7 @@ def main() -> None:
         for options in compute_rows:
             fast, _, _ = tournament_case("batched", args.device, compute=options)
             ra, rb = side_by_side(fast, one, args.matchings, args.repeats, dev)
-            row((f"b) 8x8 round-robin: batched ({options}) / one-by-one", "ring8, MLP 64x64, batch 64",
+            row((f"b) 8x8 round-robin: batched ({shown(options)}) / one-by-one", "ring8, MLP 64x64, batch 64",
                  f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb,
                  ">= 20" if gpu else ">= 3", "-", "-"))
     if "c" in only:
@@ -520,7 +533,7 @@ def main() -> None:
         for options in compute_rows:
             fast, _, _ = stacked_case("arena", args.device, compute=options)
             ra, rb = side_by_side(fast, plain, args.matchings, args.repeats, dev)
-            row((f"h) images: pair: arena ({options}) / plain loop", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
+            row((f"h) images: pair: arena ({shown(options)}) / plain loop", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
                  f"{ra * per:.1f} rounds/s", f"{rb * per:.1f} rounds/s", ra / rb, ">= 1.0", "-", "-"))
         batched, dev, per = stacked_case("arena", args.device, count=4, mode="batched")
         one, _, _ = stacked_case("arena", args.device, count=4, mode="one-by-one")
@@ -530,7 +543,7 @@ def main() -> None:
         for options in compute_rows:
             fast, _, _ = stacked_case("arena", args.device, count=4, mode="batched", compute=options)
             ra, rb = side_by_side(fast, one, args.matchings, args.repeats, dev)
-            row((f"h) images: 4x4 round-robin: batched ({options}) / one-by-one", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
+            row((f"h) images: 4x4 round-robin: batched ({shown(options)}) / one-by-one", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
                  f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb, "-", "-", "-"))
     if "d" in only:
         stacked, looped, dev = crossplay_case(args.device)

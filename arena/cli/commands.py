@@ -121,7 +121,8 @@ def _play_seeds(config, seeds: list[int], out, args: argparse.Namespace) -> int:
                            lambda seed: [Display(f"{config.name} seed {seed}", args.quiet), interrupts],
                            progress=None if args.quiet else progress)
     if parent.finished:
-        print(f"seeds finished: {parent.path} (report: {parent.path / 'report.html'})")
+        report = f" (report: {parent.path / 'report.html'})" if config.log.report else ""
+        print(f"seeds finished: {parent.path}{report}")
         return 0
     print(f"stopped; continue with: arena resume {parent.path}", file=sys.stderr)
     return _stopped_code(interrupts)

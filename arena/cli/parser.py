@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list every registry: games, networks, data sources, optimizers, priors, "
                                 "schedules, rating systems, mixture weightings, metrics")
+    for parser in (p, *sub.choices.values()):  # `arena run --seed 7` is an error, not `--seeds 7`
+        parser.allow_abbrev = False
     return p
 
 

@@ -89,7 +89,8 @@ class LogConfig:
     every: Annotated[int, Ge(1)] = 1
     """Matchings between lines of training metrics."""
     report: bool = True
-    """Write ``report.html`` when the run ends (and keep fixed-latent samples for it at every review)."""
+    """Write ``report.html`` when the run ends (and keep fixed-latent samples for it at every review); with
+    ``--seeds``, also the report of all seeds in the parent directory."""
     tensorboard: bool = False
     """Also log to TensorBoard (``RUN_DIR/tensorboard``; needs ``pip install gan-arena[tensorboard]``)."""
 
@@ -338,7 +339,7 @@ class ComputeConfig:
     """``true``: compile every agent's network and the stacked matches' whole round (the fused
     round) with ``torch.compile`` (each falls back to eager where compiling fails). ``auto``: on
     a CUDA device, the fused round (with CUDA graphs, see ``cuda_graphs``) and eager networks; on
-    a CPU, the fused round where it repays its compile: a run of at least 10,000 stacked
+    a CPU, the fused round where it repays its compile: a run of at least 12,000 stacked
     pair-rounds of fully connected agents (benchmarks/RESULTS.md, "fast by default"); eager
     otherwise. ``false``: eager."""
     cuda_graphs: bool | Literal["auto"] = "auto"

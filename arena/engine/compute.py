@@ -57,12 +57,12 @@ def guarded_compile(fn: Callable, what: str, mode: str | None, warn: Callable[[s
     return _Guarded(eager, compiled, what, warn)
 
 
-CPU_COMPILE_MIN_ROUNDS = 10_000
+CPU_COMPILE_MIN_ROUNDS = 12_000
 """``compile: auto`` compiles the fused round on a CPU for a run of at least this many stacked
-pair-rounds of fully connected agents. On 2 cores the default job's 4 x 4 (20,000 pair-rounds)
-played 320-390 pair-rounds/s compiled against 140-220 eager (about 3 ms saved a pair-round) for
-a compile of 5 s with inductor's on-disk cache warm and about 27 s cold: 10,000 pair-rounds
-repay a cold compile (benchmarks/RESULTS.md, "fast by default")."""
+pair-rounds of fully connected agents. On 2 cores the default job's 4 x 4 played a pair-round in
+2.6 ms through the compiled fused round against 5.8 ms eager, for a compile of about 6 s with
+inductor's on-disk cache warm and about 38 s cold: 12,000 pair-rounds repay a cold compile
+(benchmarks/RESULTS.md, "fast by default")."""
 
 
 @dataclasses.dataclass(frozen=True)

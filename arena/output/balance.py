@@ -69,9 +69,10 @@ class KernelBalance:
         out = []
         for start in range(0, x.shape[0], self.chunk):
             block = x[start:start + self.chunk]
-            logk = -torch.cdist(block, points).square() / (2 * self.bandwidth ** 2)
+            # in place, and the same floats as -d**2 / (2 h**2) (+ log w): x / -c == -x / c in IEEE
+            logk = torch.cdist(block, points).square_().div_(-(2 * self.bandwidth ** 2))
             if log_weights is not None:
-                logk = logk + log_weights
+                logk.add_(log_weights)
             if leave_out:
                 rows = torch.arange(block.shape[0], device=x.device)
                 logk[rows, rows + start] = -math.inf

@@ -1,4 +1,4 @@
-"""arena/api.py: arena.run, arena.resume and arena.load from Python, the README's script, and the
+"""arena/api.py: arena.run, arena.resume and arena.load from Python, the documented script, and the
 callback protocol as a user sees it."""
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from tests.conftest import ROOT, records, tiny_pool, tiny_raw
 
 
 def readme_script() -> str:
-    """The first Python block of the README's "From Python" section."""
-    text = (ROOT / "README.md").read_text()
+    """The first Python block of the "From Python" section of docs/concepts.md (where the README
+    sends a reader for Python)."""
+    text = (ROOT / "docs" / "concepts.md").read_text()
     section = text.split("\n## From Python\n", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "the README's From Python section holds a python block"
+    assert match, "the From Python section of docs/concepts.md holds a python block"
     return match.group(1)
 
 

@@ -34,7 +34,7 @@ def metrics(path) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in timing} for row in rows]
 
 
-@pytest.mark.parametrize("mode", ["auto", "one-by-one"])
+@pytest.mark.parametrize("mode", ["auto", pytest.param("one-by-one", marks=pytest.mark.slow)])  # 11 s; auto covers the path
 def test_two_cpu_ranks_give_the_results_of_one_process(tmp_path, write_config, mode):
     config = pool_config(write_config, mode)
     one, two = tmp_path / "one", tmp_path / "two"
