@@ -51,6 +51,9 @@ PANEL = ["panel.refine.steps=4", "panel.calibration=500", "panel.max_candidates=
 rejected, and with the shipped settings the panel would refine 15,000 of them 80 steps each."""
 STACKED = ["data.train_size=256", "data.test_size=512", "review.samples=120"]
 """Stacked MNIST on a budget: every review classifies each generator's samples digit by digit."""
+STACKED_OUTPUT = ["agents.0.ema.batchnorm_batches=2", "panel.calibration=500"]
+"""The tournament's output on a budget: EMA's BatchNorm statistics from 2 batches (not 20) of
+DCGAN samples, a panel calibrated on 500 candidates (not 5,000)."""
 EXTRA = {
     "tournament_ring8": ["data.train_size=5000", "selection.every=2"],
     "tournament_grid25": ["data.train_size=5000", "selection.every=2", *PANEL],
@@ -62,9 +65,9 @@ EXTRA = {
     "pair_grid25": ["data.train_size=5000", *PANEL],
     "stacked_mnist": [*STACKED],
     "stacked_mnist_pacgan4": [*STACKED],
-    "stacked_mnist_tournament": [*STACKED],
+    "stacked_mnist_tournament": [*STACKED, *STACKED_OUTPUT],
     "stacked_mnist_tournament_gpu": [*STACKED, "agents.0.count=2", "agents.1.count=2", "schedule.batch_size=32",
-                                     "panel.calibration=200"],
+                                     "panel.calibration=200", "agents.0.ema.batchnorm_batches=2"],
 }
 
 
