@@ -32,6 +32,13 @@ def _stopped_code(interrupts) -> int:
     return EXIT_TERMINATED if interrupts.signal == signal.SIGTERM else EXIT_INTERRUPTED
 
 
+def _header(run, first: str | None = None) -> str:
+    """What a run shows before it plays: ``first`` (default: its directory and what plays) and the
+    compute path ``auto`` chose."""
+    first = first or f"run directory: {run.path}\n{run.describe()}"
+    return f"{first}\ncompute: {run.compute}"
+
+
 def _train(run, quiet: bool, header: str | None) -> int:
     """Play ``run`` with the display and Ctrl-C handling (rank 0 shows them) and say how it ended."""
     from arena.cli.display import Display, Interrupts
@@ -96,14 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _play_seeds(config, _seeds(args.seeds), args.out, args)
     if not args.profile:
         run = Run.create(config, args.out, args.device)
-        return _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}\ncompute: {run.compute}")
+        return _train(run, args.quiet, _header(run))
     from arena.recording.profile import Profile
 
     with Profile() as profile:
         with profile.part("build"):
             run = Run.create(config, args.out, args.device)
         profile.device = run.arena.device
-        code = _train(run, args.quiet, f"run directory: {run.path}\n{run.describe()}\ncompute: {run.compute}")
+        code = _train(run, args.quiet, _header(run))
     if run.lead:
         print(f"profile of {run.path} (seconds, each part counted once):\n{profile.table()}", file=sys.stderr)
         run.dir.write_json("profile.json", {"parts": profile.parts(), "profiled": profile.total,
@@ -143,7 +150,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if run.lead:
             print(f"{run.path} is already complete ({total} matchings)")
         return 0
-    return _train(run, args.quiet, f"resuming {run.path} at matching {run.completed} of {total}\ncompute: {run.compute}")
+    return _train(run, args.quiet, _header(run, f"resuming {run.path} at matching {run.completed} of {total}"))
 
 
 def _resume_seeds(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from arena.engine.divergence import DivergenceGuard
 from arena.engine.match import play_match
 from games import Game
 
-__all__ = ["Match", "Outcome", "MatchRunner", "stacking_size", "workload"]
+__all__ = ["Match", "Outcome", "MatchRunner", "stacking_size", "worth_stacking", "workload"]
 
 Match = tuple[tuple[int, ...], tuple[int, ...]]
 """Generator indices and discriminator indices of one match (one of each, except in multi-player games)."""
@@ -36,6 +36,15 @@ def stacking_size(agents, batch_size: int) -> int:
     return max(a.num_parameters() for a in agents) * batch_size
 
 
+def worth_stacking(mode: str, device, agents, batch_size: int) -> bool:
+    """Whether stacking matches of ``agents`` pays: always when ``mode`` is ``batched`` and on a
+    GPU; on other devices while an agent's forward pass is small (parameters x batch size <=
+    :data:`CPU_STACKING_LIMIT`), where stacking saves the per-operation overhead that dominates,
+    and not above, where the stacked products run no faster than one after another
+    (benchmarks/throughput.py)."""
+    return mode == "batched" or device.type == "cuda" or stacking_size(agents, batch_size) <= CPU_STACKING_LIMIT
+
+
 def workload(arena: Arena, rounds: int) -> Workload:
     """What ``compute``'s ``auto`` weighs for a run of ``rounds`` pair-rounds in ``arena``: all of
     them stacked where its pair matches can be (one game played by its losses, agents of one
@@ -46,11 +55,9 @@ def workload(arena: Arena, rounds: int) -> Workload:
     mode = arena.config.compute.execution
     stacks = (
         mode != "one-by-one"
-        and arena.game.team == ("one", "one")
         and batchable_game(arena.game)
         and all(signature(a) is not None for a in agents)
-        and (mode == "batched" or arena.device.type != "cpu"
-             or stacking_size(agents, arena.config.schedule.batch_size) <= CPU_STACKING_LIMIT)
+        and worth_stacking(mode, arena.device, agents, arena.config.schedule.batch_size)
     )
     conv = any(isinstance(m, nn.modules.conv._ConvNd) for a in agents for m in a.net.modules())
     return Workload(rounds if stacks else 0, conv)
@@ -150,13 +157,8 @@ class MatchRunner:
         return [*groups.items(), *alone]
 
     def _worth_stacking(self, p: _Planned) -> bool:
-        """Whether stacking this match pays (``auto``): always on a GPU; on a CPU while an agent's
-        forward pass is small (parameters x batch size <= :data:`CPU_STACKING_LIMIT`), where
-        stacking saves the per-operation overhead that dominates, and not above, where the
-        stacked products run no faster than one after another (benchmarks/throughput.py)."""
-        if self.mode == "batched" or self.arena.device.type == "cuda":
-            return True
-        return stacking_size((p.gens[0], p.discs[0]), self.arena.config.schedule.batch_size) <= CPU_STACKING_LIMIT
+        """Whether stacking this match pays (:func:`worth_stacking`)."""
+        return worth_stacking(self.mode, self.arena.device, (p.gens[0], p.discs[0]), self.arena.config.schedule.batch_size)
 
     def _play_one(self, p: _Planned, steps: int) -> Outcome:
         players = (*p.gens, *p.discs)
