@@ -251,8 +251,9 @@ class Run:
 
     def evaluate(self, agent: str | None = None, metrics: list[str] | None = None, n: int | None = None, seed: int = 0,
                  progress: Callable[[str, int, int], None] | None = None, save: bool = True,
-                 raw: bool = False, panel: bool = True) -> dict[str, dict[str, Any]]:
-        """Measure the data's metrics (default: every one that applies) on fresh samples.
+                 raw: bool = False, panel: bool = True, download: bool = False) -> dict[str, dict[str, Any]]:
+        """Measure the data's metrics (default: every one that applies, but those measured only on
+        request, as ``fid_inception``) on fresh samples.
 
         Args:
             agent: a generator's name, ``"mixture"``, or None for every generator.
@@ -262,6 +263,8 @@ class Run:
             progress: called as ``progress(task, done, total)`` during long computations.
             save: merge the results into the run directory's ``eval.json``.
             raw: the trained weights rather than their average (where EMA is on).
+            panel: the mixture through its panel (where the config has one).
+            download: fetch the Inception weights where a metric needs them and they are missing.
 
         Returns:
             the metrics, by agent.
@@ -275,9 +278,11 @@ class Run:
         else:
             chosen = [self.generator(agent, raw, panel)]
         checked = self.arena.discriminators[0]  # for the equilibrium check of 1-D data
-        results = {g.name: measure(self.arena.data, g, metrics, n, seed, checked, progress) for g in chosen}
+        options = {"inception_weights": self.config.review.inception_weights, "download": download}
+        results = {g.name: measure(self.arena.data, g, metrics, n, seed, checked, progress, options) for g in chosen}
         for g, r in zip(chosen, results.values()):
-            r["protocol"] = protocol(r["samples"], seed, classifier=r.pop("classifier", None))
+            r["protocol"] = protocol(r["samples"], seed, classifier=r.pop("classifier", None),
+                                     extractor=r.pop("extractor", None), reference=r.pop("reference", None))
             if isinstance(g, PanelSampler):
                 r["panel"] = True  # the mixture as the discriminator panel filters it
         if save and self.dir is not None:

@@ -167,6 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from arena.api import load
     from arena.core.errors import ConfigError
+    from arena.evaluation.protocol import describe
 
     if args.n is not None and args.n < 2:
         raise ConfigError(f"-n: expected at least 2 samples, got {args.n}")
@@ -174,7 +175,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     agent = "mixture" if args.mixture else args.agent
     with steps() as progress:
-        results = run.evaluate(agent, metrics, args.n, args.seed, progress, raw=args.raw, panel=not args.no_panel)
+        results = run.evaluate(agent, metrics, args.n, args.seed, progress, raw=args.raw, panel=not args.no_panel,
+                               download=args.download)
     table = Table(title=escape(f"{run.path}: matching {run.completed} ({run.rounds:,} rounds), seed {args.seed}"))
     table.add_column("metric")
     for name in results:
@@ -186,7 +188,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                    for v in cells])
     Console().print(table)
     p = next(iter(results.values()))["protocol"]
-    print(f"protocol: {p['samples']} samples, seed {p['seed']}, split {p['split']}, {p['evaluator']}")
+    print(f"protocol: {describe(p)}")
     print(f"wrote {run.path / run.dir.EVAL}")
     return 0
 

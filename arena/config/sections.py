@@ -112,6 +112,10 @@ class ReviewConfig:
     """At most this many generators get a picture at each review: the best-rated ones (a picture
     costs a few tenths of a second; a 32 x 32 tournament would spend more time drawing than
     reviewing). The report shows every generator."""
+    inception_weights: str | None = None
+    """The Inception weights file (``weights-inception-2015-12-05-6726825d.pth``) that ``arena eval``'s
+    ``fid_inception`` and ``kid_inception`` read, for machines without a network (default:
+    ``$GAN_ARENA_INCEPTION_WEIGHTS``, then the cache, filled by ``arena eval --download``)."""
 
 
 @dataclasses.dataclass

@@ -89,6 +89,11 @@ class DataKind:
         """The ids of the ``arena eval`` metrics that apply to ``data``."""
         return []
 
+    def requested_metrics(self, data: DataSource) -> list[str]:
+        """The ids of metrics that apply to ``data`` but are measured only when asked for by name
+        (they need something the user provides, as Inception FID needs its weights)."""
+        return []
+
     # ------------------------------------------------------------------ what the data knows
     def modes(self) -> Modes | None:
         """The mixture's known modes, or None where the data has none."""
@@ -203,6 +208,9 @@ class Images(DataKind):
 
     def eval_metrics(self, data):
         return ["parzen", *(["fd", "precision_recall", "coverage"] if data.labels else [])]
+
+    def requested_metrics(self, data):
+        return ["fid_inception", "kid_inception"]
 
 
 class StackedDigits(Images):

@@ -44,6 +44,9 @@ class Measurement:
     discriminator: Discriminator | None = None
     progress: Callable[[str, int, int], None] | None = None
     cache: dict[str, Any] = dataclasses.field(default_factory=dict)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """What a metric needs from the user: ``inception_weights`` (a file) and ``download`` (may fetch
+    the Inception weights)."""
 
     def report(self, task: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -204,6 +207,40 @@ def _coverage(m: Measurement) -> dict[str, float]:
     return {"classifier_accuracy": f["accuracy"], **class_coverage(predicted, m.data.num_classes)}
 
 
+def _inception(m: Measurement) -> dict[str, Any]:
+    """The Inception extractor and both feature sets, shared by ``fid_inception`` and ``kid_inception``."""
+    if "inception" not in m.cache:
+        from arena.evaluation import inception
+
+        device = m.samples.device
+        model = inception.extractor(m.options.get("inception_weights"), bool(m.options.get("download")), device)
+        if m.samples.shape[0] <= model.dim:
+            raise ConfigError(f"-n: Inception FID needs more samples than its {model.dim:,} features for a full-rank "
+                              f"covariance, got {m.samples.shape[0]:,}; 10,000 is the least papers report")
+        task = "Inception features of the real images (cached after)"
+        real, split = inception.reference_features(model, m.data, device, lambda done, total: m.report(task, done, total))
+        fake = inception.extract(model, inception.to_uint8_rgb(m.samples, m.data.shape, m.data.low, m.data.high), device,
+                                 lambda done, total: m.report("Inception features of the samples", done, total))
+        m.cache["inception"] = {"real": real, "fake": fake, "stamp": {"extractor": model.name,
+                                                                      "reference": f"{split} ({real.shape[0]:,})"}}
+    return m.cache["inception"]
+
+
+def _fid_inception(m: Measurement) -> dict[str, Any]:
+    from arena.evaluation.features import frechet_distance
+
+    f = _inception(m)
+    return {"fid_inception": frechet_distance(f["real"], f["fake"]), **f["stamp"]}
+
+
+def _kid_inception(m: Measurement) -> dict[str, Any]:
+    from arena.evaluation.inception import kernel_distance
+
+    f = _inception(m)
+    mean, std = kernel_distance(f["real"], f["fake"])
+    return {"kid_inception": mean, "kid_inception_std": std, **f["stamp"]}
+
+
 metrics: Registry[dict[str, float]] = Registry("metric")
 """Every metric; each maps a :class:`Measurement` to named numbers."""
 metrics.register("modes", _modes, "modes covered, % high quality, reverse KL (toy mixtures; PacGAN's definitions)")
@@ -222,6 +259,10 @@ metrics.register("parzen", _parzen, "Gaussian Parzen-window log-likelihood of th
 metrics.register("fd", _fd, "Frechet distance on a small classifier's features (labelled images)")
 metrics.register("precision_recall", _precision_recall, "k-NN precision and recall on the classifier's features (labelled images)")
 metrics.register("coverage", _coverage, "classes covered and KL(class histogram || uniform) (labelled images)")
+metrics.register("fid_inception", _fid_inception, "Frechet Inception distance as papers report it (torch-fidelity's "
+                 "TF-compatible Inception, pool3; on request: needs the weights, arena eval --download; images)")
+metrics.register("kid_inception", _kid_inception, "kernel Inception distance, mean and s.d. over 100 subsets of 1,000 "
+                 "(torch-fidelity's definition; on request, as fid_inception; images)")
 
 
 def _measure(ids: Sequence[str], m: Measurement) -> dict[str, float]:
@@ -273,27 +314,31 @@ def measure(
     seed: int = 0,
     discriminator: Discriminator | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """Compute the metrics ``names`` (default: every applicable one) on ``n`` fresh samples of
-    ``generator`` (a generator or a mixture).
+    """Compute the metrics ``names`` (default: every applicable one but those measured only on
+    request, as Inception FID) on ``n`` fresh samples of ``generator`` (a generator or a mixture).
 
     Args:
-        n: samples (default 2,500; 10,000 where the Parzen estimate is asked for, as in the paper;
-            25,600 for Stacked MNIST's modes, as in PacGAN).
+        n: samples (default 2,500; 10,000 where the Parzen estimate is asked for, as in the paper,
+            or Inception FID or KID; 25,600 for Stacked MNIST's modes, as in PacGAN).
         seed: seed of the latent draws (the same draws as ``arena sample --seed``).
         discriminator: for the equilibrium check.
         progress: called as ``progress(task, done, total)`` during long computations.
+        options: :attr:`Measurement.options` (the Inception weights, whether they may be downloaded).
     """
     available = applicable_metrics(data)
-    names = names or available
+    allowed = [*available, *data.kind.requested_metrics(data)]
+    names = [name.replace("-", "_") for name in names] if names else available  # fid-inception reads as fid_inception
     for name in names:
         if name not in metrics:
             try:
                 metrics.entry(name)
             except UnknownId as exc:
                 raise ConfigError(f"--metrics: {exc.message}") from None
-        if name not in available:
-            raise ConfigError(f"--metrics: {name!r} does not apply to {data.name} data (applicable: {', '.join(available) or 'none'})")
-    n = n or (25_600 if "stacked_modes" in names else 10_000 if "parzen" in names else 2500)
-    m = Measurement(data, draw_samples(generator, n, seed), discriminator, progress)
+        if name not in allowed:
+            raise ConfigError(f"--metrics: {name!r} does not apply to {data.name} data (applicable: {', '.join(allowed) or 'none'})")
+    many = "parzen" in names or "fid_inception" in names or "kid_inception" in names
+    n = n or (25_600 if "stacked_modes" in names else 10_000 if many else 2500)
+    m = Measurement(data, draw_samples(generator, n, seed), discriminator, progress, options=dict(options or {}))
     return {"samples": n, **_measure(names, m)}

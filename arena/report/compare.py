@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.core.errors import ArenaError
+from arena.evaluation.protocol import describe as _describe
 from arena.evaluation.protocol import same_protocol
 
 __all__ = ["DIRECTION", "Group", "Comparison", "load_group", "compare", "summarize", "welch"]
@@ -24,12 +25,12 @@ DIRECTION = {
     "modes": "higher", "high_quality": "higher", "reverse_kl": "lower", "quality": "higher", "tv": "lower",
     "symbols": "higher", "d_gap": "lower", "d_opt_gap": "lower", "parzen_ll": "higher", "fd": "lower",
     "precision": "higher", "recall": "higher", "classes_covered": "higher", "class_kl": "lower", "spread": "one",
-    "mode_tv": "lower",
+    "mode_tv": "lower", "fid_inception": "lower", "kid_inception": "lower",
 }
 """Which way each metric is better (``one``: nearest 1); the worst seed is the one furthest the other way."""
 
 _NOT_METRICS = {"kind", "matching", "rounds", "agent", "protocol", "time", "seed", "samples", "components", "weights",
-                "parzen_se", "parzen_sigma", "classifier_accuracy"}
+                "parzen_se", "parzen_sigma", "classifier_accuracy", "kid_inception_std"}
 
 
 @dataclasses.dataclass
@@ -178,8 +179,3 @@ def compare(groups: list[Group], any_protocol: bool = False) -> Comparison:
         pvalues[m] = [welch(values[0], v) for v in values[1:]]
     return Comparison(groups, shared, cells, pvalues, first)
 
-
-def _describe(p: dict[str, Any] | None) -> str:
-    if not p:
-        return "no recorded protocol"
-    return f"{p.get('samples')} samples, seed {p.get('seed')}, split {p.get('split')}, {p.get('evaluator')}"
