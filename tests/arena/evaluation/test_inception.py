@@ -303,3 +303,34 @@ def test_the_real_inception_extractor_reads_mnist_digits():
     assert torch.equal(first, inception.extract(model, images))
     noise = inception.extract(model, torch.randint(0, 256, (48, 3, 28, 28), dtype=torch.uint8))
     assert inception.kernel_distance(first[:48], first[48:], 10, 48)[0] < inception.kernel_distance(first[:48], noise, 10, 48)[0]
+
+
+def test_eval_download_fetches_the_weights_over_http_once(digits_run, weights, monkeypatch, tmp_path):
+    """`arena eval --download` through torch.hub's real download code, from a server on localhost
+    standing in for the release page; a file whose checksum does not match its name is refused."""
+    import functools
+    import http.server
+    import threading
+
+    path, sha = weights
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / inception.WEIGHTS_FILE).write_bytes(path.read_bytes())
+    (served / "tampered.pth").write_bytes(path.read_bytes() + b"x")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        monkeypatch.setattr(inception, "_build", _stand_in)
+        monkeypatch.setattr(inception, "WEIGHTS_URL", base + "tampered.pth")
+        with pytest.raises(ArenaError, match="download of .*tampered.pth failed"):
+            inception.weights_path(download=True)
+        assert not (inception._cache_dir() / inception.WEIGHTS_FILE).exists()
+        monkeypatch.setattr(inception, "WEIGHTS_URL", base + inception.WEIGHTS_FILE)
+        assert run_cli("eval", digits_run, "-n", 300, "--metrics", "fid_inception", "--download") == 0
+    finally:
+        server.shutdown()
+    cached = inception._cache_dir() / inception.WEIGHTS_FILE
+    assert cached.read_bytes() == path.read_bytes()
+    assert json.loads((digits_run / "eval.json").read_text())["g"]["protocol"]["extractor"].endswith(sha)
