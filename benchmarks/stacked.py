@@ -103,7 +103,8 @@ def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_t
     runs: dict[str, list[RunDir]] = {"tour": [], "pair": [], "pac": [], "pair_wall": []}
     steps = 100
     for seed in seeds:
-        tour = train(tournament, seed, out / f"seed{seed}" / "tournament")
+        name = "tournament" if Path(tournament).name == "stacked_mnist_tournament.yaml" else Path(tournament).stem
+        tour = train(tournament, seed, out / f"seed{seed}" / name)
         rounds = pair_rounds(tour)
         pair = train("configs/stacked_mnist.yaml", seed, out / f"seed{seed}" / "pair", [f"schedule.matchings={rounds // steps}"])
         pac = train("configs/stacked_mnist_pacgan4.yaml", seed, out / f"seed{seed}" / "pacgan4",
