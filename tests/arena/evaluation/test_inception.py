@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,11 +80,11 @@ def test_kid_is_the_unbiased_mmd_with_a_cubic_kernel():
 
 def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
     g = torch.Generator().manual_seed(1)
-    real = torch.randn(2000, 16, generator=g, dtype=torch.float64)
-    same = torch.randn(2000, 16, generator=g, dtype=torch.float64)
-    mean, std = inception.kernel_distance(real, same, subsets=20, subset_size=500)
+    real = torch.randn(1000, 16, generator=g, dtype=torch.float64)
+    same = torch.randn(1000, 16, generator=g, dtype=torch.float64)
+    mean, std = inception.kernel_distance(real, same, subsets=10, subset_size=300)
     assert abs(mean) < 3 * std and std > 0  # unbiased: zero within its spread
-    shifted, _ = inception.kernel_distance(real, same + 0.5, subsets=20, subset_size=500)
+    shifted, _ = inception.kernel_distance(real, same + 0.5, subsets=10, subset_size=300)
     assert shifted > 10 * std
 
 
@@ -201,14 +202,26 @@ def test_without_torch_fidelity_the_error_says_how_to_install_it(weights, monkey
 # ----------------------------------------------------------------------------- arena eval
 
 
-@pytest.fixture
-def digits_run(tmp_path, write_config):
-    raw = tiny_raw(schedule={"matchings": 2, "steps_per_match": 5})
+@pytest.fixture(scope="module")
+def trained_digits(tmp_path_factory):
+    """One short run on 8x8 digits (300 held out), trained once for the module."""
+    import yaml
+
+    raw = tiny_raw(schedule={"matchings": 2, "steps_per_match": 5}, log={"report": False})
     raw["data"] = {"source": "digits", "test_size": 300}
     raw["agents"][0]["latent"] = {"dist": "normal", "dim": 8}
-    out = tmp_path / "digits"
-    assert run_cli("run", write_config(raw), "--out", out, "--quiet") == 0
-    return out
+    root = tmp_path_factory.mktemp("digits")
+    (root / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert run_cli("run", root / "config.yaml", "--out", root / "run", "--quiet") == 0
+    return root / "run"
+
+
+@pytest.fixture
+def digits_run(trained_digits, tmp_path):
+    """A copy of that run for one test (each writes its own eval.json)."""
+    import shutil
+
+    return Path(shutil.copytree(trained_digits, tmp_path / "digits"))
 
 
 def test_eval_measures_fid_and_kid_on_request_and_stamps_the_extractor(digits_run, weights, monkeypatch, tmp_path, capsys):
@@ -252,17 +265,18 @@ def test_eval_refuses_fid_without_weights_or_with_too_few_samples(digits_run, we
     assert "more samples than its 16 features" in capsys.readouterr().err
 
 
-def test_the_default_eval_does_not_ask_for_inception(digits_run, weights, capsys):
-    assert run_cli("eval", digits_run, "-n", 300) == 0  # no weights anywhere: not needed
-    result = json.loads((digits_run / "eval.json").read_text())["g"]
-    assert "fid_inception" not in result and "extractor" not in result["protocol"]
+def test_inception_metrics_are_measured_only_on_request_and_only_on_images():
+    from arena.core.errors import ConfigError
+    from arena.core.registry import build
+    from arena.data import sources
+    from arena.evaluation.measure import applicable_metrics, measure
 
-
-def test_inception_metrics_apply_to_images_only(tmp_path, write_config, capsys):
-    out = tmp_path / "ring"
-    assert run_cli("run", write_config(tiny_raw()), "--out", out, "--quiet") == 0
-    assert run_cli("eval", out, "--metrics", "fid_inception") == 2
-    assert "'fid_inception' does not apply to ring8 data" in capsys.readouterr().err
+    digits = build({"source": "digits"}, sources, ("data",), seed=0)
+    assert "fid_inception" not in applicable_metrics(digits)  # the default arena eval needs no weights
+    assert digits.kind.requested_metrics(digits) == ["fid_inception", "kid_inception"]
+    ring = build({"source": "ring8", "train_size": 100, "test_size": 100}, sources, ("data",), seed=0)
+    with pytest.raises(ConfigError, match="'fid_inception' does not apply to ring8 data"):
+        measure(ring, None, ["fid-inception"])
 
 
 def test_numbers_of_different_extractors_are_not_compared():
