@@ -35,7 +35,8 @@ import numpy as np
 
 from arena.core.errors import ArenaError, RunDirError
 
-__all__ = ["read_bytes", "read_text", "read_json", "atomic_write", "append_line", "inside", "refuse_links",
+__all__ = ["read_bytes", "read_text", "read_json", "atomic_write", "append_line", "inside", "refuse_links", "cache_dir",
+           "save_to_cache",
            "load_npy", "load_npz", "read_lines", "MAX_JSON_BYTES"]
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -218,6 +219,23 @@ def atomic_write(path: str | Path, data: bytes, before_rename: Callable[[], None
         pass
     finally:
         os.close(dfd)
+
+
+def cache_dir(name: str) -> Path:
+    """Where what is computed once is kept: ``~/.cache/gan-arena/NAME`` (``$GAN_ARENA_CACHE/NAME``)."""
+    return Path(os.environ.get("GAN_ARENA_CACHE", Path.home() / ".cache" / "gan-arena")) / name
+
+
+def save_to_cache(path: Path, obj: Any) -> None:
+    """``torch.save`` ``obj`` at ``path`` (its folder made), whole or not at all (:func:`atomic_write`)."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, buffer.getvalue())
 
 
 def append_line(path: str | Path, line: str) -> None:

@@ -21,13 +21,14 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from arena.core.files import cache_dir, save_to_cache
 
 __all__ = ["DigitClassifier", "digit_classifier", "classify_channels", "stacked_modes", "triple_counts", "CLASSIFIER_VERSION"]
 
@@ -62,10 +63,6 @@ def _fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
 SHIPPED = {"efc1a1f7bf34065b": ("digits-cnn-mnist5k.pt", "bb4cfc1236b3fb0fb151fb1e455feaeac49980398ccfaf7b2f4d71e21a1665ae")}
 """Classifiers that ship with the package: base fingerprint -> (file in ``weights/``, SHA-256)."""
 WEIGHTS = Path(__file__).with_name("weights")
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("GAN_ARENA_CACHE", Path.home() / ".cache" / "gan-arena")) / "classifiers"
 
 
 def _shifted(x: torch.Tensor, g: torch.Generator, most: int = 2) -> torch.Tensor:
@@ -132,7 +129,7 @@ def digit_classifier(base, cache: bool = True,
     key = _fingerprint(x, y)
     model = DigitClassifier()
     shipped = SHIPPED.get(key)
-    path = WEIGHTS / shipped[0] if shipped else _cache_dir() / f"digits-cnn-{key}.pt"
+    path = WEIGHTS / shipped[0] if shipped else cache_dir("classifiers") / f"digits-cnn-{key}.pt"
     if path.is_file() and (shipped or cache):
         payload = path.read_bytes()
         if shipped and shipped[1] and hashlib.sha256(payload).hexdigest() != shipped[1]:
@@ -142,10 +139,7 @@ def digit_classifier(base, cache: bool = True,
     else:
         model = train_digit_classifier(x, y, progress=progress)
         if cache and not shipped:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save(model.state_dict(), tmp)
-            os.replace(tmp, path)
+            save_to_cache(path, model.state_dict())
     with torch.no_grad():
         predicted = torch.cat([model(part).argmax(1) for part in base.test.cpu().split(2048)])
     accuracy = float((predicted == base.labels["test"].cpu()).float().mean())

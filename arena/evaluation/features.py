@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from arena.core.files import cache_dir, save_to_cache
 
 __all__ = [
     "Classifier",
@@ -40,10 +40,6 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("GAN_ARENA_CACHE", Path.home() / ".cache" / "gan-arena")) / "classifiers"
 
 
 def _fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
@@ -86,7 +82,7 @@ def classifier_for(data, cache: bool = True, progress: Callable[[int, int], None
         raise ValueError(f"{data.name} has no class labels; class-based metrics need them")
     x, y = data.train.cpu(), data.labels["train"].cpu()
     key = f"{data.name}-{_fingerprint(x, y)}.pt"
-    path = _cache_dir() / key
+    path = cache_dir("classifiers") / key
     model = Classifier(x[0].numel(), data.num_classes)
     if cache and path.is_file():
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -94,10 +90,7 @@ def classifier_for(data, cache: bool = True, progress: Callable[[int, int], None
     else:
         model = train_classifier(x, y, data.num_classes, progress=progress)
         if cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            torch.save(model.state_dict(), tmp)
-            os.replace(tmp, path)
+            save_to_cache(path, model.state_dict())
     with torch.no_grad():
         accuracy = float((model(data.test.cpu()).argmax(1) == data.labels["test"].cpu()).float().mean())
     return model, accuracy

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +43,7 @@ from typing import Any
 import torch
 
 from arena.core.errors import ArenaError, ConfigError
+from arena.core.files import cache_dir, save_to_cache
 
 __all__ = ["WEIGHTS_URL", "WEIGHTS_FILE", "WEIGHTS_ENV", "Extractor", "weights_path", "extractor", "to_uint8_rgb",
            "extract", "reference_features", "kernel_distance", "kernel_distance_subset"]
@@ -55,21 +57,9 @@ BATCH = 50
 """Images per forward pass of the extractor."""
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("GAN_ARENA_CACHE", Path.home() / ".cache" / "gan-arena")) / "inception"
-
-
 def _how_to_get() -> str:
-    return (f"pass --download to fetch {WEIGHTS_FILE} from {WEIGHTS_URL}, or put that file in {_cache_dir()}, "
+    return (f"pass --download to fetch {WEIGHTS_FILE} from {WEIGHTS_URL}, or put that file in {cache_dir('inception')}, "
             f"or name it with ${WEIGHTS_ENV} or the config key review.inception_weights")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fetch(target: Path) -> None:
@@ -85,7 +75,7 @@ def _fetch(target: Path) -> None:
     except (OSError, RuntimeError) as exc:  # no network (URLError is an OSError), or a checksum mismatch
         part.unlink(missing_ok=True)
         raise ArenaError(f"download of {WEIGHTS_URL} failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
-                         f"put {WEIGHTS_FILE} in {_cache_dir()} or name it with ${WEIGHTS_ENV}") from None
+                         f"put {WEIGHTS_FILE} in {cache_dir('inception')} or name it with ${WEIGHTS_ENV}") from None
     part.replace(target)
 
 
@@ -104,7 +94,7 @@ def weights_path(configured: str | None = None, download: bool = False) -> Path:
             source = "review.inception_weights" if configured else f"${WEIGHTS_ENV}"
             raise ArenaError(f"{source} names {path}, which is not a file; {_how_to_get()}")
         return path
-    path = _cache_dir() / WEIGHTS_FILE
+    path = cache_dir("inception") / WEIGHTS_FILE
     if not path.is_file():
         if not download:
             raise ArenaError(f"the Inception weights are not here: {_how_to_get()}")
@@ -162,12 +152,13 @@ def extractor(configured: str | None = None, download: bool = False, device: tor
             plain tensor file, or torch-fidelity missing.
     """
     path = weights_path(configured, download)
-    sha = _sha256(path)
+    payload = path.read_bytes()  # read once for the checksum and the check; torch-fidelity reads the file itself
+    sha = hashlib.sha256(payload).hexdigest()
     if not sha.startswith(HASH_PREFIX):
         raise ArenaError(f"{path}: its SHA-256 starts {sha[:8]}, not {HASH_PREFIX}: not the published Inception weights "
                          f"(numbers measured with them would not compare with a paper's)")
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
+        torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ArenaError(f"{path}: not a plain file of tensors ({type(exc).__name__}); refused") from None
     made = _build(path, sha)
@@ -221,15 +212,12 @@ def reference_features(model: Extractor, data: Any, device: torch.device | str =
     h = hashlib.sha256()
     h.update(f"{data.name}|{split}|{tuple(real.shape)}|{model.name}".encode())
     h.update(real[:: max(1, real.shape[0] // 512)].float().cpu().numpy().tobytes())
-    path = _cache_dir() / f"reference-{h.hexdigest()[:16]}.pt"
+    path = cache_dir("inception") / f"reference-{h.hexdigest()[:16]}.pt"
     if cache and path.is_file():
         return torch.load(path, map_location="cpu", weights_only=True).double(), split
     feats = extract(model, to_uint8_rgb(real, data.shape, data.low, data.high), device, progress)
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(feats.float(), tmp)
-        os.replace(tmp, path)
+        save_to_cache(path, feats.float())
     return feats, split
 
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from arena.core.errors import ArenaError
+from arena.core.files import cache_dir
 from arena.evaluation import inception
 from arena.evaluation.features import frechet_distance
 from arena.evaluation.protocol import describe, protocol, same_protocol
@@ -172,7 +173,7 @@ def test_a_failed_download_leaves_nothing_and_says_so_in_one_line(weights, monke
     with pytest.raises(ArenaError) as info:
         inception.weights_path(download=True)
     assert "\n" not in str(info.value) and "download of" in str(info.value) and inception.WEIGHTS_ENV in str(info.value)
-    assert not any((inception._cache_dir()).iterdir())
+    assert not any(cache_dir("inception").iterdir())
 
 
 def test_weights_that_are_not_the_published_ones_or_not_plain_tensors_are_refused(weights, monkeypatch, tmp_path):
@@ -340,11 +341,11 @@ def test_eval_download_fetches_the_weights_over_http_once(digits_run, weights, m
         monkeypatch.setattr(inception, "WEIGHTS_URL", base + "tampered.pth")
         with pytest.raises(ArenaError, match="download of .*tampered.pth failed"):
             inception.weights_path(download=True)
-        assert not (inception._cache_dir() / inception.WEIGHTS_FILE).exists()
+        assert not (cache_dir("inception") / inception.WEIGHTS_FILE).exists()
         monkeypatch.setattr(inception, "WEIGHTS_URL", base + inception.WEIGHTS_FILE)
         assert run_cli("eval", digits_run, "-n", 300, "--metrics", "fid_inception", "--download") == 0
     finally:
         server.shutdown()
-    cached = inception._cache_dir() / inception.WEIGHTS_FILE
+    cached = cache_dir("inception") / inception.WEIGHTS_FILE
     assert cached.read_bytes() == path.read_bytes()
     assert json.loads((digits_run / "eval.json").read_text())["g"]["protocol"]["extractor"].endswith(sha)
