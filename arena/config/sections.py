@@ -182,6 +182,16 @@ class SelectionConfig:
     """How many of the worst agents of each role are replaced each time."""
     mutate: MutateConfig = dataclasses.field(default_factory=MutateConfig)
     """Perturbation of the copies' hyper-parameters."""
+    by: Literal["rating", "diversity"] = "rating"
+    """What ranks the generators: ``rating`` (their ratings, as for the discriminators) or
+    ``diversity`` (images only: their review samples' mean pairwise distance over the held-out
+    data's, read as ``min(d, 1/d)``; it reads no labels). With ``diversity`` only a generator below
+    ``min_diversity`` is replaced, by a copy of the most diverse one, so healthy lineages are kept.
+    On images a weak discriminator's ratings can favour a generator collapsed onto one convincing
+    image, and selection by rating then spreads the collapse."""
+    min_diversity: Annotated[float, Gt(0), Le(1)] = 0.5
+    """With ``by: diversity``: the diversity below which a generator counts as collapsed (the
+    collapse warning's threshold)."""
 
 
 @dataclasses.dataclass

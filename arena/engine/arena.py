@@ -14,7 +14,7 @@ from arena.core.origin import ConfigOrigin
 from arena.core.registry import build
 from arena.core.seeding import derive_seed, resolve_device
 from arena.data import DataSource, DataStream, sources
-from arena.engine.preflight import check_eval_memory, check_memory, check_panel, check_shapes
+from arena.engine.preflight import check_eval_memory, check_memory, check_panel, check_selection, check_shapes
 
 if TYPE_CHECKING:  # pragma: no cover: the config sits above the engine (it checks names against every registry)
     from arena.config import RunConfig
@@ -136,6 +136,7 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
                     agent_games[name] = spec_games[i]
         _check_packing(config, game, spec_games)
         check_panel(config.panel, data)
+        check_selection(config.selection, data)
         check_shapes(built, data)
         if config.schedule.batch_size > data.train.shape[0]:
             raise ConfigError(

@@ -16,7 +16,7 @@ from arena.core.errors import ConfigError
 from arena.core.resources import human_bytes, memory_bytes
 from arena.data import DataSource
 
-__all__ = ["check_memory", "check_eval_memory", "check_shapes", "check_panel", "MEMORY_FRACTION"]
+__all__ = ["check_memory", "check_eval_memory", "check_shapes", "check_panel", "check_selection", "MEMORY_FRACTION"]
 
 MEMORY_FRACTION = 0.8
 """Share of the device's memory that the agents' weights, gradients and optimizer state may plan to use."""
@@ -76,6 +76,13 @@ def check_panel(panel, data: DataSource) -> None:
         raise ConfigError(f"the {stage} stage is a kernel or k-NN estimate on the data itself, which means nothing on "
                           f"{data.name}'s images of shape {tuple(data.shape)}; leave panel.{stage} out (the panel's "
                           f"rejection and refinement work on images)", ("panel", stage))
+
+
+def check_selection(selection, data: DataSource) -> None:
+    """Refuse selection by diversity on data whose reviews do not measure it (anything but images)."""
+    if selection.by == "diversity" and "diversity" not in data.kind.signal_metrics:
+        raise ConfigError(f"selection.by: diversity ranks generators by their image samples' spread, which is not measured "
+                          f"on {data.name} data; use selection.by: rating", ("selection", "by"))
 
 
 def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:

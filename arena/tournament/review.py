@@ -130,7 +130,8 @@ def select(t: Tournament) -> list[dict[str, Any]]:
     arena, cfg = t.arena, t.config
     rng = torch.Generator().manual_seed(derive_seed(cfg.seed, "selection", str(t.completed)))
     pools = {"generator": arena.generators, "discriminator": arena.discriminators}
-    records = select_agents(pools, t.standings.rating, cfg.selection, rng, t.active)
+    records = select_agents(pools, t.standings.rating, cfg.selection, rng, t.active,
+                            lambda g: t.standings.metrics.get(g.name, {}).get("diversity"))
     for record in records:
         record["matching"] = t.completed
     t.standings.record_selection(records, arena.agents)

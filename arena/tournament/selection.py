@@ -4,6 +4,12 @@ copies of the best, weights and optimizer state included, with mutated hyper-par
 A copy keeps the replaced agent's name and random stream; its rating identity changes
 (``g3`` becomes ``g3@1``), so the copy is rated afresh rather than inheriting the record of
 the agent it replaced. Every replacement is a lineage record.
+
+Generators may instead be ranked by the diversity of their samples (``selection.by:
+diversity``, images): only a collapsed one is replaced, by a copy of the most diverse. That reads
+no labels, and it sees what a weak discriminator's ratings miss: a generator that draws one
+convincing image every time is rated well by per-sample calls (benchmarks/RESULTS.md, Stacked
+MNIST), so selection by rating copies the collapse over its healthy rivals.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from agents import Agent, Generator
 if TYPE_CHECKING:  # pragma: no cover
     from arena.config import SelectionConfig
 
-__all__ = ["compatible", "copy_agent", "mutate", "select"]
+__all__ = ["compatible", "copy_agent", "mutate", "select", "select_collapsed", "spread"]
 
 
 def compatible(a: Agent, b: Agent) -> bool:
@@ -65,17 +71,31 @@ def mutate(agent: Agent, lr_sigma: float, betas_sigma: float, rng: torch.Generat
     return out
 
 
+def spread(diversity: float) -> float:
+    """A diversity ratio read as a score in [0, 1]: ``min(d, 1/d)``, so that samples more spread
+    than the data (noise) count as far from it as samples less spread (a collapse)."""
+    return min(diversity, 1.0 / diversity) if diversity > 0 else 0.0
+
+
 def select(
     pools: dict[str, Sequence[Agent]],
     rating: Callable[[Agent], float],
     config: SelectionConfig,
     rng: torch.Generator,
     active: Callable[[Agent], bool],
+    diversity: Callable[[Agent], float | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Replace the ``config.replace`` worst-rated active agents of each role by mutated copies
-    of the best compatible ones (never more than half a role). Returns the lineage records."""
+    of the best compatible ones (never more than half a role). With ``config.by == "diversity"``
+    the generators are ranked by ``diversity`` instead (:func:`select_collapsed`). Returns the
+    lineage records."""
     records = []
     for role, pool in pools.items():
+        if role == "generator" and config.by == "diversity":
+            if diversity is None:
+                raise ValueError("selection by diversity needs each generator's diversity")
+            records += select_collapsed(pool, diversity, config, rng, active)
+            continue
         ranked = sorted((a for a in pool if active(a)), key=rating, reverse=True)
         k = min(config.replace, len(ranked) // 2)
         parents = ranked[:k]
@@ -92,4 +112,35 @@ def select(
             copy_agent(worst, parent)
             record.update(mutate(worst, config.mutate.lr, config.mutate.betas, rng))
             records.append(record)
+    return records
+
+
+def select_collapsed(
+    pool: Sequence[Agent],
+    diversity: Callable[[Agent], float | None],
+    config: SelectionConfig,
+    rng: torch.Generator,
+    active: Callable[[Agent], bool],
+) -> list[dict[str, Any]]:
+    """Replace the least diverse active generators whose :func:`spread` is below
+    ``config.min_diversity`` (at most ``config.replace``, never more than half the pool) by mutated
+    copies of the most diverse compatible ones; generators above it are left alone, and one
+    without a diversity measurement takes no part."""
+    scored = {a.name: spread(d) for a in pool if active(a) and (d := diversity(a)) is not None}
+    ranked = sorted((a for a in pool if a.name in scored), key=lambda a: scored[a.name], reverse=True)
+    k = min(config.replace, len(ranked) // 2)
+    worst = [a for a in ranked[::-1] if scored[a.name] < config.min_diversity][:k]
+    records = []
+    for agent in worst:
+        parent = next((p for p in ranked if p not in worst and scored[p.name] > scored[agent.name] and compatible(agent, p)),
+                      None)
+        if parent is None:
+            records.append({"role": "generator", "replaced": agent.name, "parent": None,
+                            "reason": "no more diverse generator of the same architecture"})
+            continue
+        record = {"role": "generator", "replaced": agent.name, "replaced_diversity": scored[agent.name],
+                  "parent": parent.name, "parent_diversity": scored[parent.name]}
+        copy_agent(agent, parent)
+        record.update(mutate(agent, config.mutate.lr, config.mutate.betas, rng))
+        records.append(record)
     return records
