@@ -81,8 +81,8 @@ def check_panel(panel, data: DataSource) -> None:
 def check_selection(selection, data: DataSource) -> None:
     """Refuse selection by diversity on data whose reviews do not measure it (anything but images)."""
     if selection.by == "diversity" and "diversity" not in data.kind.signal_metrics:
-        raise ConfigError(f"selection.by: diversity ranks generators by their image samples' spread, which is not measured "
-                          f"on {data.name} data; use selection.by: rating", ("selection", "by"))
+        raise ConfigError(f"'diversity' ranks the generators by their image samples' spread, which is not measured on "
+                          f"{data.name} data; use 'rating'", ("selection", "by"))
 
 
 def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:

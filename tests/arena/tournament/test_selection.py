@@ -137,5 +137,5 @@ def test_selection_by_diversity_in_a_tournament_on_images_and_refused_elsewhere(
     assert [r["role"] for r in t.standings.lineage] == ["generator", "discriminator"], "discriminators: by rating"
     assert all(torch.equal(reviewed["weights"]["g0"][k], v) for k, v in reviewed["weights"]["g1"].items())
 
-    with pytest.raises(ConfigError, match=re.escape("selection.by: selection.by: diversity ranks generators")):
+    with pytest.raises(ConfigError, match=re.escape("selection.by: 'diversity' ranks the generators by their image samples' spread")):
         build_arena(parse_config(tiny_pool(2, 2, selection={"every": 3, "by": "diversity"})))
