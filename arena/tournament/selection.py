@@ -103,16 +103,22 @@ def select(
             parent = next((p for p in parents if compatible(worst, p)), None)
             if parent is None:
                 parent = next((p for p in ranked if p is not worst and rating(p) > rating(worst) and compatible(worst, p)), None)
-            if parent is None:
-                records.append({"role": role, "replaced": worst.name, "parent": None,
-                                "reason": "no better agent of the same architecture"})
-                continue
-            record = {"role": role, "replaced": worst.name, "replaced_rating": rating(worst),
-                      "parent": parent.name, "parent_rating": rating(parent)}
-            copy_agent(worst, parent)
-            record.update(mutate(worst, config.mutate.lr, config.mutate.betas, rng))
-            records.append(record)
+            records.append(_replace(role, worst, parent, "rating", rating, config, rng,
+                                    "no better agent of the same architecture"))
     return records
+
+
+def _replace(role: str, agent: Agent, parent: Agent | None, score: str, of: Callable[[Agent], float],
+             config: SelectionConfig, rng: torch.Generator, missing: str) -> dict[str, Any]:
+    """Make ``agent`` a mutated copy of ``parent`` and return the lineage record, which names both
+    agents' ``score`` (``of`` them); with no parent nothing changes and the record says ``missing``."""
+    if parent is None:
+        return {"role": role, "replaced": agent.name, "parent": None, "reason": missing}
+    record = {"role": role, "replaced": agent.name, f"replaced_{score}": of(agent),
+              "parent": parent.name, f"parent_{score}": of(parent)}
+    copy_agent(agent, parent)
+    record.update(mutate(agent, config.mutate.lr, config.mutate.betas, rng))
+    return record
 
 
 def select_collapsed(
@@ -134,13 +140,6 @@ def select_collapsed(
     for agent in worst:
         parent = next((p for p in ranked if p not in worst and scored[p.name] > scored[agent.name] and compatible(agent, p)),
                       None)
-        if parent is None:
-            records.append({"role": "generator", "replaced": agent.name, "parent": None,
-                            "reason": "no more diverse generator of the same architecture"})
-            continue
-        record = {"role": "generator", "replaced": agent.name, "replaced_diversity": scored[agent.name],
-                  "parent": parent.name, "parent_diversity": scored[parent.name]}
-        copy_agent(agent, parent)
-        record.update(mutate(agent, config.mutate.lr, config.mutate.betas, rng))
-        records.append(record)
+        records.append(_replace("generator", agent, parent, "diversity", lambda a: scored[a.name], config, rng,
+                                "no more diverse generator of the same architecture"))
     return records
