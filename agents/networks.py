@@ -291,7 +291,7 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     """Image -> stride-2 convolutions (LeakyReLU; BatchNorm after every one but the first, or
-    every one) -> linear -> one logit.
+    every one) -> linear -> one logit (k + 1 for MAD-GAN).
 
     Args:
         in_shape: the image ``(C, H, W)`` (``C`` times the pack size for a packed discriminator).
@@ -301,10 +301,11 @@ class DCGANDiscriminator(nn.Module):
         kernel: 4 (DCGAN) or 3 (PacGAN).
         norm_first: BatchNorm after the first convolution too (PacGAN).
         bias_before_norm: as for :class:`DCGANGenerator`.
+        outputs: logits per input (MAD-GAN's k + 1; one otherwise).
     """
 
     def __init__(self, in_shape: Shape, widths: Sequence[int], norm: str, slope: float, kernel: int = 4,
-                 norm_first: bool = False, bias_before_norm: bool = True) -> None:
+                 norm_first: bool = False, bias_before_norm: bool = True, outputs: int = 1) -> None:
         super().__init__()
         c, h, w = _image_shape(in_shape, "type")
         sn = spectral_norm if norm == "spectral" else (lambda m: m)
@@ -321,7 +322,7 @@ class DCGANDiscriminator(nn.Module):
                 raise ConfigError(f"dcgan: {len(widths)} stride-2 convolutions leave nothing of images of shape "
                                   f"{tuple(in_shape)}", ("widths",))
             prev = width
-        layers += [nn.Flatten(), sn(nn.Linear(prev * h * w, 1))]
+        layers += [nn.Flatten(), sn(nn.Linear(prev * h * w, outputs))]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -380,7 +381,8 @@ def dcgan(
         _output_activation(out_act, role, out_range)
         if out_conv:
             raise ConfigError("out_conv is a generator's option", ("out_conv",))
-        net = DCGANDiscriminator(in_shape, widths or [width, 2 * width], norm, act_slope, kernel, norm_first, widths is None)
+        net = DCGANDiscriminator(in_shape, widths or [width, 2 * width], norm, act_slope, kernel, norm_first, widths is None,
+                                 _flat(out_shape))
     init_weights(net, init, init_std, init_range)
     return net
 

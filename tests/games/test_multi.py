@@ -70,3 +70,31 @@ def test_madgan_discriminator_tells_generators_apart():
         pred0 = d(gens[0].sample(64)).argmax(1)
         pred1 = d(gens[1].sample(64)).argmax(1)
     assert float((pred0 == 0).float().mean()) > 0.9 and float((pred1 == 1).float().mean()) > 0.9
+
+
+def test_madgan_on_images_with_a_convolutional_discriminator():
+    """MAD-GAN on Stacked MNIST: the dcgan discriminator emits k + 1 logits (it emitted one, so the
+    config was refused), and learns to tell two generators that draw different images apart."""
+    from arena.config import parse_config
+    from arena.engine.arena import build_arena
+    from tests.conftest import tiny_pool
+
+    raw = tiny_pool(2, 1, net={"type": "dcgan", "widths": [8, 4], "kernel": 3}, game={"id": "madgan-v0"},
+                    data={"source": "stacked-mnist", "train_size": 64, "test_size": 64})
+    raw["agents"][0]["latent"] = {"dist": "normal", "dim": 8}
+    arena = build_arena(parse_config(raw))
+    gens, discs = arena.generators, arena.discriminators
+    assert discs[0].action_space.shape == (3,) and discs[0](torch.zeros(5, 3, 28, 28)).shape == (5, 3)
+    with torch.no_grad():  # each generator draws one image for every latent: bright for g0, dark for g1
+        for g, level in zip(gens, (2.0, -2.0)):
+            last = [m for m in g.net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))][-1]
+            last.weight.zero_()
+            last.bias.fill_(level)
+    for _ in range(150):
+        arena.game.update_discriminators(gens, discs, arena.stream.next())
+    d = discs[0].eval()
+    with torch.no_grad():
+        pred = [d(g.sample(64)).argmax(1) for g in gens]
+        real = d(arena.stream.next()).argmax(1)
+    assert float((pred[0] == 0).float().mean()) > 0.9 and float((pred[1] == 1).float().mean()) > 0.9
+    assert float((real == 2).float().mean()) > 0.9
