@@ -49,8 +49,6 @@ def workload(arena: Arena, rounds: int) -> Workload:
     """What ``compute``'s ``auto`` weighs for a run of ``rounds`` pair-rounds in ``arena``: all of
     them stacked where its pair matches can be (one game played by its losses, agents of one
     signature per role that ``auto`` stacks on this device), none otherwise."""
-    from torch import nn
-
     agents = (*arena.generators, *arena.discriminators)
     mode = arena.config.compute.execution
     stacks = (
@@ -59,8 +57,7 @@ def workload(arena: Arena, rounds: int) -> Workload:
         and all(signature(a) is not None for a in agents)
         and worth_stacking(mode, arena.device, agents, arena.config.schedule.batch_size)
     )
-    conv = any(isinstance(m, nn.modules.conv._ConvNd) for a in agents for m in a.net.modules())
-    return Workload(rounds if stacks else 0, conv)
+    return Workload(rounds if stacks else 0)
 
 
 @dataclasses.dataclass

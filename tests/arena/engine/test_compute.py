@@ -137,38 +137,37 @@ def test_loss_scaling_unscales_before_the_step_and_skips_non_finite_steps():
 
 
 # ---------------------------------------------------------------------------- the automatic choice
-def choice(compute: dict, device: str = "cpu", rounds: int = 20_000, convolutional: bool = False):
+def choice(compute: dict, device: str = "cpu", rounds: int = 20_000):
     from arena.engine.compute import Compute, Workload
 
     before = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
     try:  # a CUDA device's choice is made without touching the device; only torch's TF32 switches move
-        c = Compute(parse_config(tiny_raw(compute=compute)).compute, torch.device(device), Workload(rounds, convolutional))
+        c = Compute(parse_config(tiny_raw(compute=compute)).compute, torch.device(device), Workload(rounds))
         return c, torch.get_float32_matmul_precision()
     finally:
         torch.set_float32_matmul_precision(before[0])
         torch.backends.cudnn.allow_tf32 = before[1]
 
 
-@pytest.mark.parametrize(("compute", "device", "rounds", "conv", "fused", "networks", "precision", "why"), [
-    ({}, "cpu", 20_000, False, None, False, "fp32", "repay the fused round's compile"),
-    ({}, "cpu", 11_999, False, False, False, "fp32", "repays itself from 12,000"),
-    ({}, "cpu", 0, False, False, False, "fp32", "no stacked matches"),
-    ({}, "cpu", 20_000, True, False, False, "fp32", "convolutional"),
-    ({"execution": "one-by-one"}, "cpu", 20_000, False, False, False, "fp32", "no stacked matches"),
-    ({"compile": False}, "cpu", 20_000, False, False, False, "fp32", "compile: false"),
-    ({"compile": True}, "cpu", 0, False, None, None, "fp32", "compile: true"),
-    ({}, "mps", 20_000, False, False, False, "fp32", "auto on mps"),
-    ({}, "cuda", 0, False, "reduce-overhead", False, "tf32", "CUDA graphs"),
-    ({"precision": "fp32"}, "cuda", 0, False, "reduce-overhead", False, "fp32", "CUDA graphs"),
-    ({"compile": False}, "cuda", 0, False, False, False, "tf32", "compile: false"),
-    ({"cuda_graphs": False}, "cuda", 0, False, False, False, "tf32", "auto on cuda: eager"),
-    ({"cuda_graphs": False, "compile": True}, "cuda", 0, False, None, None, "tf32", "compile: true"),
-    ({"execution": "one-by-one"}, "cuda", 0, False, False, False, "tf32", "execution one-by-one"),
-    ({"precision": "fp16"}, "cuda", 0, False, False, False, "fp16", "fp16 loss scaling"),
+@pytest.mark.parametrize(("compute", "device", "rounds", "fused", "networks", "precision", "why"), [
+    ({}, "cpu", 20_000, None, False, "fp32", "repay the fused round's compile"),
+    ({}, "cpu", 11_999, False, False, "fp32", "repays itself from 12,000"),
+    ({}, "cpu", 0, False, False, "fp32", "no stacked matches"),
+    ({"execution": "one-by-one"}, "cpu", 20_000, False, False, "fp32", "no stacked matches"),
+    ({"compile": False}, "cpu", 20_000, False, False, "fp32", "compile: false"),
+    ({"compile": True}, "cpu", 0, None, None, "fp32", "compile: true"),
+    ({}, "mps", 20_000, False, False, "fp32", "auto on mps"),
+    ({}, "cuda", 0, "reduce-overhead", False, "tf32", "CUDA graphs"),
+    ({"precision": "fp32"}, "cuda", 0, "reduce-overhead", False, "fp32", "CUDA graphs"),
+    ({"compile": False}, "cuda", 0, False, False, "tf32", "compile: false"),
+    ({"cuda_graphs": False}, "cuda", 0, False, False, "tf32", "auto on cuda: eager"),
+    ({"cuda_graphs": False, "compile": True}, "cuda", 0, None, None, "tf32", "compile: true"),
+    ({"execution": "one-by-one"}, "cuda", 0, False, False, "tf32", "execution one-by-one"),
+    ({"precision": "fp16"}, "cuda", 0, False, False, "fp16", "fp16 loss scaling"),
 ])
-def test_auto_chooses_the_path_by_device_and_workload_and_explicit_settings_win(compute, device, rounds, conv, fused,
+def test_auto_chooses_the_path_by_device_and_workload_and_explicit_settings_win(compute, device, rounds, fused,
                                                                                 networks, precision, why):
-    c, matmul = choice(compute, device, rounds, conv)
+    c, matmul = choice(compute, device, rounds)
     assert (c.compile_mode, c.network_mode, c.precision) == (fused, networks, precision)
     assert why in c.describe() and c.record()["reason"] == c.reason
     if device == "cuda":  # TF32 for fp32 products unless strict fp32 is asked for
