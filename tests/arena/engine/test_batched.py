@@ -319,6 +319,26 @@ def test_the_stacked_and_fused_rounds_of_pacgans_convolutional_agents_equal_one_
     assert_same_stats(stats_one, stats_stacked)
 
 
+@pytest.mark.slow
+def test_the_compiled_fused_round_of_pacgans_agents_equals_one_by_one():
+    """What ``compute: auto`` now runs on a CPU for configs/stacked_mnist_population.yaml: the
+    fused round of PacGAN's convolutional agents (BatchNorm, two discriminator updates a round,
+    EMA) compiled by inductor, two pairs at batch 64, equal to one by one within float rounding
+    (about 70 s with a cold compiler cache)."""
+    raw = pool_raw(2, PACGAN_G, PACGAN_D, *PACGAN_OPTIM, data=STACKED_DATA, schedule={"batch_size": 64},
+                   game={"id": "gan-v0", "d_steps": 2})
+    raw["agents"][0]["latent"] = {"dist": "normal", "dim": 256}
+    raw["agents"][0]["ema"] = {"decay": 0.9, "start": 2}
+    options, made = fused_kernels(lambda fn: torch.compile(fn, dynamic=False, fullgraph=True))
+    one, stacked, stats_one, stats_stacked = play_both(raw, steps=3, **options)
+    assert made["fused"].calls == 3
+    assert_same_agents(one, stacked, atol=1e-4)
+    assert_same_stats(stats_one, stats_stacked)
+    for a, b in zip(one.generators, stacked.generators):
+        for (key, x), y in zip(a.ema.net.state_dict().items(), b.ema.net.state_dict().values()):
+            torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4, msg=f"{a.name} EMA {key}")
+
+
 def test_stacked_batchnorm_agents_play_under_mixed_precision():
     """bf16 autocast hands the stacked BatchNorm layers bf16 inputs beside float32 running
     statistics, which vmap's batch_norm refuses (seen on an H200); they run in float32, as
