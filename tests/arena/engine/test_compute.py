@@ -201,3 +201,17 @@ def test_auto_on_a_cpu_falls_back_from_a_failing_compiler_with_one_warning(plain
     assert t.compute.compile_mode is None and t.compute.network_mode is False  # chosen: the fused round
     assert len(messages) == 1 and "torch.compile failed" in messages[0] and "stacked" in messages[0], messages
     assert_same(weights(t), plain())
+
+
+@pytest.mark.parametrize(("name", "fused"), [("stacked_mnist_population", None), ("digits", False)])
+def test_auto_on_a_cpu_compiles_the_fused_round_of_convolutional_agents_for_a_long_run(name, fused):
+    """PacGAN's convolutional agents stack, and their fused round compiled played a round at 47 ms
+    against 88 eager (benchmarks/RESULTS.md, 2026-12-05 afternoon): the population config's
+    19,200 stacked pair-rounds compile it, networks eager; the digits pair's 4,000 do not."""
+    from pathlib import Path
+
+    from arena.config import load_config
+
+    config = load_config(Path(__file__).parents[3] / "configs" / f"{name}.yaml", ["device=cpu"])
+    compute = Tournament(build_arena(config)).compute
+    assert (compute.compile_mode, compute.network_mode) == (fused, False), compute.describe()
