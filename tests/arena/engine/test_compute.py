@@ -4,11 +4,12 @@ warning each, and the run is then the plain fp32 eager run; fp16 loss scaling pe
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
 
-from arena.config import parse_config
+from arena.config import load_config, parse_config
 from arena.engine.arena import build_arena
 from arena.tournament.loop import Tournament
 from games.checker import tiny_pair
@@ -208,10 +209,6 @@ def test_auto_on_a_cpu_compiles_the_fused_round_of_convolutional_agents_for_a_lo
     """PacGAN's convolutional agents stack, and their fused round compiled played a round at 47 ms
     against 88 eager (benchmarks/RESULTS.md, 2026-12-05 afternoon): the population config's
     19,200 stacked pair-rounds compile it, networks eager; the digits pair's 4,000 do not."""
-    from pathlib import Path
-
-    from arena.config import load_config
-
     config = load_config(Path(__file__).parents[3] / "configs" / f"{name}.yaml", ["device=cpu"])
     compute = Tournament(build_arena(config)).compute
     assert (compute.compile_mode, compute.network_mode) == (fused, False), compute.describe()
