@@ -17,9 +17,9 @@ from torch import nn
 
 from agents import Discriminator, Generator
 from arena.core import faults
-from arena.core.registry import Gt
+from arena.core.registry import Ge, Gt
 
-__all__ = ["Game", "frozen", "all_frozen", "balanced_accuracy"]
+__all__ = ["Game", "frozen", "all_frozen", "balanced_accuracy", "mode_seeking_penalty"]
 
 
 @contextmanager
@@ -36,6 +36,17 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+def mode_seeking_penalty(fake: torch.Tensor) -> torch.Tensor:
+    """``-log`` of the mean absolute difference between the two halves of a generated batch
+    (sample ``i`` against sample ``i + n/2``, over every value): large when the samples are alike.
+    The mode-seeking term of MSGAN (Mao et al., 2019), in log form and without the latent
+    distance, which for a Gaussian latent of many dimensions is nearly the same for every pair.
+    It reads the generator's own samples only: no data, no labels."""
+    half = fake.shape[0] // 2
+    spread = (fake[:half] - fake[half: 2 * half]).abs().float().mean()
+    return -torch.log(spread + 1e-8)
+
+
 def balanced_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
     """Mean of the discriminator's accuracy on real inputs and on generated ones."""
     return 0.5 * ((real_logits > threshold).float().mean() + (fake_logits <= threshold).float().mean())
@@ -50,6 +61,9 @@ class Game(abc.ABC):
 
     Args:
         d_steps: discriminator updates per round (the paper's k).
+        mode_seeking: weight of :func:`mode_seeking_penalty` in the generator's loss (0: none), a
+            remedy for mode collapse that reads no labels: a generator whose samples become
+            alike pays for it before the discriminator notices. Pair games only.
     """
 
     id: str = ""
@@ -62,11 +76,13 @@ class Game(abc.ABC):
     """The generators this game trains: ``sample`` (by backpropagation through D) or
     ``categorical`` (a policy over one-hot samples, by policy gradient)."""
 
-    def __init__(self, d_steps: Annotated[int, Gt(0)] = 1) -> None:
+    def __init__(self, d_steps: Annotated[int, Gt(0)] = 1, mode_seeking: Annotated[float, Ge(0)] = 0.0) -> None:
         self.d_steps = d_steps
+        self.mode_seeking = mode_seeking
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(id={self.id!r}, d_steps={self.d_steps})"
+        extra = f", mode_seeking={self.mode_seeking}" if self.mode_seeking else ""
+        return f"{type(self).__name__}(id={self.id!r}, d_steps={self.d_steps}{extra})"
 
     def d_outputs(self, generators: int) -> int:
         """Logits a discriminator emits per input in a run with ``generators`` generators."""
@@ -101,7 +117,16 @@ class Game(abc.ABC):
     def generator_loss(self, discriminator: Discriminator, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns ``(loss, fake_logits)``."""
         fake_logits = discriminator(fake)
-        return self.g_loss(fake_logits), fake_logits
+        return self.generator_objective(fake_logits, fake), fake_logits
+
+    def generator_objective(self, fake_logits: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """The generator's loss from the discriminator's logits on its samples and the samples
+        themselves: :meth:`g_loss`, plus the weighted :func:`mode_seeking_penalty` where the game
+        sets one."""
+        loss = self.g_loss(fake_logits)
+        if self.mode_seeking:
+            loss = loss + self.mode_seeking * mode_seeking_penalty(fake)
+        return loss
 
     # ------------------------------------------------------------------ updates
     def discriminator_update(

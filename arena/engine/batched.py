@@ -202,7 +202,8 @@ class Kernels:
         return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
 
     def _g_round(self, gp, gb, dp, db, z):
-        return self.game.g_loss(self._d_call(dp, db, self._g_call(gp, gb, z)))
+        fake = self._g_call(gp, gb, z)
+        return self.game.generator_objective(self._d_call(dp, db, fake), fake)
 
     # ------------------------------------------------------------------ a round
     def eager_round(self, g: dict, d: dict, g_rule: tuple, d_rule: tuple, real: torch.Tensor, z_d: torch.Tensor,

@@ -123,3 +123,50 @@ def test_judge_is_balanced_accuracy():
     real = torch.tensor([[1.0], [1.0], [-1.0], [-1.0]])  # half right
     fake = torch.tensor([[-1.0], [-1.0], [-1.0], [-1.0]])  # all right
     assert game.score(real, fake).item() == pytest.approx(0.75)
+
+
+def test_the_mode_seeking_penalty_at_known_samples():
+    from games.base import mode_seeking_penalty
+
+    alike = torch.ones(8, 3)
+    assert mode_seeking_penalty(alike).item() == pytest.approx(-math.log(1e-8), rel=1e-4)
+    halves = torch.cat([torch.zeros(4, 3), torch.full((4, 3), 0.25)])  # every pair 0.25 apart
+    assert mode_seeking_penalty(halves).item() == pytest.approx(-math.log(0.25), rel=1e-6)
+    odd = torch.cat([halves, torch.full((1, 3), 9.0)])  # an odd sample out has no partner
+    assert mode_seeking_penalty(odd).item() == pytest.approx(-math.log(0.25), rel=1e-6)
+
+
+def test_mode_seeking_adds_its_weighted_penalty_to_the_generators_loss():
+    from games.base import mode_seeking_penalty
+
+    g, d = tiny_pair(seed=6)
+    d.net.eval()  # no dropout: the same logits for both calls
+    fake = g.sample(16).detach()
+    plain, _ = games.make("gan-v0").generator_loss(d, fake)
+    seeking, _ = games.make("gan-v0", mode_seeking=0.5).generator_loss(d, fake)
+    assert seeking.item() == pytest.approx(plain.item() + 0.5 * mode_seeking_penalty(fake).item(), rel=1e-6)
+    assert games.make("wgan-gp-v0", mode_seeking=0.5).mode_seeking == 0.5
+    with pytest.raises(ConfigError, match="mode_seeking: unknown key 'mode_seeking' for game 'gman-v0'"):
+        games.make("gman-v0", mode_seeking=0.5)  # multi-player games combine losses their own way
+    with pytest.raises(ConfigError, match="mode_seeking"):
+        games.make("gan-v0", mode_seeking=-1.0)
+
+
+def test_mode_seeking_spreads_a_generator_whose_samples_are_alike():
+    """Against a discriminator that calls everything alike (zero weights: no gradient from the
+    game's own loss), only the penalty moves the generator: its samples spread apart."""
+    g, d = tiny_pair(seed=7)
+    with torch.no_grad():
+        for p in d.net.parameters():
+            p.zero_()
+        g.net.body[4].weight.mul_(1e-3)  # a generator that draws nearly one point
+    game = games.make("gan-v0", mode_seeking=1.0)
+
+    def spread() -> float:
+        with torch.no_grad():
+            return float(torch.pdist(g.sample(256)).mean())
+
+    before = spread()
+    for _ in range(50):
+        game.generator_update(g, d, 64)
+    assert spread() > 10 * before

@@ -149,11 +149,13 @@ def test_the_fused_round_equals_matches_one_by_one(g_optim, d_optim, net):
     assert_same_stats(stats_one, stats_stacked)
 
 
-@pytest.mark.parametrize("variant", ["two discriminator updates a round", "packed discriminators"])
+@pytest.mark.parametrize("variant", ["two discriminator updates a round", "packed discriminators", "mode seeking"])
 def test_the_fused_round_plays_several_discriminator_updates_and_packs(variant):
     raw = pool_raw(3, MLP, MLP, *FUSED_CASES[0][:2])
     if variant == "packed discriminators":
         raw["agents"][1]["pack"] = 4
+    elif variant == "mode seeking":  # the generator's loss reads its samples too
+        raw["game"] = {"id": "gan-v0", "mode_seeking": 0.5}
     else:
         raw["game"] = {"id": "gan-v0", "d_steps": 2}
     options, made = fused_kernels()
