@@ -36,12 +36,16 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-def mode_seeking_penalty(fake: torch.Tensor) -> torch.Tensor:
+def mode_seeking_penalty(fake: torch.Tensor, pool: int = 1) -> torch.Tensor:
     """``-log`` of the mean absolute difference between the two halves of a generated batch
     (sample ``i`` against sample ``i + n/2``, over every value): large when the samples are alike.
     The mode-seeking term of MSGAN (Mao et al., 2019), in log form and without the latent
     distance, which for a Gaussian latent of many dimensions is nearly the same for every pair.
-    It reads the generator's own samples only: no data, no labels."""
+    It reads the generator's own samples only: no data, no labels. With ``pool`` > 1, images
+    (``N x C x H x W``) are first averaged in squares of that side, so that the samples differ
+    at the scale of shapes, not of pixel noise (which a weak discriminator lets pass)."""
+    if pool > 1 and fake.dim() == 4:
+        fake = torch.nn.functional.avg_pool2d(fake, pool, ceil_mode=True)
     half = fake.shape[0] // 2
     spread = (fake[:half] - fake[half: 2 * half]).abs().float().mean()
     return -torch.log(spread + 1e-8)
@@ -64,6 +68,8 @@ class Game(abc.ABC):
         mode_seeking: weight of :func:`mode_seeking_penalty` in the generator's loss (0: none), a
             remedy for mode collapse that reads no labels: a generator whose samples become
             alike pays for it before the discriminator notices. Pair games only.
+        mode_seeking_pool: on images, the side of the squares the penalty averages first (1:
+            every pixel counts; larger rewards different shapes rather than pixel noise).
     """
 
     id: str = ""
@@ -76,12 +82,13 @@ class Game(abc.ABC):
     """The generators this game trains: ``sample`` (by backpropagation through D) or
     ``categorical`` (a policy over one-hot samples, by policy gradient)."""
 
-    def __init__(self, d_steps: Annotated[int, Gt(0)] = 1, mode_seeking: Annotated[float, Ge(0)] = 0.0) -> None:
+    def __init__(self, d_steps: Annotated[int, Gt(0)] = 1, mode_seeking: Annotated[float, Ge(0)] = 0.0,
+                 mode_seeking_pool: Annotated[int, Gt(0)] = 1) -> None:
         self.d_steps = d_steps
-        self.mode_seeking = mode_seeking
+        self.mode_seeking, self.mode_seeking_pool = mode_seeking, mode_seeking_pool
 
     def __repr__(self) -> str:
-        extra = f", mode_seeking={self.mode_seeking}" if self.mode_seeking else ""
+        extra = f", mode_seeking={self.mode_seeking}, mode_seeking_pool={self.mode_seeking_pool}" if self.mode_seeking else ""
         return f"{type(self).__name__}(id={self.id!r}, d_steps={self.d_steps}{extra})"
 
     def d_outputs(self, generators: int) -> int:
@@ -125,7 +132,7 @@ class Game(abc.ABC):
         sets one."""
         loss = self.g_loss(fake_logits)
         if self.mode_seeking:
-            loss = loss + self.mode_seeking * mode_seeking_penalty(fake)
+            loss = loss + self.mode_seeking * mode_seeking_penalty(fake, self.mode_seeking_pool)
         return loss
 
     # ------------------------------------------------------------------ updates

@@ -45,12 +45,12 @@ class WGANGPGame(Game):
     Args:
         d_steps: critic updates per round (5 in the paper).
         gp_weight: lambda (10 in the paper).
-        mode_seeking: as for every pair game (:class:`games.Game`).
+        mode_seeking, mode_seeking_pool: as for every pair game (:class:`games.Game`).
     """
 
     def __init__(self, d_steps: Annotated[int, Gt(0)] = 5, gp_weight: Annotated[float, Ge(0)] = 10.0,
-                 mode_seeking: Annotated[float, Ge(0)] = 0.0) -> None:
-        super().__init__(d_steps, mode_seeking)
+                 mode_seeking: Annotated[float, Ge(0)] = 0.0, mode_seeking_pool: Annotated[int, Gt(0)] = 1) -> None:
+        super().__init__(d_steps, mode_seeking, mode_seeking_pool)
         self.gp_weight = gp_weight
 
     def d_loss(self, real_logits, fake_logits):

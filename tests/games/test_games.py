@@ -134,6 +134,13 @@ def test_the_mode_seeking_penalty_at_known_samples():
     assert mode_seeking_penalty(halves).item() == pytest.approx(-math.log(0.25), rel=1e-6)
     odd = torch.cat([halves, torch.full((1, 3), 9.0)])  # an odd sample out has no partner
     assert mode_seeking_penalty(odd).item() == pytest.approx(-math.log(0.25), rel=1e-6)
+    checkers = torch.zeros(2, 1, 4, 4)
+    checkers[0, 0, ::2, ::2] = checkers[0, 0, 1::2, 1::2] = 1.0  # a checkerboard against a blank
+    assert mode_seeking_penalty(checkers).item() == pytest.approx(-math.log(0.5), rel=1e-6)
+    assert mode_seeking_penalty(checkers, pool=2).item() == pytest.approx(-math.log(0.5), rel=1e-6)
+    checkers[1] = 1.0 - checkers[0]  # the same shape shifted by a pixel: alike once pooled
+    assert mode_seeking_penalty(checkers).item() == pytest.approx(0.0, abs=1e-6)
+    assert mode_seeking_penalty(checkers, pool=2).item() == pytest.approx(-math.log(1e-8), rel=1e-4)
 
 
 def test_mode_seeking_adds_its_weighted_penalty_to_the_generators_loss():

@@ -309,14 +309,16 @@ PACGAN_OPTIM = ({"type": "adam", "lr": 1e-4, "betas": [0.5, 0.99]}, {"type": "ad
 
 
 @pytest.mark.parametrize("fused", [False, True], ids=["stacked", "fused"])
-@pytest.mark.parametrize("pack", [1, 4])
-def test_the_stacked_and_fused_rounds_of_pacgans_convolutional_agents_equal_one_by_one(fused, pack):
+@pytest.mark.parametrize(("pack", "mode_seeking"), [(1, 0.0), (4, 0.0), (1, 1.0)], ids=["1", "4", "mode-seeking"])
+def test_the_stacked_and_fused_rounds_of_pacgans_convolutional_agents_equal_one_by_one(fused, pack, mode_seeking):
     """PacGAN's Stacked MNIST pair (transposed convolutions, BatchNorm in both, the discriminator
-    packed or not), three matches at once: weights, BatchNorm statistics, optimizer states and
-    statistics as one by one."""
+    packed or not, the generator's loss with or without the pooled mode-seeking term), three
+    matches at once: weights, BatchNorm statistics, optimizer states and statistics as one by one."""
     raw = pool_raw(3, PACGAN_G, PACGAN_D, *PACGAN_OPTIM, data=STACKED_DATA, schedule={"batch_size": 16})
     raw["agents"][0]["latent"] = {"dist": "normal", "dim": 256}
     raw["agents"][1]["pack"] = pack
+    if mode_seeking:
+        raw["game"] = {"id": "gan-v0", "mode_seeking": mode_seeking, "mode_seeking_pool": 4}
     options, made = fused_kernels() if fused else ({}, {})
     one, stacked, stats_one, stats_stacked = play_both(raw, steps=3, **options)
     if fused:
