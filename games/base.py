@@ -47,6 +47,8 @@ def mode_seeking_penalty(fake: torch.Tensor, pool: int = 1) -> torch.Tensor:
     if pool > 1 and fake.dim() == 4:
         fake = torch.nn.functional.avg_pool2d(fake, pool, ceil_mode=True)
     half = fake.shape[0] // 2
+    if half == 0:  # one sample: no pair to compare
+        return fake.new_zeros((), dtype=torch.float32)
     spread = (fake[:half] - fake[half: 2 * half]).abs().float().mean()
     return -torch.log(spread + 1e-8)
 

@@ -134,6 +134,7 @@ def test_the_mode_seeking_penalty_at_known_samples():
     assert mode_seeking_penalty(halves).item() == pytest.approx(-math.log(0.25), rel=1e-6)
     odd = torch.cat([halves, torch.full((1, 3), 9.0)])  # an odd sample out has no partner
     assert mode_seeking_penalty(odd).item() == pytest.approx(-math.log(0.25), rel=1e-6)
+    assert mode_seeking_penalty(torch.ones(1, 3)).item() == 0.0  # one sample: nothing to compare
     checkers = torch.zeros(2, 1, 4, 4)
     checkers[0, 0, ::2, ::2] = checkers[0, 0, 1::2, 1::2] = 1.0  # a checkerboard against a blank
     assert mode_seeking_penalty(checkers).item() == pytest.approx(-math.log(0.5), rel=1e-6)
