@@ -170,7 +170,7 @@ class MADGANGame(Game):
         with frozen(d.net):
             for g in generators:
                 g.zero_grad()
-            losses = [self.g_loss(d(g.sample(n))) for g in generators]
+            losses = [self.generator_objective(d(fake), fake) for fake in (g.sample(n) for g in generators)]
             loss = torch.stack(losses).sum()
             sum(g.scaled(each) for g, each in zip(generators, losses)).backward()
             for g in generators:

@@ -10,7 +10,8 @@ import torch
 
 import games
 from arena.core.errors import ConfigError, UnknownId
-from games.checker import tiny_pair
+from games.base import mode_seeking_penalty
+from games.checker import tiny_pair, tiny_team
 
 
 @pytest.mark.parametrize("game_id", games.registry.ids())
@@ -126,8 +127,6 @@ def test_judge_is_balanced_accuracy():
 
 
 def test_the_mode_seeking_penalty_at_known_samples():
-    from games.base import mode_seeking_penalty
-
     alike = torch.ones(8, 3)
     assert mode_seeking_penalty(alike).item() == pytest.approx(-math.log(1e-8), rel=1e-4)
     halves = torch.cat([torch.zeros(4, 3), torch.full((4, 3), 0.25)])  # every pair 0.25 apart
@@ -145,8 +144,6 @@ def test_the_mode_seeking_penalty_at_known_samples():
 
 
 def test_mode_seeking_adds_its_weighted_penalty_to_the_generators_loss():
-    from games.base import mode_seeking_penalty
-
     g, d = tiny_pair(seed=6)
     d.net.eval()  # no dropout: the same logits for both calls
     fake = g.sample(16).detach()
@@ -158,6 +155,25 @@ def test_mode_seeking_adds_its_weighted_penalty_to_the_generators_loss():
         games.make("gman-v0", mode_seeking=0.5)  # multi-player games combine losses their own way
     with pytest.raises(ConfigError, match="mode_seeking"):
         games.make("gan-v0", mode_seeking=-1.0)
+
+
+def test_mad_gan_adds_the_mode_seeking_term_for_each_generator():
+    """MAD-GAN's generators learn together against one discriminator: each pays the term on its
+    own batch, so the round's mean generator loss grows by the weighted mean of their penalties."""
+    def round_loss(weight: float) -> float:
+        game = games.make("madgan-v0", mode_seeking=weight)
+        gens, discs = tiny_team(game, seed=8)
+        for agent in [*gens, *discs]:
+            agent.net.eval()  # no dropout, BatchNorm by its running statistics: the same samples twice
+        penalties = [mode_seeking_penalty(g.sample(16)).item() for g in gens]
+        gens, discs = tiny_team(game, seed=8)
+        for agent in [*gens, *discs]:
+            agent.net.eval()
+        return game.update_generators(gens, discs, 16)["g_loss"].item(), sum(penalties) / len(penalties)
+
+    plain, _ = round_loss(0.0)
+    seeking, penalty = round_loss(0.5)
+    assert seeking == pytest.approx(plain + 0.5 * penalty, rel=1e-5)
 
 
 def test_mode_seeking_spreads_a_generator_whose_samples_are_alike():
