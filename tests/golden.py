@@ -73,6 +73,14 @@ EXTRA = {
 }
 
 
+LOOSE = {"stacked_mnist_tournament", "stacked_mnist_rotation", "stacked_mnist_population", "stacked_mnist_tournament_gpu"}
+"""Configs whose numbers another platform reproduces only to about 2 %, not 0.1 %: their reviews
+count classified images (a payoff of 120 samples moves by 1/1,440 when one image falls the other
+way), and the selections, mixture weights and panels that follow amplify it (measured between an
+AVX512 and an AVX2 AMD EPYC: at most 1.9 %). Elsewhere than on a recorded platform they are
+compared within 5 %; on a recorded one exactly, as every config."""
+
+
 def cpu_model() -> str:
     """The processor's model name: numpy's BLAS picks its kernels by it (an AMD EPYC and an Intel
     Xeon, both AVX512, fit the held-out mixture weights to different last digits)."""
