@@ -236,6 +236,9 @@ class StackedDigits(Images):
     def eval_metrics(self, data):
         return ["stacked_modes"]
 
+    def requested_metrics(self, data):
+        return [*super().requested_metrics(data), "stacked_digits"]
+
     def digits(self) -> DataSource:
         """The base digit set with its labels: what the judging classifier learns."""
         return self._base

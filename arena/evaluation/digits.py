@@ -14,6 +14,12 @@ by the recipe's version and a hash of its weights.
 covered, of 1,000) and KL(triple histogram || uniform) in nats (PacGAN's definitions,
 REFERENCE.md). The KL has a sampling floor: n samples of a perfectly uniform generator read about
 999 / (2 n), 0.02 at 25,600.
+
+:func:`digit_balance`: where that KL comes from. It splits exactly into the channels' own digit
+frequencies against uniform (the sum of three KLs over 10 digits: a generator that draws too many
+8s) and what is left, the dependence between the channels (their total correlation: a generator
+whose three digits come together); with the share of digits the classifier reads confidently,
+which falls with blurred strokes that it reads as whichever digit they resemble most.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from torch import nn
 
 from arena.core.files import cache_dir, save_to_cache
 
-__all__ = ["DigitClassifier", "digit_classifier", "classify_channels", "stacked_modes", "triple_counts", "CLASSIFIER_VERSION"]
+__all__ = ["DigitClassifier", "digit_classifier", "classify_channels", "stacked_modes", "triple_counts",
+           "read_channels", "digit_balance", "CLASSIFIER_VERSION"]
 
 CLASSIFIER_VERSION = "digits-cnn/1"
 """The classifier's recipe (architecture, training); a change of recipe is a new version."""
@@ -149,11 +156,20 @@ def digit_classifier(base, cache: bool = True,
 def classify_channels(model: DigitClassifier, samples: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """The digit of each channel of ``samples`` ``(N, C, H, W)``: ``(N, C)`` int64, on the CPU.
     The classifier runs where the samples are (a copy of it on a GPU)."""
+    return read_channels(model, samples, chunk)[0]
+
+
+def read_channels(model: DigitClassifier, samples: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """The digit of each channel of ``samples`` ``(N, C, H, W)`` and the classifier's probability
+    for it: ``(N, C)`` int64 and ``(N, C)`` float32, on the CPU (as :func:`classify_channels`)."""
     flat = samples.detach().float().reshape(-1, 1, *samples.shape[2:])
     here = model if flat.device.type == "cpu" else _on(model, flat.device)
     with torch.no_grad():
-        digits = torch.cat([here(part).argmax(1) for part in flat.split(chunk)]).cpu()
-    return digits.reshape(samples.shape[0], samples.shape[1])
+        logits = torch.cat([here(part) for part in flat.split(chunk)])
+        digits = logits.argmax(1)  # from the logits, exactly as before the probabilities were kept
+        probability = logits.softmax(1).gather(1, digits.unsqueeze(1)).squeeze(1)
+    shape = (samples.shape[0], samples.shape[1])
+    return digits.cpu().reshape(shape), probability.float().cpu().reshape(shape)
 
 
 _COPIES: dict[tuple[int, str], DigitClassifier] = {}
@@ -181,3 +197,35 @@ def stacked_modes(digits: torch.Tensor) -> dict[str, float]:
     p = counts / counts.sum()
     nz = p[p > 0]
     return {"modes": int((counts > 0).sum()), "kl": max(math.log(1000) + float((nz * nz.log()).sum()), 0.0)}
+
+
+def digit_balance(digits: torch.Tensor, probability: torch.Tensor | None = None, confident: float = 0.9) -> dict[str, float]:
+    """Where :func:`stacked_modes`' KL comes from, from ``(N, 3)`` classified digits:
+
+    - ``kl_digits``: the sum over channels of KL(the channel's digit histogram || uniform over 10);
+    - ``kl_coupling``: the rest of the KL, the channels' total correlation (sum of the channels'
+      entropies minus the triples'; never negative). The two add up to the KL exactly;
+    - ``most_drawn`` / ``least_drawn``: the digit drawn most and least often over all channels,
+      with its share (``most_drawn_share``, ``least_drawn_share``; 0.1 each for uniform digits);
+    - ``confident``: with ``probability`` (:func:`read_channels`), the share of digits the
+      classifier gives at least ``confident``.
+    """
+    digits = digits.reshape(digits.shape[0], -1)
+    total = stacked_modes(digits)["kl"] if digits.shape[1] == 3 else float("nan")
+    kl_digits = 0.0
+    for c in range(digits.shape[1]):
+        p = torch.bincount(digits[:, c], minlength=10).double() / digits.shape[0]
+        nz = p[p > 0]
+        kl_digits += math.log(10) + float((nz * nz.log()).sum())
+    share = torch.bincount(digits.flatten(), minlength=10).double() / digits.numel()
+    out = {
+        "kl_digits": kl_digits,
+        "kl_coupling": max(total - kl_digits, 0.0),
+        "most_drawn": int(share.argmax()),
+        "most_drawn_share": float(share.max()),
+        "least_drawn": int(share.argmin()),
+        "least_drawn_share": float(share.min()),
+    }
+    if probability is not None:
+        out["confident"] = float((probability >= confident).double().mean())
+    return out
