@@ -1,12 +1,15 @@
-"""Stacked MNIST (1,000 modes) over seeds: the single pair, the PacGAN-4 pair and the tournament
-(its raw mixture and its output), beside PacGAN's Table 3. Run by ``benchmarks/quality.py --data
-stacked-mnist``.
+"""Stacked MNIST (1,000 modes) over seeds: the single pair, the PacGAN-4 pair, the single pair
+playing the tournament's own game (its discriminator updates, its mode-seeking term, its generators'
+EMA: what the population adds beyond its training recipe) and the tournament (its raw mixture and
+its output), beside PacGAN's Table 3. Run by ``benchmarks/quality.py --data stacked-mnist``.
 
 Every number is modes covered (of 1,000) and KL(triple histogram || uniform) in nats on 25,600
 samples (latent seed 0) judged by the shipped digit classifier (arena/evaluation/digits.py): the
 raw mixture with ``--no-panel``, the output as ``arena sample --mixture`` draws it (EMA, mixture
 weights and panel as the config sets them). The pairs and the tournament play the same number of
-pair-rounds; a second pair row plays as long, in seconds, as the tournament took.
+pair-rounds; a second pair row plays as long, in seconds, as the tournament took. Each row also
+splits its KL (``stacked_digits``) into the channels' digit frequencies and their dependence, and
+gives the share of digits the classifier reads confidently (0.94 for real digits).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,17 +50,29 @@ def train(config: str, seed: int, path: Path, sets: list[str] = ()) -> RunDir:
     return RunDir(path)
 
 
+METRICS = ["stacked_modes", "stacked_digits"]
+
+
 def judged(run_dir: RunDir, panel: bool) -> dict:
-    """Modes and KL of the run's output (``panel``) or raw mixture, on 25,600 samples, cached in
-    the run directory."""
+    """Modes, KL and its split of the run's output (``panel``) or raw mixture, on 25,600 samples,
+    cached in the run directory (a cache from before the split is measured again)."""
     path = run_dir.path / f"stacked_{'output' if panel else 'raw'}.json"
-    if not path.is_file():
+    if not path.is_file() or "kl_digits" not in json.loads(path.read_text()):
         import arena
 
         run = arena.load(run_dir.path)
-        result = run.evaluate("mixture", ["stacked_modes"], SAMPLES, seed=0, save=False, panel=panel)["mixture"]
+        result = run.evaluate("mixture", METRICS, SAMPLES, seed=0, save=False, panel=panel)["mixture"]
         path.write_text(json.dumps(result))
     return json.loads(path.read_text())
+
+
+def own_game(tournament: str) -> list[str]:
+    """``--set`` overrides that make the single pair play ``tournament``'s game (discriminator
+    updates, mode-seeking term) with its generators' weight average."""
+    raw = yaml.safe_load(Path(tournament).read_text())
+    sets = [f"game={json.dumps(raw['game'])}"] if raw.get("game") else []
+    ema = next((a.get("ema") for a in raw.get("agents", []) if a.get("role") == "generator"), None)
+    return [*sets, f"agents.0.ema={json.dumps(ema)}"] if ema else sets
 
 
 def generators_judged(run_dir: RunDir) -> list[dict]:
@@ -83,16 +100,23 @@ def seconds(run_dir: RunDir) -> float:
 
 def table(rows: list[tuple[str, list[RunDir], list[dict]]], seeds: list[int]) -> None:
     print(f"\n### Stacked MNIST, D = 1/4 G ({len(seeds)} seeds, {SAMPLES:,} samples each; mean ± s.e. [worst seed])\n")
-    print("| model | seeds | pair-rounds | modes (of 1,000) | KL (nats) | training (s) | per seed: modes / KL |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | seeds | pair-rounds | modes (of 1,000) | KL (nats) | KL: digits + coupling, confident (means) "
+          "| training (s) | per seed: modes / KL |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, runs, results in rows:
         modes = format_cell(summarize([r["modes"] for r in results], "higher"))
         kl = format_cell(summarize([r["kl"] for r in results], "lower"))
+        split = (f"{_mean(results, 'kl_digits'):.2f} + {_mean(results, 'kl_coupling'):.2f}, "
+                 f"{_mean(results, 'confident'):.2f}")
         wall = format_cell(summarize([seconds(d) for d in runs], None))
         each = ", ".join(f"{r['modes']} / {r['kl']:.2f}" for r in results)
-        print(f"| {label} | {len(runs)} | {pair_rounds(runs[0]):,} | {modes} | {kl} | {wall} | {each} |")
+        print(f"| {label} | {len(runs)} | {pair_rounds(runs[0]):,} | {modes} | {kl} | {split} | {wall} | {each} |")
     for size, method, modes, kl in PACGAN:
-        print(f"| PacGAN Table 3, {size}: {method} | 50 | 500,000 | {modes} | {kl} | | |")
+        print(f"| PacGAN Table 3, {size}: {method} | 50 | 500,000 | {modes} | {kl} | | | |")
+
+
+def _mean(results: list[dict], key: str) -> float:
+    return sum(r[key] for r in results) / len(results)
 
 
 def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_population.yaml",
@@ -100,7 +124,7 @@ def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_p
     """Seed by seed (a session cut short keeps whole seeds): the tournament, then the pairs at its
     pair-rounds and (``wall``) at its wall time."""
     out.mkdir(parents=True, exist_ok=True)
-    runs: dict[str, list[RunDir]] = {"tour": [], "pair": [], "pac": [], "pair_wall": []}
+    runs: dict[str, list[RunDir]] = {"tour": [], "pair": [], "pac": [], "pair_wall": [], "pair_game": []}
     steps = 100
     for seed in seeds:
         name = "tournament" if Path(tournament).name == "stacked_mnist_tournament.yaml" else Path(tournament).stem
@@ -109,14 +133,17 @@ def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_p
         pair = train("configs/stacked_mnist.yaml", seed, out / f"seed{seed}" / "pair", [f"schedule.matchings={rounds // steps}"])
         pac = train("configs/stacked_mnist_pacgan4.yaml", seed, out / f"seed{seed}" / "pacgan4",
                     [f"schedule.matchings={rounds // steps}"])
+        game = train("configs/stacked_mnist.yaml", seed, out / f"seed{seed}" / "pair_game",
+                     [f"schedule.matchings={rounds // steps}", *own_game(tournament)])
         rate = pair_rounds(pair) / seconds(pair)
-        for key, d in (("tour", tour), ("pair", pair), ("pac", pac)):
+        for key, d in (("tour", tour), ("pair", pair), ("pac", pac), ("pair_game", game)):
             runs[key].append(d)
         if wall:
             runs["pair_wall"].append(train("configs/stacked_mnist.yaml", seed, out / f"seed{seed}" / "pair_wall",
                                            [f"schedule.matchings={max(1, int(rate * seconds(tour)) // steps)}"]))
         print(f"seed {seed} done: tournament {judged(tour, False)['modes']} modes raw, {judged(tour, True)['modes']} output; "
-              f"pair {judged(pair, False)['modes']}; PacGAN-4 {judged(pac, False)['modes']}"
+              f"pair {judged(pair, False)['modes']}; PacGAN-4 {judged(pac, False)['modes']}; "
+              f"pair playing the tournament's game {judged(game, False)['modes']}"
               + (f"; pair at the same wall time {judged(runs['pair_wall'][-1], False)['modes']}" if wall else ""), flush=True)
     rows = [
         ("single pair (configs/stacked_mnist.yaml), same pair-rounds", runs["pair"], [judged(d, False) for d in runs["pair"]]),
@@ -124,6 +151,8 @@ def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_p
           if wall else []),
         ("PacGAN-4 pair (configs/stacked_mnist_pacgan4.yaml), same pair-rounds", runs["pac"],
          [judged(d, False) for d in runs["pac"]]),
+        ("single pair playing the tournament's game, with its EMA, same pair-rounds", runs["pair_game"],
+         [judged(d, False) for d in runs["pair_game"]]),
         (f"tournament ({tournament}): raw mixture, no panel", runs["tour"], [judged(d, False) for d in runs["tour"]]),
         (f"tournament ({tournament}): output", runs["tour"], [judged(d, True) for d in runs["tour"]]),
     ]
