@@ -59,7 +59,10 @@ def play_both(raw: dict, steps: int, **kernel_options):
     return one, stacked, stats_one, stats_stacked
 
 
-def assert_same_agents(a_arena, b_arena, atol: float) -> None:
+def assert_same_agents(a_arena, b_arena, atol: float, state_atol: float | None = None) -> None:
+    """Weights, weight averages, optimizer states (within ``state_atol``, default ``atol``) and
+    latent streams of every agent alike."""
+    state_atol = atol if state_atol is None else state_atol
     for a, b in zip([*a_arena.generators, *a_arena.discriminators], [*b_arena.generators, *b_arena.discriminators]):
         assert a.steps == b.steps and a.optimizer.lr == b.optimizer.lr, a.name
         for (key, x), y in zip(a.net.state_dict().items(), b.net.state_dict().values()):
@@ -73,7 +76,7 @@ def assert_same_agents(a_arena, b_arena, atol: float) -> None:
         for i in sa:
             assert sa[i].keys() == sb[i].keys(), (a.name, i)
             for key in sa[i]:
-                torch.testing.assert_close(sa[i][key], sb[i][key], atol=atol, rtol=1e-4, msg=f"{a.name} {i} {key}")
+                torch.testing.assert_close(sa[i][key], sb[i][key], atol=state_atol, rtol=1e-4, msg=f"{a.name} {i} {key}")
         assert torch.equal(a.rng.get_state(), b.rng.get_state()), f"{a.name} drew other latents"
 
 
@@ -323,7 +326,11 @@ def test_the_stacked_and_fused_rounds_of_pacgans_convolutional_agents_equal_one_
     one, stacked, stats_one, stats_stacked = play_both(raw, steps=3, **options)
     if fused:
         assert made["fused"].calls == 3
-    assert_same_agents(one, stacked, atol=1e-5)
+    # The mode-seeking penalty's |G(z_i) - G(z_j)| has a kink at 0: on pooled squares of background
+    # the difference is at rounding level, and (our reading) the two ways of computing it round some
+    # to opposite signs (seen on an AVX2 AMD EPYC, not on AVX512: 237 of the 262,144 first moments of g0's first layer apart by
+    # up to 2.3e-5, 3e-4 in its last); the weights after Adam's normalised steps stay within 1e-5.
+    assert_same_agents(one, stacked, atol=1e-5, state_atol=1e-3 if mode_seeking else None)
     assert_same_stats(stats_one, stats_stacked)
 
 
