@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--metrics", help="comma-separated metrics (default: all that apply to the data)")
     ev.add_argument("--seed", type=_seed, default=0, help="seed of the latent draws (default 0)")
     ev.add_argument("-n", type=int, help="samples (default 2500; 10000 with parzen, fid_inception or kid_inception; "
-                    "25600 with stacked_modes)")
+                    "25600 with stacked_modes or stacked_digits)")
     ev.add_argument("--download", action="store_true",
                     help="allow fetching what a metric needs and lacks (the Inception weights of fid_inception)")
     _generator_options(ev, "evaluate")
