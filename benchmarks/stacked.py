@@ -15,14 +15,14 @@ gives the share of digits the classifier reads confidently (0.94 for real digits
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from arena.config import config_to_dict, load_config  # noqa: E402
 from arena.report.compare import format_cell, summarize  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
 from benchmarks.children import arena_cli  # noqa: E402
@@ -57,22 +57,22 @@ def judged(run_dir: RunDir, panel: bool) -> dict:
     """Modes, KL and its split of the run's output (``panel``) or raw mixture, on 25,600 samples,
     cached in the run directory (a cache from before the split is measured again)."""
     path = run_dir.path / f"stacked_{'output' if panel else 'raw'}.json"
-    if not path.is_file() or "kl_digits" not in json.loads(path.read_text()):
+    result = json.loads(path.read_text()) if path.is_file() else {}
+    if "kl_digits" not in result:
         import arena
 
         run = arena.load(run_dir.path)
         result = run.evaluate("mixture", METRICS, SAMPLES, seed=0, save=False, panel=panel)["mixture"]
         path.write_text(json.dumps(result))
-    return json.loads(path.read_text())
+    return result
 
 
 def own_game(tournament: str) -> list[str]:
     """``--set`` overrides that make the single pair play ``tournament``'s game (discriminator
     updates, mode-seeking term) with its generators' weight average."""
-    raw = yaml.safe_load(Path(tournament).read_text())
-    sets = [f"game={json.dumps(raw['game'])}"] if raw.get("game") else []
-    ema = next((a.get("ema") for a in raw.get("agents", []) if a.get("role") == "generator"), None)
-    return [*sets, f"agents.0.ema={json.dumps(ema)}"] if ema else sets
+    config = config_to_dict(load_config(tournament))
+    ema = next(a.get("ema") for a in config["agents"] if a["role"] == "generator")
+    return [f"game={json.dumps(config['game'])}", *([f"agents.0.ema={json.dumps(ema)}"] if ema else [])]
 
 
 def generators_judged(run_dir: RunDir) -> list[dict]:
@@ -106,17 +106,13 @@ def table(rows: list[tuple[str, list[RunDir], list[dict]]], seeds: list[int]) ->
     for label, runs, results in rows:
         modes = format_cell(summarize([r["modes"] for r in results], "higher"))
         kl = format_cell(summarize([r["kl"] for r in results], "lower"))
-        split = (f"{_mean(results, 'kl_digits'):.2f} + {_mean(results, 'kl_coupling'):.2f}, "
-                 f"{_mean(results, 'confident'):.2f}")
+        digits, coupling, confident = (statistics.fmean(r[k] for r in results) for k in ("kl_digits", "kl_coupling", "confident"))
+        split = f"{digits:.2f} + {coupling:.2f}, {confident:.2f}"
         wall = format_cell(summarize([seconds(d) for d in runs], None))
         each = ", ".join(f"{r['modes']} / {r['kl']:.2f}" for r in results)
         print(f"| {label} | {len(runs)} | {pair_rounds(runs[0]):,} | {modes} | {kl} | {split} | {wall} | {each} |")
     for size, method, modes, kl in PACGAN:
         print(f"| PacGAN Table 3, {size}: {method} | 50 | 500,000 | {modes} | {kl} | | | |")
-
-
-def _mean(results: list[dict], key: str) -> float:
-    return sum(r[key] for r in results) / len(results)
 
 
 def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_population.yaml",

@@ -194,9 +194,14 @@ def stacked_modes(digits: torch.Tensor) -> dict[str, float]:
     """Modes covered (triples produced by at least one sample, of 1,000) and KL(triple histogram ||
     uniform) = ln 1000 - H, in nats, from each sample's ``(N, 3)`` classified digits."""
     counts = triple_counts(digits)
+    return {"modes": int((counts > 0).sum()), "kl": _kl_to_uniform(counts)}
+
+
+def _kl_to_uniform(counts: torch.Tensor) -> float:
+    """KL(the histogram ``counts`` || uniform over its bins) = ln(bins) - H, in nats."""
     p = counts / counts.sum()
     nz = p[p > 0]
-    return {"modes": int((counts > 0).sum()), "kl": max(math.log(1000) + float((nz * nz.log()).sum()), 0.0)}
+    return max(math.log(counts.numel()) + float((nz * nz.log()).sum()), 0.0)
 
 
 def digit_balance(digits: torch.Tensor, probability: torch.Tensor | None = None, confident: float = 0.9) -> dict[str, float]:
@@ -210,17 +215,11 @@ def digit_balance(digits: torch.Tensor, probability: torch.Tensor | None = None,
     - ``confident``: with ``probability`` (:func:`read_channels`), the share of digits the
       classifier gives at least ``confident``.
     """
-    digits = digits.reshape(digits.shape[0], -1)
-    total = stacked_modes(digits)["kl"] if digits.shape[1] == 3 else float("nan")
-    kl_digits = 0.0
-    for c in range(digits.shape[1]):
-        p = torch.bincount(digits[:, c], minlength=10).double() / digits.shape[0]
-        nz = p[p > 0]
-        kl_digits += math.log(10) + float((nz * nz.log()).sum())
+    kl_digits = sum(_kl_to_uniform(torch.bincount(channel, minlength=10).double()) for channel in digits.T)
     share = torch.bincount(digits.flatten(), minlength=10).double() / digits.numel()
     out = {
         "kl_digits": kl_digits,
-        "kl_coupling": max(total - kl_digits, 0.0),
+        "kl_coupling": max(stacked_modes(digits)["kl"] - kl_digits, 0.0),
         "most_drawn": int(share.argmax()),
         "most_drawn_share": float(share.max()),
         "least_drawn": int(share.argmin()),

@@ -160,16 +160,16 @@ def test_mode_seeking_adds_its_weighted_penalty_to_the_generators_loss():
 def test_mad_gan_adds_the_mode_seeking_term_for_each_generator():
     """MAD-GAN's generators learn together against one discriminator: each pays the term on its
     own batch, so the round's mean generator loss grows by the weighted mean of their penalties."""
-    def round_loss(weight: float) -> float:
-        game = games.make("madgan-v0", mode_seeking=weight)
+    def team(game):
         gens, discs = tiny_team(game, seed=8)
         for agent in [*gens, *discs]:
             agent.net.eval()  # no dropout, BatchNorm by its running statistics: the same samples twice
-        penalties = [mode_seeking_penalty(g.sample(16)).item() for g in gens]
-        gens, discs = tiny_team(game, seed=8)
-        for agent in [*gens, *discs]:
-            agent.net.eval()
-        return game.update_generators(gens, discs, 16)["g_loss"].item(), sum(penalties) / len(penalties)
+        return gens, discs
+
+    def round_loss(weight: float) -> tuple[float, float]:
+        game = games.make("madgan-v0", mode_seeking=weight)
+        penalties = [mode_seeking_penalty(g.sample(16)).item() for g in team(game)[0]]
+        return game.update_generators(*team(game), 16)["g_loss"].item(), sum(penalties) / len(penalties)
 
     plain, _ = round_loss(0.0)
     seeking, penalty = round_loss(0.5)

@@ -328,8 +328,9 @@ def test_the_stacked_and_fused_rounds_of_pacgans_convolutional_agents_equal_one_
         assert made["fused"].calls == 3
     # The mode-seeking penalty's |G(z_i) - G(z_j)| has a kink at 0: on pooled squares of background
     # the difference is at rounding level, and (our reading) the two ways of computing it round some
-    # to opposite signs (seen on an AVX2 AMD EPYC, not on AVX512: 237 of the 262,144 first moments of g0's first layer apart by
-    # up to 2.3e-5, 3e-4 in its last); the weights after Adam's normalised steps stay within 1e-5.
+    # to opposite signs (seen on an AVX2 AMD EPYC, not on AVX512: 237 of the 262,144 first moments
+    # of g0's first layer apart by up to 2.3e-5, 3e-4 in its last); the weights after Adam's
+    # normalised steps stay within 1e-5.
     assert_same_agents(one, stacked, atol=1e-5, state_atol=1e-3 if mode_seeking else None)
     assert_same_stats(stats_one, stats_stacked)
 
