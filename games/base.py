@@ -69,9 +69,9 @@ class Game(abc.ABC):
         d_steps: discriminator updates per round (the paper's k).
         mode_seeking: weight of :func:`mode_seeking_penalty` in the generator's loss (0: none), a
             remedy for mode collapse that reads no labels: a generator whose samples become
-            alike pays for it before the discriminator notices. Every game whose generators learn
-            through :meth:`generator_objective` (the pair games, MAD-GAN for each generator's own
-            batch); GMAN refuses it (its means combine positive losses).
+            alike pays for it before the discriminator notices. The pair games and MAD-GAN (for each
+            generator's own batch) add it through :meth:`generator_objective`; GMAN adds it after
+            the mean of its losses (its means combine positive losses).
         mode_seeking_pool: on images, the side of the squares the penalty averages first (1:
             every pixel counts; larger rewards different shapes rather than pixel noise).
     """

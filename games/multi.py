@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from agents import Discriminator, Generator
 from arena.core.registry import Ge, Gt
-from games.base import Game, all_frozen, frozen
+from games.base import Game, all_frozen, frozen, mode_seeking_penalty
 from games.classic import NonSaturatingGame
 
 __all__ = ["GMANGame", "MADGANGame", "combine_losses"]
@@ -54,6 +54,9 @@ class GMANGame(NonSaturatingGame):
             over lambda >= 0 as well; lambda is kept with the generator's state.
         lam_penalty: the reward for a larger lambda (without it lambda would fall to 0).
         lam_lr: step size of lambda's updates.
+        mode_seeking, mode_seeking_pool: the pooled mode-seeking term (:class:`games.Game`), added to
+            the generator's loss after the mean (the means combine positive losses; the term, a
+            ``-log``, can be negative).
     """
 
     team = ("one", "all")
@@ -66,8 +69,10 @@ class GMANGame(NonSaturatingGame):
         learn_lam: bool = False,
         lam_penalty: Annotated[float, Ge(0)] = 1e-3,
         lam_lr: Annotated[float, Gt(0)] = 1e-2,
+        mode_seeking: Annotated[float, Ge(0)] = 0.0,
+        mode_seeking_pool: Annotated[int, Gt(0)] = 1,
     ) -> None:
-        super().__init__(d_steps)
+        super().__init__(d_steps, mode_seeking, mode_seeking_pool)
         if learn_lam and mean != "softmax":
             from arena.core.errors import ConfigError
 
@@ -106,6 +111,8 @@ class GMANGame(NonSaturatingGame):
             losses = torch.stack([self.g_loss(d(fake)) for d in discriminators])
             lam = self._lambda(generator)
             loss = combine_losses(losses, self.mean, lam)
+            if self.mode_seeking:
+                loss = loss + self.mode_seeking * mode_seeking_penalty(fake, self.mode_seeking_pool)
             objective = loss - self.lam_penalty * lam if self.learn_lam else loss
             raw = generator.extras.get("gman_lambda") if self.learn_lam else None
             if raw is not None:

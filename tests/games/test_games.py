@@ -151,15 +151,18 @@ def test_mode_seeking_adds_its_weighted_penalty_to_the_generators_loss():
     seeking, _ = games.make("gan-v0", mode_seeking=0.5).generator_loss(d, fake)
     assert seeking.item() == pytest.approx(plain.item() + 0.5 * mode_seeking_penalty(fake).item(), rel=1e-6)
     assert games.make("wgan-gp-v0", mode_seeking=0.5).mode_seeking == 0.5
-    with pytest.raises(ConfigError, match="mode_seeking: unknown key 'mode_seeking' for game 'gman-v0'"):
-        games.make("gman-v0", mode_seeking=0.5)  # multi-player games combine losses their own way
     with pytest.raises(ConfigError, match="mode_seeking"):
         games.make("gan-v0", mode_seeking=-1.0)
 
 
-def test_mad_gan_adds_the_mode_seeking_term_for_each_generator():
+@pytest.mark.parametrize(("game_id", "options"), [("madgan-v0", {}), ("gman-v0", {"mean": "geometric"}),
+                                                 ("gman-v0", {"mean": "softmax", "lam": 2.0})],
+                         ids=["madgan", "gman-geometric", "gman-softmax"])
+def test_multi_player_games_add_the_mode_seeking_term_for_each_generator(game_id, options):
     """MAD-GAN's generators learn together against one discriminator: each pays the term on its
-    own batch, so the round's mean generator loss grows by the weighted mean of their penalties."""
+    own batch, so the round's mean generator loss grows by the weighted mean of their penalties.
+    GMAN's one generator pays it once, after the mean of its losses against every discriminator
+    (inside, a geometric or harmonic mean of a negative term would be meaningless)."""
     def team(game):
         gens, discs = tiny_team(game, seed=8)
         for agent in [*gens, *discs]:
@@ -167,7 +170,7 @@ def test_mad_gan_adds_the_mode_seeking_term_for_each_generator():
         return gens, discs
 
     def round_loss(weight: float) -> tuple[float, float]:
-        game = games.make("madgan-v0", mode_seeking=weight)
+        game = games.make(game_id, mode_seeking=weight, **options)
         penalties = [mode_seeking_penalty(g.sample(16)).item() for g in team(game)[0]]
         return game.update_generators(*team(game), 16)["g_loss"].item(), sum(penalties) / len(penalties)
 
