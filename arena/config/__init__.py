@@ -1,6 +1,7 @@
 """Typed run configs: YAML in, dataclasses out, every mistake named by file, line and key path.
 
-:mod:`arena.config.sections` holds the dataclasses (one per section, a docstring per field),
+:mod:`arena.config.sections` holds the dataclasses (one per section, a docstring per field;
+the panel's, with its stages, in :mod:`arena.config.panel`),
 :mod:`arena.config.safe_yaml` reads YAML that may be hostile, :mod:`arena.config.loading`
 builds a checked config from it and applies ``--set`` overrides, and
 :mod:`arena.core.origin` remembers where every value came from.
@@ -26,11 +27,11 @@ _WHERE = {
     "MutateConfig": "sections",
     "MixtureConfig": "sections",
     "ComputeConfig": "sections",
-    "PanelConfig": "sections",
-    "RefineConfig": "sections",
-    "BalanceConfig": "sections",
-    "SupportConfig": "sections",
-    "RenoiseConfig": "sections",
+    "PanelConfig": "panel",
+    "RefineConfig": "panel",
+    "BalanceConfig": "panel",
+    "SupportConfig": "panel",
+    "RenoiseConfig": "panel",
     "LeagueConfig": "sections",
     "MAX_AGENTS": "sections",
     "MAX_EVAL_SAMPLES": "sections",
