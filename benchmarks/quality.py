@@ -206,7 +206,7 @@ def main() -> None:
     p.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25", "stacked-mnist"],
                    help="stacked-mnist: benchmarks/stacked.py's table (pairs, PacGAN-4, the tournament's raw mixture "
                         "and output, beside PacGAN's Table 3)")
-    p.add_argument("--tournament", default="configs/stacked_mnist_population.yaml",
+    p.add_argument("--tournament", default="configs/stacked_mnist_gman.yaml",
                    help="the tournament config of --data stacked-mnist")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--no-wall", action="store_true",

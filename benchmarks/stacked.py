@@ -115,7 +115,7 @@ def table(rows: list[tuple[str, list[RunDir], list[dict]]], seeds: list[int]) ->
         print(f"| PacGAN Table 3, {size}: {method} | 50 | 500,000 | {modes} | {kl} | | | |")
 
 
-def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_population.yaml",
+def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_gman.yaml",
          wall: bool = True) -> None:
     """Seed by seed (a session cut short keeps whole seeds): the tournament, then the pairs at its
     pair-rounds and (``wall``) at its wall time."""
