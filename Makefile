@@ -17,10 +17,10 @@ demo: setup
 	$(VENV)/bin/arena run configs/tournament_ring8.yaml
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 test-all: setup
-	$(PY) -m pytest -q -m ""
+	$(PY) -m pytest -q -n auto -m ""
 
 test-gpu: setup
 	$(PY) -m pytest -q -m gpu -rs

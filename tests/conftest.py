@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one test process per core (pytest-xdist). Torch's threads beyond one per
+    # worker only contend (on 2 cores: 2 workers x 1 thread 198 s, 2 x 2 threads 700 s), and the
+    # runs the tests start as child processes inherit the one thread, so that they compute what the
+    # worker computes in-process. numpy's BLAS keeps its default: its thread count moves the last
+    # digits of the held-out mixture weights that the golden runs record.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest
 import torch
 import yaml
 
 from benchmarks.children import child_env
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # where torch was imported before this file
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

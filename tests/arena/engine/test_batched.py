@@ -329,9 +329,11 @@ def test_the_stacked_and_fused_rounds_of_pacgans_convolutional_agents_equal_one_
     # The mode-seeking penalty's |G(z_i) - G(z_j)| has a kink at 0: on pooled squares of background
     # the difference is at rounding level, and (our reading) the two ways of computing it round some
     # to opposite signs (seen on an AVX2 AMD EPYC, not on AVX512: 237 of the 262,144 first moments
-    # of g0's first layer apart by up to 2.3e-5, 3e-4 in its last); the weights after Adam's
-    # normalised steps stay within 1e-5.
-    assert_same_agents(one, stacked, atol=1e-5, state_atol=1e-3 if mode_seeking else None)
+    # of g0's first layer apart by up to 2.3e-5, 3e-4 in its last). On one thread (the suite's
+    # workers) g1's last-layer first moments were up to 1.3e-3 apart (of moments up to 0.4), and
+    # Adam's normalised steps carried a few into the weights: 2 of g1's 262,144 first-layer weights
+    # ended 2.2e-5 apart (three steps of lr 1e-4 move a weight up to 3e-4; the rest within 2e-6).
+    assert_same_agents(one, stacked, atol=5e-5 if mode_seeking else 1e-5, state_atol=5e-3 if mode_seeking else None)
     assert_same_stats(stats_one, stats_stacked)
 
 
