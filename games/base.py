@@ -70,8 +70,8 @@ class Game(abc.ABC):
         mode_seeking: weight of :func:`mode_seeking_penalty` in the generator's loss (0: none), a
             remedy for mode collapse that reads no labels: a generator whose samples become
             alike pays for it before the discriminator notices. The pair games and MAD-GAN (for each
-            generator's own batch) add it through :meth:`generator_objective`; GMAN adds it after
-            the mean of its losses (its means combine positive losses).
+            generator's own batch) add it through :meth:`generator_objective`; GMAN adds it through
+            :meth:`with_mode_seeking` after the mean of its losses (its means combine positive losses).
         mode_seeking_pool: on images, the side of the squares the penalty averages first (1:
             every pixel counts; larger rewards different shapes rather than pixel noise).
     """
@@ -134,7 +134,11 @@ class Game(abc.ABC):
         """The generator's loss from the discriminator's logits on its samples and the samples
         themselves: :meth:`g_loss`, plus the weighted :func:`mode_seeking_penalty` where the game
         sets one."""
-        loss = self.g_loss(fake_logits)
+        return self.with_mode_seeking(self.g_loss(fake_logits), fake)
+
+    def with_mode_seeking(self, loss: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """``loss`` plus the weighted :func:`mode_seeking_penalty` of the samples ``fake`` where the
+        game sets one (``loss`` unchanged otherwise)."""
         if self.mode_seeking:
             loss = loss + self.mode_seeking * mode_seeking_penalty(fake, self.mode_seeking_pool)
         return loss

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from agents import Discriminator, Generator
 from arena.core.registry import Ge, Gt
-from games.base import Game, all_frozen, frozen, mode_seeking_penalty
+from games.base import Game, all_frozen, frozen
 from games.classic import NonSaturatingGame
 
 __all__ = ["GMANGame", "MADGANGame", "combine_losses"]
@@ -110,9 +110,7 @@ class GMANGame(NonSaturatingGame):
             fake = generator.sample(n)
             losses = torch.stack([self.g_loss(d(fake)) for d in discriminators])
             lam = self._lambda(generator)
-            loss = combine_losses(losses, self.mean, lam)
-            if self.mode_seeking:
-                loss = loss + self.mode_seeking * mode_seeking_penalty(fake, self.mode_seeking_pool)
+            loss = self.with_mode_seeking(combine_losses(losses, self.mean, lam), fake)
             objective = loss - self.lam_penalty * lam if self.learn_lam else loss
             raw = generator.extras.get("gman_lambda") if self.learn_lam else None
             if raw is not None:
