@@ -28,6 +28,9 @@ Prints one table:
   the arena against a plain hand-written PyTorch loop of the same model, optimizers and fresh
   stacked batches (target >= 1.0); and a 4 x 4 round-robin of these agents batched against one by
   one;
+- i) images, one generator against K discriminators at once (configs/stacked_mnist_gman.yaml,
+  GMAN): the K discriminators stacked (``compute.execution: auto``) against one by one, for K = 4
+  (the shipped config) and 8, in rounds (generator steps) per second;
 - the peak memory of each (on a GPU: torch.cuda.max_memory_allocated above what the case holds
   before it runs; on a CPU: the peak resident set while it runs above the resident set before,
   from /proc/self/status after resetting the peak; each case in a fresh process).
@@ -186,6 +189,19 @@ def stacked_case(which: str, device: str, count: int = 1, mode: str = "auto",
         return (lambda n: plain(n * steps)), arena.device, steps
     t = Tournament(arena)
     return playing(t, steps), arena.device, count * steps
+
+
+def team_case(mode: str, device: str, discriminators: int) -> tuple[Callable[[int], None], torch.device, int]:
+    """A function playing n matchings of configs/stacked_mnist_gman.yaml (one generator against
+    ``discriminators`` discriminators at once, 20 rounds a matching, the discriminators stacked
+    or ``one-by-one``), the device and the rounds per matching."""
+    steps = 20
+    overrides = [f"device={device}", f"agents.1.count={discriminators}", f"compute.execution={mode}",
+                 f"schedule.steps_per_match={steps}", "data.train_size=256", *EAGER]
+    config = load_config(ROOT / "configs/stacked_mnist_gman.yaml", overrides)
+    seed_global(config.seed)
+    t = Tournament(build_arena(config))
+    return playing(t, steps), t.arena.device, steps
 
 
 def pair_case(batch: int, device: str, which: str, compute: str = "") -> tuple[Callable[[int], None], torch.device]:
@@ -422,7 +438,7 @@ def memory(case: str, device: str, batch: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto")
-    p.add_argument("--only", choices=["a", "b", "c", "d", "e", "f", "g", "h"], action="append", help="only these rows (repeatable)")
+    p.add_argument("--only", choices=["a", "b", "c", "d", "e", "f", "g", "h", "i"], action="append", help="only these rows (repeatable)")
     p.add_argument("--rounds", type=int, default=100, help="rounds per timing in a) and c)")
     p.add_argument("--matchings", type=int, default=3, help="matchings (8 matches x 20 rounds) per timing in b)")
     p.add_argument("--repeats", type=int, default=5)
@@ -437,7 +453,7 @@ def main() -> None:
     if args.memory_case:
         print(json.dumps({"mib": measure_memory(args.memory_case, args.device, args.batch)}))
         return
-    only = set(args.only or "abcdefgh")
+    only = set(args.only or "abcdefghi")
     mem = (lambda case, batch: f"{memory(case, args.device, batch):.0f}") if not args.no_memory else (lambda *a: "-")
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
@@ -545,6 +561,13 @@ def main() -> None:
             ra, rb = side_by_side(fast, one, args.matchings, args.repeats, dev)
             row((f"h) images: 4x4 round-robin: batched ({shown(options)}) / one-by-one", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
                  f"{ra * per:.0f} pair-rounds/s", f"{rb * per:.0f} pair-rounds/s", ra / rb, "-", "-", "-"))
+    if "i" in only:
+        for count in (4, 8):
+            team, dev, per = team_case("auto", args.device, count)
+            one, _, _ = team_case("one-by-one", args.device, count)
+            ra, rb = side_by_side(team, one, args.matchings, args.repeats, dev)
+            row((f"i) images: 1 G x {count} D at once (GMAN): stacked / one-by-one", "stacked-mnist, PacGAN D = 1/4 G, batch 64",
+                 f"{ra * per:.1f} rounds/s", f"{rb * per:.1f} rounds/s", ra / rb, "-", "-", "-"))
     if "d" in only:
         stacked, looped, dev = crossplay_case(args.device)
         ra, rb = side_by_side(stacked, looped, 1, args.repeats, dev)

@@ -108,20 +108,29 @@ class GMANGame(NonSaturatingGame):
         with all_frozen(discriminators):
             generator.zero_grad()
             fake = generator.sample(n)
-            losses = torch.stack([self.g_loss(d(fake)) for d in discriminators])
-            lam = self._lambda(generator)
-            loss = self.with_mode_seeking(combine_losses(losses, self.mean, lam), fake)
-            objective = loss - self.lam_penalty * lam if self.learn_lam else loss
-            raw = generator.extras.get("gman_lambda") if self.learn_lam else None
-            if raw is not None:
-                raw.grad = None
-            scale = generator.scaler.get_scale() if generator.scaler is not None else 1.0
-            generator.scaled(objective).backward()
-            generator.step()
-            if raw is not None and raw.grad is not None:
-                with torch.no_grad():
-                    raw -= self.lam_lr * raw.grad / scale
-                raw.grad = None
+            return self.generator_team_step(generator, [d(fake) for d in discriminators], fake)
+
+    def generator_team_step(self, generator: Generator, fake_logits: Sequence[torch.Tensor] | torch.Tensor,
+                            fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The generator's step from every discriminator's logits on its samples ``fake`` (a list,
+        or a tensor with one row per discriminator, as the stacked team of
+        :mod:`arena.engine.team` computes them): the combined loss plus the mode-seeking term,
+        backward, the optimizer step and (GMAN*) lambda's step. The generator's gradients are zeroed
+        and ``fake`` drawn by the caller; the logits carry no gradient to the discriminators."""
+        losses = torch.stack([self.g_loss(logits) for logits in fake_logits])
+        lam = self._lambda(generator)
+        loss = self.with_mode_seeking(combine_losses(losses, self.mean, lam), fake)
+        objective = loss - self.lam_penalty * lam if self.learn_lam else loss
+        raw = generator.extras.get("gman_lambda") if self.learn_lam else None
+        if raw is not None:
+            raw.grad = None
+        scale = generator.scaler.get_scale() if generator.scaler is not None else 1.0
+        generator.scaled(objective).backward()
+        generator.step()
+        if raw is not None and raw.grad is not None:
+            with torch.no_grad():
+                raw -= self.lam_lr * raw.grad / scale
+            raw.grad = None
         stats = {"g_loss": loss.detach()}
         if self.learn_lam:
             stats["lambda"] = torch.as_tensor(lam).detach()

@@ -147,7 +147,7 @@ class Compute:
         if self.device.type != "cpu":
             return False, False, f"auto on {self.device.type}: eager"
         if options.execution == "one-by-one" or not workload.stacked_rounds:
-            return False, False, "auto on a CPU: eager (no stacked matches, so no fused round to compile)"
+            return False, False, "auto on a CPU: eager (no stacked pair matches, so no fused round to compile)"
         if workload.stacked_rounds < CPU_COMPILE_MIN_ROUNDS:
             return False, False, (f"auto on a CPU: eager ({workload.stacked_rounds:,} stacked pair-rounds; the fused "
                                   f"round's compile repays itself from {CPU_COMPILE_MIN_ROUNDS:,})")

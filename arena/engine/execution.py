@@ -18,6 +18,7 @@ from arena.engine.batched import Kernels, batchable_game, play_batched, signatur
 from arena.engine.compute import Compute, Workload
 from arena.engine.divergence import DivergenceGuard
 from arena.engine.match import play_match
+from arena.engine.team import TeamKernels, play_team, stackable_team
 from games import Game
 
 __all__ = ["Match", "Outcome", "MatchRunner", "stacking_size", "worth_stacking", "workload"]
@@ -104,6 +105,7 @@ class MatchRunner:
         self.arena, self.guard, self.compute, self.comm = arena, guard, compute, comm
         self.mode = arena.config.compute.execution
         self.kernels: dict[tuple, Kernels] = {}
+        self.team_kernels: dict[tuple, TeamKernels] = {}
 
     def play(self, matching: Sequence[Match], active: Callable[[Agent], bool], steps: int,
              extra: Sequence[tuple[Sequence[Agent], Sequence[Agent]]] = ()) -> list[Outcome]:
@@ -160,9 +162,28 @@ class MatchRunner:
     def _play_one(self, p: _Planned, steps: int) -> Outcome:
         players = (*p.gens, *p.discs)
         snapshot = self.guard.snapshot(players)
+        team = self._team(p)
         with self.compute.autocast():
-            stats = play_match(p.game, p.gens, p.discs, self.arena.stream.fork(p.skip), steps)
-        return self._checked(p, players, stats, snapshot)
+            if team is not None:  # GMAN: its discriminators stacked
+                stats = play_team(team, p.gens[0], p.discs, self.arena.stream.fork(p.skip), steps)
+            else:
+                stats = play_match(p.game, p.gens, p.discs, self.arena.stream.fork(p.skip), steps)
+        outcome = self._checked(p, players, stats, snapshot)
+        outcome.batched = team is not None
+        return outcome
+
+    def _team(self, p: _Planned) -> TeamKernels | None:
+        """The stacked functions that play ``p``'s discriminators at once (:mod:`arena.engine.team`),
+        where the execution mode, the game and the players allow it and it pays (:func:`worth_stacking`);
+        None: the match is played one by one."""
+        if self.mode == "one-by-one" or self.compute.loss_scaling or not stackable_team(p.game, p.gens, p.discs):
+            return None
+        if not worth_stacking(self.mode, self.arena.device, p.discs, self.arena.config.schedule.batch_size):
+            return None
+        key = (id(p.game), signature(p.discs[0]))
+        if key not in self.team_kernels:
+            self.team_kernels[key] = TeamKernels(p.game, p.discs[0])
+        return self.team_kernels[key]
 
     def _play_group(self, key: tuple, group: list[_Planned], steps: int) -> list[Outcome]:
         snapshots = [self.guard.snapshot((*p.gens, *p.discs)) for p in group]

@@ -153,8 +153,8 @@ def choice(compute: dict, device: str = "cpu", rounds: int = 20_000):
 @pytest.mark.parametrize(("compute", "device", "rounds", "fused", "networks", "precision", "why"), [
     ({}, "cpu", 20_000, None, False, "fp32", "repay the fused round's compile"),
     ({}, "cpu", 11_999, False, False, "fp32", "repays itself from 12,000"),
-    ({}, "cpu", 0, False, False, "fp32", "no stacked matches"),
-    ({"execution": "one-by-one"}, "cpu", 20_000, False, False, "fp32", "no stacked matches"),
+    ({}, "cpu", 0, False, False, "fp32", "no stacked pair matches"),
+    ({"execution": "one-by-one"}, "cpu", 20_000, False, False, "fp32", "no stacked pair matches"),
     ({"compile": False}, "cpu", 20_000, False, False, "fp32", "compile: false"),
     ({"compile": True}, "cpu", 0, None, None, "fp32", "compile: true"),
     ({}, "mps", 20_000, False, False, "fp32", "auto on mps"),
