@@ -6,7 +6,6 @@ import copy
 import math
 
 import pytest
-import torch
 
 from arena.config import parse_config
 from arena.core.seeding import seed_global
