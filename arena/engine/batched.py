@@ -43,7 +43,7 @@ from games import Game
 ROUND_STATS = ("d_loss", "d_real", "d_fake", "g_loss")
 """The statistics of a round, in the order of the stacked sums."""
 
-__all__ = ["StackedAgents", "Kernels", "play_batched", "signature", "architecture", "stacked_forward", "batchable_game"]
+__all__ = ["StackedAgents", "StackedDiscriminator", "Kernels", "play_batched", "signature", "architecture", "stacked_forward", "batchable_game"]
 
 _GAME_METHODS = ("discriminator_loss", "generator_loss", "discriminator_update", "generator_update",
                  "update_discriminators", "update_generators", "play_round")
@@ -113,6 +113,37 @@ def skeleton(net: nn.Module) -> nn.Module:
     return skel
 
 
+class StackedDiscriminator:
+    """A parameter-free copy of a discriminator's network, called with one agent's weights and
+    buffers (inside ``vmap``: each stacked agent's); the discriminator side of :class:`Kernels` and
+    of :class:`arena.engine.team.TeamKernels`.
+
+    Args:
+        discriminator: an agent of the architecture.
+    """
+
+    def __init__(self, discriminator: Discriminator) -> None:
+        self.skeleton, self.layout, self.pack = skeleton(discriminator.net), layout(discriminator.net), discriminator.pack
+        self.per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.net.modules())
+        """Whether the discriminator treats every input on its own (no batch normalisation), so
+        that real and generated batches may share one forward pass."""
+
+    def __call__(self, p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.skeleton, (p, b), (pack_samples(x, self.pack),), tie_weights=False)
+
+    def loss(self, game: Game, p: dict, b: dict, real: torch.Tensor, fake: torch.Tensor):
+        """The discriminator's loss under ``game`` and its mean outputs (as probabilities) on
+        ``real`` and ``fake``: the two batches apart where it normalises batches, as in
+        :meth:`games.Game.discriminator_loss`, else in one pass (the same numbers, half the calls)."""
+        if self.per_sample:
+            real_logits, fake_logits = self(p, b, torch.cat([real, fake])).split(
+                [real.shape[0] // self.pack, fake.shape[0] // self.pack])
+        else:
+            real_logits, fake_logits = self(p, b, real), self(p, b, fake)
+        loss = game.d_loss(real_logits, fake_logits)
+        return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+
+
 class Kernels:
     """The stacked update functions of one game and one pair of architectures, built (and
     compiled) once and reused by every match they fit.
@@ -127,12 +158,8 @@ class Kernels:
                  compiled: Callable[..., Callable] = lambda fn, what, eager=None: fn, fused: bool = False,
                  static: bool = False) -> None:
         self.game = game
-        self.g_skeleton, self.d_skeleton = skeleton(generator.net), skeleton(discriminator.net)
-        self.g_layout, self.d_layout = layout(generator.net), layout(discriminator.net)
-        self.pack = discriminator.pack
-        self.d_per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.net.modules())
-        """Whether the discriminator treats every input on its own (no batch normalisation), so
-        that real and generated batches may share one forward pass."""
+        self.g_skeleton, self.g_layout = skeleton(generator.net), layout(generator.net)
+        self.d = StackedDiscriminator(discriminator)
         d_plain, g_plain = vmap(self._d_round, randomness="different"), vmap(self._g_round, randomness="different")
         self.d_update = compiled(d_plain, "the stacked discriminator update")
         self.g_update = compiled(g_plain, "the stacked generator update")
@@ -183,27 +210,16 @@ class Kernels:
     def _g_call(self, gp, gb, z):
         return functional_call(self.g_skeleton, (gp, gb), (z,), tie_weights=False)
 
-    def _d_call(self, dp, db, x):
-        return functional_call(self.d_skeleton, (dp, db), (pack_samples(x, self.pack),), tie_weights=False)
-
     def _d_round(self, gp, gb, dp, db, real, z):
         """One discriminator's loss and mean outputs on ``real`` and on its generator's samples at
-        ``z`` (generated without gradient; real and generated batches apart where the
-        discriminator normalises batches, as in :meth:`games.Game.discriminator_loss`)."""
+        ``z`` (generated without gradient)."""
         with torch.no_grad():
             fake = self._g_call(gp, gb, z).to(real.dtype)
-        if self.d_per_sample:  # one pass over both batches: the same numbers, half the calls
-            real_logits, fake_logits = self._d_call(dp, db, torch.cat([real, fake])).split(
-                [real.shape[0] // self.pack, fake.shape[0] // self.pack])
-        else:
-            real_logits = self._d_call(dp, db, real)
-            fake_logits = self._d_call(dp, db, fake)
-        loss = self.game.d_loss(real_logits, fake_logits)
-        return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+        return self.d.loss(self.game, dp, db, real, fake)
 
     def _g_round(self, gp, gb, dp, db, z):
         fake = self._g_call(gp, gb, z)
-        return self.game.generator_objective(self._d_call(dp, db, fake), fake)
+        return self.game.generator_objective(self.d(dp, db, fake), fake)
 
     # ------------------------------------------------------------------ a round
     def eager_round(self, g: dict, d: dict, g_rule: tuple, d_rule: tuple, real: torch.Tensor, z_d: torch.Tensor,
@@ -219,7 +235,7 @@ class Kernels:
                totals: torch.Tensor) -> None:
         *d_cols, g_cols = unpack_columns(table, index)
         for s, cols in enumerate(d_cols):
-            d_leaves = leaves(d["p"], self.d_layout)
+            d_leaves = leaves(d["p"], self.d.layout)
             d_loss, d_real, d_fake = d_update(leaves(g["p"], self.g_layout, grad=False), g["buffers"], d_leaves,
                                                    d["buffers"], real[s], z_d[s])
             # copied at once: replayed as CUDA graphs, the outputs live in the graphs' memory,
@@ -229,17 +245,17 @@ class Kernels:
             update(d_rule, d, flat_grad(d_loss.float().sum(), d_leaves), cols)
         faults.hit("round")  # crash-safety tests kill the process here (arena.core.faults)
         g_leaves = leaves(g["p"], self.g_layout)
-        g_loss = g_update(g_leaves, g["buffers"], leaves(d["p"], self.d_layout, grad=False), d["buffers"], z_g)
+        g_loss = g_update(g_leaves, g["buffers"], leaves(d["p"], self.d.layout, grad=False), d["buffers"], z_g)
         g_stats = g_loss.detach().float().unsqueeze(0)
         update(g_rule, g, flat_grad(g_loss.float().sum(), g_leaves), g_cols)
         totals += torch.cat([d_stats, g_stats])
 
     def _d_objective(self, d_row, g_row, gb, db, real, z):
-        loss, d_real, d_fake = self._d_round(unflatten(g_row, self.g_layout), gb, unflatten(d_row, self.d_layout), db, real, z)
+        loss, d_real, d_fake = self._d_round(unflatten(g_row, self.g_layout), gb, unflatten(d_row, self.d.layout), db, real, z)
         return loss.float(), (loss.detach().float(), d_real.float(), d_fake.float())
 
     def _g_objective(self, g_row, d_row, gb, db, z):
-        loss = self._g_round(unflatten(g_row, self.g_layout), gb, unflatten(d_row, self.d_layout), db, z)
+        loss = self._g_round(unflatten(g_row, self.g_layout), gb, unflatten(d_row, self.d.layout), db, z)
         return loss.float(), loss.detach().float()
 
     def _fused_round(self, g: dict, d: dict, g_rule: tuple, d_rule: tuple, real: torch.Tensor, z_d: torch.Tensor,

@@ -139,7 +139,7 @@ class MatchRunner:
     def _groups(self, plan: list[_Planned]) -> list[tuple[tuple | None, list[_Planned]]]:
         """Matches that can be stacked, grouped by their key (the game and the pair of
         signatures); every other match alone, with key None."""
-        if self.mode == "one-by-one" or self.compute.loss_scaling:  # stacked updates scale no losses
+        if not self._may_stack():
             return [(None, [p]) for p in plan]
         groups: dict[tuple, list[_Planned]] = {}
         alone: list[tuple[None, list[_Planned]]] = []
@@ -154,6 +154,11 @@ class MatchRunner:
             else:
                 groups.setdefault(key, []).append(p)
         return [*groups.items(), *alone]
+
+    def _may_stack(self) -> bool:
+        """Whether this run stacks anything: not under ``execution: one-by-one``, nor with fp16's
+        loss scaling (stacked updates scale no losses)."""
+        return self.mode != "one-by-one" and not self.compute.loss_scaling
 
     def _worth_stacking(self, p: _Planned) -> bool:
         """Whether stacking this match pays (:func:`worth_stacking`)."""
@@ -176,7 +181,7 @@ class MatchRunner:
         """The stacked functions that play ``p``'s discriminators at once (:mod:`arena.engine.team`),
         where the execution mode, the game and the players allow it and it pays (:func:`worth_stacking`);
         None: the match is played one by one."""
-        if self.mode == "one-by-one" or self.compute.loss_scaling or not stackable_team(p.game, p.gens, p.discs):
+        if not self._may_stack() or not stackable_team(p.game, p.gens, p.discs):
             return None
         if not worth_stacking(self.mode, self.arena.device, p.discs, self.arena.config.schedule.batch_size):
             return None

@@ -15,17 +15,16 @@ one within float tolerance (tests/arena/engine/test_team.py). On 2 CPU cores the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import torch
-from torch import nn
-from torch.func import functional_call, vmap
+from torch.func import vmap
 
 from agents import Discriminator, Generator
-from agents.agent import pack_samples
 from arena.core import faults
-from arena.engine.batched import columns, signature, skeleton, unpack_columns
-from arena.engine.stacking import StackedAgents, flat_grad, layout, leaves, update
+from arena.engine.batched import StackedDiscriminator, columns, signature, unpack_columns
+from arena.engine.stacking import StackedAgents, flat_grad, leaves, update
 from games import Game, GMANGame
 
 __all__ = ["TeamKernels", "stackable_team", "play_team"]
@@ -57,26 +56,9 @@ class TeamKernels:
 
     def __init__(self, game: GMANGame, discriminator: Discriminator) -> None:
         self.game = game
-        self.skeleton, self.layout, self.pack = skeleton(discriminator.net), layout(discriminator.net), discriminator.pack
-        self.per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.net.modules())
-        """Whether the discriminator treats every input on its own (no batch normalisation), so
-        that real and generated batches may share one forward pass."""
-        self.d_update = vmap(self._d_round, in_dims=(0, 0, None, None), randomness="different")
-        self.judge = vmap(self._call, in_dims=(0, 0, None), randomness="different")
-
-    def _call(self, p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.skeleton, (p, b), (pack_samples(x, self.pack),), tie_weights=False)
-
-    def _d_round(self, p: dict, b: dict, real: torch.Tensor, fake: torch.Tensor):
-        """One discriminator's loss and mean outputs on ``real`` and ``fake`` (apart where it
-        normalises batches, as in :meth:`games.Game.discriminator_loss`)."""
-        if self.per_sample:
-            real_logits, fake_logits = self._call(p, b, torch.cat([real, fake])).split(
-                [real.shape[0] // self.pack, fake.shape[0] // self.pack])
-        else:
-            real_logits, fake_logits = self._call(p, b, real), self._call(p, b, fake)
-        loss = self.game.d_loss(real_logits, fake_logits)
-        return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+        self.d = StackedDiscriminator(discriminator)
+        self.d_update = vmap(functools.partial(self.d.loss, game), in_dims=(0, 0, None, None), randomness="different")
+        self.judge = vmap(self.d, in_dims=(0, 0, None), randomness="different")
 
 
 def play_team(kernels: TeamKernels, generator: Generator, discriminators: Sequence[Discriminator],
@@ -100,14 +82,14 @@ def play_team(kernels: TeamKernels, generator: Generator, discriminators: Sequen
                 with torch.no_grad():
                     fake = generator.sample(real.shape[0])
                 table, index = columns([discs.host_step()], discs.device)
-                d_leaves = leaves(d["p"], kernels.layout)
+                d_leaves = leaves(d["p"], kernels.d.layout)
                 loss, d_real, d_fake = kernels.d_update(d_leaves, d["buffers"], real, fake)
                 update(discs.rule, d, flat_grad(loss.float().sum(), d_leaves), unpack_columns(table, index)[0])
                 stats = {"d_loss": loss.detach().float().mean(), "d_real": d_real.float().mean(), "d_fake": d_fake.float().mean()}
             faults.hit("round")  # crash-safety tests kill the process here (arena.core.faults)
             generator.zero_grad()
             fake = generator.sample(real.shape[0])
-            logits = kernels.judge(leaves(d["p"], kernels.layout, grad=False), d["buffers"], fake)
+            logits = kernels.judge(leaves(d["p"], kernels.d.layout, grad=False), d["buffers"], fake)
             stats.update(game.generator_team_step(generator, logits, fake))
             for key, value in stats.items():
                 totals[key] = totals[key] + value if key in totals else value.clone()
