@@ -1,6 +1,6 @@
 """Stacked MNIST (1,000 modes) over seeds: the single pair, the PacGAN-4 pair, the single pair
 playing the tournament's own game (its discriminator updates, its mode-seeking term, its generators'
-EMA: what the population adds beyond its training recipe) and the tournament (its raw mixture and
+optimizer and EMA: what the population adds beyond its training recipe) and the tournament (its raw mixture and
 its output), beside PacGAN's Table 3. Run by ``benchmarks/quality.py --data stacked-mnist``.
 
 Every number is modes covered (of 1,000) and KL(triple histogram || uniform) in nats on 25,600
@@ -69,10 +69,11 @@ def judged(run_dir: RunDir, panel: bool) -> dict:
 
 def own_game(tournament: str) -> list[str]:
     """``--set`` overrides that make the single pair play ``tournament``'s game (discriminator
-    updates, mode-seeking term) with its generators' weight average."""
+    updates, mode-seeking term) with its generators' optimizer and weight average."""
     config = config_to_dict(load_config(tournament))
-    ema = next(a.get("ema") for a in config["agents"] if a["role"] == "generator")
-    return [f"game={json.dumps(config['game'])}", *([f"agents.0.ema={json.dumps(ema)}"] if ema else [])]
+    generator = next(a for a in config["agents"] if a["role"] == "generator")
+    return [f"game={json.dumps(config['game'])}", f"agents.0.optim={json.dumps(generator['optim'])}",
+            *([f"agents.0.ema={json.dumps(generator['ema'])}"] if generator.get("ema") else [])]
 
 
 def generators_judged(run_dir: RunDir) -> list[dict]:
@@ -147,7 +148,7 @@ def main(seeds: list[int], out: Path, tournament: str = "configs/stacked_mnist_g
           if wall else []),
         ("PacGAN-4 pair (configs/stacked_mnist_pacgan4.yaml), same pair-rounds", runs["pac"],
          [judged(d, False) for d in runs["pac"]]),
-        ("single pair playing the tournament's game, with its EMA, same pair-rounds", runs["pair_game"],
+        ("single pair playing the tournament's game, with its generators' optimizer and EMA, same pair-rounds", runs["pair_game"],
          [judged(d, False) for d in runs["pair_game"]]),
         (f"tournament ({tournament}): raw mixture, no panel", runs["tour"], [judged(d, False) for d in runs["tour"]]),
         (f"tournament ({tournament}): output", runs["tour"], [judged(d, True) for d in runs["tour"]]),
