@@ -1,7 +1,8 @@
 """Stacked MNIST (1,000 modes) over seeds: the single pair, the PacGAN-4 pair, the single pair
-playing the tournament's own game (its discriminator updates, its mode-seeking term, its generators'
-optimizer and EMA: what the population adds beyond its training recipe) and the tournament (its raw mixture and
-its output), beside PacGAN's Table 3. Run by ``benchmarks/quality.py --data stacked-mnist``.
+playing the tournament's own game (its discriminator updates, its mode-seeking term, its
+generators' optimizer and EMA: what the population adds beyond its training recipe) and the
+tournament (its raw mixture and its output), beside PacGAN's Table 3. Run by
+``benchmarks/quality.py --data stacked-mnist``.
 
 Every number is modes covered (of 1,000) and KL(triple histogram || uniform) in nats on 25,600
 samples (latent seed 0) judged by the shipped digit classifier (arena/evaluation/digits.py): the
