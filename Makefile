@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test test-all test-gpu docs clean
+.PHONY: setup demo test test-kernels test-all test-gpu lint golden docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,6 +18,30 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -n auto
+
+# The tests that compare two computation paths, and the golden runs, again at a second kernel level
+# (ATen without vector instructions, oneDNN capped at SSE4.1; tests/golden.py SECOND_LEVEL), with a
+# compiler cache of its own (inductor's precompiled header is built for one level).
+KERNEL_LEVEL := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41
+# Of the golden runs, one config of each code path (a pair, a toy tournament with selection, GMAN
+# and MAD-GAN on the toy data, PacGAN's convolutional population compiled, GMAN's stacked team on
+# images, the classic GAN on MNIST), to keep the suite within its time; `make golden` records all.
+PATH_TESTS := tests/arena/engine/test_batched.py tests/arena/engine/test_team.py tests/arena/engine/test_packing.py \
+	tests/test_golden_runs.py
+KERNEL_GOLDEN := pair_ring8 or tournament_ring8 or gman or madgan or stacked_mnist_population or classic_gan
+test-kernels: setup
+	cache=$$(mktemp -d) && $(KERNEL_LEVEL) TORCHINDUCTOR_CACHE_DIR=$$cache $(PY) -m pytest -q -n auto $(PATH_TESTS) \
+		-k "not test_a_short_run_gives_the_recorded_numbers or $(KERNEL_GOLDEN)"; \
+	status=$$?; rm -rf $$cache; exit $$status
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# Re-record the golden runs of NAMES (all shipped configs where empty) here and at the second kernel level.
+golden: setup
+	$(PY) -m tests.golden $(NAMES)
+	$(KERNEL_LEVEL) $(PY) -m tests.golden --add-platform $(NAMES)
 
 test-all: setup
 	$(PY) -m pytest -q -n auto -m ""

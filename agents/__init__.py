@@ -21,7 +21,7 @@ from agents.networks import MLP, DCGANDiscriminator, DCGANGenerator, Maxout, Max
 from agents.optim import AgentOptimizer, LRSchedule, lr_schedules, optimizers
 
 # Drawing samples, evaluation mode
-from agents.sampling import draw_samples, evaluating
+from agents.sampling import Sampler, draw_samples, evaluating
 
 # Building from config
 from agents.spec import AgentSpec, agent_names, build_agent
@@ -37,6 +37,7 @@ __all__ = [
     # conformance
     "check_agent",
     # drawing samples
+    "Sampler",
     "draw_samples",
     "evaluating",
     # weight averaging

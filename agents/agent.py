@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -25,6 +25,8 @@ __all__ = ["Agent", "Generator", "AveragedGenerator", "CategoricalGenerator", "D
 
 LOGIT_SPACE = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
 """What a discriminator emits: one logit per input."""
+
+A = TypeVar("A", bound="Agent")
 
 
 class Agent:
@@ -85,11 +87,11 @@ class Agent:
     def training(self) -> bool:
         return self.net.training
 
-    def train(self, mode: bool = True) -> Agent:
+    def train(self: A, mode: bool = True) -> A:
         self.net.train(mode and not self.frozen)  # a frozen agent stays in evaluation mode
         return self
 
-    def eval(self) -> Agent:
+    def eval(self: A) -> A:
         return self.train(False)
 
     def zero_grad(self) -> None:
@@ -261,7 +263,7 @@ class Generator(Agent):
             return self.ema.net
         return self.net
 
-    def output(self) -> Generator:
+    def output(self) -> Generator | AveragedGenerator:
         """The generator as the world sees it: the weight average where EMA is on (its BatchNorm
         statistics recomputed for it first), else the generator itself."""
         if self.ema is None:
@@ -317,6 +319,8 @@ class AveragedGenerator:
         self.base = base
         self.name = base.name
         self.device = base.device
+        self.rng = base.rng
+        """The generator's own latent stream, which the average draws from too."""
         self.latent = base.latent
         self.net = base.ema.net
 

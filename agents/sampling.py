@@ -1,5 +1,7 @@
-"""Drawing samples for measurement, and evaluation mode for a block of code.
+"""What samples, drawing samples for measurement, and evaluation mode for a block of code.
 
+:class:`Sampler` is what anything that draws samples is to its readers: a generator, its weight
+average (:class:`agents.AveragedGenerator`), a mixture of generators, the panel's filter over one.
 :func:`draw_samples` is how everything that measures, judges or pictures a generator (a review,
 ``arena sample`` and ``arena eval``, the panel's calibration, the report) draws its samples;
 :func:`evaluating` is the one way code puts agents in evaluation mode for a while.
@@ -9,11 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["draw_samples", "evaluating"]
+__all__ = ["Sampler", "draw_samples", "evaluating"]
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """Anything that draws samples: what ``Run.generator``, ``arena sample --mixture`` and the
+    measurements read. It has a name and a device, a training mode it can be taken out of (for
+    batch normalisation), and draws ``n`` samples from a random stream (its own where ``generator``
+    is None)."""
+
+    name: str
+    device: torch.device
+
+    @property
+    def training(self) -> bool: ...
+
+    def train(self, mode: bool = True) -> Sampler: ...
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
 
 
 @contextmanager
@@ -31,7 +51,7 @@ def evaluating(*agents: Any) -> Iterator[None]:
             a.train(mode)
 
 
-def draw_samples(generator: Any, n: int, seed: int, batch: int = 2500) -> torch.Tensor:
+def draw_samples(generator: Sampler, n: int, seed: int, batch: int = 2500) -> torch.Tensor:
     """``n`` samples of ``generator`` (a generator or a mixture) in eval mode, from a random
     stream of their own (``seed``), in batches of ``batch``; the generator's mode and its own
     stream are left as they were. With ``n <= batch`` these are exactly the samples of

@@ -26,14 +26,16 @@ from typing import Any
 
 import torch
 
-from agents import Generator, draw_samples
+from agents import Sampler, draw_samples
 from arena.config import RunConfig, load_config
 from arena.core.errors import WRONG_SHAPE, ArenaError, CheckpointError, ConfigError
+from arena.core.origin import ConfigOrigin
 from arena.engine.arena import Arena, build_arena
-from arena.engine.distributed import from_env
+from arena.engine.placement import Placement, place
 from arena.evaluation.measure import measure
 from arena.evaluation.protocol import protocol
-from arena.output.mixture import Mixture, mixture_from_record
+from arena.output.mixture import mixture_from_record
+from arena.output.record import OutputRecord
 from arena.output.sampler import PanelSampler, panel_from_state
 from arena.recording import callbacks as recording
 from arena.recording.pictures import picture
@@ -56,7 +58,7 @@ def _config(config: RunConfig | str | Path, overrides: Sequence[str]) -> RunConf
     return load_config(config, overrides)
 
 
-def restore(tournament, run_dir: RunDir, state: dict[str, Any] | None = None, **kwargs: Any) -> None:
+def restore(tournament: Tournament, run_dir: RunDir, state: dict[str, Any] | None = None, **kwargs: Any) -> None:
     """Load ``state`` (default: ``run_dir``'s newest good checkpoint) into ``tournament``; one
     that does not fit (of another structure, or weights of other shapes than the config's
     networks) is a :class:`CheckpointError` naming the run, not a traceback."""
@@ -70,6 +72,20 @@ def restore(tournament, run_dir: RunDir, state: dict[str, Any] | None = None, **
                               f"(edited since, or a checkpoint of something else): {detail}") from None
 
 
+def _place(config: RunConfig, device: str | None, distributed: bool = True) -> Placement:
+    """The run's placement (:func:`arena.engine.placement.place`); a device this machine lacks is
+    located in the config file, as building the arena locates it."""
+    try:
+        return place(config.device, device, distributed)
+    except ConfigError as exc:
+        raise (config.origin or ConfigOrigin("<config>")).locate(exc) from None
+
+
+def _lock(run_dir: RunDir, where: Placement) -> RunLock | None:
+    """The run directory's lock, taken by the process that leads (it alone writes)."""
+    return run_dir.lock().acquire() if where.lead else None
+
+
 class Run:
     """A run: its directory, the arena built from its resolved config, and its tournament.
 
@@ -81,13 +97,14 @@ class Run:
         tournament: the loop and its standings.
     """
 
-    def __init__(self, run_dir: RunDir | None, arena: Arena, comm=None, lock: RunLock | None = None) -> None:
+    def __init__(self, run_dir: RunDir | None, arena: Arena, placement: Placement | None = None,
+                 lock: RunLock | None = None) -> None:
         self.dir = run_dir
         self.arena = arena
-        self.comm = comm
+        self.placement = placement or Placement(arena.device)
         self._lock = lock
         self._callbacks = CallbackList()
-        self.tournament = Tournament(arena, [self._callbacks], comm=comm)
+        self.tournament = Tournament(arena, [self._callbacks], comm=self.placement.comm)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path) if self.dir else None!r}, matching {self.tournament.completed} of {self.config.schedule.matchings})"
@@ -104,7 +121,7 @@ class Run:
     @property
     def lead(self) -> bool:
         """Whether this process writes the run directory (rank 0, or the only process)."""
-        return self.comm is None or self.comm.rank == 0
+        return self.placement.lead
 
     @property
     def finished(self) -> bool:
@@ -121,15 +138,15 @@ class Run:
         return self.tournament.rounds
 
     @property
-    def output(self) -> dict[str, Any] | None:
-        """The record of the output at the latest review: the mixture's components, weights and
-        metrics, and its panel's (acceptance, metrics, or why it failed) where the panel is on;
+    def output(self) -> OutputRecord | None:
+        """The output the latest review chose: the mixture's components, weights and figures, and
+        its panel's (calibration, acceptance, figures, or why it failed) where the panel is on;
         None before the first review."""
-        return self.tournament.standings.mixture
+        return self.tournament.standings.output
 
     def describe(self) -> str:
         """One line on what plays: the data, the pool, the game and the device."""
-        return describe(self.arena) + (f"; {self.comm.world} ranks" if self.comm else "")
+        return describe(self.arena) + self.placement.describe()
 
     @property
     def compute(self) -> str:
@@ -142,15 +159,13 @@ class Run:
                overrides: Sequence[str] = (), root: str | Path = "runs") -> Run:
         """Check ``config``, build its arena and make a new run directory (locked); nothing is played yet."""
         config = _config(config, overrides)
-        comm, dev = from_env(device or config.device)
-        arena = build_arena(config, device=dev)
-        lead = comm is None or comm.rank == 0
-        run_dir = RunDir.create(config, out, arena.device, root) if lead else None
-        if comm is not None:
-            run_dir = RunDir(comm.broadcast(str(run_dir.path) if lead else None))
-        lock = run_dir.lock().acquire() if lead else None
-        self = cls(run_dir, arena, comm, lock)
-        if lead:
+        where = _place(config, device)
+        arena = build_arena(config, device=where.device)
+        made = RunDir.create(config, out, arena.device, root) if where.lead else None
+        run_dir = RunDir(where.comm.broadcast(str(made.path) if made else None)) if where.comm is not None else made
+        assert run_dir is not None
+        self = cls(run_dir, arena, where, _lock(run_dir, where))
+        if where.lead:
             run_dir.add_info("compute", self.tournament.compute.record())
         return self
 
@@ -160,14 +175,13 @@ class Run:
         loaded, or, where none was written yet, it starts over from the beginning."""
         run_dir = RunDir(path)
         config = run_dir.config()
-        comm, dev = from_env(device or config.device)
-        lead = comm is None or comm.rank == 0
-        lock = run_dir.lock().acquire() if lead else None
+        where = _place(config, device)
+        lock = _lock(run_dir, where)
         try:
-            self = cls(run_dir, build_arena(config, device=dev), comm, lock)
+            self = cls(run_dir, build_arena(config, device=where.device), where, lock)
             if run_dir.has_checkpoint():
                 restore(self.tournament, run_dir)
-            elif lead:
+            elif where.lead:
                 warnings.warn(f"{run_dir} has no checkpoint yet; starting it over from the beginning", RuntimeWarning,
                               stacklevel=2)
         except BaseException:
@@ -183,7 +197,7 @@ class Run:
         config = run_dir.config()
         with warnings.catch_warnings():  # training's compute options (CUDA graphs, precision) do not apply here
             warnings.filterwarnings("ignore", message=r"compute\.", category=RuntimeWarning)
-            self = cls(run_dir, build_arena(config, device=device or config.device))
+            self = cls(run_dir, build_arena(config, device=_place(config, device, distributed=False).device))
         restore(self.tournament, run_dir, global_rng=False)
         return self
 
@@ -201,22 +215,22 @@ class Run:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
-            if self.comm is not None:
-                self.comm.close()
+            if self.placement.comm is not None:
+                self.placement.comm.close()
         return self
 
     # ------------------------------------------------------------------ using the result
-    def generator(self, agent: str | None = None, raw: bool = False, panel: bool = True) -> Generator | Mixture:
+    def generator(self, agent: str | None = None, raw: bool = False, panel: bool = True) -> Sampler:
         """The generator named ``agent`` (default: the first), or ``"mixture"``: the tournament's
         output, its mixture filtered by the discriminator panel where the config turns it on
         (``panel=False``: unfiltered); as the world sees them (weight averages where EMA is on)
         unless ``raw`` (the trained weights, no panel)."""
         if agent == "mixture":
-            record = self.tournament.standings.mixture
+            record = self.tournament.standings.output
             mixture = mixture_from_record(record, lambda name: self.arena.generator(name) if raw
                                           else self.arena.generator(name).output())
-            if panel and not raw and record and "panel" in record:
-                return panel_from_state(mixture, record["panel"], self.arena.agent, self.config.panel,
+            if panel and not raw and record and record.panel is not None:
+                return panel_from_state(mixture, record.panel.calibration, self.arena.agent, self.config.panel,
                                         self.arena.data)
             return mixture
         g = self.arena.generator(agent)
@@ -281,8 +295,9 @@ class Run:
         options = {"inception_weights": self.config.review.inception_weights, "download": download}
         results = {g.name: measure(self.arena.data, g, metrics, n, seed, checked, progress, options) for g in chosen}
         for g, r in zip(chosen, results.values()):
-            r["protocol"] = protocol(r["samples"], seed, classifier=r.pop("classifier", None),
-                                     extractor=r.pop("extractor", None), reference=r.pop("reference", None))
+            found: dict[str, Any] = r
+            found["protocol"] = protocol(found["samples"], seed, classifier=found.pop("classifier", None),
+                                         extractor=found.pop("extractor", None), reference=found.pop("reference", None))
             if isinstance(g, PanelSampler):
                 r["panel"] = True  # the mixture as the discriminator panel filters it
         if save and self.dir is not None:
@@ -306,7 +321,7 @@ class Run:
 
 def describe(arena: Arena) -> str:
     """One line on an arena: its data, its N x M pool, its game and its device."""
-    def count(agents: list, role: str) -> str:
+    def count(agents: Sequence[object], role: str) -> str:
         return f"{len(agents)} {role}{'s' if len(agents) != 1 else ''}"
 
     return (f"{arena.data.describe()}; {count(arena.generators, 'generator')} x {count(arena.discriminators, 'discriminator')}; "
@@ -320,7 +335,8 @@ def check(config: RunConfig | str | Path, device: str | None = None, overrides: 
     Raises:
         ConfigError: anything ``arena run`` would refuse before training, a device the machine lacks included.
     """
-    arena = build_arena(_config(config, overrides), device=device)
+    checked = _config(config, overrides)
+    arena = build_arena(checked, device=_place(checked, device, distributed=False).device)
     params = sum(a.num_parameters() for a in arena.agents.values())
     return f"{describe(arena)}; {params:,} parameters"
 

@@ -49,10 +49,10 @@ from benchmarks.children import arena_cli  # noqa: E402
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from arena.config import load_config  # noqa: E402
-from arena.league import spearman  # noqa: E402
 from arena.report.compare import DIRECTION, format_cell, load_group, summarize  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
 from arena.rundir.seeds import SeedsDir  # noqa: E402
+from arena.skill import spearman  # noqa: E402
 
 PACGAN = {  # PacGAN Table 1 (10 trials): modes, % high quality, reverse KL
     "ring8": {"GAN": ("6.3 ± 0.5", "98.2 ± 0.2", "0.45 ± 0.09"), "PacGAN4": ("7.8 ± 0.1", "95.9 ± 1.4", "0.07 ± 0.02")},

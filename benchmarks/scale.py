@@ -104,8 +104,8 @@ def measure(n: int, device: str, run_matchings: int = 20, compiled: str | None =
 
     from agents import draw_samples
     from arena.config import parse_config
-    from arena.core.seeding import resolve_device
     from arena.engine.arena import build_arena
+    from arena.engine.placement import resolve_device
     from arena.tournament.crossplay import payoff_matrix
     from arena.tournament.loop import Tournament
 
@@ -157,16 +157,17 @@ def measure(n: int, device: str, run_matchings: int = 20, compiled: str | None =
 
 
 def whole_run(n: int, device: str, dev, matchings: int = 20) -> dict:
-    """A whole run of ``matchings`` matchings, timed part by part by :class:`arena.recording.profile.Profile`
+    """A whole run of ``matchings`` matchings, timed part by part by :class:`arena.tournament.timing.Profile`
     (what ``arena run --profile`` prints)."""
     from arena.api import Run
     from arena.config import parse_config
-    from arena.recording.profile import Profile
+    from arena.tournament.timing import Profile
 
     steps = 100
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.create(parse_config(config(n, device, matchings, steps)), Path(tmp) / "run")
         with Profile(dev) as profile:
+            run.tournament.timer = profile
             run.play()
         report_mb = (Path(tmp) / "run" / "report.html").stat().st_size / 1e6
     parts = {k: v for k, v in profile.parts().items() if k != "start-up"}

@@ -60,8 +60,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arena.core.seeding import resolve_device
 from arena.engine.execution import CPU_STACKING_LIMIT, stacking_size
+from arena.engine.placement import resolve_device
 from benchmarks.throughput_cases import (
     CASES,
     DEFAULTS,

@@ -41,7 +41,7 @@ class Progress(arena.Callback):
         self.started = time.perf_counter()
 
     def on_review(self, tournament, review) -> None:
-        m = (review.mixture or {}).get("metrics", {})
+        m = review.output.metrics if review.output else {}
         print(f"{time.perf_counter() - self.started:7.1f} s  matching {review.matching}  pair-rounds {review.rounds:,}  "
               f"mixture modes {m.get('modes')} kl {m.get('kl')}", flush=True)
 

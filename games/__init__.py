@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # The base class and helpers
-from games.base import Game, all_frozen, balanced_accuracy, frozen
+from games.base import Game, Shape, all_frozen, balanced_accuracy, frozen
 
 # Conformance
 from games.checker import check_game
@@ -24,6 +24,7 @@ from games.reinforce import ReinforceGame
 __all__ = [
     # base
     "Game",
+    "Shape",
     "frozen",
     "all_frozen",
     "balanced_accuracy",

@@ -8,9 +8,10 @@ update, the other side frozen) and how a match is scored.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -19,7 +20,56 @@ from agents import Discriminator, Generator
 from arena.core import faults
 from arena.core.registry import Ge, Gt
 
-__all__ = ["Game", "frozen", "all_frozen", "balanced_accuracy", "mode_seeking_penalty"]
+__all__ = ["Game", "Shape", "frozen", "all_frozen", "balanced_accuracy", "mode_seeking_penalty"]
+
+Match = tuple[tuple[int, ...], tuple[int, ...]]
+"""The generator indices and the discriminator indices of one match."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """What a game is before anything plays it: who meets whom in a round, and how its rounds
+    may be computed together. The loop, the engine and the checker read it; nothing infers it from
+    which methods a game's class overrides (OpenSpiel's ``GameType``, PettingZoo's ``possible_agents``).
+
+    Attributes:
+        generators: ``one`` generator a match, or ``all`` of the run's (MAD-GAN).
+        discriminators: ``one`` discriminator a match, or ``all`` of the run's (GMAN).
+        stacks: how the engine may compute several of its players at once, equal to one by one:
+            ``pairs``: pair matches of one architecture stacked, each round computed from the
+            game's :meth:`Game.d_loss` and :meth:`Game.generator_objective` alone
+            (:mod:`arena.engine.batched`); ``discriminators``: a match's discriminators stacked,
+            the generator stepping through :meth:`Game.generator_team_step`
+            (:mod:`arena.engine.team`); ``none``: always one by one, through the game's own updates.
+    """
+
+    generators: Literal["one", "all"] = "one"
+    discriminators: Literal["one", "all"] = "one"
+    stacks: Literal["pairs", "discriminators", "none"] = "none"
+
+    def __post_init__(self) -> None:
+        if self.generators == self.discriminators == "all":
+            raise ValueError("a match of every generator against every discriminator is not a shape the loop plays")
+        if self.stacks == "pairs" and not self.pair:
+            raise ValueError("only a pair game stacks pairs")
+        if self.stacks == "discriminators" and (self.generators, self.discriminators) != ("one", "all"):
+            raise ValueError("only a game of one generator against every discriminator stacks its discriminators")
+
+    @property
+    def pair(self) -> bool:
+        """Whether a match is one generator against one discriminator."""
+        return self.generators == self.discriminators == "one"
+
+    def matches(self, k: int, generators: int, discriminators: int) -> list[Match] | None:
+        """The matches of matching ``k`` among ``generators`` x ``discriminators`` agents for a game
+        of teams, which plays one team in turn: generator ``k mod N`` against every discriminator,
+        or every generator against discriminator ``k mod M``. None for a pair game, whose pairs the
+        schedule deals."""
+        if self.discriminators == "all":
+            return [((k % generators,), tuple(range(discriminators)))]
+        if self.generators == "all":
+            return [(tuple(range(generators)), (k % discriminators,))]
+        return None
 
 
 @contextmanager
@@ -49,7 +99,8 @@ def mode_seeking_penalty(fake: torch.Tensor, pool: int = 1) -> torch.Tensor:
     half = fake.shape[0] // 2
     if half == 0:  # one sample: no pair to compare
         return fake.new_zeros((), dtype=torch.float32)
-    spread = (fake[:half] - fake[half: 2 * half]).abs().float().mean()
+    diff = (fake[:half] - fake[half: 2 * half]).abs()
+    spread = diff.to(torch.promote_types(diff.dtype, torch.float32)).mean()  # at least float32 under mixed precision
     return -torch.log(spread + 1e-8)
 
 
@@ -78,10 +129,10 @@ class Game(abc.ABC):
 
     id: str = ""
     """The registered id, set by :func:`games.make`."""
-    team: ClassVar[tuple[str, str]] = ("one", "one")
-    """Who plays in one match: ``("one", "one")`` for a pair; multi-player games play ``("one",
-    "all")`` (one generator against every discriminator, GMAN) or ``("all", "one")`` (every
-    generator against one discriminator, MAD-GAN)."""
+    shape: ClassVar[Shape] = Shape()
+    """Who meets whom in a round and how the rounds stack (:class:`Shape`). Each class declares its
+    own: a subclass that does not inherits who plays but not the stacking (``stacks: none``), since
+    it may compute its rounds otherwise than the stacked kernels do."""
     generator_kind: ClassVar[str] = "sample"
     """The generators this game trains: ``sample`` (by backpropagation through D) or
     ``categorical`` (a policy over one-hot samples, by policy gradient)."""
@@ -90,6 +141,11 @@ class Game(abc.ABC):
                  mode_seeking_pool: Annotated[int, Gt(0)] = 1) -> None:
         self.d_steps = d_steps
         self.mode_seeking, self.mode_seeking_pool = mode_seeking, mode_seeking_pool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "shape" not in cls.__dict__:
+            cls.shape = dataclasses.replace(cls.shape, stacks="none")
 
     def __repr__(self) -> str:
         extra = f", mode_seeking={self.mode_seeking}, mode_seeking_pool={self.mode_seeking_pool}" if self.mode_seeking else ""
@@ -220,6 +276,15 @@ class Game(abc.ABC):
         return stats
 
     # ------------------------------------------------------------------ judgement
+    def generator_team_step(self, generator: Generator, fake_logits: Sequence[torch.Tensor] | torch.Tensor,
+                            fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The generator's step from every discriminator's logits on its samples ``fake``, for a game
+        whose shape stacks its discriminators (:class:`Shape`): the engine computes the logits of
+        all of them at once and hands them here (a tensor with one row per discriminator, or a
+        list). Backward and the optimizer step included; the generator's gradients are zeroed and
+        ``fake`` drawn by the caller."""
+        raise NotImplementedError(f"{type(self).__name__}'s shape stacks {self.shape.stacks!r}: it has no team step")
+
     def score(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         """The discriminator's score in a match, from its outputs on real and generated data: its
         balanced accuracy (the generator scores 1 minus it)."""

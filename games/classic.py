@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from agents import Discriminator
 from arena.core.registry import Ge, Gt
-from games.base import Game
+from games.base import Game, Shape
 
 __all__ = ["MinimaxGame", "NonSaturatingGame", "WGANGPGame", "HingeGame", "LSGANGame"]
 
@@ -21,6 +21,9 @@ __all__ = ["MinimaxGame", "NonSaturatingGame", "WGANGPGame", "HingeGame", "LSGAN
 class MinimaxGame(Game):
     """Goodfellow et al. (2014), eq. 1 as written: D maximises ``log D(x) + log(1 - D(G(z)))``
     and G minimises ``log(1 - D(G(z)))``, which saturates when D rejects G's samples."""
+
+    shape = Shape(stacks="pairs")
+    """A pair; its rounds are its losses alone, so pair matches stack."""
 
     def d_loss(self, real_logits, fake_logits):
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
@@ -31,6 +34,9 @@ class MinimaxGame(Game):
 
 class NonSaturatingGame(MinimaxGame):
     """The paper's practical game: G maximises ``log D(G(z))`` instead (same fixed point, strong early gradients)."""
+
+    shape = Shape(stacks="pairs")
+    """A pair; its rounds are its losses alone, so pair matches stack."""
 
     def g_loss(self, fake_logits):
         return F.softplus(-fake_logits).mean()
@@ -47,6 +53,9 @@ class WGANGPGame(Game):
         gp_weight: lambda (10 in the paper).
         mode_seeking, mode_seeking_pool: as for every pair game (:class:`games.Game`).
     """
+
+    shape = Shape()
+    """A pair played one by one: the gradient penalty is not part of the stacked kernels' losses."""
 
     def __init__(self, d_steps: Annotated[int, Gt(0)] = 5, gp_weight: Annotated[float, Ge(0)] = 10.0,
                  mode_seeking: Annotated[float, Ge(0)] = 0.0, mode_seeking_pool: Annotated[int, Gt(0)] = 1) -> None:
@@ -75,6 +84,9 @@ class HingeGame(Game):
     """Hinge loss (Lim and Ye, 2017; Miyato et al., 2018): D minimises
     ``E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]``, G minimises ``-E[D(G(z))]``."""
 
+    shape = Shape(stacks="pairs")
+    """A pair; its rounds are its losses alone, so pair matches stack."""
+
     def d_loss(self, real_logits, fake_logits):
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
@@ -86,6 +98,9 @@ class LSGANGame(Game):
     """Least squares GAN (Mao et al., 2017) with targets a=0 (fake), b=1 (real), c=1 (G's target):
     D minimises ``(D(x) - 1)^2 / 2 + D(G(z))^2 / 2``, G minimises ``(D(G(z)) - 1)^2 / 2``,
     where D is the raw output."""
+
+    shape = Shape(stacks="pairs")
+    """A pair; its rounds are its losses alone, so pair matches stack."""
 
     def d_loss(self, real_logits, fake_logits):
         return 0.5 * ((real_logits - 1).square().mean() + fake_logits.square().mean())

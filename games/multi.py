@@ -1,8 +1,8 @@
 """Multi-player games: one generator against several discriminators (GMAN), several
 generators against one discriminator with one output per generator plus "real" (MAD-GAN).
 
-They run in the same tournament as the pair games: a game's ``team`` tells the tournament who
-plays in one match, and the game's :meth:`~games.Game.update_discriminators` and
+They run in the same tournament as the pair games: a game's :class:`~games.Shape` tells the
+tournament who plays in one match, and the game's :meth:`~games.Game.update_discriminators` and
 :meth:`~games.Game.update_generators` take the lists of players.
 """
 
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from agents import Discriminator, Generator
 from arena.core.registry import Ge, Gt
-from games.base import Game, all_frozen, frozen
+from games.base import Game, Shape, all_frozen, frozen
 from games.classic import NonSaturatingGame
 
 __all__ = ["GMANGame", "MADGANGame", "combine_losses"]
@@ -59,7 +59,8 @@ class GMANGame(NonSaturatingGame):
             ``-log``, can be negative).
     """
 
-    team = ("one", "all")
+    shape = Shape(generators="one", discriminators="all", stacks="discriminators")
+    """One generator against every discriminator; the discriminators stack (:mod:`arena.engine.team`)."""
 
     def __init__(
         self,
@@ -146,7 +147,8 @@ class MADGANGame(Game):
     modes. For judging, the discriminator's "real" logit is ``l_real - logsumexp(l_fake)``.
     """
 
-    team = ("all", "one")
+    shape = Shape(generators="all", discriminators="one")
+    """Every generator against one discriminator, one by one."""
 
     def d_outputs(self, generators: int) -> int:
         return generators + 1

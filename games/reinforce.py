@@ -9,6 +9,7 @@ import torch
 
 from agents import CategoricalGenerator, Discriminator
 from arena.core.registry import Ge, Gt
+from games.base import Shape
 from games.classic import NonSaturatingGame
 from games.env import GeneratorVectorEnv
 
@@ -29,6 +30,8 @@ class ReinforceGame(NonSaturatingGame):
     """
 
     generator_kind = "categorical"
+    shape = Shape()
+    """A pair played one by one: the generator learns by policy gradient, outside the stacked kernels."""
 
     def __init__(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -30,6 +31,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 TIMING = {"wall", "rounds_per_s", "elapsed"}
+PATHS_RTOL, PATHS_ATOL = 1e-9, 1e-10
+"""How far two computation paths (stacked against one by one, fused against eager, a team against
+its discriminators one by one) may end apart when both run in float64 (:func:`float64`). The paths
+reorder sums: a sum of n terms reordered moves by at most n * u * (the sum of their magnitudes),
+with float64's unit roundoff u = 1.1e-16; the largest reductions here (a convolution's weight
+gradient over a batch of 16 at 14 x 14 pixels and 3 x 3 taps) have n < 3e4, so below 3.3e-12 of the
+magnitudes a step, compounded over the few rounds a test plays. 1e-9 relative and 1e-10 absolute
+(on weights and moments of order 1e-3 to 1) leave a margin of 500x over the largest seen (1.7e-13
+with the default kernels, 5e-14 on AVX2), and stay far below float32's epsilon (1.2e-7): a step
+computed in float32 on one path fails."""
 """Wall-clock fields of metrics.jsonl, which differ between any two runs."""
 
 TINY = {
@@ -237,13 +248,30 @@ class StopAt:
         return _StopAt()
 
 
+@contextlib.contextmanager
+def float64():
+    """Build and play in float64 for the duration (torch's default dtype; the data sources keep
+    their splits in it). Tests that compare two computation paths (stacked against one by one,
+    fused against eager, a team against its discriminators one by one) prove the algorithm here,
+    where the kernels' rounding (which differs with AVX2, AVX-512, ARM and the thread count) is
+    far below :data:`PATHS_RTOL`."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
 def train_both_ways(raw: dict, modes=("one-by-one", "batched")) -> list:
-    """The tournament of ``raw`` trained with each ``compute.execution`` mode, in memory."""
+    """The tournament of ``raw`` trained with each ``compute.execution`` mode, in memory, in
+    float64 (:func:`float64`: compare them within PATHS_RTOL and PATHS_ATOL)."""
     out = []
     for mode in modes:
         r = copy.deepcopy(raw)
         r["compute"] = {**r.get("compute", {}), "execution": mode}
-        out.append(train(r))
+        with float64():
+            out.append(train(r))
     return out
 
 

@@ -71,9 +71,26 @@ def test_the_first_format_is_read_as_one_platform(fake):
     assert on_file() == {"AVX2": {"a": "AVX2"}, "AVX512": {"a": "AVX512", "b": "AVX512"}}
 
 
-def test_recording_refuses_pinned_blas_threads_and_named_configs_with_add_platform(fake, monkeypatch):
-    with pytest.raises(SystemExit, match="--add-platform"):
-        golden.record(["a"], add_platform=True)
+def test_named_configs_added_on_a_second_platform_keep_the_first_platforms_records(fake):
+    """``make golden NAMES``: the configs recorded here, then at the second kernel level beside them."""
+    golden.record()
+    fake["platform"] = AVX512
+    golden.record(add_platform=True)
+    fake["platform"] = AVX2
+    golden.record(["b"])
+    fake["platform"] = AVX512
+    golden.record(["b"], add_platform=True)
+    assert on_file() == {"AVX2": {"a": "AVX2", "b": "AVX2"}, "AVX512": {"a": "AVX512", "b": "AVX512"}}
+
+
+def test_the_second_kernel_level_is_a_platform_of_its_own(monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    plain = golden.platform_key()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "sse41")
+    assert golden.platform_key() == {**plain, "onednn_max_cpu_isa": "SSE41"}
+
+
+def test_recording_refuses_pinned_blas_threads(fake, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     with pytest.raises(SystemExit, match="OMP_NUM_THREADS"):
         golden.record()

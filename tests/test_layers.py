@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT
 
 LAYERS = [
-    ["arena.core"],  # errors, registries, seeds, devices, fault plans: imports nothing of the project
+    ["arena.core"],  # errors, registries, seeds, fault plans: imports nothing of the project
     ["agents"],  # agents, networks, optimizers, latent priors, drawing samples
     ["games"],  # the rules of an encounter
     ["arena.data"],  # data sources and kinds (which name their metrics by id)
@@ -26,7 +26,7 @@ LAYERS = [
     ["arena.report"],  # the HTML report and comparisons across runs
     ["arena.recording"],  # the loop's built-in callbacks, in order
     ["arena.api"],  # run, resume, load
-    ["arena.league"],  # skill rating across runs, beside the API
+    ["arena.skill"],  # skill rating across runs (`arena league`), beside the API
     ["arena.cli"],  # the command line, a thin layer over the API
     ["arena", "arena.__main__"],  # the package's lazy exports
 ]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from arena.cli.progress import steps
 from arena.core.errors import WRONG_SHAPE
+from arena.output.record import OutputRecord
 
 __all__ = ["main", "EXIT_USER_ERROR", "EXIT_INTERRUPTED", "EXIT_TERMINATED"]
 
@@ -60,19 +61,18 @@ def _train(run, quiet: bool, header: str | None) -> int:
     return _stopped_code(interrupts)
 
 
-def output_line(mixture: dict | None, samples: int) -> str | None:
-    """One line on the output's final metrics (through the panel where it is on)."""
-    if not mixture:
+def output_line(output: OutputRecord | None, samples: int) -> str | None:
+    """One line on the output's final figures (through the panel where it is on)."""
+    if not output:
         return None
-    panel = mixture.get("panel")
-    failed = panel.get("failed") if panel else None
-    metrics = mixture["metrics"] if failed or not panel else panel["metrics"]
-    shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items() if k != "quality")
-    if failed:
-        return f"output: {failed}, at the last evaluation; the mixture unfiltered ({samples:,} samples): {shown}"
+    panel = output.panel
+    shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in output.figures.items()
+                      if k != "quality")
+    if panel is not None and panel.failed is not None:
+        return f"output: {panel.failed}, at the last evaluation; the mixture unfiltered ({samples:,} samples): {shown}"
     what = "the mixture through the discriminator panel" if panel else (
-        "the mixture" if len(mixture["components"]) > 1 else f"generator {mixture['components'][0]}")
-    extra = f"; the panel accepted {panel['acceptance']:.0%} of candidates" if panel else ""
+        "the mixture" if len(output.components) > 1 else f"generator {output.components[0]}")
+    extra = f"; the panel accepted {panel.acceptance:.0%} of candidates" if panel else ""
     return f"output ({what}, {samples:,} samples at the last evaluation{extra}): {shown}"
 
 
@@ -104,12 +104,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.profile:
         run = Run.create(config, args.out, args.device)
         return _train(run, args.quiet, _header(run))
-    from arena.recording.profile import Profile
+    from arena.tournament.timing import Profile
 
     with Profile() as profile:
         with profile.part("build"):
             run = Run.create(config, args.out, args.device)
         profile.device = run.arena.device
+        run.tournament.timer = profile
         code = _train(run, args.quiet, _header(run))
     if run.lead:
         print(f"profile of {run.path} (seconds, each part counted once):\n{profile.table()}", file=sys.stderr)

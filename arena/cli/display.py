@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from arena.output.record import OutputRecord
 from arena.rundir.metrics_log import is_number
 from arena.tournament.callbacks import Callback
 from arena.tournament.leaderboard import SHOWN_METRICS
@@ -31,7 +32,7 @@ _SHORT = {"modes": "modes", "high_quality": "hq%", "reverse_kl": "rKL", "tv": "t
           "diversity": "div", "d_gap": "|D-½|"}
 
 
-def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mixture: dict[str, Any] | None = None):
+def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", output: OutputRecord | None = None):
     """A rich table of leaderboard ``rows`` that fits an 80-column terminal (one line a row; a
     long status is cut with an ellipsis), the mixture's metrics as a last row and its weights
     in the caption."""
@@ -39,14 +40,14 @@ def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mi
     from rich.table import Table
 
     shown = [k for k in SHOWN_METRICS if any(row.get(k) is not None for row in rows)
-             or (mixture and mixture.get("metrics", {}).get(k) is not None)]
+             or (output and output.metrics.get(k) is not None)]
     caption = None
-    if mixture:
-        caption = "mixture: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(mixture["components"], mixture["weights"]))
+    if output:
+        caption = "mixture: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(output.components, output.weights))
     table = Table(title=escape(title), title_justify="left", caption=caption and escape(caption), caption_justify="left",
                   box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
-    names = max([len(row["agent"]) for row in rows] + [7 if mixture else 5])
+    names = max([len(row["agent"]) for row in rows] + [7 if output else 5])
     fixed = (("#", "right", 2), ("agent", "left", min(names, 12)), ("R", "left", 1), ("rating", "right", 6),
              ("±", "right", 4), ("games", "right", 5), ("score", "right", 5), *((_SHORT[k], "right", 5) for k in shown))
     for column, justify, width in fixed:
@@ -60,8 +61,8 @@ def leaderboard_table(rows: list[dict[str, Any]], title: str = "leaderboard", mi
         unc = None if row["uncertainty"] is None else f"{row['uncertainty']:.0f}"
         table.add_row(str(row["rank"]), escape(str(row["agent"])), row["role"][0].upper(), _cell(rating), _cell(unc), str(row["matches"]),
                       _cell(row["score"], 3), *(_cell(row.get(k), 3) for k in shown), escape(str(row["status"])), style=style)
-    if mixture:
-        metrics = mixture.get("metrics", {})
+    if output:
+        metrics = output.metrics
         table.add_row("", "mixture", "G", "", "", "", "", *(_cell(metrics.get(k), 3) for k in shown), "")
     return table
 
@@ -150,7 +151,7 @@ class Display(Callback):
 
     def on_review(self, tournament, review) -> None:
         if self.progress is not None and len(review.leaderboard) > 2:  # a 1 x 1 run needs no table
-            self.board = leaderboard_table(review.leaderboard, "leaderboard", review.mixture)
+            self.board = leaderboard_table(review.leaderboard, "leaderboard", review.output)
             self.progress.refresh()
 
 

@@ -99,7 +99,7 @@ def cmd_league(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from arena.core.errors import ConfigError
-    from arena.league import skill_league
+    from arena.skill import skill_league
     from arena.tournament.judgements import judgements
     from arena.tournament.ratings import rating_systems
 
@@ -202,7 +202,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     run_dir = RunDir(args.run_dir)
     board = run_dir.leaderboard()
     title = f"{run_dir}: matching {board['matching']} ({board['rounds']:,} rounds), ratings: {board['system']}"
-    shown = board.get("mixture") if len(board["rows"]) > 2 else None  # a 1 x 1 run's mixture is its generator
+    shown = run_dir.output() if len(board["rows"]) > 2 else None  # a 1 x 1 run's mixture is its generator
     Console().print(leaderboard_table(board["rows"], title, shown))
     return 0
 

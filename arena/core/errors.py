@@ -8,6 +8,7 @@ This module imports nothing from the rest of the project, so that ``agents`` and
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "ArenaError",
@@ -64,7 +65,7 @@ class ConfigError(ArenaError, ValueError):
         self.line = line
         super().__init__(str(self))
 
-    def locate(self, file: str | None, lines: Mapping[tuple, int] | None = None) -> ConfigError:
+    def locate(self, file: str | None, lines: Mapping[tuple[Any, ...], int] | None = None) -> ConfigError:
         """Fill in the file and line (from a path -> line map) where they are still unknown."""
         if self.file is None:
             self.file = file

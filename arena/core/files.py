@@ -29,7 +29,7 @@ import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -271,7 +271,7 @@ def refuse_links(root: str | Path, error: type[ArenaError] = RunDirError) -> Non
                             f"(a run directory holds only plain files and folders: remove the link)")
 
 
-def _npy_header(f, source: str, limit: int, error: type[ArenaError]) -> int:
+def _npy_header(f: IO[bytes], source: str, limit: int, error: type[ArenaError]) -> int:
     """Check the header of the ``.npy`` stream ``f`` (at its start): a plain dtype (no pickled
     objects) and at most ``limit`` bytes of data, before anything is allocated. Returns the size."""
     try:
@@ -300,7 +300,7 @@ def load_npy(path: str | Path, limit: int, error: type[ArenaError] = RunDirError
         with open(path, "rb") as f:
             _npy_header(f, str(path), limit, error)
             f.seek(0)
-            return np.load(f, allow_pickle=False)
+            return cast(np.ndarray, np.load(f, allow_pickle=False))
     except (ValueError, OSError, EOFError) as exc:
         raise error(f"{path}: cannot read as a .npy array ({str(exc).splitlines()[0][:200]})") from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from arena.core.errors import ConfigError
 
@@ -18,7 +19,8 @@ class ConfigOrigin:
         overridden: key paths set by ``--set``.
     """
 
-    def __init__(self, source: str, lines: Mapping[tuple, int] | None = None, overridden: Iterable[tuple] = ()) -> None:
+    def __init__(self, source: str, lines: Mapping[tuple[Any, ...], int] | None = None,
+                 overridden: Iterable[tuple[Any, ...]] = ()) -> None:
         self.source = source
         self.lines = dict(lines or {})
         self.overridden = [tuple(p) for p in overridden]

@@ -15,7 +15,7 @@ import dataclasses
 import importlib
 import inspect
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from arena.core.errors import ConfigError, UnknownId
@@ -75,7 +75,7 @@ class Registry(Generic[T]):
         self,
         kind: str,
         key: str = "type",
-        custom: Callable[[str, tuple], Callable[..., T]] | None = None,
+        custom: Callable[[str, tuple[Any, ...]], Callable[..., T]] | None = None,
     ) -> None:
         self.kind = kind
         self.key = key
@@ -97,7 +97,7 @@ class Registry(Generic[T]):
     def __contains__(self, id: object) -> bool:
         return id in self._entries
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._entries))
 
     def __len__(self) -> int:
@@ -148,7 +148,7 @@ def _signature_params(fn: Callable[..., Any]) -> tuple[dict[str, inspect.Paramet
 def check_kwargs(
     fn: Callable[..., Any],
     kwargs: Mapping[str, Any],
-    path: tuple = (),
+    path: tuple[Any, ...] = (),
     what: str = "",
     injected: Iterable[str] = (),
 ) -> dict[str, Any]:
@@ -177,7 +177,7 @@ def check_kwargs(
 def build(
     spec: Mapping[str, Any],
     registry: Registry[T],
-    path: tuple = (),
+    path: tuple[Any, ...] = (),
     **injected: Any,
 ) -> T:
     """Build an object from ``{registry.key: id, **kwargs}``.

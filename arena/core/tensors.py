@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -30,16 +30,21 @@ def clone_tensors(obj: Any) -> Any:
     counters) are cloned one by one: a random generator reads its state from the start of the
     storage, not from a view's offset."""
     found: list[torch.Tensor] = []
-    map_tensors(obj, found.append)
-    groups: dict[tuple, list[int]] = {}
+
+    def keep(t: torch.Tensor) -> torch.Tensor:
+        found.append(t)
+        return t
+
+    map_tensors(obj, keep)
+    groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
     for i, t in enumerate(found):
         if t.is_floating_point():
             groups.setdefault((t.device, t.dtype), []).append(i)
-    clones = [None if t.is_floating_point() else t.detach().clone() for t in found]
+    clones: list[torch.Tensor | None] = [None if t.is_floating_point() else t.detach().clone() for t in found]
     with torch.no_grad():
         for members in groups.values():
             flat = torch.cat([found[i].detach().reshape(-1) for i in members])
-            for i, part in zip(members, flat.split([found[i].numel() for i in members])):
+            for i, part in zip(members, torch.split(flat, [found[i].numel() for i in members])):
                 clones[i] = part.view(found[i].shape)
     order = iter(clones)
-    return map_tensors(obj, lambda t: next(order))
+    return map_tensors(obj, lambda t: cast(torch.Tensor, next(order)))

@@ -36,6 +36,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_SEQUENCES: tuple[Any, ...] = (list, tuple)
+"""The container origins a config value may take as a list."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +49,7 @@ class _Bound:
     op: typing.ClassVar[str] = ""
 
     def ok(self, x: float) -> bool:
-        return _COMPARE[self.op](x, self.value)
+        return bool(_COMPARE[self.op](x, self.value))
 
 
 class Gt(_Bound):
@@ -142,7 +144,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def check_value(value: Any, tp: Any, path: tuple = ()) -> Any:
+def check_value(value: Any, tp: Any, path: tuple[Any, ...] = ()) -> Any:
     """Check ``value`` against the type hint ``tp``; return it converted (ints to floats, lists to tuples).
 
     Supports ``int``, ``float``, ``bool``, ``str``, ``None``, ``Any``, ``Literal``, unions,
@@ -201,7 +203,7 @@ def check_value(value: Any, tp: Any, path: tuple = ()) -> Any:
         if value is None and type(None) in args:  # before a dataclass member, which reads None as {}
             return None
         # Try the non-container members first so that 3 matches float before list[float].
-        for arg in sorted(args, key=lambda a: typing.get_origin(a) in (list, tuple)):
+        for arg in sorted(args, key=lambda a: typing.get_origin(a) in _SEQUENCES):
             try:
                 return check_value(value, arg, path)
             except ConfigError as exc:
@@ -230,7 +232,7 @@ def check_value(value: Any, tp: Any, path: tuple = ()) -> Any:
                 raise ConfigError(f"keys must be strings, got {_shown(k)}", path)
             out[k] = check_value(v, vt, (*path, k))
         return out
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return parse_dataclass(tp, value, path)
     if isinstance(tp, type):
         if isinstance(value, tp):
@@ -239,14 +241,14 @@ def check_value(value: Any, tp: Any, path: tuple = ()) -> Any:
     return value
 
 
-def parse_dataclass(cls: type[T], value: Any, path: tuple = ()) -> T:
+def parse_dataclass(cls: type[T], value: Any, path: tuple[Any, ...] = ()) -> T:
     """Build the dataclass ``cls`` from a mapping, checking every key and value."""
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
         raise ConfigError(f"expected a mapping, got {_shown(value)}", path)
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     for key in value:
         if key not in fields:
             raise ConfigError(

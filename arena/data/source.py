@@ -52,7 +52,7 @@ class DataSource:
         if len(shapes) != 1:
             raise DataError(f"{name}: splits have different shapes {sorted(shapes)}")
         self.name = name
-        self.splits = {k: v.float().contiguous() for k, v in splits.items()}
+        self.splits = {k: v.to(torch.get_default_dtype()).contiguous() for k, v in splits.items()}
         self.shape: tuple[int, ...] = shapes.pop()
         self.low, self.high = low, high
         self.kind = kind if kind is not None else Points()

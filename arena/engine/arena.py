@@ -12,8 +12,9 @@ from agents import Agent, Discriminator, Generator, agent_names, build_agent
 from arena.core.errors import ArenaError, ConfigError, DataError
 from arena.core.origin import ConfigOrigin
 from arena.core.registry import build
-from arena.core.seeding import derive_seed, resolve_device
+from arena.core.seeding import derive_seed
 from arena.data import DataSource, DataStream, sources
+from arena.engine.placement import resolve_device
 from arena.engine.preflight import check_eval_memory, check_memory, check_panel, check_selection, check_shapes
 
 if TYPE_CHECKING:  # pragma: no cover: the config sits above the engine (it checks names against every registry)
@@ -97,12 +98,13 @@ class Arena:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
 
 
-def build_arena(config: RunConfig, device: str | None = None) -> Arena:
+def build_arena(config: RunConfig, device: torch.device | None = None) -> Arena:
     """Build the data, the game and every agent that ``config`` names.
 
     Args:
         config: a checked config.
-        device: overrides ``config.device``.
+        device: where to build it, resolved (a run passes its :class:`arena.engine.placement.Placement`'s);
+            None: ``config.device``, resolved here.
 
     Raises:
         ConfigError: a value that only building reveals as wrong (an unknown network key, a
@@ -111,7 +113,7 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
     """
     origin = config.origin or ConfigOrigin("<config>")
     try:
-        dev = resolve_device(device or config.device)
+        dev = device if device is not None else resolve_device(config.device)
         data = build(config.data, sources, ("data",), seed=derive_seed(config.seed, "data"))
         game_spec = dict(config.game)
         if "id" not in game_spec:
@@ -120,7 +122,7 @@ def build_arena(config: RunConfig, device: str | None = None) -> Arena:
         check_memory(config.agents, data, dev)
         check_eval_memory(config, data, dev)
         data.to(dev)
-        if game.team != ("one", "one") and config.schedule.type != "round-robin":
+        if not game.shape.pair and config.schedule.type != "round-robin":
             raise ConfigError(f"{game.id} plays teams in turn; only schedule type round-robin applies", ("schedule", "type"))
         spec_games = _spec_games(config, game)
         n_generators = len(config.generator_names)
@@ -180,7 +182,7 @@ def _check_packing(config: RunConfig, game: games.Game, spec_games: dict[int, ga
         if spec.role != "discriminator" or spec.pack == 1:
             continue
         own = spec_games.get(i, game)
-        if own.team != ("one", "one") or own.generator_kind != "sample":
+        if not own.shape.pair or own.generator_kind != "sample":
             raise ConfigError(f"{own.id} judges single samples; packing (pack: {spec.pack}) needs a pair game on samples "
                               f"such as gan-v0", ("agents", i, "pack"))
         if config.schedule.batch_size % spec.pack:
@@ -200,7 +202,7 @@ def _spec_games(config: RunConfig, game: games.Game) -> dict[int, games.Game]:
             raise ConfigError(f"missing key 'id' (one of: {', '.join(games.registry.ids())})", ("agents", i, "game"))
         spec_games[i] = games.make(own.pop("id"), path=("agents", i, "game"), **own)
     for i, g in [(None, game), *spec_games.items()]:
-        if spec_games and g.team != ("one", "one"):
+        if spec_games and not g.shape.pair:
             where = ("game", "id") if i is None else ("agents", i, "game", "id")
             raise ConfigError(f"{g.id} is a multi-player game; agents cannot name games of their own beside it", where)
     kinds = {g.generator_kind for g in [game, *spec_games.values()]}

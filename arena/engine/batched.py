@@ -45,18 +45,10 @@ ROUND_STATS = ("d_loss", "d_real", "d_fake", "g_loss")
 
 __all__ = ["StackedAgents", "StackedDiscriminator", "Kernels", "play_batched", "signature", "architecture", "stacked_forward", "batchable_game"]
 
-_GAME_METHODS = ("discriminator_loss", "generator_loss", "discriminator_update", "generator_update",
-                 "update_discriminators", "update_generators", "play_round")
-
-
 def batchable_game(game: Game) -> bool:
-    """Whether ``game`` is played by its ``d_loss`` and ``g_loss`` alone (a pair game that
-    overrides none of the update methods), which is all a batched round calls."""
-    return (
-        game.team == ("one", "one")
-        and game.generator_kind == "sample"
-        and all(getattr(type(game), m) is getattr(Game, m) for m in _GAME_METHODS)
-    )
+    """Whether ``game``'s pair matches stack: its shape says its rounds are its ``d_loss`` and
+    ``generator_objective`` alone (:class:`games.Shape`), which is all a batched round calls."""
+    return game.shape.stacks == "pairs"
 
 
 def signature(agent: Agent) -> tuple | None:
@@ -97,7 +89,7 @@ def _float32_norm(self: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> tor
     """A batch normalisation layer's forward in float32 on whatever precision it is given, as
     autocast runs the ops it keeps in float32: under vmap, batch_norm wants its input and running
     statistics of one dtype, and mixed precision hands it bf16 inputs and float32 statistics."""
-    if x.dtype == torch.float32:
+    if x.dtype not in (torch.float16, torch.bfloat16):
         return type(self).forward(self, x)
     with torch.autocast(x.device.type, enabled=False):
         return type(self).forward(self, x.float())
@@ -292,12 +284,12 @@ def gather(streams: Sequence) -> torch.Tensor:
     return rows.view(len(streams), -1, *data.shape[1:])
 
 
-def columns(steps: list[dict[str, list[float]]], device: torch.device) -> tuple[torch.Tensor, tuple]:
-    """The :meth:`StackedAgents.host_step` values of a round's steps as one ``(R, K, 1)`` float32
-    table, sent to ``device`` in one copy, and which row holds what: for each step, its
-    ``(name, row)`` pairs. One tensor rather than views of it: a compiled graph's inputs then
-    alias nothing."""
-    table = torch.tensor([step[key] for step in steps for key in step], dtype=torch.float32).unsqueeze(2).to(device)
+def columns(steps: list[dict[str, list[float]]], device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, tuple]:
+    """The :meth:`StackedAgents.host_step` values of a round's steps as one ``(R, K, 1)`` table of
+    ``dtype`` (the weights'), sent to ``device`` in one copy, and which row holds what: for each
+    step, its ``(name, row)`` pairs. One tensor rather than views of it: a compiled graph's inputs
+    then alias nothing."""
+    table = torch.tensor([step[key] for step in steps for key in step], dtype=dtype).unsqueeze(2).to(device)
     index, row = [], 0
     for step in steps:
         index.append(tuple((key, row + i) for i, key in enumerate(step)))
@@ -353,7 +345,7 @@ def play_batched(
             real = stacked([gather(streams) for _ in range(d_steps)])
             z_d = stacked([latents(real.shape[2]) for _ in range(d_steps)])
             z_g = latents(real.shape[2])
-            table, index = columns([*(discs.host_step() for _ in range(d_steps)), gens.host_step()], gens.device)
+            table, index = columns([*(discs.host_step() for _ in range(d_steps)), gens.host_step()], gens.device, gens.flat.dtype)
             with autocast():
                 play(g, d, gens.rule, discs.rule, real, z_d, z_g, table, index, totals)
             if fused:  # a compiled round has no inside to stop in (eager rounds stop mid-round)

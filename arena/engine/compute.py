@@ -59,12 +59,10 @@ def guarded_compile(fn: Callable, what: str, mode: str | None, warn: Callable[[s
 
 CPU_COMPILE_MIN_ROUNDS = 12_000
 """``compile: auto`` compiles the fused round on a CPU for a run of at least this many stacked
-pair-rounds. On 2 cores the default job's 4 x 4 (fully connected agents) played a pair-round in
-2.6 ms through the compiled fused round against 5.8 ms eager, for a compile of about 6 s with
-inductor's on-disk cache warm and about 38 s cold: 12,000 pair-rounds repay a cold compile
-(benchmarks/RESULTS.md, "fast by default"). PacGAN's convolutional Stacked MNIST agents, two
-pairs stacked, played a round in 47 ms compiled against 88 ms eager, for a cold compile of about
-70 s: they repay it from about 3,500 pair-rounds (RESULTS.md, 2026-12-05 afternoon)."""
+pair-rounds: the run's rounds must repay a cold compile of the fused round with what each compiled
+round saves over eager, for the default job's fully connected agents and for PacGAN's
+convolutional ones alike (the measurements behind the figure: benchmarks/RESULTS.md, "fast by
+default" and 2026-12-05 afternoon)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,8 +123,8 @@ class Compute:
         while drawing more; CUDA graph replays would overwrite those outputs ("accessing tensor
         output of CUDAGraphs that has been overwritten", seen on an H200). So single networks are
         never replayed as graphs; the stacked update functions, whose outputs are used before
-        they run again, are. Compiled alone, a network ran at 0.65-0.80 of eager (CPU and H200,
-        benchmarks/throughput.py row g), so ``auto`` leaves them eager."""
+        they run again, are. Compiled alone, a network ran slower than eager on a CPU and on an
+        H200 (benchmarks/throughput.py row g), so ``auto`` leaves them eager."""
         cuda = self.device.type == "cuda"
         compile_, graphs = options.compile, options.cuda_graphs
         if graphs is True and not cuda:

@@ -20,15 +20,15 @@ from arena.engine.divergence import DivergenceGuard
 from arena.engine.match import play_match
 from arena.engine.team import TeamKernels, play_team, stackable_team
 from games import Game
+from games.base import Match
 
 __all__ = ["Match", "Outcome", "MatchRunner", "stacking_size", "worth_stacking", "workload"]
 
-Match = tuple[tuple[int, ...], tuple[int, ...]]
-"""Generator indices and discriminator indices of one match (one of each, except in multi-player games)."""
 
 CPU_STACKING_LIMIT = 40_000_000
-"""``auto`` stacks matches on a CPU while parameters x batch size of each agent stays below this
-(benchmarks/throughput.py row e: on 2 cores stacking paid 1.1-1.6x up to 68 M and lost above 100 M)."""
+"""``auto`` stacks matches on a CPU while parameters x batch size of each agent stays below this:
+where stacking stops paying on a CPU, as benchmarks/throughput.py row e measures it (its current
+figures in benchmarks/README.md)."""
 
 
 def stacking_size(agents, batch_size: int) -> int:

@@ -93,8 +93,8 @@ class StackedAgents:
         return torch.stack(rows).to(self.flat.dtype)
 
     def _column(self, values: list[float]) -> torch.Tensor:
-        """Per-agent values as a ``(K, 1)`` float32 column."""
-        return torch.tensor(values, dtype=torch.float32, device=self.flat.device).unsqueeze(1)
+        """Per-agent values as a ``(K, 1)`` column of the weights' dtype."""
+        return torch.tensor(values, dtype=self.flat.dtype, device=self.flat.device).unsqueeze(1)
 
     # ------------------------------------------------------------------ optimizer
     def host_step(self) -> dict[str, list[float]]:
@@ -153,7 +153,7 @@ class StackedAgents:
                 for p, (name, _, _) in zip(params, self.layout):
                     entry = {key: views[name] for key, views in rows.items()}
                     if self.kind != "sgd":
-                        entry["step"] = torch.tensor(step, dtype=torch.float32)
+                        entry["step"] = torch.tensor(step, dtype=_step_dtype())
                     if self.kind == "sgd" and not self.started[k]:
                         entry = {}
                     agent.set_optimizer_state(p, entry)  # empty for plain SGD, which torch keeps no state for
@@ -162,6 +162,11 @@ class StackedAgents:
                 if self.ema is not None:
                     torch._foreach_copy_(list(agent.ema.net.parameters()), list(unflatten(self.ema[k], self.layout).values()))
                     agent.ema.stale = agent.ema.has_batchnorm
+
+
+def _step_dtype() -> torch.dtype:
+    """The dtype torch's optimizers keep a step count in: float64 under a float64 default, else float32."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
 def layout(net: nn.Module) -> list[tuple[str, torch.Size, int]]:

@@ -6,11 +6,10 @@ The K discriminators are stacked as :class:`arena.engine.stacking.StackedAgents`
 BatchNorm buffers and Adam / SGD / RMSprop states in ``(K, P)`` tensors) for the duration of the
 match, and each round runs ``vmap`` over ``functional_call`` of one parameter-free copy of the
 network, the real and generated batches shared by all K. The generator is not stacked: it steps
-with its own optimizer, through the game's :meth:`games.GMANGame.generator_team_step`, on the
+with its own optimizer, through the game's :meth:`games.Game.generator_team_step`, on the
 stacked logits. The result equals :meth:`games.Game.play_round` with the discriminators one by
-one within float tolerance (tests/arena/engine/test_team.py). On 2 CPU cores the round of
-``configs/stacked_mnist_gman.yaml`` runs 1.38x faster with 4 discriminators and 1.80x with 8
-(benchmarks/throughput.py row i).
+one within float tolerance (tests/arena/engine/test_team.py). What it saves is measured by
+benchmarks/throughput.py (row i); benchmarks/README.md gives the current figures.
 """
 
 from __future__ import annotations
@@ -25,21 +24,17 @@ from agents import Discriminator, Generator
 from arena.core import faults
 from arena.engine.batched import StackedDiscriminator, columns, signature, unpack_columns
 from arena.engine.stacking import StackedAgents, flat_grad, leaves, update
-from games import Game, GMANGame
+from games import Game
 
 __all__ = ["TeamKernels", "stackable_team", "play_team"]
 
-_TEAM_METHODS = ("discriminator_loss", "update_discriminators", "update_generators", "generator_team_step", "play_round")
-
 
 def stackable_team(game: Game, generators: Sequence[Generator], discriminators: Sequence[Discriminator]) -> bool:
-    """Whether a match can be played by :func:`play_team`: GMAN's game as it ships (none of its
-    update methods overridden), one learning generator, and two or more discriminators of one
-    :func:`arena.engine.batched.signature` (which rules out frozen ones and optimizers
-    :class:`StackedAgents` does not run)."""
-    if not isinstance(game, GMANGame) or len(generators) != 1 or len(discriminators) < 2 or generators[0].frozen:
-        return False
-    if any(getattr(type(game), m) is not getattr(GMANGame, m) for m in _TEAM_METHODS):
+    """Whether a match can be played by :func:`play_team`: a game whose shape stacks its
+    discriminators (:class:`games.Shape`; GMAN), one learning generator, and two or more
+    discriminators of one :func:`arena.engine.batched.signature` (which rules out frozen ones and
+    optimizers :class:`StackedAgents` does not run)."""
+    if game.shape.stacks != "discriminators" or len(generators) != 1 or len(discriminators) < 2 or generators[0].frozen:
         return False
     first = signature(discriminators[0])
     return first is not None and all(signature(d) == first for d in discriminators[1:])
@@ -54,7 +49,7 @@ class TeamKernels:
         discriminator: an agent of the architecture.
     """
 
-    def __init__(self, game: GMANGame, discriminator: Discriminator) -> None:
+    def __init__(self, game: Game, discriminator: Discriminator) -> None:
         self.game = game
         self.d = StackedDiscriminator(discriminator)
         self.d_update = vmap(functools.partial(self.d.loss, game), in_dims=(0, 0, None, None), randomness="different")
@@ -81,7 +76,7 @@ def play_team(kernels: TeamKernels, generator: Generator, discriminators: Sequen
                 real = real_batch()
                 with torch.no_grad():
                     fake = generator.sample(real.shape[0])
-                table, index = columns([discs.host_step()], discs.device)
+                table, index = columns([discs.host_step()], discs.device, discs.flat.dtype)
                 d_leaves = leaves(d["p"], kernels.d.layout)
                 loss, d_real, d_fake = kernels.d_update(d_leaves, d["buffers"], real, fake)
                 update(discs.rule, d, flat_grad(loss.float().sum(), d_leaves), unpack_columns(table, index)[0])

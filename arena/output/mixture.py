@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 
-from agents import Generator
+from agents import AveragedGenerator, Generator
 from arena.core.errors import ArenaError
 from arena.core.registry import Registry
 from arena.data.kinds import DataKind
+from arena.output.record import OutputRecord
 
 __all__ = ["Mixture", "Candidates", "weightings", "fit_weights", "mixture_weights"]
 
@@ -46,7 +47,7 @@ class Mixture:
     draws. All draws come from ``generator`` (or from the first component's own stream).
     """
 
-    def __init__(self, components: Sequence[Generator], weights: Sequence[float]) -> None:
+    def __init__(self, components: Sequence[Generator | AveragedGenerator], weights: Sequence[float]) -> None:
         if len(components) != len(weights) or not components:
             raise ValueError("a mixture needs one weight per component, and at least one component")
         total = float(sum(weights))
@@ -88,7 +89,7 @@ class Mixture:
         assert out is not None
         return out
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"components": [g.name for g in self.components], "weights": self.weights}
 
 
@@ -132,17 +133,18 @@ def nash_weights(c: Candidates) -> list[float]:
     """The generators' maximum-entropy Nash equilibrium of the latest payoff matrix."""
     from arena.output.nash import max_entropy_nash
 
-    rows = [c.payoff.get(g.name) for g in c.generators]
-    if any(r is None for r in rows):
+    found = [c.payoff.get(g.name) for g in c.generators]
+    rows = [r for r in found if r is not None]
+    if len(rows) < len(found):
         return uniform_weights(c)
     columns = [j for j in range(len(rows[0])) if all(r[j] is not None for r in rows)]
     if not columns:
         return uniform_weights(c)
-    w, _ = max_entropy_nash([[r[j] for j in columns] for r in rows])
+    w, _ = max_entropy_nash([[cast(float, r[j]) for j in columns] for r in rows])
     return [float(x) for x in w]
 
 
-def _kernel_means(xs: list[torch.Tensor], ys: torch.Tensor, scales=(1 / 16, 1 / 4, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+def _kernel_means(xs: list[torch.Tensor], ys: torch.Tensor, scales: Sequence[float] = (1 / 16, 1 / 4, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
     """``K[i, j]`` = mean kernel between ``xs[i]`` and ``xs[j]``, ``k[i]`` = mean kernel between
     ``xs[i]`` and ``ys``; a sum of Gaussian kernels at ``scales`` times the median distance of ``ys``."""
     flat = [x.reshape(x.shape[0], -1).double() for x in xs]
@@ -208,12 +210,15 @@ def oracle_weights(c: Candidates) -> list[float]:
 
     modes, probs = c.kind.modes(), c.kind.symbols()
     if modes is not None or probs is not None:
-        def share(x: torch.Tensor) -> torch.Tensor:
-            counts = mode_counts(x, modes.centers, modes.std) if modes is not None else symbol_counts(x, len(probs))
-            return counts / x.shape[0]
-
-        target = torch.ones(modes.centers.shape[0]) if modes is not None else torch.tensor(probs)
-        return fit_weights(torch.stack([share(c.samples[g.name]) for g in c.generators], dim=1), target).tolist()
+        if modes is not None:
+            counts = [mode_counts(c.samples[g.name], modes.centers, modes.std) for g in c.generators]
+            target = torch.ones(modes.centers.shape[0])
+        else:
+            symbols = cast(list[float], probs)
+            counts = [symbol_counts(c.samples[g.name], len(symbols)) for g in c.generators]
+            target = torch.tensor(symbols)
+        shares = [n / c.samples[g.name].shape[0] for n, g in zip(counts, c.generators)]
+        return cast(list[float], fit_weights(torch.stack(shares, dim=1), target).tolist())
     scores = [max(c.quality.get(g.name, 0.0), 0.0) for g in c.generators]
     if sum(scores) <= 0:
         return uniform_weights(c)
@@ -238,8 +243,8 @@ def mixture_weights(kind: str, candidates: Candidates) -> list[float]:
     return weigh(candidates)
 
 
-def mixture_from_record(record: dict[str, Any] | None, generator: Callable[[str], Generator]) -> Mixture:
+def mixture_from_record(record: OutputRecord | None, generator: Callable[[str], Generator | AveragedGenerator]) -> Mixture:
     """The mixture a run recorded (``mixture.json``, the checkpoint), over its loaded generators."""
     if not record:
         raise ArenaError("this run has no mixture yet: it is chosen at the first evaluation")
-    return Mixture([generator(name) for name in record["components"]], record["weights"])
+    return Mixture([generator(name) for name in record.components], record.weights)

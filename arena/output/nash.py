@@ -20,7 +20,7 @@ import numpy as np
 __all__ = ["solve_zero_sum", "max_entropy_nash"]
 
 
-def solve_zero_sum(payoff: Sequence[Sequence[float]]) -> tuple[np.ndarray, float]:
+def solve_zero_sum(payoff: Sequence[Sequence[float]] | np.ndarray) -> tuple[np.ndarray, float]:
     """An equilibrium mixture of the row player, who minimises ``w^T P q``, and the game's value.
 
     Args:
@@ -59,7 +59,8 @@ def max_entropy_nash(payoff: Sequence[Sequence[float]], tol: float = 1e-7) -> tu
         return float(np.sum(w * np.log(w)))
 
     def grad(w: np.ndarray) -> np.ndarray:
-        return np.log(np.clip(w, 1e-12, None)) + 1.0
+        out: np.ndarray = np.log(np.clip(w, 1e-12, None)) + 1.0
+        return out
 
     constraints = [{"type": "eq", "fun": lambda w: np.sum(w) - 1.0, "jac": lambda w: np.ones(n)},
                    {"type": "ineq", "fun": lambda w: value + tol - p.T @ w, "jac": lambda w: -p.T}]

@@ -56,7 +56,7 @@ class LocalNoise:
         """``y`` plus one draw of its neighbourhood's Gaussian each (from ``generator``'s stream),
         ``chunk`` samples at a time."""
         out = []
-        for block in y.split(self.chunk):
+        for block in torch.split(y, self.chunk):
             r = self.residuals[self.neighbourhoods(block)]  # (n, k, d)
             mean = r.mean(1)
             w = torch.randn((block.shape[0], 1, self.neighbours), generator=generator, device=r.device, dtype=r.dtype)

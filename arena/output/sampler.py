@@ -11,12 +11,12 @@ and ``n`` samples are always returned (more candidates are drawn until ``n`` are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
-from agents import Discriminator
+from agents import Discriminator, Sampler
 from arena.core.errors import ArenaError
 from arena.output.balance import check_dimension
 from arena.output.panel import Panel
@@ -24,10 +24,11 @@ from arena.output.panel import Panel
 __all__ = ["PanelExhausted", "PanelSampler", "calibrated_panel", "panel_from_state"]
 
 
-def _heldout_real(data, n: int, device: torch.device | str) -> torch.Tensor:
+def _heldout_real(data: Any, n: int, device: torch.device | str) -> torch.Tensor:
     """The first ``n`` held-out real samples that judge the panel: the data's validation split
     where it has one, else its test split."""
-    return data.splits.get("valid", data.test)[:n].to(device)
+    real: torch.Tensor = data.splits.get("valid", data.test)[:n]
+    return real.to(device)
 
 
 class PanelExhausted(ArenaError, RuntimeError):
@@ -37,11 +38,11 @@ class PanelExhausted(ArenaError, RuntimeError):
 class PanelSampler:
     """Samples of ``base`` (a generator or a mixture) that the panel accepted: exactly ``n`` per
     :meth:`sample`, drawing as many candidates as it takes (at most ``max_candidates`` times
-    ``n``). Quacks like a generator for :func:`agents.draw_samples`."""
+    ``n``). A :class:`agents.Sampler`."""
 
-    def __init__(self, base: Any, panel: Panel, max_candidates: int = 50, chunk: int = 2048) -> None:
+    def __init__(self, base: Sampler, panel: Panel, max_candidates: int = 50, chunk: int = 2048) -> None:
         self.base, self.panel = base, panel
-        self.name = getattr(base, "name", "output")
+        self.name: str = getattr(base, "name", "output")
         self.device = base.device
         self.max_candidates, self.chunk = max_candidates, chunk
         self.drawn = 0
@@ -93,7 +94,7 @@ class PanelSampler:
         return torch.cat(kept)[:n].detach()
 
 
-def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, seed: int) -> PanelSampler:
+def calibrated_panel(base: Sampler, judges: Sequence[Discriminator], config: Any, data: Any, seed: int) -> PanelSampler:
     """The panel of ``judges`` over ``base``, calibrated on ``config.calibration`` candidates of
     ``base`` (drawn with ``seed``) against as many held-out real samples (the data's validation
     split where it has one, else its test split)."""
@@ -122,7 +123,8 @@ def calibrated_panel(base: Any, judges: Sequence[Discriminator], config, data, s
     return PanelSampler(base, panel, config.max_candidates)
 
 
-def panel_from_state(base: Any, state: dict[str, Any], agent, config, data=None) -> PanelSampler:
+def panel_from_state(base: Sampler, state: dict[str, Any], agent: Callable[[str], Any], config: Any,
+                     data: Any = None) -> PanelSampler:
     """The panel a run recorded (judges by name, calibration, M) over ``base``, with no new
     calibration; refined samples are kept in ``data``'s range (low, high) as during the run."""
     low, high = (data.low, data.high) if data is not None else (None, None)

@@ -185,6 +185,8 @@ class PictureWriter(Callback):
     drawn by :func:`picture` (with the discriminator of its cell beside 1-D samples); of the
     ``review.pictures_max`` best-rated generators where there are more."""
 
+    part = "pictures"
+
     def __init__(self, run_dir: RunDir) -> None:
         self.run_dir = run_dir
 

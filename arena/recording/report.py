@@ -38,6 +38,8 @@ class ReportWriter(Callback):
         progress: reports the report's drawing (``task, done, total``), for the terminal.
     """
 
+    part = "report"
+
     def __init__(self, run_dir: RunDir, progress=None) -> None:
         self.run_dir = run_dir
         self.progress = progress
@@ -47,8 +49,8 @@ class ReportWriter(Callback):
         n = FIXED_IMAGES if arena.data.kind.images else FIXED_POINTS
         fixed = {g.name: _stored(draw_samples(g.output(), n, derive_seed(seed, "report", g.name)), arena.data)
                  for g in arena.generators}
-        if review.mixture and len(arena.generators) > 1:
-            mixture = mixture_from_record(review.mixture, lambda name: arena.generator(name).output())
+        if review.output and len(arena.generators) > 1:
+            mixture = mixture_from_record(review.output, lambda name: arena.generator(name).output())
             fixed["mixture"] = _stored(draw_samples(mixture, n, derive_seed(seed, "report", "mixture")), arena.data)
         self.run_dir.save_fixed_samples(review.matching, fixed)
 

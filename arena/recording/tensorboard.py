@@ -147,10 +147,10 @@ class TensorBoardWriter(Callback):
     def on_run_end(self, tournament) -> None:
         if self.writer is None:
             return
-        if tournament.finished and tournament.standings.mixture:
+        if tournament.finished and tournament.standings.output:
             from torch.utils.tensorboard.summary import hparams
 
-            metrics = {f"final/{k}": float(v) for k, v in tournament.standings.mixture["metrics"].items()
+            metrics = {f"final/{k}": float(v) for k, v in tournament.standings.output.metrics.items()
                        if isinstance(v, (int, float)) and v == v}
             for key, value in metrics.items():
                 self.writer.add_scalar(key, value, tournament.completed)

@@ -22,6 +22,8 @@ class MetricsWriter(Callback):
     cut back to the records the tournament has counted, so lines written after the checkpoint it
     resumes from, or by an attempt killed before its first checkpoint, are dropped."""
 
+    part = "metrics log"
+
     def __init__(self, run_dir: RunDir) -> None:
         self.run_dir = run_dir
 
@@ -35,19 +37,22 @@ class MetricsWriter(Callback):
 class StandingsWriter(Callback):
     """At every review: ``leaderboard.json``/``.csv``, ``results.json``, ``lineage.json`` and ``mixture.json``."""
 
+    part = "standings files"
+
     def __init__(self, run_dir: RunDir) -> None:
         self.run_dir = run_dir
 
     def on_review(self, tournament: Tournament, review: Review) -> None:
         standings = tournament.standings
-        header = {"matching": review.matching, "rounds": review.rounds,
-                  "system": tournament.config.ratings.system, "mixture": standings.mixture}
-        self.run_dir.write_standings(review.leaderboard, header, standings.results, standings.lineage, standings.mixture)
+        header = {"matching": review.matching, "rounds": review.rounds, "system": tournament.config.ratings.system}
+        self.run_dir.write_standings(review.leaderboard, header, standings.results, standings.lineage, standings.output)
 
 
 class CheckpointWriter(Callback):
     """Saves the tournament's state atomically when the loop says a checkpoint is due, keeping the
     newest ``checkpoint.keep_last``."""
+
+    part = "checkpoints"
 
     def __init__(self, run_dir: RunDir) -> None:
         self.run_dir = run_dir

@@ -75,7 +75,8 @@ def _event_text(e: dict[str, Any]) -> str:
 def _output(run: RunRecord) -> dict[str, Any] | None:
     """What the tournament hands the user: the mixture (the generator of a 1 x 1 run), as
     ``arena eval`` measured it where it did, else as the last review of training did."""
-    name = "mixture" if run.mixture and len(run.generators) > 1 else (run.generators or [None])[0]
+    output = run.output
+    name = "mixture" if output and len(run.generators) > 1 else (run.generators or [None])[0]
     measured = run.evaluations.get("mixture" if name == "mixture" else name)
     skip = {"matching", "rounds", "time", "seed", "samples"}
 
@@ -83,7 +84,7 @@ def _output(run: RunRecord) -> dict[str, Any] | None:
         return {k: v for k, v in record.items()
                 if k not in skip and is_number(v)}
 
-    panelled = name == "mixture" and bool(run.mixture and "panel" in run.mixture)
+    panelled = name == "mixture" and output is not None and output.panel is not None
     if measured:
         metrics = numbers(measured)
         panelled = panelled and bool(measured.get("panel"))
@@ -103,10 +104,10 @@ def _output(run: RunRecord) -> dict[str, Any] | None:
                         f"{final[0]['matching']} (0 and 0.5 at the equilibrium); `arena eval` measures the equilibrium check")
         else:
             metrics, protocol = {}, "nothing measured yet (the first review records it)"
-    what = (f"the mixture of {', '.join(f'{c} ({w:.2f})' for c, w in zip(run.mixture['components'], run.mixture['weights']))}"
-            if name == "mixture" else f"generator {name}")
-    if panelled:
-        what += f", filtered by the panel of {', '.join(run.mixture['panel']['judges'])}"
+    what = (f"the mixture of {', '.join(f'{c} ({w:.2f})' for c, w in zip(output.components, output.weights))}"
+            if name == "mixture" and output else f"generator {name}")
+    if panelled and output and output.panel:
+        what += f", filtered by the panel of {', '.join(output.panel.judges)}"
     labels = charts.METRIC_TITLES
     return {"what": what, "protocol": protocol, "metrics": [(labels.get(k, k), _fmt(v)) for k, v in metrics.items()]}
 

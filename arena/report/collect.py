@@ -18,6 +18,7 @@ import numpy as np
 from arena.config.safe_yaml import MAX_BYTES
 from arena.core.errors import WRONG_SHAPE, RunDirError
 from arena.core.files import read_text
+from arena.output.record import OutputRecord
 from arena.rundir import RunDir
 from arena.tournament.ratings import compute_ratings
 
@@ -39,7 +40,8 @@ class RunRecord:
     ratings: list[dict[str, Any]]
     """After each period: ``{"matching": k, "ratings": {identity: (rating, uncertainty)}}``."""
     lineage: list[dict[str, Any]]
-    mixture: dict[str, Any] | None
+    output: OutputRecord | None
+    """The output the last review chose (``mixture.json``)."""
     leaderboard: dict[str, Any] | None
     fixed: dict[int, dict[str, np.ndarray]]
     evaluations: dict[str, Any]
@@ -67,6 +69,15 @@ def _optional_json(run_dir: RunDir, name: str, expect: type | None = None) -> An
         return run_dir.read_json(name, expect=expect)
     except RunDirError as exc:
         warnings.warn(f"the report leaves out {name}: {exc}", RuntimeWarning, stacklevel=2)
+        return None
+
+
+def _optional_output(run_dir: RunDir) -> OutputRecord | None:
+    """The output record; None where there is none yet, or (with a warning) where it is malformed."""
+    try:
+        return run_dir.output()
+    except RunDirError as exc:
+        warnings.warn(f"the report leaves out {RunDir.MIXTURE}: {exc}", RuntimeWarning, stacklevel=2)
         return None
 
 
@@ -100,7 +111,7 @@ def collect(run_dir: RunDir) -> RunRecord:
         results=results,
         ratings=ratings,
         lineage=_optional_json(run_dir, RunDir.LINEAGE, list) or [],
-        mixture=_optional_json(run_dir, RunDir.MIXTURE, dict),
+        output=_optional_output(run_dir),
         leaderboard=_optional_json(run_dir, RunDir.LEADERBOARD_JSON, dict),
         fixed=run_dir.fixed_samples(),
         evaluations=_optional_json(run_dir, RunDir.EVAL, dict) or {},

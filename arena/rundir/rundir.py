@@ -38,6 +38,7 @@ import torch
 
 from arena.core.errors import RunDirError
 from arena.core.files import load_npz, read_json, refuse_links
+from arena.output.record import OutputRecord
 from arena.rundir.checkpoint import atomic_write, list_checkpoints, load_checkpoint, load_one, save_checkpoint
 from arena.rundir.lock import RunLock
 from arena.rundir.metrics_log import MetricsLog
@@ -166,10 +167,12 @@ class RunDir:
         return read_json(path, expect)
 
     def write_standings(self, rows: list[dict[str, Any]], header: dict[str, Any], results: list, lineage: list,
-                        mixture: dict[str, Any] | None) -> None:
-        """The leaderboard (JSON: ``header`` plus the rows; CSV: the rows), the results, the lineage
-        and the mixture, each written atomically."""
-        self.write_json(self.LEADERBOARD_JSON, {**header, "rows": rows})
+                        output: OutputRecord | None) -> None:
+        """The leaderboard (JSON: ``header``, the output record as ``mixture``, the rows; CSV: the
+        rows), the results, the lineage and the output record (``mixture.json``), each written
+        atomically."""
+        record = output.as_dict() if output is not None else None
+        self.write_json(self.LEADERBOARD_JSON, {**header, "mixture": record, "rows": rows})
         fields = list(dict.fromkeys(k for row in rows for k in row))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=fields)
@@ -178,7 +181,14 @@ class RunDir:
         atomic_write(self.path / self.LEADERBOARD_CSV, buf.getvalue().encode())
         self.write_json(self.RESULTS, results)
         self.write_json(self.LINEAGE, lineage)
-        self.write_json(self.MIXTURE, mixture)
+        self.write_json(self.MIXTURE, record)
+
+    def output(self) -> OutputRecord | None:
+        """The output the latest review chose (``mixture.json``); None before the first review."""
+        if not (self.path / self.MIXTURE).exists():
+            return None
+        record = self.read_json(self.MIXTURE, expect=(dict, type(None)))
+        return OutputRecord.from_dict(record, str(self.path / self.MIXTURE)) if record else None
 
     def leaderboard(self) -> dict[str, Any]:
         """The latest leaderboard: ``matching``, ``rounds``, ``system``, ``mixture`` and ``rows``."""

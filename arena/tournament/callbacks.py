@@ -10,12 +10,15 @@ callback reads the tournament; it must not change it (except :meth:`Tournament.r
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
+
+from arena.output.record import OutputRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     from arena.engine.execution import Outcome
@@ -37,7 +40,8 @@ class Review:
             discriminator's) metrics, as logged.
         payoff: the recorded cross-play period (identities and the payoff matrix).
         lineage: the selection records of this review (empty when none was due).
-        mixture: the mixture chosen now (components, weights, metrics; its panel).
+        output: the output chosen now (:class:`arena.output.record.OutputRecord`: the mixture's
+            components, weights and figures; its panel).
         leaderboard: the leaderboard's rows.
         snapshots: the league's snapshot records of this review (empty when none was due).
         log: every record of this review, in the order the loop logs them (``eval`` records
@@ -51,7 +55,7 @@ class Review:
     records: list[dict[str, Any]]
     payoff: dict[str, Any]
     lineage: list[dict[str, Any]]
-    mixture: dict[str, Any] | None
+    output: OutputRecord | None
     leaderboard: list[dict[str, Any]]
     snapshots: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     log: list[dict[str, Any]] = dataclasses.field(default_factory=list)
@@ -59,6 +63,10 @@ class Review:
 
 class Callback:
     """Hooks of the loop; each does nothing unless overridden."""
+
+    part: ClassVar[str | None] = None
+    """The part of a run's time its hooks count as in a profile (:mod:`arena.tournament.timing`);
+    None: the loop's own ("other")."""
 
     def on_run_start(self, tournament: Tournament) -> None:
         """Before the first matching this process plays (after a resume's state is loaded)."""
@@ -89,31 +97,31 @@ class Callback:
 
 
 class CallbackList(Callback):
-    """Several callbacks, called in order."""
+    """Several callbacks, called in order, each inside its :attr:`Callback.part` of the
+    tournament's timer (:mod:`arena.tournament.timing`) where it names one."""
 
     def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
         self.callbacks = list(callbacks)
 
-    def on_run_start(self, tournament):
+    def _each(self, tournament: Tournament, hook: str, *args: Any) -> None:
         for c in self.callbacks:
-            c.on_run_start(tournament)
+            with tournament.timer.part(c.part) if c.part else contextlib.nullcontext():
+                getattr(c, hook)(tournament, *args)
+
+    def on_run_start(self, tournament):
+        self._each(tournament, "on_run_start")
 
     def on_match_end(self, tournament, outcome, rounds_done, rounds_total):
-        for c in self.callbacks:
-            c.on_match_end(tournament, outcome, rounds_done, rounds_total)
+        self._each(tournament, "on_match_end", outcome, rounds_done, rounds_total)
 
     def on_log(self, tournament, record):
-        for c in self.callbacks:
-            c.on_log(tournament, record)
+        self._each(tournament, "on_log", record)
 
     def on_review(self, tournament, review):
-        for c in self.callbacks:
-            c.on_review(tournament, review)
+        self._each(tournament, "on_review", review)
 
     def on_checkpoint(self, tournament):
-        for c in self.callbacks:
-            c.on_checkpoint(tournament)
+        self._each(tournament, "on_checkpoint")
 
     def on_run_end(self, tournament):
-        for c in self.callbacks:
-            c.on_run_end(tournament)
+        self._each(tournament, "on_run_end")

@@ -28,6 +28,7 @@ from arena.tournament.league import League
 from arena.tournament.review import review, warning_records
 from arena.tournament.schedules import make_schedule
 from arena.tournament.standings import Standings
+from arena.tournament.timing import NO_TIMER, Timer
 
 __all__ = ["Tournament", "CHECKPOINT_FORMAT"]
 
@@ -68,6 +69,8 @@ class Tournament:
         self.compute.prepare(arena.agents.values())
         self.runner = MatchRunner(arena, self.guard, self.compute, comm)
         self.diagnostics = Diagnostics()
+        self.timer: Timer = NO_TIMER
+        """Told of every step the loop takes (:mod:`arena.tournament.timing`; a :class:`Profile` times them)."""
 
     # ------------------------------------------------------------------ reading
     def matches_of(self, k: int) -> list[Match]:
@@ -75,11 +78,9 @@ class Tournament:
         team in turn (GMAN: generator ``k mod N`` against every discriminator; MAD-GAN: every
         generator against discriminator ``k mod M``)."""
         n, m = len(self.arena.generators), len(self.arena.discriminators)
-        team = self.arena.game.team
-        if team == ("one", "all"):
-            return [((k % n,), tuple(range(m)))]
-        if team == ("all", "one"):
-            return [(tuple(range(n)), (k % m,))]
+        teams = self.arena.game.shape.matches(k, n, m)
+        if teams is not None:
+            return teams
         ranking = self.standings.ranking(self.arena.generators, self.arena.discriminators) if self.schedule.uses_ranking else None
         return [((gi,), (di,)) for gi, di in self.schedule.matching(k, ranking)]
 
@@ -158,7 +159,9 @@ class Tournament:
             for k in range(self.completed, cfg.schedule.matchings):
                 matching = self.matches_of(k)
                 extra = self.league.matches(k, self.arena.generators, self.arena.discriminators, self.active)
-                for outcome in self.runner.play(matching, self.active, steps, extra):
+                with self.timer.part("matches"):
+                    outcomes = self.runner.play(matching, self.active, steps, extra)
+                for outcome in outcomes:
                     position = (k * len(matching) + min(outcome.index + 1, len(matching))) * steps
                     period_rounds += self._record(outcome, pending)
                     self.callbacks.on_match_end(self, outcome, position, total)
@@ -240,8 +243,9 @@ class Tournament:
     def review(self) -> Review:
         """Review now (:func:`arena.tournament.review.review`), log what the review found and
         hand it to the callbacks."""
-        found = review(self)
-        for record in found.log:
-            self._log(record)
-        self.callbacks.on_review(self, found)
+        with self.timer.part("sampling & metrics"):  # its own time; its other steps are parts of their own
+            found = review(self)
+            for record in found.log:
+                self._log(record)
+            self.callbacks.on_review(self, found)
         return found

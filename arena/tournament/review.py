@@ -28,6 +28,7 @@ from arena.core.seeding import derive_seed
 from arena.evaluation.measure import discriminator_signal, sample_metrics, signal
 from arena.evaluation.protocol import protocol
 from arena.output.mixture import Candidates, Mixture, mixture_weights
+from arena.output.record import OutputRecord, PanelRecord
 from arena.output.sampler import PanelExhausted, calibrated_panel
 from arena.tournament.callbacks import Review
 from arena.tournament.crossplay import discriminator_features, payoff_period
@@ -57,37 +58,40 @@ def review(t: Tournament) -> Review:
         log.append(record)
         log += warning_records(t, t.diagnostics.on_eval(record["agent"], record))
     t.standings.metrics.update({r["agent"]: {k: v for k, v in r.items() if k not in _STAMP} for r in records})
-    period = cross_play(t, samples)
-    lineage = select(t) if cfg.selection.every and t.completed % cfg.selection.every == 0 and not t.finished else []
-    chosen, mixture = mix(t, samples)
-    t.standings.mixture = mixture
+    with t.timer.part("cross-play"):
+        period = cross_play(t, samples)
+    with t.timer.part("selection"):
+        lineage = select(t) if cfg.selection.every and t.completed % cfg.selection.every == 0 and not t.finished else []
+    with t.timer.part("mixture"):
+        mixture, output = mix(t, samples)
     if cfg.panel.enabled:
-        mixture["panel"] = judge_output(t, chosen)
+        with t.timer.part("panel"):
+            output.panel = judge_output(t, mixture)
+    t.standings.output = output
     snapshots = snapshot(t) if t.league.due(t.completed) and not t.finished else []
     log.append({"kind": "payoff", **stamp, **{k: period[k] for k in ("generators", "discriminators", "payoff")}})
     log += [{"kind": "selection", **stamp, **record} for record in lineage]
     log += [{"kind": "snapshot", **stamp, **record} for record in snapshots]
     if len(t.arena.generators) > 1:
-        log.append({"kind": "eval", **stamp, "agent": "mixture", **mixture["metrics"],
-                    "components": mixture["components"], "weights": mixture["weights"],
-                    "protocol": _judged(measured, mixture)})
-    if "panel" in mixture and "failed" not in mixture["panel"]:
-        panel = mixture["panel"]
-        log.append({"kind": "eval", **stamp, "agent": "output", **panel["metrics"], "acceptance": panel["acceptance"],
-                    "judges": panel["judges"], "protocol": _judged(measured, panel)})
-    return Review(t.completed, t.rounds, samples, records, period, lineage, mixture, t.leaderboard(), snapshots, log)
+        log.append({"kind": "eval", **stamp, "agent": "mixture", **output.metrics,
+                    "components": output.components, "weights": output.weights,
+                    "protocol": _judged(measured, output.classifier)})
+    if output.panel is not None and output.panel.failed is None:
+        panel = output.panel
+        log.append({"kind": "eval", **stamp, "agent": "output", **(panel.metrics or {}), "acceptance": panel.acceptance,
+                    "judges": panel.judges, "protocol": _judged(measured, panel.classifier)})
+    return Review(t.completed, t.rounds, samples, records, period, lineage, output, t.leaderboard(), snapshots, log)
 
 
-def _measured(data, samples: torch.Tensor) -> dict[str, Any]:
-    """``metrics`` of ``samples``, and the ``classifier`` that judged them where one did."""
+def _measured(data: Any, samples: torch.Tensor) -> tuple[dict[str, Any], str | None]:
+    """The metrics of ``samples``, and the classifier that judged them where one did."""
     metrics = sample_metrics(data, samples)
-    name = metrics.pop("classifier", None)
-    return {"metrics": metrics} if name is None else {"metrics": metrics, "classifier": name}
+    return metrics, metrics.pop("classifier", None)
 
 
-def _judged(measured: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """A review's protocol, naming the classifier that judged ``record``'s metrics where one did."""
-    return measured if "classifier" not in record else {**measured, "classifier": record["classifier"]}
+def _judged(measured: dict[str, Any], classifier: str | None) -> dict[str, Any]:
+    """A review's protocol, naming the ``classifier`` that judged a record's metrics where one did."""
+    return measured if classifier is None else {**measured, "classifier": classifier}
 
 
 def sample_and_measure(t: Tournament) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -120,7 +124,8 @@ def cross_play(t: Tournament, samples: dict[str, torch.Tensor]) -> dict[str, Any
     period = payoff_period(gens, discs, samples, arena.data.test[: cfg.review.samples], arena.game_for, t.completed, t.rounds,
                            standings.identity, t.active, True if cfg.compute.execution == "batched" else None,
                            cfg.ratings.judgement)
-    standings.add_results(period, cfg.ratings.system)
+    with t.timer.part("ratings"):
+        standings.add_results(period, cfg.ratings.system)
     standings.record_scores(gens, discs, period["payoff"])
     return period
 
@@ -138,9 +143,9 @@ def select(t: Tournament) -> list[dict[str, Any]]:
     return records
 
 
-def mix(t: Tournament, samples: dict[str, torch.Tensor]) -> tuple[Mixture, dict[str, Any]]:
-    """The mixture of the best-rated generators, and its record: components, weights, and its
-    metrics on fresh samples."""
+def mix(t: Tournament, samples: dict[str, torch.Tensor]) -> tuple[Mixture, OutputRecord]:
+    """The mixture of the best-rated generators, and the output record it starts: components,
+    weights, and its metrics on fresh samples."""
     arena, cfg, standings = t.arena, t.config, t.standings
     ranked = sorted((g for g in arena.generators if t.active(g)), key=standings.rating, reverse=True)
     top = ranked[: cfg.mixture.top] if cfg.mixture.top else ranked
@@ -159,10 +164,12 @@ def mix(t: Tournament, samples: dict[str, torch.Tensor]) -> tuple[Mixture, dict[
     kept = [(g, w) for g, w in zip(top, weights) if w >= 1e-4]  # a fitted weight may fall to ~0
     mixture = Mixture([g.output() for g, _ in kept], [w for _, w in kept])
     drawn = draw_samples(mixture, cfg.review.samples, derive_seed(cfg.seed, "eval", "mixture", str(t.completed)))
-    return mixture, {**mixture.as_dict(), "matching": t.completed, **_measured(arena.data, drawn)}
+    metrics, classifier = _measured(arena.data, drawn)
+    return mixture, OutputRecord([g.name for g in mixture.components], list(mixture.weights), t.completed, metrics,
+                                 classifier)
 
 
-def judge_output(t: Tournament, mixture: Mixture) -> dict[str, Any]:
+def judge_output(t: Tournament, mixture: Mixture) -> PanelRecord:
     """Calibrate the discriminator panel over the mixture and measure the output it gives."""
     arena, cfg = t.arena, t.config
     ranked = sorted((d for d in arena.discriminators if t.active(d)), key=t.standings.rating, reverse=True)
@@ -173,8 +180,9 @@ def judge_output(t: Tournament, mixture: Mixture) -> dict[str, Any]:
     except PanelExhausted as e:  # a poor generator early in training must not end the run
         warnings.warn(f"matching {t.completed}: {e}. This review measures the mixture unfiltered; "
                       f"`arena sample --no-panel` draws it", stacklevel=2)
-        return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, "failed": str(e)}
-    return {**sampler.panel.state(), "acceptance": sampler.acceptance_rate, **_measured(arena.data, drawn)}
+        return PanelRecord(sampler.panel.state(), sampler.acceptance_rate, failed=str(e))
+    metrics, classifier = _measured(arena.data, drawn)
+    return PanelRecord(sampler.panel.state(), sampler.acceptance_rate, metrics, classifier)
 
 
 def snapshot(t: Tournament) -> list[dict[str, Any]]:

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents import Agent
+from arena.output.record import OutputRecord
 from arena.tournament.ratings import Rating, compute_ratings
 
 __all__ = ["Standings"]
 
-_SAVED = ("results", "lineage", "generation", "matches", "metrics", "scores", "mixture")
+_SAVED = ("results", "lineage", "generation", "matches", "metrics", "scores")
 
 
 class Standings:
@@ -39,8 +40,9 @@ class Standings:
         """The latest review metrics, by name."""
         self.scores: dict[str, float] = {}
         """The mean cross-play score in the latest review, by name."""
-        self.mixture: dict[str, Any] | None = None
-        """The latest mixture: components, weights, the matching it was chosen at, its metrics."""
+        self.output: OutputRecord | None = None
+        """The output the latest review chose: the mixture's components and weights, the matching,
+        its figures, its panel."""
 
     # ------------------------------------------------------------------ reading
     def identity(self, agent: Agent) -> str:
@@ -99,10 +101,12 @@ class Standings:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in _SAVED}
+        return {**{key: getattr(self, key) for key in _SAVED}, "mixture": self.output.as_dict() if self.output else None}
 
     def load_state_dict(self, state: dict[str, Any], system: str) -> None:
         for key in _SAVED:
             if key in state:
                 setattr(self, key, state[key])
+        if state.get("mixture"):  # the checkpoint's key since before the output had a record of its own
+            self.output = OutputRecord.from_dict(state["mixture"], "the checkpoint's output record")
         self.ratings = compute_ratings(system, self.results) if self.results else {}

@@ -12,7 +12,7 @@ from agents import AveragedGenerator, EMASpec, WeightAverage, draw_samples
 from arena.config import parse_config
 from arena.engine.arena import build_arena
 from games.checker import tiny_pair
-from tests.conftest import StopAt, tiny_raw, train_both_ways
+from tests.conftest import PATHS_ATOL, PATHS_RTOL, StopAt, tiny_raw, train_both_ways
 
 
 def step(g, scale: float = 1.0) -> None:
@@ -109,7 +109,7 @@ def test_stacked_agents_average_like_agents_alone():
     results = train_both_ways(raw)
     for a, b in zip(results[0].arena.generators, results[1].arena.generators):
         for pa, pb in zip(a.ema.net.parameters(), b.ema.net.parameters()):
-            torch.testing.assert_close(pa, pb, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(pa, pb, atol=PATHS_ATOL, rtol=PATHS_RTOL)
     assert results[1].arena.generators[0].ema is not None
 
 

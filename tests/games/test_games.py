@@ -197,3 +197,51 @@ def test_mode_seeking_spreads_a_generator_whose_samples_are_alike():
     for _ in range(50):
         game.generator_update(g, d, 64)
     assert spread() > 10 * before
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def test_every_registered_game_declares_its_shape():
+    """Who meets whom and how the rounds stack, as each shipped game states it."""
+    shapes = {game_id: games.make(game_id).shape for game_id in games.registry.ids()}
+    assert {i for i, s in shapes.items() if s.stacks == "pairs"} == {"gan-v0", "minimax-v0", "hinge-v0", "lsgan-v0"}
+    assert shapes["gman-v0"] == games.Shape("one", "all", "discriminators")
+    assert shapes["madgan-v0"] == games.Shape("all", "one", "none")
+    assert shapes["wgan-gp-v0"] == shapes["reinforce-v0"] == games.Shape()
+
+
+def test_a_shape_deals_the_matches_of_teams_in_turn():
+    gman, madgan = games.Shape("one", "all"), games.Shape("all", "one")
+    assert gman.matches(5, 2, 3) == [((1,), (0, 1, 2))]
+    assert madgan.matches(5, 2, 3) == [((0, 1), (2,))]
+    assert games.Shape().matches(5, 2, 3) is None  # a pair game: the schedule deals its pairs
+    with pytest.raises(ValueError, match="only a pair game stacks pairs"):
+        games.Shape("one", "all", "pairs")
+    with pytest.raises(ValueError, match="stacks its discriminators"):
+        games.Shape("all", "one", "discriminators")
+
+
+class _Penalised(games.NonSaturatingGame):
+    """A user's pair game that needs more than its losses (a penalty in its discriminator's loss)."""
+
+    def discriminator_loss(self, discriminator, real, fake):
+        loss, real_logits, fake_logits = super().discriminator_loss(discriminator, real, fake)
+        return loss + 0.5 * real_logits.square().mean(), real_logits, fake_logits
+
+
+class _Claims(_Penalised):
+    shape = games.Shape(stacks="pairs")  # and says, wrongly, that its losses are all of it
+
+
+def test_a_subclass_inherits_who_plays_but_not_the_stacking():
+    from arena.engine.batched import batchable_game
+
+    assert batchable_game(games.NonSaturatingGame())
+    assert _Penalised.shape == games.Shape(stacks="none") and not batchable_game(_Penalised())
+    games.check_game(_Penalised())
+
+
+def test_check_game_refuses_a_stacking_the_game_does_not_keep():
+    with pytest.raises(AssertionError, match=re.escape("its shape says it stacks pairs, but its own updates compute")):
+        games.check_game(_Claims())

@@ -9,8 +9,9 @@ import torch
 
 from arena.core.errors import ConfigError, UnknownId
 from arena.core.registry import Registry, build
-from arena.core.seeding import derive_seed, resolve_device, seed_global
+from arena.core.seeding import derive_seed, seed_global
 from arena.core.tensors import map_tensors
+from arena.engine.placement import resolve_device
 
 
 def test_derived_seeds_are_stable_and_distinct():

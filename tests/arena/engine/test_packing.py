@@ -15,7 +15,7 @@ from arena.core.errors import ConfigError
 from arena.engine.arena import build_arena
 from arena.tournament.crossplay import payoff_matrix
 from arena.tournament.loop import Tournament
-from tests.conftest import ROOT, tiny_raw, train_both_ways
+from tests.conftest import PATHS_ATOL, PATHS_RTOL, ROOT, tiny_raw, train_both_ways
 
 
 def packed_raw(m: int = 4, **changes) -> dict:
@@ -52,7 +52,7 @@ def test_packed_matches_stacked_equal_one_by_one():
     out = train_both_ways(raw)
     for a, b in zip(out[0].arena.agents.values(), out[1].arena.agents.values()):
         for pa, pb in zip(a.net.parameters(), b.net.parameters()):
-            torch.testing.assert_close(pa, pb, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(pa, pb, atol=PATHS_ATOL, rtol=PATHS_RTOL)
 
 
 def test_cross_play_judges_whole_packs_stacked_or_not():

@@ -20,8 +20,10 @@ from tests.arena.engine.test_batched import (
     PACGAN_OPTIM,
     STACKED_DATA,
     assert_same_agents,
+    assert_same_stats,
     pool_raw,
 )
+from tests.conftest import PATHS_RTOL, float64
 
 MAXOUT = {"type": "maxout-mlp", "units": [16, 16], "pieces": 3}
 
@@ -46,48 +48,44 @@ def vary(arena) -> None:
 
 def play_both(raw: dict, steps: int):
     """The same GMAN match, one by one in one arena and with its discriminators stacked in a twin."""
-    one, team = (build_arena(parse_config(copy.deepcopy(raw))) for _ in range(2))
-    for arena in (one, team):
-        seed_global(arena.config.seed)
-        vary(arena)
-    assert stackable_team(team.game, team.generators, team.discriminators)
-    stats_one = play_match(one.game, one.generators, one.discriminators, one.stream.fork(0), steps)
-    stats_team = play_team(TeamKernels(team.game, team.discriminators[0]), team.generators[0], team.discriminators,
-                           team.stream.fork(0), steps)
+    with float64():
+        one, team = (build_arena(parse_config(copy.deepcopy(raw))) for _ in range(2))
+        for arena in (one, team):
+            seed_global(arena.config.seed)
+            vary(arena)
+        assert stackable_team(team.game, team.generators, team.discriminators)
+        stats_one = play_match(one.game, one.generators, one.discriminators, one.stream.fork(0), steps)
+        stats_team = play_team(TeamKernels(team.game, team.discriminators[0]), team.generators[0], team.discriminators,
+                               team.stream.fork(0), steps)
     return one, team, stats_one, stats_team
 
 
 CASES = {
     # the shipped config's agents: transposed convolutions, BatchNorm in both, the pooled mode-seeking term
-    "pacgan-mode-seeking": (
-        dict(g_net=PACGAN_G, d_net=PACGAN_D, optims=PACGAN_OPTIM, game={"mode_seeking": 1.0, "mode_seeking_pool": 4},
-             data=STACKED_DATA, schedule={"batch_size": 16}), 5e-5, 5e-3),
+    "pacgan-mode-seeking": dict(g_net=PACGAN_G, d_net=PACGAN_D, optims=PACGAN_OPTIM,
+                                game={"mode_seeking": 1.0, "mode_seeking_pool": 4}, data=STACKED_DATA,
+                                schedule={"batch_size": 16}),
     # GMAN*: the softmax mean with lambda learned; two discriminator updates a round, SGD with momentum
-    "mlp-learned-lambda": (
-        dict(g_net=MLP, d_net=MLP, optims=(None, {"type": "sgd", "lr": 0.05, "momentum": 0.5}),
-             game={"mean": "softmax", "lam": 1.0, "learn_lam": True, "d_steps": 2}), 1e-5, None),
+    "mlp-learned-lambda": dict(g_net=MLP, d_net=MLP, optims=(None, {"type": "sgd", "lr": 0.05, "momentum": 0.5}),
+                               game={"mean": "softmax", "lam": 1.0, "learn_lam": True, "d_steps": 2}),
     # configs/gman.yaml's maxout discriminators (no BatchNorm: real and generated in one pass), geometric mean
-    "maxout-geometric": (dict(g_net=MLP, d_net=MAXOUT, game={"mean": "geometric"}), 1e-5, None),
+    "maxout-geometric": dict(g_net=MLP, d_net=MAXOUT, game={"mean": "geometric"}),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_gman_match_with_its_discriminators_stacked_equals_one_by_one(case):
-    options, atol, state_atol = CASES[case]
-    raw = gman_raw(3, **options)
+    raw = gman_raw(3, **CASES[case])
     if case == "pacgan-mode-seeking":
         raw["agents"][0]["latent"] = {"dist": "normal", "dim": 256}
     one, team, stats_one, stats_team = play_both(raw, steps=3)
-    # the mode-seeking penalty's |difference| kink: see test_batched's convolutional test
-    assert_same_agents(one, team, atol=atol, state_atol=state_atol)
-    assert stats_one.keys() == stats_team.keys()
-    for key in stats_one:
-        assert stats_one[key] == pytest.approx(stats_team[key], rel=1e-4, abs=1e-5), key
+    assert_same_agents(one, team)
+    assert_same_stats([stats_one], [stats_team])
     if case == "mlp-learned-lambda":
         a, b = (arena.generators[0].extras["gman_lambda"] for arena in (one, team))
         start = math.log(math.expm1(1.0))  # softplus^-1 of lam 1.0
-        assert abs(a.item() - start) > 1e-5  # it moved, by the same steps in both
-        assert a.item() - start == pytest.approx(b.item() - start, rel=1e-3)
+        assert abs(a.item() - start) > 1e-6  # it moved, by the same steps in both
+        assert a.item() - start == pytest.approx(b.item() - start, rel=PATHS_RTOL * 1e3)
 
 
 def test_only_gman_with_discriminators_of_one_signature_stacks():
@@ -117,10 +115,12 @@ def test_a_gman_tournament_stacks_its_discriminators_under_auto_and_equals_one_b
         raw = gman_raw(3, MLP, MLP, schedule={"matchings": 3, "steps_per_match": 4, "batch_size": 32},
                        review={"every": 3, "samples": 200})
         raw["compute"] = {"execution": mode}
-        runs[mode] = _tournament(raw)
+        with float64():
+            runs[mode] = _tournament(raw)
     a, b = runs["one-by-one"], runs["auto"]
-    assert_same_agents(a.arena, b.arena, atol=1e-4)
+    assert_same_agents(a.arena, b.arena)
     assert a.rounds == b.rounds == 3 * 4 * 3
     for t, share in ((a, 0.0), (b, 1.0)):
-        outcomes = t.runner.play(t.matches_of(0), t.active, 1)
+        with float64():
+            outcomes = t.runner.play(t.matches_of(0), t.active, 1)
         assert [o.batched for o in outcomes] == [share] * len(outcomes)

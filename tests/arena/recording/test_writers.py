@@ -47,7 +47,9 @@ class FakeTournament:
 
         self.records, self.completed = records, completed
         self.config = SimpleNamespace(checkpoint=SimpleNamespace(keep_last=keep_last), ratings=SimpleNamespace(system="elo"))
-        self.standings = SimpleNamespace(mixture={"components": ["g"], "weights": [1.0]}, results=[{"payoff": [[0.5]]}],
+        from arena.output.record import OutputRecord
+
+        self.standings = SimpleNamespace(output=OutputRecord(["g"], [1.0], completed, {}), results=[{"payoff": [[0.5]]}],
                                          lineage=[])
 
     def state_dict(self):
@@ -84,7 +86,8 @@ def test_the_standings_writer_writes_every_standings_file(run_dir):
     review = Review(4, 40, {}, [], {}, [], None, rows)
     StandingsWriter(run_dir).on_review(FakeTournament(), review)
     board = json.loads((run_dir.path / "leaderboard.json").read_text())
-    assert board == {"matching": 4, "rounds": 40, "system": "elo", "mixture": {"components": ["g"], "weights": [1.0]},
+    assert board == {"matching": 4, "rounds": 40, "system": "elo",
+                     "mixture": {"components": ["g"], "weights": [1.0], "matching": 0, "metrics": {}, "version": 1},
                      "rows": rows}
     assert list(csv.DictReader((run_dir.path / "leaderboard.csv").open())) == [
         {"rank": "1", "agent": "g", "role": "generator", "rating": "1500.0"}]

@@ -11,6 +11,7 @@ import pytest
 
 from arena.config import parse_config
 from arena.core.errors import RunDirError
+from arena.output.record import OutputRecord
 from arena.rundir import RunDir
 from arena.rundir.checkpoint import atomic_write
 from tests.conftest import tiny_raw
@@ -38,15 +39,16 @@ def test_standings_files_and_their_readers(tmp_path):
         run_dir.leaderboard()
     rows = [{"rank": 1, "agent": "g", "role": "generator", "rating": 1510.0, "status": "active"},
             {"rank": 1, "agent": "d", "role": "discriminator", "rating": 1490.0, "modes": 8, "status": "active"}]
-    mixture = {"components": ["g"], "weights": [1.0]}
-    run_dir.write_standings(rows, {"matching": 3, "rounds": 30, "system": "elo", "mixture": mixture},
-                            [{"matching": 3}], [], mixture)
+    assert run_dir.output() is None
+    output = OutputRecord(["g"], [1.0], 3, {"modes": 8})
+    run_dir.write_standings(rows, {"matching": 3, "rounds": 30, "system": "elo"}, [{"matching": 3}], [], output)
     board = run_dir.leaderboard()
-    assert board["matching"] == 3 and board["rows"] == rows and board["mixture"] == mixture
+    assert board["matching"] == 3 and board["rows"] == rows and board["mixture"] == output.as_dict()
+    assert run_dir.output() == output
     assert run_dir.results() == [{"matching": 3}]
     table = list(csv.DictReader((run_dir.path / "leaderboard.csv").open()))
     assert [r["agent"] for r in table] == ["g", "d"] and table[1]["modes"] == "8" and table[0]["modes"] == ""
-    assert json.loads((run_dir.path / "mixture.json").read_text()) == mixture
+    assert json.loads((run_dir.path / "mixture.json").read_text()) == output.as_dict()
     run_dir.merge_evaluations({"g": {"modes": 8}})
     run_dir.merge_evaluations({"mixture": {"modes": 7}, "g": {"modes": 6}})
     assert run_dir.evaluations() == {"g": {"modes": 6}, "mixture": {"modes": 7}}

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from arena.engine.divergence import DivergenceGuard
+from arena.output.record import OutputRecord
 from arena.tournament.leaderboard import SHOWN_METRICS, agent_status, leaderboard_rows, standings_rows
 from arena.tournament.ratings import Rating, compute_ratings
 from arena.tournament.standings import Standings
@@ -54,10 +55,10 @@ def test_the_state_round_trips_and_ratings_are_recomputed_on_load():
     s.add_results(PERIOD, "glicko2")
     s.count_match([G0, D0])
     s.count_match([G0, D1])
-    s.mixture = {"components": ["g0"], "weights": [1.0]}
+    s.output = OutputRecord(["g0"], [1.0], 4, {"modes": 3})
     loaded = Standings()
     loaded.load_state_dict(s.state_dict(), "glicko2")
-    assert loaded.matches == {"g0": 2, "d0": 1, "d1": 1} and loaded.mixture == s.mixture
+    assert loaded.matches == {"g0": 2, "d0": 1, "d1": 1} and loaded.output == s.output
     assert loaded.ratings == s.ratings
 
 

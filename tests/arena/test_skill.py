@@ -1,4 +1,4 @@
-"""arena/league.py: `arena league` rates the generators of several runs (and their older
+"""arena/skill.py: `arena league` rates the generators of several runs (and their older
 checkpoints) against one common panel; Spearman's rho on known ranks."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 import arena
 from arena.config import parse_config
-from arena.league import spearman
+from arena.skill import spearman
 from tests.conftest import run_cli, tiny_raw
 
 

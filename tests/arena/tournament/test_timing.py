@@ -1,29 +1,59 @@
-"""arena/recording/profile.py: a whole run part by part, each part counted once, and the
-functions it times put back afterwards; `arena run --profile` prints the table and keeps it."""
+"""arena/tournament/timing.py: the loop tells its timer of every step; a profile times a whole run
+part by part, each part counted once; `arena run --profile` prints the table and keeps it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
 import pytest
 
 from arena.cli import main
-from arena.recording.profile import Profile, process_age
+from arena.tournament.timing import NO_TIMER, Profile, process_age
 from tests.conftest import tiny_tournament
 
 
-def test_the_parts_add_up_to_the_whole_and_nothing_stays_wrapped(tmp_path):
+class Told:
+    """A timer that writes down the parts it is told of, in order."""
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    def part(self, name):
+        self.told.append(name)
+        return contextlib.nullcontext()
+
+
+def test_the_loop_tells_its_timer_of_each_step_in_order(tmp_path):
+    """A 2-matching run reviewed after the second: the matches of each matching, then the review's
+    steps; and every callback's hooks inside the callback's own part (writing the metrics log,
+    pictures, standings files, checkpoints)."""
     from arena.api import Run
     from arena.config import parse_config
-    from arena.engine.execution import MatchRunner
-    from arena.tournament import review
 
-    before = (MatchRunner.play, review.cross_play)
+    raw = tiny_tournament(schedule={"matchings": 2, "steps_per_match": 2, "batch_size": 32}, review={"every": 2, "samples": 100},
+                          checkpoint={"every": 2}, log={"report": False, "every": 2})
+    run = Run.create(parse_config(raw), tmp_path / "run", "cpu")
+    assert run.tournament.timer is NO_TIMER
+    timer = run.tournament.timer = Told()
+    run.play()
+    callbacks = ["metrics log", "pictures", "standings files", "checkpoints"]  # the run's writers, in order
+    assert [name for name in timer.told if name not in callbacks] == [
+        "matches", "matches", "sampling & metrics", "cross-play", "ratings", "selection", "mixture"]
+    assert timer.told[:4] == callbacks  # on_run_start
+    hooks = [timer.told[i:i + 4] for i, name in enumerate(timer.told) if name == "metrics log"]
+    assert all(h == callbacks for h in hooks)  # every hook of every writer, each in its part
+
+
+def test_the_parts_add_up_to_the_whole(tmp_path):
+    from arena.api import Run
+    from arena.config import parse_config
+
     run = Run.create(parse_config(tiny_tournament(log={"report": True})), tmp_path / "run", "cpu")
     with Profile() as profile:
+        run.tournament.timer = profile
         run.play()
-    assert (MatchRunner.play, review.cross_play) == before, "the originals are back"
     parts = profile.parts()
     for part in ("matches", "sampling & metrics", "cross-play", "ratings", "selection", "mixture", "pictures",
                  "standings files", "checkpoints", "report", "metrics log"):

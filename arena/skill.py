@@ -1,6 +1,7 @@
-"""A league across runs: skill rating on one scale (Olsson et al., 2018, "Skill rating for
-generative models"): ``arena league RUN_DIR [RUN_DIR ...]``, beside the Python API whose runs it
-opens.
+"""Skill rating across runs, on one scale (Olsson et al., 2018, "Skill rating for generative
+models"): ``arena league RUN_DIR [RUN_DIR ...]``, beside the Python API whose runs it opens. (Not
+the league of one run, :mod:`arena.tournament.league`, whose frozen snapshots are extra opponents;
+the command keeps its name for its users.)
 
 Generators from several runs, and optionally from their older checkpoints (snapshots of one run
 at several points of its training), play one common panel of discriminators: the final
