@@ -11,6 +11,9 @@ from agents.checker import check_agent
 # Weight averaging
 from agents.ema import EMASpec, WeightAverage
 
+# Families of generators that share a body
+from agents.family import FamilyMember, FamilyNet, member_ids
+
 # Latent priors
 from agents.latent import LatentPrior, Normal, Uniform, latents
 
@@ -34,6 +37,10 @@ __all__ = [
     "CategoricalGenerator",
     "Discriminator",
     "LOGIT_SPACE",
+    # families
+    "FamilyNet",
+    "FamilyMember",
+    "member_ids",
     # conformance
     "check_agent",
     # drawing samples

@@ -239,6 +239,9 @@ class Generator(Agent):
         self.latent = latent
         self.ema: WeightAverage | None = None
         """The moving average of the weights (:meth:`use_ema`), or None."""
+        self.members: list[Any] = []
+        """A family's members (:class:`agents.family.FamilyMember`), each judged as a generator of
+        its own; empty for a generator alone."""
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return self.forward(z)

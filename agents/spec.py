@@ -12,13 +12,14 @@ import torch
 
 from agents.agent import LOGIT_SPACE, Agent, CategoricalGenerator, Discriminator, Generator
 from agents.ema import EMASpec
+from agents.family import FamilyMember, FamilyNet
 from agents.latent import latents
 from agents.networks import networks
 from agents.optim import optimizers
 from arena.core.errors import ConfigError
 from arena.core.registry import Ge, Le, build
 
-__all__ = ["AgentSpec", "build_agent", "agent_names", "estimate_agent_bytes"]
+__all__ = ["AgentSpec", "build_agent", "agent_names", "member_names", "estimate_agent_bytes"]
 
 MAX_COUNT = 4096
 """Copies one spec may stand for."""
@@ -55,6 +56,11 @@ class AgentSpec:
     pack: Annotated[int, Ge(1)] = 1
     """Discriminators only: PacGAN's packing (Lin et al., 2018): the network judges ``pack``
     samples at once, concatenated, all real or all generated, and emits one logit per pack."""
+    members: Annotated[int, Ge(1), Le(MAX_COUNT)] = 1
+    """Generators only: a family of this many members (MGAN's way, :mod:`agents.family`): each owns
+    the network's input layer (its first linear layer and the normalisation after it), all share
+    the rest; the family trains as one generator on batches mixed across its members, and each
+    member (``{name}_0 ..``) is rated, pictured and mixed as a generator of its own."""
 
     def validate(self) -> None:
         if not _NAME.match(self.name):
@@ -72,6 +78,36 @@ class AgentSpec:
             raise ConfigError("only generators average their weights (the average is what they show)", ("ema",))
         if self.role == "generator" and self.pack != 1:
             raise ConfigError("only discriminators pack their inputs", ("pack",))
+        if self.members != 1 and (self.role != "generator" or self.output != "sample"):
+            raise ConfigError("only generators of samples form families", ("members",))
+
+
+def member_names(name: str, spec: AgentSpec) -> list[str]:
+    """The names of the members of the family ``name`` (none for a generator alone)."""
+    return [f"{name}_{k}" for k in range(spec.members)] if spec.members > 1 else []
+
+
+def _member_seed(seed: int, k: int) -> int:
+    """Member ``k``'s initialisation seed in a family seeded ``seed`` (member 0: the family's own)."""
+    return (seed + 0x9E3779B97F4A7C15 * k) % (1 << 63)
+
+
+def _family_net(spec: AgentSpec, data_space: gym.spaces.Box, path: tuple, seed: int | None):
+    """``spec``'s network, prior and spaces; for a family, its :class:`FamilyNet` of ``spec.members``
+    networks, each initialised from its member's seed (``seed`` None: no seeding, as on ``meta``)."""
+    built = []
+    for k in range(spec.members):
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(_member_seed(seed, k))
+            built.append(_network(spec, data_space, path))
+    net, latent, observation_space, action_space = built[0]
+    if spec.members > 1:
+        try:
+            net = FamilyNet([b[0] for b in built])
+        except ConfigError as exc:
+            raise ConfigError(exc.message, (*path, *exc.path)) from None
+    return net, latent, observation_space, action_space
 
 
 def agent_names(spec: AgentSpec) -> list[str]:
@@ -114,7 +150,7 @@ def estimate_agent_bytes(spec: AgentSpec, data_space: gym.spaces.Box, path: tupl
     """``(parameters, bytes)`` one agent of ``spec`` needs for weights, gradients and optimizer
     state, found by building its network on the ``meta`` device (nothing is allocated)."""
     with torch.device("meta"):
-        net, *_ = _network(spec, data_space, path, outputs)
+        net, *_ = _family_net(spec, data_space, path, None) if spec.members > 1 else _network(spec, data_space, path, outputs)
     params = sum(p.numel() for p in net.parameters())
     buffers = sum(b.numel() for b in net.buffers())
     slots = _OPTIMIZER_SLOTS.get(str(spec.optim.get("type", "adam")), 2)
@@ -147,9 +183,12 @@ def build_agent(
         outputs: discriminators only: logits per input (1; more for games such as ``madgan-v0``).
     """
     device = torch.device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net, latent, observation_space, action_space = _network(spec, data_space, path, outputs)
+    if spec.members > 1:
+        net, latent, observation_space, action_space = _family_net(spec, data_space, path, seed)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net, latent, observation_space, action_space = _network(spec, data_space, path, outputs)
     net = net.to(device)
     optimizer = build(spec.optim, optimizers, (*path, "optim"), params=list(net.parameters()))
     common = dict(
@@ -163,5 +202,6 @@ def build_agent(
         generator = cls(name, net, optimizer, latent=latent, **common)
         if spec.ema is not None:
             generator.use_ema(spec.ema, seed + 2)
+        generator.members = [FamilyMember(generator, k, member) for k, member in enumerate(member_names(name, spec))]
         return generator
     return Discriminator(name, net, optimizer, pack=spec.pack, **common)

@@ -288,7 +288,7 @@ class Run:
         if n is not None:
             self.check_samples(n)
         if agent is None:
-            chosen: list[Any] = [g if raw else g.output() for g in self.arena.generators]
+            chosen: list[Any] = [g if raw else g.output() for g in self.arena.judged]
         else:
             chosen = [self.generator(agent, raw, panel)]
         checked = self.arena.discriminators[0]  # for the equilibrium check of 1-D data

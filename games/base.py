@@ -14,9 +14,11 @@ from contextlib import ExitStack, contextmanager
 from typing import Annotated, Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from agents import Discriminator, Generator
+from agents.family import member_ids
 from arena.core import faults
 from arena.core.registry import Ge, Gt
 
@@ -125,6 +127,13 @@ class Game(abc.ABC):
             :meth:`with_mode_seeking` after the mean of its losses (its means combine positive losses).
         mode_seeking_pool: on images, the side of the squares the penalty averages first (1:
             every pixel counts; larger rewards different shapes rather than pixel noise).
+        identity: the weight ``beta`` of MGAN's identity signal (Hoang et al., 2018; 0: none), for a
+            run whose generators form families (:mod:`agents.family`): every discriminator emits,
+            beside its "real" logit, one logit per member, a classifier of which member made a
+            generated sample (it knows by the batch's order, :func:`agents.family.member_ids`,
+            never by labels of the data); the discriminator learns it on generated samples and the
+            generators cooperate with it, both adding ``beta`` times its cross-entropy to their
+            losses, which pushes the members apart.
     """
 
     id: str = ""
@@ -138,9 +147,10 @@ class Game(abc.ABC):
     ``categorical`` (a policy over one-hot samples, by policy gradient)."""
 
     def __init__(self, d_steps: Annotated[int, Gt(0)] = 1, mode_seeking: Annotated[float, Ge(0)] = 0.0,
-                 mode_seeking_pool: Annotated[int, Gt(0)] = 1) -> None:
+                 mode_seeking_pool: Annotated[int, Gt(0)] = 1, identity: Annotated[float, Ge(0)] = 0.0) -> None:
         self.d_steps = d_steps
         self.mode_seeking, self.mode_seeking_pool = mode_seeking, mode_seeking_pool
+        self.identity = identity
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -149,11 +159,30 @@ class Game(abc.ABC):
 
     def __repr__(self) -> str:
         extra = f", mode_seeking={self.mode_seeking}, mode_seeking_pool={self.mode_seeking_pool}" if self.mode_seeking else ""
+        extra += f", identity={self.identity}" if self.identity else ""
         return f"{type(self).__name__}(id={self.id!r}, d_steps={self.d_steps}{extra})"
 
-    def d_outputs(self, generators: int) -> int:
-        """Logits a discriminator emits per input in a run with ``generators`` generators."""
-        return 1
+    def d_outputs(self, generators: int, members: int = 1) -> int:
+        """Logits a discriminator emits per input in a run with ``generators`` generators, whose
+        families have ``members`` members: one, and one more per member with the identity signal."""
+        return 1 + members if self.identity else 1
+
+    def split_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A discriminator's logits as its "real" logit and, with the identity signal, its member classifier's."""
+        return (logits[:, :1], logits[:, 1:]) if self.identity else (logits, None)
+
+    def identity_loss(self, who: torch.Tensor) -> torch.Tensor:
+        """The member classifier's cross-entropy on a family's mixed batch (the members in the
+        batch's order, :func:`agents.family.member_ids`)."""
+        return F.cross_entropy(who.float(), member_ids(who.shape[0], who.shape[1], who.device))
+
+    def discriminator_objective(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        """The discriminator's loss from its logits on real and generated data: :meth:`d_loss`,
+        plus the weighted identity term where the game sets one."""
+        real, _ = self.split_logits(real_logits)
+        fake, who = self.split_logits(fake_logits)
+        loss = self.d_loss(real, fake)
+        return loss if who is None else loss + self.identity * self.identity_loss(who)
 
     def realness(self, logits: torch.Tensor) -> torch.Tensor:
         """One logit per input, large for "real", from a discriminator's output (for judging)."""
@@ -179,7 +208,7 @@ class Game(abc.ABC):
         """
         real_logits = discriminator(real)
         fake_logits = discriminator(fake)
-        return self.d_loss(real_logits, fake_logits), real_logits, fake_logits
+        return self.discriminator_objective(real_logits, fake_logits), real_logits, fake_logits
 
     def generator_loss(self, discriminator: Discriminator, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns ``(loss, fake_logits)``."""
@@ -189,8 +218,10 @@ class Game(abc.ABC):
     def generator_objective(self, fake_logits: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The generator's loss from the discriminator's logits on its samples and the samples
         themselves: :meth:`g_loss`, plus the weighted :func:`mode_seeking_penalty` where the game
-        sets one."""
-        return self.with_mode_seeking(self.g_loss(fake_logits), fake)
+        sets one, and the weighted identity term where it sets that."""
+        logits, who = self.split_logits(fake_logits)
+        loss = self.with_mode_seeking(self.g_loss(logits), fake)
+        return loss if who is None else loss + self.identity * self.identity_loss(who)
 
     def with_mode_seeking(self, loss: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """``loss`` plus the weighted :func:`mode_seeking_penalty` of the samples ``fake`` where the
@@ -212,8 +243,8 @@ class Game(abc.ABC):
         discriminator.step()
         return {
             "d_loss": loss.detach(),
-            "d_real": torch.sigmoid(real_logits.detach()).mean(),
-            "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+            "d_real": torch.sigmoid(self.split_logits(real_logits.detach())[0]).mean(),
+            "d_fake": torch.sigmoid(self.split_logits(fake_logits.detach())[0]).mean(),
         }
 
     def generator_update(self, generator: Generator, discriminator: Discriminator, n: int) -> dict[str, torch.Tensor]:
@@ -265,8 +296,9 @@ class Game(abc.ABC):
                 with torch.no_grad():
                     real_logits = discriminators[0](real)
                     fake_logits = discriminators[0](generators[0].sample(real.shape[0]))
-                    loss = self.d_loss(real_logits, fake_logits)
-                stats = {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
+                    loss = self.discriminator_objective(real_logits, fake_logits)
+                stats = {"d_loss": loss, "d_real": torch.sigmoid(self.split_logits(real_logits)[0]).mean(),
+                         "d_fake": torch.sigmoid(self.split_logits(fake_logits)[0]).mean()}
         faults.hit("round")  # crash-safety tests kill the process here (arena.core.faults)
         if g_learns:
             stats.update(self.update_generators(generators, discriminators, real.shape[0]))

@@ -70,7 +70,7 @@ def _declared_round(game: Game, gens: list[Generator], discs: list[Discriminator
         with torch.no_grad():
             fake = g.sample(real.shape[0])
         d.zero_grad()
-        d.scaled(game.d_loss(d(real), d(fake))).backward()
+        d.scaled(game.discriminator_objective(d(real), d(fake))).backward()
         d.step()
         with frozen(d.net):
             g.zero_grad()

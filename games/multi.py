@@ -72,8 +72,9 @@ class GMANGame(NonSaturatingGame):
         lam_lr: Annotated[float, Gt(0)] = 1e-2,
         mode_seeking: Annotated[float, Ge(0)] = 0.0,
         mode_seeking_pool: Annotated[int, Gt(0)] = 1,
+        identity: Annotated[float, Ge(0)] = 0.0,
     ) -> None:
-        super().__init__(d_steps, mode_seeking, mode_seeking_pool)
+        super().__init__(d_steps, mode_seeking, mode_seeking_pool, identity)
         if learn_lam and mean != "softmax":
             from arena.core.errors import ConfigError
 
@@ -99,8 +100,8 @@ class GMANGame(NonSaturatingGame):
             loss, real_logits, fake_logits = self.discriminator_loss(d, real, fake)
             d.scaled(loss).backward()
             d.step()
-            for key, value in (("d_loss", loss), ("d_real", torch.sigmoid(real_logits).mean()),
-                               ("d_fake", torch.sigmoid(fake_logits).mean())):
+            for key, value in (("d_loss", loss), ("d_real", torch.sigmoid(self.split_logits(real_logits)[0]).mean()),
+                               ("d_fake", torch.sigmoid(self.split_logits(fake_logits)[0]).mean())):
                 totals[key] = totals.get(key, 0) + value.detach() / len(discriminators)
         return totals
 
@@ -118,9 +119,12 @@ class GMANGame(NonSaturatingGame):
         :mod:`arena.engine.team` computes them): the combined loss plus the mode-seeking term,
         backward, the optimizer step and (GMAN*) lambda's step. The generator's gradients are zeroed
         and ``fake`` drawn by the caller; the logits carry no gradient to the discriminators."""
-        losses = torch.stack([self.g_loss(logits) for logits in fake_logits])
+        split = [self.split_logits(logits) for logits in fake_logits]
+        losses = torch.stack([self.g_loss(logits) for logits, _ in split])
         lam = self._lambda(generator)
         loss = self.with_mode_seeking(combine_losses(losses, self.mean, lam), fake)
+        if self.identity:  # the members' cooperation with every discriminator's classifier, averaged
+            loss = loss + self.identity * torch.stack([self.identity_loss(who) for _, who in split]).mean()
         objective = loss - self.lam_penalty * lam if self.learn_lam else loss
         raw = generator.extras.get("gman_lambda") if self.learn_lam else None
         if raw is not None:
@@ -150,7 +154,7 @@ class MADGANGame(Game):
     shape = Shape(generators="all", discriminators="one")
     """Every generator against one discriminator, one by one."""
 
-    def d_outputs(self, generators: int) -> int:
+    def d_outputs(self, generators: int, members: int = 1) -> int:
         return generators + 1
 
     def realness(self, logits: torch.Tensor) -> torch.Tensor:

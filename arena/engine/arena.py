@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 import games
-from agents import Agent, Discriminator, Generator, agent_names, build_agent
+from agents import Agent, Discriminator, FamilyMember, Generator, agent_names, build_agent
 from arena.core.errors import ArenaError, ConfigError, DataError
 from arena.core.origin import ConfigOrigin
 from arena.core.registry import build
@@ -32,7 +32,7 @@ class Arena:
         device: where agents and data live.
         data: the real data.
         game: the rules of every match.
-        generators: generator agents, in config order.
+        generators: generator agents, in config order (a family is one: it trains as one).
         discriminators: discriminator agents, in config order.
         stream: the batches of real data matches draw from.
     """
@@ -55,15 +55,26 @@ class Arena:
     def agents(self) -> dict[str, Agent]:
         return {a.name: a for a in [*self.generators, *self.discriminators]}
 
+    @property
+    def judged(self) -> list[Any]:
+        """The generators as everything that judges sees them (reviews, cross-play, ratings, the
+        leaderboard, the mixture, pictures): each family's members in its place, in config order."""
+        return [m for g in self.generators for m in (g.members or [g])]
+
     def agent(self, name: str) -> Agent:
         agents = self.agents
         if name not in agents:
             raise ConfigError(f"no agent named {name!r} in this run (agents: {', '.join(agents)})")
         return agents[name]
 
-    def generator(self, name: str | None = None) -> Generator:
-        """The generator named ``name`` (default: the first one)."""
-        agent = self.agent(name) if name else self.generators[0]
+    def generator(self, name: str | None = None) -> Generator | FamilyMember:
+        """The generator named ``name`` (a family's member too; default: the first one judged)."""
+        if not name:
+            return self.judged[0]
+        members = {m.name: m for g in self.generators for m in g.members}
+        if name in members:
+            return members[name]
+        agent = self.agent(name)
         if not isinstance(agent, Generator):
             names = ", ".join(g.name for g in self.generators)
             raise ArenaError(f"{name} is a {agent.role}; choose a generator ({names})")
@@ -126,11 +137,12 @@ def build_arena(config: RunConfig, device: torch.device | None = None) -> Arena:
             raise ConfigError(f"{game.id} plays teams in turn; only schedule type round-robin applies", ("schedule", "type"))
         spec_games = _spec_games(config, game)
         n_generators = len(config.generator_names)
+        members = _check_families(config, [game, *spec_games.values()])
         built: list[tuple[Agent, int]] = []
         agent_games: dict[str, games.Game] = {}
         for i, spec in enumerate(config.agents):
             own = spec_games.get(i, game)
-            outputs = own.d_outputs(n_generators) if spec.role == "discriminator" else 1
+            outputs = own.d_outputs(n_generators, members) if spec.role == "discriminator" else 1
             for name in agent_names(spec):
                 seed = derive_seed(config.seed, "agent", name)
                 built.append((build_agent(spec, name, data.space(), seed, dev, path=("agents", i), outputs=outputs), i))
@@ -173,6 +185,33 @@ def _check_batch_norm(config: RunConfig, built: list[tuple[Agent, int]]) -> None
         if per_call < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in agent.net.modules()):
             raise ConfigError(f"batch size {config.schedule.batch_size} gives {agent.name}'s BatchNorm layers "
                               f"{per_call} sample a batch; they need at least 2", ("schedule", "batch_size"))
+
+
+def _check_families(config: RunConfig, played: list[games.Game]) -> int:
+    """The members of the run's families (1 where there is none): one size for every family, and
+    the parts of a run that do not yet know families refused here rather than part-way."""
+    sizes = {spec.members for spec in config.agents if spec.role == "generator"}
+    families = [i for i, spec in enumerate(config.agents) if spec.role == "generator" and spec.members > 1]
+    if families and len(sizes) > 1:
+        raise ConfigError(f"every generator spec of a run with families needs the same members (got {sorted(sizes)}): "
+                          f"the discriminators' identity classifier has one output per member", ("agents", families[0], "members"))
+    members = max(sizes, default=1)
+    if any(g.identity and not g.shape.generators == "one" for g in played):
+        raise ConfigError("the identity signal tells a family's members apart; this game plays several generators "
+                          "in one match", ("game", "identity"))
+    if any(g.identity for g in played) and members < 2:
+        raise ConfigError("game.identity is the members' identity signal; it needs generators in families "
+                          "(agents[i].members >= 2)", ("game", "identity"))
+    if families and config.selection.every:
+        raise ConfigError("selection replaces whole agents, and a family's members are rated one by one; turn "
+                          "selection off (selection.every: 0) for a run with families", ("selection", "every"))
+    if families and config.league.every:
+        raise ConfigError("the league's snapshots are of whole agents; turn it off (league.every: 0) for a run with "
+                          "families", ("league", "every"))
+    if families and any(spec.pack > 1 for spec in config.agents):
+        raise ConfigError("a packed discriminator judges packs of one generator's samples; a family's batches "
+                          "mix its members", ("agents", families[0], "members"))
+    return members
 
 
 def _check_packing(config: RunConfig, game: games.Game, spec_games: dict[int, games.Game]) -> None:

@@ -132,8 +132,9 @@ class StackedDiscriminator:
                 [real.shape[0] // self.pack, fake.shape[0] // self.pack])
         else:
             real_logits, fake_logits = self(p, b, real), self(p, b, fake)
-        loss = game.d_loss(real_logits, fake_logits)
-        return loss, torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+        loss = game.discriminator_objective(real_logits, fake_logits)
+        real_logits, fake_logits = game.split_logits(real_logits.detach())[0], game.split_logits(fake_logits.detach())[0]
+        return loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()
 
 
 class Kernels:

@@ -27,17 +27,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import torch
 
-from agents import AveragedGenerator, Generator
+from agents import Generator, Sampler
 from arena.core.errors import ArenaError
 from arena.core.registry import Registry
 from arena.data.kinds import DataKind
 from arena.output.record import OutputRecord
 
 __all__ = ["Mixture", "Candidates", "weightings", "fit_weights", "mixture_weights"]
+
+
+class Component(Sampler, Protocol):
+    """A mixture's component: a generator as the world sees it (its weight average, a family's
+    member), with the random stream it draws its latents from by default."""
+
+    @property
+    def rng(self) -> torch.Generator: ...
 
 
 class Mixture:
@@ -47,7 +55,7 @@ class Mixture:
     draws. All draws come from ``generator`` (or from the first component's own stream).
     """
 
-    def __init__(self, components: Sequence[Generator | AveragedGenerator], weights: Sequence[float]) -> None:
+    def __init__(self, components: Sequence[Component], weights: Sequence[float]) -> None:
         if len(components) != len(weights) or not components:
             raise ValueError("a mixture needs one weight per component, and at least one component")
         total = float(sum(weights))
@@ -243,7 +251,7 @@ def mixture_weights(kind: str, candidates: Candidates) -> list[float]:
     return weigh(candidates)
 
 
-def mixture_from_record(record: OutputRecord | None, generator: Callable[[str], Generator | AveragedGenerator]) -> Mixture:
+def mixture_from_record(record: OutputRecord | None, generator: Callable[[str], Component]) -> Mixture:
     """The mixture a run recorded (``mixture.json``, the checkpoint), over its loaded generators."""
     if not record:
         raise ArenaError("this run has no mixture yet: it is chosen at the first evaluation")

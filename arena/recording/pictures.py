@@ -193,8 +193,8 @@ class PictureWriter(Callback):
     def on_review(self, tournament: Tournament, review: Review) -> None:
         arena = tournament.arena
         grid, most = tournament.config.review.grid, tournament.config.review.pictures_max
-        chosen = {g.name for g in sorted(arena.generators, key=tournament.standings.rating, reverse=True)[:most]}
-        for gi, g in enumerate(arena.generators):
+        chosen = {g.name for g in sorted(arena.judged, key=tournament.standings.rating, reverse=True)[:most]}
+        for gi, g in enumerate(arena.judged):
             if g.name not in chosen:
                 continue
             d = arena.discriminators[gi % len(arena.discriminators)]

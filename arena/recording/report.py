@@ -48,8 +48,8 @@ class ReportWriter(Callback):
         arena, seed = tournament.arena, tournament.config.seed
         n = FIXED_IMAGES if arena.data.kind.images else FIXED_POINTS
         fixed = {g.name: _stored(draw_samples(g.output(), n, derive_seed(seed, "report", g.name)), arena.data)
-                 for g in arena.generators}
-        if review.output and len(arena.generators) > 1:
+                 for g in arena.judged}
+        if review.output and len(arena.judged) > 1:
             mixture = mixture_from_record(review.output, lambda name: arena.generator(name).output())
             fixed["mixture"] = _stored(draw_samples(mixture, n, derive_seed(seed, "report", "mixture")), arena.data)
         self.run_dir.save_fixed_samples(review.matching, fixed)

@@ -136,7 +136,7 @@ class TensorBoardWriter(Callback):
                 self.writer.add_scalar(f"rating/{row['agent']}", row["rating"], step)
                 if row["uncertainty"] is not None:
                     self.writer.add_scalar(f"rating_uncertainty/{row['agent']}", row["uncertainty"], step)
-        for gi, g in enumerate(arena.generators):
+        for gi, g in enumerate(arena.judged):
             d = arena.discriminators[gi % len(arena.discriminators)]
             image = _png_array(lambda path, g=g, d=d: picture(
                 review.samples[g.name], path, arena.data, d, f"{g.name} at matching {step}", tournament.config.review.grid))

@@ -95,12 +95,13 @@ class Tournament:
         return self.completed >= self.config.schedule.matchings
 
     def active(self, agent: Agent) -> bool:
-        return not self.guard.is_retired(agent)
+        """Whether ``agent`` still plays: not retired (a family's member: its family not retired)."""
+        return not self.guard.is_retired(getattr(agent, "family", agent))
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """The leaderboard's rows now (the league's snapshots among them)."""
         arena = self.arena
-        return standings_rows([*arena.generators, *self.league.generators, *arena.discriminators, *self.league.discriminators],
+        return standings_rows([*arena.judged, *self.league.generators, *arena.discriminators, *self.league.discriminators],
                               self.standings, self.guard, self.league.status)
 
     def request_stop(self) -> None:

@@ -72,7 +72,7 @@ def review(t: Tournament) -> Review:
     log.append({"kind": "payoff", **stamp, **{k: period[k] for k in ("generators", "discriminators", "payoff")}})
     log += [{"kind": "selection", **stamp, **record} for record in lineage]
     log += [{"kind": "snapshot", **stamp, **record} for record in snapshots]
-    if len(t.arena.generators) > 1:
+    if len(t.arena.judged) > 1:
         log.append({"kind": "eval", **stamp, "agent": "mixture", **output.metrics,
                     "components": output.components, "weights": output.weights,
                     "protocol": _judged(measured, output.classifier)})
@@ -101,7 +101,7 @@ def sample_and_measure(t: Tournament) -> tuple[dict[str, torch.Tensor], list[dic
     stamp = {"kind": "eval", "matching": t.completed, "rounds": t.rounds}
     samples: dict[str, torch.Tensor] = {}
     records = []
-    for g in arena.generators:
+    for g in arena.judged:
         samples[g.name] = draw_samples(g.output(), cfg.review.samples, derive_seed(cfg.seed, "eval", g.name, str(t.completed)))
         metrics = signal(arena.data, samples[g.name])
         if metrics:
@@ -119,7 +119,7 @@ def cross_play(t: Tournament, samples: dict[str, torch.Tensor]) -> dict[str, Any
     """Every generator against every discriminator on held-out data (the league's snapshots
     included); the period is recorded and every rating recomputed."""
     arena, cfg, standings = t.arena, t.config, t.standings
-    gens = [*arena.generators, *t.league.generators]
+    gens = [*arena.judged, *t.league.generators]
     discs = [*arena.discriminators, *t.league.discriminators]
     period = payoff_period(gens, discs, samples, arena.data.test[: cfg.review.samples], arena.game_for, t.completed, t.rounds,
                            standings.identity, t.active, True if cfg.compute.execution == "batched" else None,
@@ -147,7 +147,7 @@ def mix(t: Tournament, samples: dict[str, torch.Tensor]) -> tuple[Mixture, Outpu
     """The mixture of the best-rated generators, and the output record it starts: components,
     weights, and its metrics on fresh samples."""
     arena, cfg, standings = t.arena, t.config, t.standings
-    ranked = sorted((g for g in arena.generators if t.active(g)), key=standings.rating, reverse=True)
+    ranked = sorted((g for g in arena.judged if t.active(g)), key=standings.rating, reverse=True)
     top = ranked[: cfg.mixture.top] if cfg.mixture.top else ranked
     latest = standings.results[-1]["payoff"] if standings.results else []
     candidates = Candidates(
@@ -156,7 +156,7 @@ def mix(t: Tournament, samples: dict[str, torch.Tensor]) -> tuple[Mixture, Outpu
         samples=samples,
         quality={g.name: standings.metrics.get(g.name, {}).get("quality", 0.0) for g in top},
         kind=arena.data.kind,
-        payoff={g.name: row for g, row in zip(arena.generators, latest)},
+        payoff={g.name: row for g, row in zip(arena.judged, latest)},
         heldout=arena.data.splits.get("valid", arena.data.test),
         features=discriminator_features([d for d in arena.discriminators if t.active(d)]) if arena.data.kind.images else None,
     )
