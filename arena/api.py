@@ -281,7 +281,8 @@ class Run:
             download: fetch the Inception weights where a metric needs them and they are missing.
 
         Returns:
-            the metrics, by agent.
+            the metrics, by agent; measuring every generator, each one's ``weight`` in the output's
+            mixture too (0 for one it leaves out).
         """
         if n is not None and n < 2:
             raise ConfigError(f"-n: expected at least 2 samples, got {n}")
@@ -300,6 +301,11 @@ class Run:
                                          extractor=found.pop("extractor", None), reference=found.pop("reference", None))
             if isinstance(g, PanelSampler):
                 r["panel"] = True  # the mixture as the discriminator panel filters it
+        output = self.tournament.standings.output
+        if agent is None and output is not None and len(chosen) > 1:  # each generator's part in the output
+            weights = dict(zip(output.components, output.weights))
+            for name, r in results.items():
+                r["weight"] = weights.get(name, 0.0)
         if save and self.dir is not None:
             stamp = {"matching": self.tournament.completed, "rounds": self.tournament.rounds, "seed": seed,
                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}

@@ -60,7 +60,7 @@ def main() -> None:
                     callbacks=[Deadline(args.seconds), Progress()])
     trained = time.perf_counter() - started
     print(f"trained {trained:.0f} s: {run.completed} matchings, {run.rounds:,} pair-rounds on {run.arena.device}", flush=True)
-    if run.output is None or run.output["matching"] != run.completed:  # stopped between reviews: review now
+    if run.output is None or run.output.matching != run.completed:  # stopped between reviews: review now
         run.tournament.review()
     results = {}
     for label, agent, panel in (("raw mixture", "mixture", False), ("output", "mixture", True), ("generators", None, True)):

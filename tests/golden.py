@@ -80,6 +80,7 @@ EXTRA = {
     "stacked_mnist_rotation": [*STACKED, *STACKED_OUTPUT],
     "stacked_mnist_population": [*STACKED, "agents.0.ema.batchnorm_batches=2", "selection.every=2"],
     "stacked_mnist_gman": [*STACKED, "agents.0.ema.batchnorm_batches=2"],
+    "stacked_mnist_family": [*STACKED, "agents.0.ema.batchnorm_batches=2"],
     "stacked_mnist_tournament_gpu": [*STACKED, "agents.0.count=2", "agents.1.count=2", "schedule.batch_size=32",
                                      "panel.calibration=200", "agents.0.ema.batchnorm_batches=2"],
 }

@@ -169,3 +169,29 @@ def test_what_families_cannot_do_yet_is_refused_when_the_config_is_checked(chang
     change(raw)
     with pytest.raises(ConfigError, match=re.escape(message)):
         build_arena(parse_config(raw))
+
+
+def test_a_family_from_the_command_line(tmp_path, write_config, capsys):
+    """arena run, arena eval (each member with its weight in the mixture), arena sample --agent on a
+    member, arena report: a family goes through every command as generators do."""
+    import json
+
+    import numpy as np
+
+    from arena.cli import main
+
+    raw = family_raw(3, identity=0.5, schedule={"matchings": 4, "steps_per_match": 5, "batch_size": 30},
+                     review={"every": 4, "samples": 100, "pictures": False}, log={"report": False})
+    run = tmp_path / "run"
+    assert main(["run", str(write_config(raw)), "--out", str(run), "--quiet"]) == 0
+    assert main(["eval", str(run), "-n", "300", "--metrics", "modes"]) == 0
+    evaluated = json.loads((run / "eval.json").read_text())
+    weights = json.loads((run / "mixture.json").read_text())
+    assert sorted(evaluated) == ["g_0", "g_1", "g_2"]
+    assert {n: r["weight"] for n, r in evaluated.items()} == {n: dict(zip(weights["components"], weights["weights"])).get(n, 0.0)
+                                                             for n in evaluated}
+    assert main(["sample", str(run), "--agent", "g_1", "-n", "50", "-o", str(tmp_path / "g1.npy")]) == 0
+    assert np.load(tmp_path / "g1.npy").shape == (50, 2)
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    assert all(f">{name}<" in page for name in ("g_0", "g_1", "g_2"))

@@ -1,0 +1,207 @@
+"""Why stop at 2 opponents? The curve over N generators on Stacked MNIST, families against
+independent generators, with the same four discriminators.
+
+Every point is ``configs/stacked_mnist_family.yaml`` (GMAN's game: every round one generator, or
+one family, against the four weak discriminators at once, the mode-seeking term, held-out mixture
+weights) with N generators:
+
+- ``family``: one family of N members sharing PacGAN's generator but its input layer, trained as
+  one on mixed batches, with the identity signal (N = 1: the GMAN config itself, no identity);
+- ``independent``: N separate generators, each meeting the four discriminators in turn, each
+  getting 1/N of the rounds (no identity: they are not one family).
+
+At equal pair-rounds (the config's 48 matchings, 19,200 discriminator updates, for every N) and,
+with ``--budget wall``, at the wall time of N = 1 on the same seed. Each run is measured on 25,600
+samples of the mixture (its modes of 1,000 and KL, the shipped classifier), its best member alone
+(the lowest KL), and the members' overlap: of the triples the members cover (5,000 samples each),
+the share covered by more than one. Runs are kept under ``--out`` and skipped when done, so the
+script resumes; ``--plot`` draws ``benchmarks/population.png`` from whatever is there.
+
+    python benchmarks/population.py --kinds family independent --n 1 2 4 8 16 --seeds 0 1 2
+    python benchmarks/population.py --plot
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import arena  # noqa: E402
+from arena.evaluation.digits import classify_channels, digit_classifier  # noqa: E402
+
+CONFIG = ROOT / "configs" / "stacked_mnist_family.yaml"
+SAMPLES, MEMBER_SAMPLES = 25_600, 5_000
+
+
+class Deadline(arena.Callback):
+    """Stops the loop (as a first Ctrl-C does) once ``seconds`` of play have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.started = seconds, time.perf_counter()
+
+    def on_match_end(self, tournament, outcome, rounds_done, rounds_total) -> None:
+        if time.perf_counter() - self.started > self.seconds and not tournament.stop_requested:
+            tournament.request_stop()
+
+
+def overrides(kind: str, n: int, seed: int) -> list[str]:
+    """The config's overrides for ``n`` generators of ``kind``."""
+    out = [f"seed={seed}", "checkpoint.every=48", "review.every=48"]
+    if kind == "family" and n > 1:
+        return [*out, f"agents.0.members={n}"]
+    return [*out, f"agents.0.count={n}", "agents.0.members=1", "game.identity=0.0"]
+
+
+def triples(model, samples) -> set[int]:
+    """The digit triples ``samples`` cover, read by the shipped classifier (a judge: it trains nothing)."""
+    digits = classify_channels(model, samples)
+    return set((digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]).tolist())
+
+
+def measure(run: arena.Run) -> dict:
+    """The mixture's and every member's modes and KL, and the members' overlap."""
+    if run.output is None or run.output.matching != run.completed:
+        run.tournament.review()
+    mixture = run.evaluate("mixture", ["stacked_modes"], SAMPLES, seed=0, save=False, panel=False)["mixture"]
+    members = run.evaluate(None, ["stacked_modes"], SAMPLES, seed=0, save=False)
+    model, _, _ = digit_classifier(run.arena.data.kind.digits())
+    covered = [triples(model, run.sample(MEMBER_SAMPLES, name, seed=1)) for name in members]
+    union = set().union(*covered)
+    shared = {t for t in union if sum(t in c for c in covered) > 1}
+    best = min(members, key=lambda name: members[name]["kl"])
+    return {"modes": mixture["modes"], "kl": mixture["kl"], "best": best, "best_modes": members[best]["modes"],
+            "best_kl": members[best]["kl"], "overlap": len(shared) / max(1, len(union)),
+            "members": {name: {"modes": r["modes"], "kl": r["kl"]} for name, r in members.items()},
+            "weights": dict(zip(run.output.components, run.output.weights))}
+
+
+def play(kind: str, n: int, seed: int, budget: str, out: Path) -> dict:
+    """One point, from its cache where it ran already."""
+    where = out / f"{kind}-{n}-s{seed}-{budget}"
+    done = where / "population.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    callbacks = []
+    if budget == "wall":
+        reference = play("family", 1, seed, "pairs", out)
+        callbacks = [Deadline(reference["train_s"])]
+    started = time.perf_counter()
+    run = arena.run(CONFIG, out=where, overrides=overrides(kind, n, seed), callbacks=callbacks)
+    trained = time.perf_counter() - started
+    result = {"kind": kind, "n": n, "seed": seed, "budget": budget, "train_s": trained, "pair_rounds": run.rounds,
+              **measure(run)}
+    done.write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("members", "weights")}), flush=True)
+    return result
+
+
+def round_cost(sizes: list[int], rounds: int = 30, repeats: int = 3) -> None:
+    """Milliseconds a round (every discriminator's update and the family's one update) of a family
+    of K members takes against one generator's, side by side in this process (the best of
+    ``repeats`` after a warm-up match), and each one's parameters."""
+    from arena.config import load_config
+    from arena.engine.arena import build_arena
+    from arena.tournament.loop import Tournament
+
+    rows = ["| members | parameters | ms a round | against one generator |", "| ---: | ---: | ---: | ---: |"]
+    base = None
+    for k in sizes:
+        config = load_config(CONFIG, [*overrides("family", k, 0), "device=cpu", "data.train_size=2000"]
+                             + (["game.identity=0.0"] if k == 1 else []))
+        t = Tournament(build_arena(config))
+        matching = t.matches_of(0)
+        t.runner.play(matching, t.active, 5)  # warm-up
+        best = math.inf
+        for _ in range(repeats):
+            started = time.perf_counter()
+            t.runner.play(matching, t.active, rounds)
+            best = min(best, (time.perf_counter() - started) / rounds * 1e3)
+        base = base or best
+        rows.append(f"| {k} | {t.arena.generators[0].num_parameters():,} | {best:.1f} | {best / base:.2f}x |")
+    print("\n".join(rows))
+
+
+def summary(values: list[float]) -> tuple[float, float, float]:
+    """Mean, standard error, worst (the largest: every plotted figure but modes is better small)."""
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return mean, se, max(values)
+
+
+def plot(out: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*/population.json"))]
+    panels = [("modes", "mixture: modes of 1,000"), ("kl", "mixture: KL"), ("best_kl", "best member alone: KL"),
+              ("overlap", "members' overlap (share of covered modes)"), ("train_s", "wall time (s, 2 CPU cores)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
+    lines = ["| kind | budget | N | seeds | modes | KL | best member KL | overlap | wall (s) |", "| --- | --- | ---: | ---: | --- | --- | --- | --- | ---: |"]
+    for r in [r for r in results if r["kind"] == "family" and r["n"] == 1]:  # one generator is both kinds' N = 1
+        results.append({**r, "kind": "independent"})
+    for kind, budget, style in (("family", "pairs", "-o"), ("independent", "pairs", "--s"), ("family", "wall", ":o"),
+                                ("independent", "wall", ":s")):
+        points = sorted({r["n"] for r in results if r["kind"] == kind and r["budget"] == budget})
+        if not points:
+            continue
+        for ax, (key, title) in zip(axes, panels):
+            stats = [summary([r[key] for r in results if (r["kind"], r["budget"], r["n"]) == (kind, budget, n)]) for n in points]
+            ax.errorbar(points, [s[0] for s in stats], yerr=[s[1] for s in stats], fmt=style, capsize=3,
+                        label=f"{kind}, equal {'pair-rounds' if budget == 'pairs' else 'wall time'}")
+            ax.set_title(title, fontsize=9)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("N generators")
+        for n in points:
+            rs = [r for r in results if (r["kind"], r["budget"], r["n"]) == (kind, budget, n)]
+            cells = [f"{m:.3g} ± {se:.2g} [{w:.3g}]" for m, se, w in
+                     (summary([r[k] for r in rs]) for k in ("modes", "kl", "best_kl", "overlap"))]
+            worst_modes = min(r["modes"] for r in rs)
+            cells[0] = cells[0].rsplit("[", 1)[0] + f"[{worst_modes}]"
+            lines.append(f"| {kind} | {budget} | {n} | {len(rs)} | " + " | ".join(cells) +
+                         f" | {statistics.fmean(r['train_s'] for r in rs):.0f} |")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Why stop at 2? N generators against the same four weak discriminators, Stacked MNIST (25,600 samples)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print("\n".join(lines))
+    print(f"wrote {png}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kinds", nargs="+", default=["family", "independent"], choices=["family", "independent"])
+    p.add_argument("--n", nargs="+", type=int, default=[1, 2, 4, 8, 16])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--budget", nargs="+", default=["pairs"], choices=["pairs", "wall"])
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "population")
+    p.add_argument("--plot", action="store_true", help="only draw the figure and the table from the runs under --out")
+    p.add_argument("--png", type=Path, default=ROOT / "benchmarks" / "population.png")
+    p.add_argument("--cost", action="store_true", help="only time a family's round against one generator's (--n sizes)")
+    args = p.parse_args()
+    if args.cost:
+        round_cost(args.n)
+        return
+    if not args.plot:
+        for budget in args.budget:
+            for seed in args.seeds:
+                for n in args.n:
+                    for kind in args.kinds:
+                        if kind == "independent" and n == 1:
+                            continue  # one independent generator is the family of one
+                        play(kind, n, seed, budget, args.out)
+    plot(args.out, args.png)
+
+
+if __name__ == "__main__":
+    main()
