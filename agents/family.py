@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from agents.agent import AveragedGenerator
 from arena.core.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -171,30 +172,10 @@ class FamilyMember:
         return _AveragedMember(self)
 
 
-class _AveragedMember:
+class _AveragedMember(AveragedGenerator):
     """A member drawn through its family's weight average (evaluation mode; it does not train)."""
 
     def __init__(self, member: FamilyMember) -> None:
-        assert member.family.ema is not None
-        self.name, self.device, self.latent, self.rng = member.name, member.device, member.latent, member.rng
-        self.net = member.family.ema.net.member(member.index)
-
-    def __repr__(self) -> str:
-        return f"AveragedGenerator({self.name!r})"
-
-    @property
-    def training(self) -> bool:
-        return False
-
-    def train(self, mode: bool = True) -> _AveragedMember:
-        return self
-
-    def eval(self) -> _AveragedMember:
-        return self
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = self.latent.sample(n, self.rng if generator is None else generator, self.device)
-        return self.net(z)
+        super().__init__(member.family)
+        self.name = member.name
+        self.net = member.family.ema.net.member(member.index)  # type: ignore[union-attr,operator]
