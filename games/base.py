@@ -315,7 +315,7 @@ class Game(abc.ABC):
         all of them at once and hands them here (a tensor with one row per discriminator, or a
         list). Backward and the optimizer step included; the generator's gradients are zeroed and
         ``fake`` drawn by the caller."""
-        raise NotImplementedError(f"{type(self).__name__}'s shape stacks {self.shape.stacks!r}: it has no team step")
+        raise TypeError(f"{type(self).__name__}'s shape stacks {self.shape.stacks!r}: it has no team step")
 
     def score(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         """The discriminator's score in a match, from its outputs on real and generated data: its

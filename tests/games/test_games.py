@@ -245,3 +245,12 @@ def test_a_subclass_inherits_who_plays_but_not_the_stacking():
 def test_check_game_refuses_a_stacking_the_game_does_not_keep():
     with pytest.raises(AssertionError, match=re.escape("its shape says it stacks pairs, but its own updates compute")):
         games.check_game(_Claims())
+
+
+def test_only_a_game_that_stacks_its_discriminators_has_a_team_step():
+    g, d = tiny_pair()
+    fake = g.sample(8)
+    with pytest.raises(TypeError, match=re.escape("NonSaturatingGame's shape stacks 'pairs': it has no team step")):
+        games.make("gan-v0").generator_team_step(g, [d(fake)], fake)
+    stats = games.make("gman-v0").generator_team_step(g, [d(fake)], fake)
+    assert stats["g_loss"].dim() == 0
