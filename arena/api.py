@@ -294,11 +294,11 @@ class Run:
             chosen = [self.generator(agent, raw, panel)]
         checked = self.arena.discriminators[0]  # for the equilibrium check of 1-D data
         options = {"inception_weights": self.config.review.inception_weights, "download": download}
-        results = {g.name: measure(self.arena.data, g, metrics, n, seed, checked, progress, options) for g in chosen}
+        results: dict[str, dict[str, Any]] = {
+            g.name: measure(self.arena.data, g, metrics, n, seed, checked, progress, options) for g in chosen}
         for g, r in zip(chosen, results.values()):
-            found: dict[str, Any] = r
-            found["protocol"] = protocol(found["samples"], seed, classifier=found.pop("classifier", None),
-                                         extractor=found.pop("extractor", None), reference=found.pop("reference", None))
+            r["protocol"] = protocol(r["samples"], seed, classifier=r.pop("classifier", None),
+                                     extractor=r.pop("extractor", None), reference=r.pop("reference", None))
             if isinstance(g, PanelSampler):
                 r["panel"] = True  # the mixture as the discriminator panel filters it
         output = self.tournament.standings.output
@@ -330,7 +330,8 @@ def describe(arena: Arena) -> str:
     def count(agents: Sequence[object], role: str) -> str:
         return f"{len(agents)} {role}{'s' if len(agents) != 1 else ''}"
 
-    return (f"{arena.data.describe()}; {count(arena.generators, 'generator')} x {count(arena.discriminators, 'discriminator')}; "
+    gens = count(arena.judged, "generator") + (" in families" if any(g.members for g in arena.generators) else "")
+    return (f"{arena.data.describe()}; {gens} x {count(arena.discriminators, 'discriminator')}; "
             f"game {arena.game.id}; device {arena.device}")
 
 
