@@ -75,7 +75,14 @@ def test_eval_on_labelled_images_trains_and_caches_the_classifier(tmp_path, writ
     assert again["classes_covered"] == result["classes_covered"]
 
 
-@pytest.mark.parametrize("name", golden.shipped())
+SLOW_EVALS = {"stacked_mnist_tournament", "stacked_mnist_population", "stacked_mnist_tournament_gpu",
+              "stacked_mnist_rotation", "stacked_mnist_pacgan4"}
+"""Stacked MNIST configs whose `arena eval` measures what the default suite's stacked_mnist,
+stacked_mnist_gman and stacked_mnist_family runs measure (the same data kind and metrics, 4-13 s
+each): run with -m slow."""
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_EVALS else n for n in golden.shipped()])
 def test_eval_works_on_every_shipped_configs_run(name, shipped_runs, classifier_cache, monkeypatch):
     """`arena eval` with every metric that applies, on a short run of each shipped config."""
     monkeypatch.setenv("GAN_ARENA_CACHE", str(classifier_cache))
