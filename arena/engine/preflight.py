@@ -47,8 +47,9 @@ def check_memory(specs: list[AgentSpec], data: DataSource, device: torch.device)
 def check_eval_memory(config, data: DataSource, device: torch.device) -> None:
     """Refuse a ``review.samples`` whose review cannot fit in memory, before training: every
     review holds each generator's samples and the held-out data for cross-play (float32),
-    and the toy metrics compare every sample with every mode (float64)."""
-    n = len(config.generator_names)
+    and the toy metrics compare every sample with every mode (float64). A family's members are
+    reviewed one by one, so each counts."""
+    n = sum(len(agent_names(s)) * s.members for s in config.agents if s.role == "generator")
     per_sample = 4 * math.prod(data.shape)
     known = data.kind.modes()
     modes = int(known.centers.shape[0]) if known is not None else 0

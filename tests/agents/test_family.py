@@ -195,3 +195,12 @@ def test_a_family_from_the_command_line(tmp_path, write_config, capsys):
     assert main(["report", str(run)]) == 0
     page = (run / "report.html").read_text()
     assert all(f">{name}<" in page for name in ("g_0", "g_1", "g_2"))
+
+
+def test_the_review_memory_preflight_counts_every_member(monkeypatch):
+    import arena.engine.preflight as preflight
+
+    monkeypatch.setattr(preflight, "memory_bytes", lambda device: 10_000_000)  # 10 MB of memory
+    raw = family_raw(4, review={"every": 3, "samples": 150_000})
+    with pytest.raises(ConfigError, match=re.escape("a review of 150,000 samples from each of 4 generators")):
+        build_arena(parse_config(raw))
