@@ -20,7 +20,7 @@ sample grid and a place in the mixture; it draws through its own input layer and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -121,7 +121,6 @@ class FamilyMember:
         self.family, self.index, self.name = family, index, name
         self.device, self.latent = family.device, family.latent
         self.net = family.net.member(index)  # type: ignore[operator]
-        self.extras: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"FamilyMember({self.name!r} of {self.family.name!r})"
@@ -133,14 +132,6 @@ class FamilyMember:
     @property
     def frozen(self) -> bool:
         return self.family.frozen
-
-    @property
-    def steps(self) -> int:
-        return self.family.steps
-
-    @property
-    def ema(self) -> Any:
-        return self.family.ema
 
     @property
     def training(self) -> bool:

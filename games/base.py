@@ -39,7 +39,7 @@ class Shape:
         discriminators: ``one`` discriminator a match, or ``all`` of the run's (GMAN).
         stacks: how the engine may compute several of its players at once, equal to one by one:
             ``pairs``: pair matches of one architecture stacked, each round computed from the
-            game's :meth:`Game.d_loss` and :meth:`Game.generator_objective` alone
+            game's :meth:`Game.discriminator_objective` and :meth:`Game.generator_objective` alone
             (:mod:`arena.engine.batched`); ``discriminators``: a match's discriminators stacked,
             the generator stepping through :meth:`Game.generator_team_step`
             (:mod:`arena.engine.team`); ``none``: always one by one, through the game's own updates.

@@ -63,7 +63,7 @@ def _play(game: Game, seed: int, rounds: int) -> tuple[list[dict[str, float]], l
 
 def _declared_round(game: Game, gens: list[Generator], discs: list[Discriminator], real: torch.Tensor) -> None:
     """One round as the engine plays a game whose shape stacks (:class:`Shape`): for ``pairs`` from
-    ``d_loss`` and ``generator_objective`` alone, for ``discriminators`` the discriminators' own
+    ``discriminator_objective`` and ``generator_objective`` alone, for ``discriminators`` the discriminators' own
     updates and then :meth:`Game.generator_team_step` on every discriminator's logits."""
     if game.shape.stacks == "pairs":
         g, d = gens[0], discs[0]

@@ -46,7 +46,7 @@ ROUND_STATS = ("d_loss", "d_real", "d_fake", "g_loss")
 __all__ = ["StackedAgents", "StackedDiscriminator", "Kernels", "play_batched", "signature", "architecture", "stacked_forward", "batchable_game"]
 
 def batchable_game(game: Game) -> bool:
-    """Whether ``game``'s pair matches stack: its shape says its rounds are its ``d_loss`` and
+    """Whether ``game``'s pair matches stack: its shape says its rounds are its ``discriminator_objective`` and
     ``generator_objective`` alone (:class:`games.Shape`), which is all a batched round calls."""
     return game.shape.stacks == "pairs"
 
