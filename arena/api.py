@@ -16,6 +16,7 @@ The ``arena`` command line is a thin layer over these functions.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -28,6 +29,7 @@ import torch
 
 from agents import Sampler, draw_samples
 from arena.config import RunConfig, load_config
+from arena.core import oserrors
 from arena.core.errors import WRONG_SHAPE, ArenaError, CheckpointError, ConfigError
 from arena.core.origin import ConfigOrigin
 from arena.engine.arena import Arena, build_arena
@@ -178,6 +180,8 @@ class Run:
         where = _place(config, device)
         lock = _lock(run_dir, where)
         try:
+            if lock is not None and lock.since is not None:
+                run_dir.remove_stale(lock.since)  # the temporary files of writes a crash cut short
             self = cls(run_dir, build_arena(config, device=where.device), where, lock)
             if run_dir.has_checkpoint():
                 restore(self.tournament, run_dir)
@@ -206,12 +210,17 @@ class Run:
         """Play the schedule to its end (or to a requested stop), writing the run directory; the
         lock is released when this returns. ``progress`` reports long steps after the loop
         (writing the report) as ``progress(task, done, total)``."""
+        oserrors.training(self.dir.path)  # an operating-system error from here on says how to resume
         try:
             self._callbacks.callbacks = list(recording(self.dir if self.lead else None, self.config, callbacks, progress))
             if not self.finished:
                 self.tournament.run()
+            oserrors.training(None)
         finally:
             self._callbacks.callbacks = []
+            if self._lock is not None and self._lock.since is not None and self.dir is not None and self.finished:
+                with contextlib.suppress(OSError):  # tidying must not hide what ended the run
+                    self.dir.remove_stale(self._lock.since)
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
@@ -248,15 +257,14 @@ class Run:
     def check_samples(self, n: int) -> None:
         """Refuse ``n`` samples that cannot fit in memory, before anything is allocated (the
         samples, a copy as the metrics read them, and the panel's candidates)."""
-        from arena.core.resources import human_bytes, memory_bytes
-        from arena.engine.preflight import MEMORY_FRACTION
+        from arena.core.resources import human_bytes
+        from arena.engine.preflight import budget
 
         need = 4 * n * math.prod(self.arena.data.shape) * 4
-        budget = int(memory_bytes(self.arena.device) * MEMORY_FRACTION)
-        if need > budget:
+        allowed, limit = budget(self.arena.device)
+        if need > allowed:
             raise ConfigError(f"-n: {n:,} samples of shape {tuple(self.arena.data.shape)} need about "
-                              f"{human_bytes(need)}, more than {human_bytes(budget)} ({MEMORY_FRACTION:.0%} of the "
-                              f"{human_bytes(memory_bytes(self.arena.device))} on {self.arena.device})")
+                              f"{human_bytes(need)}, more than {human_bytes(allowed)} ({limit})")
 
     def picture(self, samples: torch.Tensor, path: str | Path, title: str = "", grid: int = 64) -> None:
         """Save ``samples`` of this run's data as their kind of data is pictured (PNG), as

@@ -16,12 +16,13 @@ import warnings
 from collections.abc import Sequence
 
 from arena.cli.progress import steps
+from arena.cli.terminal import EXIT_USER_ERROR, NamedStdout, missing_cwd, sane_columns
+from arena.cli.terminal import os_error as _os_error
 from arena.core.errors import WRONG_SHAPE
 from arena.output.record import OutputRecord
 
 __all__ = ["main", "EXIT_USER_ERROR", "EXIT_INTERRUPTED", "EXIT_TERMINATED"]
 
-EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 """128 + SIGTERM: the exit code of a run stopped by SIGTERM (after its checkpoint)."""
@@ -199,18 +200,38 @@ _MALFORMED = (*WRONG_SHAPE, UnicodeError, RecursionError)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``arena`` and ``python -m arena``; returns the exit code."""
-    from arena.core.errors import ArenaError
 
     for stream in (sys.stdout, sys.stderr):  # a path that is not UTF-8 is printed escaped, not a traceback
         if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) == "strict":
             stream.reconfigure(errors="backslashreplace")
-    args = build_parser().parse_args(argv)
+    sane_columns()
+    if (gone := missing_cwd()) is not None:
+        print(f"arena: error: {gone}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    stdout = sys.stdout
+    sys.stdout = NamedStdout(stdout)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        if isinstance(sys.stdout, NamedStdout):
+            sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from arena.core.errors import ArenaError
+
+    try:
+        args = build_parser().parse_args(argv)
+    except OSError as exc:  # --help or a usage error written where nothing can be written
+        return _os_error("", exc)
     shown = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *rest, **kw: f"arena {args.command}: warning: {message}\n"
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("default", category=RuntimeWarning)
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
+            sys.stdout.flush()  # here, not at exit: a full or closed standard output ends in one line
+            return code
     except ArenaError as exc:
         print(f"arena {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -223,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"({type(exc).__name__}: {text}); was it edited or damaged? (ARENA_DEBUG=1 shows where)",
               file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:
+        return _os_error(args.command, exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

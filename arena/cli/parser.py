@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--source", choices=["eval", "training"], default=None,
                       help="eval.json (arena eval) or the last evaluation of training (default: eval where every run has it)")
     comp.add_argument("--any-protocol", action="store_true", help="compare numbers measured under different protocols")
+    comp.add_argument("--force", action="store_true", help="compare runs trained on different data (with a warning)")
     comp.add_argument("-o", "--output", default="compare.md", help="the Markdown table (default: compare.md)")
 
     league = sub.add_parser("league", help="rate the generators of several runs against one common panel of discriminators")

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from arena.cli.progress import steps
+from arena.cli.terminal import console as terminal_console
 
 __all__ = ["cmd_sample", "cmd_eval", "cmd_leaderboard", "cmd_ratings", "cmd_report", "cmd_compare", "cmd_league",
            "cmd_check", "cmd_list"]
@@ -31,16 +32,15 @@ def output_path(text: str, flag: str = "-o") -> Path:
 
 def write_output(text: str, data: bytes | str, flag: str = "-o") -> Path:
     """Write ``data`` (text as UTF-8; a path in it that is not UTF-8 shows as U+FFFD) to the
-    file a user named (:func:`output_path`), with a one-line error."""
-    from arena.core.errors import ConfigError
+    file a user named (:func:`output_path`), atomically."""
+    from arena.core.files import atomic_write
 
     path = output_path(text, flag)
     if isinstance(data, str):
         data = data.encode("utf-8", errors="replace")
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise ConfigError(f"{flag}: cannot write {path} ({exc.strerror or exc})") from None
+    # whole or not at all: a full disk leaves no partial file looking like a result (the error
+    # ends in one line as every operating-system error does); a link the user named is written through
+    atomic_write(path.resolve() if path.is_symlink() else path, data)
     return path
 
 
@@ -59,7 +59,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from arena.core.errors import ArenaError
@@ -72,7 +71,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             groups = [load_group(p, args.agent, "training") for p in args.runs]
     else:
         groups = [load_group(p, args.agent, args.source) for p in args.runs]
-    table = compare(groups, args.any_protocol)
+    table = compare(groups, args.any_protocol, args.force)
     shown = Table(title=escape(f"{args.agent}: mean ± s.e. [worst run]"), title_justify="left")
     shown.add_column("metric")
     for g in groups:
@@ -82,7 +81,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for m in table.metrics:
         shown.add_row(escape(m), *[escape(format_cell(c)) for c in table.cells[m]],
                       *["" if p is None else f"{p:.3g}" for p in table.pvalues[m]])
-    Console().print(shown)
+    terminal_console().print(shown)
     if table.protocol:
         p = table.protocol
         print(f"protocol: {p.get('samples')} samples, split {p.get('split')}, {p.get('evaluator')}; Welch's t-test")
@@ -92,13 +91,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_league(args: argparse.Namespace) -> int:
-    import json
     import math
 
-    from rich.console import Console
     from rich.table import Table
 
     from arena.core.errors import ConfigError
+    from arena.core.files import dump_json
     from arena.skill import skill_league
     from arena.tournament.judgements import judgements
     from arena.tournament.ratings import rating_systems
@@ -122,13 +120,13 @@ def cmd_league(args: argparse.Namespace) -> int:
         unc = "" if row["uncertainty"] is None else f"{row['uncertainty']:.0f}"
         table.add_row(str(i), escape(row["generator"]), f"{row['rating']:.0f}", unc, f"{row['score']:.3f}",
                       *[f"{row[k]:.3g}" if k in row else "" for k in metrics])
-    Console().print(table)
+    terminal_console().print(table)
     for key, rho in league["correlations"].items():
         text = f"{rho:+.3f}" if math.isfinite(rho) else "undefined (fewer than 3 generators, or all measure alike)"
         print(f"Spearman's rho of rating and {key}: {text}")
     if args.output:
-        write_output(args.output, json.dumps({k: v for k, v in league.items() if k != "payoff"}
-                                             | {"payoff": league["payoff"]}, indent=1))
+        write_output(args.output, dump_json({k: v for k, v in league.items() if k != "payoff"}
+                                            | {"payoff": league["payoff"]}, indent=1))
         print(f"wrote {args.output}")
     return 0
 
@@ -162,7 +160,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from arena.api import load
@@ -186,7 +183,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cells = [results[name].get(k) for name in results]
         table.add_row(escape(k), *[f"{v:.4g}" if isinstance(v, float) else escape(str(v if v is not None else ""))
                                    for v in cells])
-    Console().print(table)
+    terminal_console().print(table)
     p = next(iter(results.values()))["protocol"]
     print(f"protocol: {describe(p)}")
     print(f"wrote {run.path / run.dir.EVAL}")
@@ -194,7 +191,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from rich.console import Console
 
     from arena.cli.display import leaderboard_table
     from arena.rundir import RunDir
@@ -203,12 +199,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     board = run_dir.leaderboard()
     title = f"{run_dir}: matching {board['matching']} ({board['rounds']:,} rounds), ratings: {board['system']}"
     shown = run_dir.output() if len(board["rows"]) > 2 else None  # a 1 x 1 run's mixture is its generator
-    Console().print(leaderboard_table(board["rows"], title, shown))
+    terminal_console().print(leaderboard_table(board["rows"], title, shown))
     return 0
 
 
 def cmd_ratings(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from arena.rundir import RunDir
@@ -224,7 +219,7 @@ def cmd_ratings(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column == "agent" else "right")
     for name, r in sorted(ratings.items(), key=lambda item: -item[1].rating):
         table.add_row(escape(name), f"{r.rating:.1f}", "" if r.uncertainty is None else f"{r.uncertainty:.1f}", str(r.games))
-    Console().print(table)
+    terminal_console().print(table)
     return 0
 
 
@@ -241,12 +236,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from arena.plugins import registries
 
-    console = Console()
+    console = terminal_console()
     for title, registry in registries().items():
         table = Table(title=title, title_justify="left", show_header=False, box=None)
         for id in registry.ids():

@@ -22,6 +22,7 @@ one line naming the file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import select
@@ -36,7 +37,7 @@ import numpy as np
 from arena.core.errors import ArenaError, RunDirError
 
 __all__ = ["read_bytes", "read_text", "read_json", "atomic_write", "append_line", "inside", "refuse_links", "cache_dir",
-           "save_to_cache",
+           "save_to_cache", "is_temporary", "dump_json",
            "load_npy", "load_npz", "read_lines", "MAX_JSON_BYTES"]
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -170,6 +171,23 @@ def parse_json(text: str, source: str, expect: type | tuple[type, ...] | None = 
     return value
 
 
+def strict(value: Any) -> Any:
+    """``value`` with every float that JSON cannot hold (NaN, infinities) as None: what the run
+    writes is read by strict parsers too (``jq``, JavaScript, most languages' libraries)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
+def dump_json(value: Any, indent: int | None = None) -> str:
+    """``value`` as strict JSON (:func:`strict`: no NaN or Infinity; undefined numbers are null)."""
+    return json.dumps(strict(value), indent=indent, allow_nan=False)
+
+
 def read_json(path: str | Path, expect: type | tuple[type, ...] | None = None, limit: int = MAX_JSON_BYTES,
               error: type[ArenaError] = RunDirError) -> Any:
     """The JSON value in ``path`` (bounded, UTF-8), of type ``expect`` where given."""
@@ -193,8 +211,11 @@ def atomic_write(path: str | Path, data: bytes, before_rename: Callable[[], None
     """
     path = Path(path)
     refuse_link(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
+    except OSError as exc:
+        raise _named(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -203,11 +224,13 @@ def atomic_write(path: str | Path, data: bytes, before_rename: Callable[[], None
         if before_rename is not None:
             before_rename()
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _named(exc, path) from None
         raise
     try:
         dfd = os.open(path.parent, os.O_RDONLY)
@@ -240,9 +263,30 @@ def save_to_cache(path: Path, obj: Any) -> None:
 
 def append_line(path: str | Path, line: str) -> None:
     """Append ``line`` (and a newline) to ``path``, created if missing, never through a link."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644)
-    with os.fdopen(fd, "a") as f:
-        f.write(line + "\n")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644)
+        with os.fdopen(fd, "a") as f:
+            f.write(line + "\n")
+    except OSError as exc:
+        raise _named(exc, Path(path)) from None
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path`` (the file meant, not a temporary one; a failed write names none)."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))  # OSError picks the subclass of the errno
+
+
+TMP_PREFIX, TMP_SUFFIX = ".", ".tmp"
+"""A temporary file of :func:`atomic_write` is ``.NAME.XXXXXXXX.tmp`` beside ``NAME``."""
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is one of :func:`atomic_write`'s temporary files."""
+    parts = name.split(".")
+    return (name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX) and len(parts) >= 4
+            and len(parts[-2]) == 8 and all(c in "0123456789abcdef" for c in parts[-2]))
 
 
 def inside(parent: str | Path, name: Any, what: str, error: type[ArenaError] = RunDirError) -> Path:

@@ -9,7 +9,7 @@ import torch
 
 from arena.core.errors import ConfigError
 from arena.core.registry import Ge, Gt
-from arena.core.resources import human_bytes, memory_bytes
+from arena.core.resources import human_bytes, memory_limit
 from arena.data.kinds import Categorical, Density1D, ToyMixture
 from arena.data.source import DataSource
 
@@ -34,12 +34,13 @@ def mixture_centers(name: str, **kw: float) -> torch.Tensor:
 def _check_size(sizes: dict[str, int], dim: int) -> None:
     """Refuse to generate more points than memory holds (before allocating them)."""
     need = sum(sizes.values()) * (4 * dim + 8)
-    budget = int(memory_bytes("cpu") * 0.8)
+    limit = memory_limit("cpu")
+    budget = int(limit.bytes * 0.8)
     if need > budget:
         key = max(sizes, key=sizes.get)
         raise ConfigError(
             f"{sum(sizes.values()):,} points need about {human_bytes(need)}, more than the {human_bytes(budget)} "
-            f"this machine can spare",
+            f"this machine can spare (80% of the {human_bytes(limit.bytes)} of {limit.source})",
             (f"{key}_size",),
         )
 

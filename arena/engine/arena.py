@@ -15,7 +15,7 @@ from arena.core.registry import build
 from arena.core.seeding import derive_seed
 from arena.data import DataSource, DataStream, sources
 from arena.engine.placement import resolve_device
-from arena.engine.preflight import check_eval_memory, check_memory, check_panel, check_selection, check_shapes
+from arena.engine.preflight import check_eval_memory, check_memory, check_panel, check_selection, check_shapes, check_sizes
 
 if TYPE_CHECKING:  # pragma: no cover: the config sits above the engine (it checks names against every registry)
     from arena.config import RunConfig
@@ -151,12 +151,8 @@ def build_arena(config: RunConfig, device: torch.device | None = None) -> Arena:
         _check_packing(config, game, spec_games)
         check_panel(config.panel, data)
         check_selection(config.selection, data)
+        check_sizes(config, data, max((a.pack for a, _ in built if isinstance(a, Discriminator)), default=1))
         check_shapes(built, data)
-        if config.schedule.batch_size > data.train.shape[0]:
-            raise ConfigError(
-                f"batch size {config.schedule.batch_size} is larger than the {data.train.shape[0]} training samples",
-                ("schedule", "batch_size"),
-            )
         _check_batch_norm(config, built)
     except ConfigError as exc:
         raise origin.locate(exc) from None

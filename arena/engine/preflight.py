@@ -13,19 +13,26 @@ import torch
 from agents import Agent, AgentSpec, Discriminator, Generator, agent_names, evaluating
 from agents.spec import estimate_agent_bytes
 from arena.core.errors import ConfigError
-from arena.core.resources import human_bytes, memory_bytes
+from arena.core.resources import human_bytes, memory_limit
 from arena.data import DataSource
 
-__all__ = ["check_memory", "check_eval_memory", "check_shapes", "check_panel", "check_selection", "MEMORY_FRACTION"]
+__all__ = ["budget", "check_memory", "check_sizes", "check_eval_memory", "check_shapes", "check_panel", "check_selection", "MEMORY_FRACTION"]
 
 MEMORY_FRACTION = 0.8
 """Share of the device's memory that the agents' weights, gradients and optimizer state may plan to use."""
 
 
+def budget(device: torch.device) -> tuple[int, str]:
+    """The bytes a run may plan for on ``device`` and, in words, the limit they are a share of
+    (physical memory, ``ulimit -v``, the cgroup's: whichever is least)."""
+    total, source = memory_limit(device)
+    return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of the {human_bytes(total)} of {source} on {device}"
+
+
 def check_memory(specs: list[AgentSpec], data: DataSource, device: torch.device) -> None:
     """Estimate every agent's weights, gradients and optimizer state (built on the meta
     device, so nothing is allocated) and refuse a pool that cannot fit in memory."""
-    budget = int(memory_bytes(device) * MEMORY_FRACTION)
+    allowed, limit = budget(device)
     total, worst = 0, (0, 0, 0)
     for i, spec in enumerate(specs):
         params, size = estimate_agent_bytes(spec, data.space(), ("agents", i))
@@ -34,12 +41,11 @@ def check_memory(specs: list[AgentSpec], data: DataSource, device: torch.device)
         if size > worst[0]:
             worst = (size, i, params)
     total += sum(x.numel() * x.element_size() for x in data.splits.values())
-    if total > budget:
+    if total > allowed:
         size, i, params = worst
         raise ConfigError(
             f"the agents need about {human_bytes(total)} for weights, gradients and optimizer state "
-            f"(this spec: {params:,} parameters per agent), more than {human_bytes(budget)} "
-            f"({MEMORY_FRACTION:.0%} of the {human_bytes(memory_bytes(device))} on {device})",
+            f"(this spec: {params:,} parameters per agent), more than {human_bytes(allowed)} ({limit})",
             ("agents", i, "net"),
         )
 
@@ -54,12 +60,11 @@ def check_eval_memory(config, data: DataSource, device: torch.device) -> None:
     known = data.kind.modes()
     modes = int(known.centers.shape[0]) if known is not None else 0
     need = config.review.samples * ((n + 1) * per_sample + 8 * (modes + math.prod(data.shape)))
-    budget = int(memory_bytes(device) * MEMORY_FRACTION)
-    if need > budget:
+    allowed, limit = budget(device)
+    if need > allowed:
         raise ConfigError(
             f"a review of {config.review.samples:,} samples from each of {n} generators needs about "
-            f"{human_bytes(need)}, more than {human_bytes(budget)} ({MEMORY_FRACTION:.0%} of the "
-            f"{human_bytes(memory_bytes(device))} on {device})",
+            f"{human_bytes(need)}, more than {human_bytes(allowed)} ({limit})",
             ("review", "samples"),
         )
 
@@ -84,6 +89,53 @@ def check_selection(selection, data: DataSource) -> None:
     if selection.by == "diversity" and "diversity" not in data.kind.signal_metrics:
         raise ConfigError(f"'diversity' ranks the generators by their image samples' spread, which is not measured on "
                           f"{data.name} data; use 'rating'", ("selection", "by"))
+
+
+def _rows_needed(train: int, test_fraction: float | None) -> int:
+    """The fewest rows whose split (``max(1, round(rows * test_fraction))`` held out) leaves
+    ``train`` for training."""
+    if test_fraction is None:
+        return train
+    rows = train + 1
+    while rows - max(1, int(round(rows * test_fraction))) < train:
+        rows += 1
+    return rows
+
+
+def check_sizes(config, data: DataSource, pack: int = 1) -> None:
+    """Refuse data too small for its splits and batches, naming the file and the sizes it needs:
+    training draws batches of ``schedule.batch_size`` rows (and the shape check two packs of a
+    packed discriminator), and the held-out split must hold a row."""
+    train, test = data.train.shape[0], data.test.shape[0]
+    need = max(config.schedule.batch_size, 2 * pack)
+    if train >= need and test >= 1:
+        return
+    file = data.info.get("path") or data.info.get("root")
+    fraction = _test_fraction(config)
+    where = f"{file} ({train + test:,} rows" if file else f"the data ({train + test:,} samples"
+    split = f"{train:,} for training and {test:,} held out" + (f" by data.test_fraction {fraction}" if fraction else "")
+    fix = (f"; the file needs at least {_rows_needed(need, fraction):,} rows, or a smaller schedule.batch_size"
+           if file else "; use a smaller schedule.batch_size")
+    what = f"a batch of {need:,}" + (" (schedule.batch_size)" if need == config.schedule.batch_size else
+                                      " (the shape check draws two samples" + (f" packs of {pack})" if pack > 1 else ")"))
+    raise ConfigError(f"{where}: {split}) is too small: training needs {what}{fix}", ("schedule", "batch_size"))
+
+
+def _test_fraction(config) -> float | None:
+    """The share of rows the config's data source holds out, where it takes one (``test_fraction``)."""
+    import inspect
+
+    from arena.data import sources
+
+    source = config.data.get("source", "")
+    try:
+        param = inspect.signature(sources.factory(source)).parameters.get("test_fraction")
+    except (KeyError, ValueError, TypeError):  # an unknown source is refused where the data is built
+        return None
+    if param is None:
+        return None
+    value = config.data.get("test_fraction", param.default)
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def check_shapes(agents: list[tuple[Agent, int]], data: DataSource) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def _run_output(path: Path, agent: str, source: str) -> dict[str, Any] | None:
         if record is None:
             return None
     metrics = {k: v for k, v in record.items() if k not in _NOT_METRICS and isinstance(v, (int, float))}
-    return {"metrics": metrics, "protocol": record.get("protocol"), "source": source}
+    return {"metrics": metrics, "protocol": record.get("protocol"), "source": source, "data": run_dir.config().data}
 
 
 def load_group(path: str | Path, agent: str = "output", source: str = "eval") -> Group:
@@ -156,13 +157,34 @@ def format_cell(cell: dict[str, Any]) -> str:
     return text
 
 
-def compare(groups: list[Group], any_protocol: bool = False) -> Comparison:
+def _data_words(data: Any) -> str:
+    if not isinstance(data, dict):
+        return repr(data)
+    return ", ".join(f"{k}={v}" for k, v in data.items())
+
+
+def compare(groups: list[Group], any_protocol: bool = False, force: bool = False) -> Comparison:
     """Summarize every metric that all runs share, and test each group against the first.
 
+    Args:
+        groups: the compared directories; the first is the reference.
+        any_protocol: compare numbers measured under different protocols.
+        force: compare runs trained on different data (with a warning).
+
     Raises:
-        ArenaError: numbers measured under different protocols (unless ``any_protocol``).
+        ArenaError: runs on different data (unless ``force``), numbers measured under different
+            protocols (unless ``any_protocol``).
     """
     runs = [(g.label, label, r) for g in groups for label, r in g.runs.items()]
+    data = runs[0][2].get("data")
+    for group, label, r in runs[1:]:
+        if r.get("data") != data:
+            line = (f"{group} ({label}) trains on other data ({_data_words(r.get('data'))}) than {runs[0][0]} "
+                    f"({runs[0][1]}: {_data_words(data)})")
+            if not force:
+                raise ArenaError(f"{line}; their numbers do not compare (--force compares them anyway)")
+            warnings.warn(f"{line}; compared anyway (--force)", RuntimeWarning, stacklevel=2)
+            break
     first = runs[0][2]["protocol"]
     if not any_protocol:
         for group, label, r in runs[1:]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import time
 import warnings
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 
 from arena.core import faults
 from arena.core.errors import CheckpointError
-from arena.core.files import atomic_write, inside, read_bytes, read_json
+from arena.core.files import atomic_write, dump_json, inside, read_bytes, read_json
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_one", "list_checkpoints", "atomic_write"]
 
@@ -53,7 +52,7 @@ def save_checkpoint(folder: Path, state: dict[str, Any], matching: int, keep_las
         "matching": matching,
         "time": time.time(),
     }
-    atomic_write(folder / f"{_name(matching)}.json", json.dumps(manifest, indent=1).encode())
+    atomic_write(folder / f"{_name(matching)}.json", dump_json(manifest, indent=1).encode())
     for old in list_checkpoints(folder)[:-keep_last]:
         (folder / old.with_suffix(".pt").name).unlink(missing_ok=True)
         old.unlink(missing_ok=True)

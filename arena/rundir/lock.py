@@ -13,6 +13,7 @@ import contextlib
 import os
 import socket
 import stat
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,8 @@ class RunLock:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.fd: int | None = None
+        self.since: float | None = None
+        """When this process took the lock (``time.time()``); a temporary file older is nobody's."""
         self.took_over: int | None = None
         """The pid of a dead holder whose stale lock this one replaced, if any."""
 
@@ -96,6 +99,7 @@ class RunLock:
         os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
         os.fsync(fd)
         self.fd = fd
+        self.since = time.time()
         return self
 
     def release(self) -> None:

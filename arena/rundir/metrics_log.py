@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from arena.core.errors import RunDirError
-from arena.core.files import append_line, atomic_write, parse_json, read_lines
+from arena.core.files import append_line, atomic_write, dump_json, parse_json, read_lines
 
 MAX_LOG_BYTES = 4 * 1024**3
 """The largest metrics.jsonl read (a run logging every matching for days writes some hundreds of
@@ -35,7 +34,7 @@ class MetricsLog:
         return read_lines(self.path, MAX_LOG_BYTES, MAX_LINE_BYTES, "metrics log")
 
     def write(self, record: dict[str, Any]) -> None:
-        append_line(self.path, json.dumps(record, allow_nan=True))
+        append_line(self.path, dump_json(record))
         self.lines += 1
 
     def truncate(self, lines: int) -> None:

@@ -15,6 +15,7 @@
       samples/           pictures of every generator's samples at every review, and
                          fixed-<matching>.npz: samples from fixed latent draws, for the report
       checkpoints/       ckpt-00000020.pt + .json manifest (sha256), the newest keep_last kept
+      events.log         what was done to the directory itself (stale temporary files removed), a line each
       .lock              held by the process that trains the run
 
 Every JSON file is written atomically (temporary file, fsync, rename), so a reader, or a
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import os
 import platform
 import sys
 import time
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 
 from arena.core.errors import RunDirError
-from arena.core.files import load_npz, read_json, refuse_links
+from arena.core.files import append_line, dump_json, is_temporary, load_npz, read_json, refuse_links
 from arena.output.record import OutputRecord
 from arena.rundir.checkpoint import atomic_write, list_checkpoints, load_checkpoint, load_one, save_checkpoint
 from arena.rundir.lock import RunLock
@@ -95,6 +96,7 @@ class RunDir:
     SAMPLES = "samples"
     CHECKPOINTS = "checkpoints"
     LOCK = ".lock"
+    EVENTS = "events.log"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -133,7 +135,7 @@ class RunDir:
             "platform": platform.platform(),
             "config_source": config.origin.source if config.origin is not None else None,
         }
-        atomic_write(path / cls.RUN_INFO, json.dumps(info, indent=1).encode())
+        atomic_write(path / cls.RUN_INFO, dump_json(info, indent=1).encode())
         return cls(path)
 
     def add_info(self, key: str, value: Any) -> None:
@@ -151,10 +153,40 @@ class RunDir:
         """The lock of this directory (``with run_dir.lock().held(): ...``)."""
         return RunLock(self.path / self.LOCK)
 
+    def note(self, text: str) -> None:
+        """Append a line (with the time) to ``events.log``: what was done to the directory
+        itself, kept apart from ``metrics.jsonl`` so that a resumed run's metrics stay those of
+        an uninterrupted one."""
+        append_line(self.path / self.EVENTS, f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {text}")
+
+    def remove_stale(self, before: float) -> list[Path]:
+        """Remove the directory's own temporary files (:func:`arena.core.files.is_temporary`: a
+        write a crash cut short) last touched before ``before`` (the lock holder's start: no
+        writer of ours can still own them), and note how many in ``events.log``. Nothing else
+        is touched."""
+        removed = []
+        for folder in (self.path, self.path / self.CHECKPOINTS, self.path / self.SAMPLES):
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if (is_temporary(entry.name) and entry.is_file(follow_symlinks=False)
+                            and entry.stat(follow_symlinks=False).st_mtime < before):
+                        os.unlink(entry.path)
+                        removed.append(Path(entry.path))
+                except FileNotFoundError:
+                    continue
+        if removed:
+            self.note(f"removed {len(removed)} stale temporary file(s) of writes cut short: "
+                      + ", ".join(str(p.relative_to(self.path)) for p in removed))
+        return removed
+
     # ------------------------------------------------------------------ JSON files
     def write_json(self, name: str, data: Any) -> None:
         """Write ``data`` as ``name`` atomically."""
-        atomic_write(self.path / name, json.dumps(data, indent=1).encode())
+        atomic_write(self.path / name, dump_json(data, indent=1).encode())
 
     def read_json(self, name: str, when: str = "it is written at the first review",
                   expect: type | tuple[type, ...] | None = None) -> Any:

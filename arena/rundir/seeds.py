@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from arena.core.errors import RunDirError
-from arena.core.files import atomic_write, inside, read_json, refuse_links
+from arena.core.files import atomic_write, dump_json, inside, read_json, refuse_links
 from arena.rundir.rundir import RunDir, new_directory
 
 __all__ = ["SeedsDir", "output_metrics"]
@@ -73,7 +72,7 @@ class SeedsDir:
             "runs": {str(s): f"seed-{s}" for s in seeds},
             "outputs": {},
         }
-        atomic_write(path / cls.INDEX, json.dumps(index, indent=1).encode())
+        atomic_write(path / cls.INDEX, dump_json(index, indent=1).encode())
         return cls(path)
 
     def index(self) -> dict[str, Any]:
@@ -121,4 +120,4 @@ class SeedsDir:
         """Store the output metrics of ``seed``'s run in the index."""
         index = self.index()
         index["outputs"][str(seed)] = output_metrics(RunDir(self.run_path(seed)))
-        atomic_write(self.path / self.INDEX, json.dumps(index, indent=1).encode())
+        atomic_write(self.path / self.INDEX, dump_json(index, indent=1).encode())

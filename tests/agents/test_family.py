@@ -199,8 +199,9 @@ def test_a_family_from_the_command_line(tmp_path, write_config, capsys):
 
 def test_the_review_memory_preflight_counts_every_member(monkeypatch):
     import arena.engine.preflight as preflight
+    from arena.core.resources import Limit
 
-    monkeypatch.setattr(preflight, "memory_bytes", lambda device: 10_000_000)  # 10 MB of memory
+    monkeypatch.setattr(preflight, "memory_limit", lambda device: Limit(10_000_000, "physical memory"))  # 10 MB of memory
     raw = family_raw(4, review={"every": 3, "samples": 150_000})
     with pytest.raises(ConfigError, match=re.escape("a review of 150,000 samples from each of 4 generators")):
         build_arena(parse_config(raw))

@@ -80,9 +80,10 @@ def test_data_too_large_for_memory_fails_before_generating():
 def test_an_evaluation_too_large_for_memory_is_refused_before_training(monkeypatch):
     """review.samples x (generators + real data) in float32, plus the mode distances in float64,
     must fit in the device's memory (80% of it): found when the arena is built, not at the first evaluation."""
+    from arena.core.resources import Limit
     from arena.engine import preflight
 
-    monkeypatch.setattr(preflight, "memory_bytes", lambda device: 1_000_000_000)  # a 1 GB machine
+    monkeypatch.setattr(preflight, "memory_limit", lambda device: Limit(1_000_000_000, "physical memory"))  # a 1 GB machine
     g, d = tiny_raw()["agents"]
     ok = tiny_raw(agents=[{**g, "count": 4}, d], review={"samples": 100_000})
     build_arena(parse_config(ok))  # (4 + 1) x 8 + 8 x 10 bytes x 100,000 = 12 MB
@@ -90,7 +91,7 @@ def test_an_evaluation_too_large_for_memory_is_refused_before_training(monkeypat
     big["agents"][0]["count"] = 100
     with pytest.raises(ConfigError, match=re.escape(
             "review.samples: a review of 1,000,000 samples from each of 100 generators needs about 846.9 MB, "
-            "more than 762.9 MB (80% of the 953.7 MB on cpu)")):
+            "more than 762.9 MB (80% of the 953.7 MB of physical memory on cpu)")):
         build_arena(parse_config(big))
 
 
