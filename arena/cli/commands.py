@@ -95,9 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     read = read_config_text(args.config)  # a hostile file is refused here, before anything heavy is imported
     from arena.api import Run
     from arena.config import load_config
-    from arena.core import faults
 
-    faults.arm_from_env()  # crash-safety tests only: ARENA_FAULT=POINT:N
     overrides = list(args.overrides) + (["data.download=true"] if args.download else [])
     config = load_config(args.config, overrides, read=read)  # the file is read once
     if args.seeds:
@@ -139,10 +137,8 @@ def _play_seeds(config, seeds: list[int], out, args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from arena.api import Run
-    from arena.core import faults
     from arena.rundir.seeds import SeedsDir
 
-    faults.arm_from_env()  # crash-safety tests only: ARENA_FAULT=POINT:N
     if SeedsDir.holds(args.run_dir):
         return _resume_seeds(args)
     run = Run.open(args.run_dir, args.device)
@@ -218,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from arena.core import faults
     from arena.core.errors import ArenaError
 
     try:
@@ -229,6 +226,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("default", category=RuntimeWarning)
+            faults.arm_from_env()  # crash-safety tests only: ARENA_FAULT=POINT[:N[:ERRNO]]
             code = COMMANDS[args.command](args)
             sys.stdout.flush()  # here, not at exit: a full or closed standard output ends in one line
             return code

@@ -128,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     check.add_argument("--device", type=_device, help="override the config's device")
 
-    sub.add_parser("list", help="list every registry: games, networks, data sources, optimizers, priors, "
-                                "schedules, rating systems, mixture weightings, metrics")
+    lst = sub.add_parser("list", help="list the shipped configs and every registry: games, networks, data sources, "
+                                      "optimizers, priors, schedules, rating systems, mixture weightings, metrics")
+    lst.add_argument("section", nargs="?", default=None, metavar="SECTION",
+                     help="only this section: configs, or a registry (games, networks, ...)")
     for parser in (p, *sub.choices.values()):  # `arena run --seed 7` is an error, not `--seeds 7`
         parser.allow_abbrev = False
     return p

@@ -238,13 +238,30 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    from arena.config.shipped import description, shipped
+    from arena.core.errors import ConfigError
     from arena.plugins import registries
 
+    sections = {"configs": None, **{title: registry for title, registry in registries().items()}}
+    wanted = args.section
+    if wanted is not None:
+        matches = [t for t in sections if t == wanted.lower() or t.replace(" ", "-") == wanted.lower()
+                   or t.replace(" ", "_") == wanted.lower()]
+        if not matches:
+            raise ConfigError(f"unknown section {wanted!r} (sections: {', '.join(t.replace(' ', '-') for t in sections)})")
+        sections = {matches[0]: sections[matches[0]]}
     console = terminal_console()
-    for title, registry in registries().items():
+    for title, registry in sections.items():
         table = Table(title=title, title_justify="left", show_header=False, box=None)
-        for id in registry.ids():
-            table.add_row(f"[bold]{escape(id)}[/bold]", escape(registry.description(id)))
+        if registry is None:  # the shipped configs: `arena run NAME` finds them
+            for name, path in shipped().items():
+                table.add_row(f"[bold]{escape(name)}[/bold]", escape(description(path)))
+        else:
+            for id in registry.ids():
+                table.add_row(f"[bold]{escape(id)}[/bold]", escape(registry.description(id)))
         console.print(table)
-    console.print("networks may also be 'module:Class' naming a torch.nn.Module subclass")
+    if wanted is None or "configs" in sections:
+        console.print("configs run by name: arena run tournament_ring8 (a path that exists wins)")
+    if wanted is None:
+        console.print("networks may also be 'module:Class' naming a torch.nn.Module subclass")
     return 0

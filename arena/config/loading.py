@@ -186,7 +186,9 @@ def load_config(path: str | Path, overrides: Iterable[str] = (), read: tuple[str
             has read them already (the command line does, before importing anything heavy), so
             that the file is read once.
     """
-    source = str(path)
+    from arena.config.shipped import resolve
+
+    source = str(resolve(path))  # a shipped config by name where no file is there
     text, raw = read if read is not None else read_config_text(path)
     overridden = apply_overrides(raw, overrides) if isinstance(raw, dict) else []
     return parse_config(raw, ConfigOrigin(source, _line_map(text), overridden))

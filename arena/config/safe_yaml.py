@@ -157,12 +157,20 @@ def read_yaml(text: str, source: str) -> Any:
 
 
 def read_config_text(path: str | Path) -> tuple[str, Any]:
-    """A config file's text and its YAML contents, read safely (:mod:`arena.config.safe_yaml`)."""
+    """A config file's text and its YAML contents, read safely (:mod:`arena.config.safe_yaml`);
+    a name that is no file is looked up among the shipped configs (``tournament_ring8``)."""
+    from arena.config.shipped import missing_hint, resolve
     from arena.core.files import read_text
 
+    path = resolve(path)  # a path that exists, else a shipped config of that name
     source = str(path)
     # once, bounded: a pipe (`arena check <(envsubst < t.yaml)`) works; a device or an endless stream is refused
-    text = read_text(path, MAX_BYTES, "config file", pipes=True, error=ConfigError)
+    try:
+        text = read_text(path, MAX_BYTES, "config file", pipes=True, error=ConfigError)
+    except ConfigError as exc:
+        if not Path(source).exists() and str(exc).endswith("no such config file"):
+            raise ConfigError(f"{exc}{missing_hint(source)}") from None
+        raise
     raw = read_yaml(text, source)
     if raw is None:
         raise ConfigError("the config is empty", file=source)

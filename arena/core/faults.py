@@ -9,11 +9,16 @@ plan. The points:
 - ``round``: inside a round of play, on every path (one by one, stacked, fused);
 - ``checkpoint-write``: checkpoint weights written to a temporary file, not yet renamed;
 - ``checkpoint-manifest``: weights renamed, manifest not yet written;
-- ``review``: in the middle of a review, after a generator's samples are drawn.
+- ``review``: in the middle of a review, after a generator's samples are drawn;
+- ``write``: a file written (:func:`arena.core.files.atomic_write`, ``append_line``). Here the
+  fault may instead raise an operating-system error: ``ARENA_FAULT=write:N:ENOSPC`` makes the
+  N-th write fail as a full disk would (any ``errno`` name: EDQUOT, EIO, EMFILE, EACCES, ...),
+  for the cases a test cannot make real.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from collections.abc import Mapping
@@ -22,7 +27,7 @@ from arena.core.errors import ConfigError
 
 __all__ = ["Faults", "POINTS", "ENV", "arm", "arm_from_env", "disarm", "hit", "armed"]
 
-POINTS = ("round", "checkpoint-write", "checkpoint-manifest", "review")
+POINTS = ("round", "checkpoint-write", "checkpoint-manifest", "review", "write")
 ENV = "ARENA_FAULT"
 
 
@@ -34,12 +39,14 @@ class Faults:
         count: how many times the point is passed before the process dies (1: the first time).
     """
 
-    def __init__(self, point: str | None = None, count: int = 1) -> None:
+    def __init__(self, point: str | None = None, count: int = 1, error: str | None = None) -> None:
         if point is not None and point not in POINTS:
             raise ConfigError(f"{ENV}: unknown point {point!r} (points: {', '.join(POINTS)})")
         if count < 1:
             raise ConfigError(f"{ENV}: expected a positive count, got {count}")
-        self.point, self.left = point, count
+        if error is not None and not isinstance(getattr(errno, error, None), int):
+            raise ConfigError(f"{ENV}: unknown errno name {error!r} (for example ENOSPC, EIO, EMFILE)")
+        self.point, self.left, self.error = point, count, error
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Faults:
@@ -47,26 +54,33 @@ class Faults:
         spec = environ.get(ENV, "")
         if not spec:
             return cls()
-        point, _, count = spec.partition(":")
+        point, _, rest = spec.partition(":")
+        count, _, error = rest.partition(":")
         if count and not count.isdigit():
-            raise ConfigError(f"{ENV}: expected POINT:N with a positive integer N, got {spec!r}")
-        return cls(point, int(count or 1))
+            raise ConfigError(f"{ENV}: expected POINT[:N[:ERRNO]] with a positive integer N, got {spec!r}")
+        return cls(point, int(count or 1), error or None)
 
-    def hit(self, point: str) -> None:
-        """Execution reached ``point``: die here once its count is reached."""
+    def hit(self, point: str, path: object = None) -> None:
+        """Execution reached ``point`` (writing ``path``, where it writes one): die, or raise the
+        planned operating-system error, once its count is reached (once only)."""
         if self.point == point:
             self.left -= 1
             if self.left <= 0:
-                os.kill(os.getpid(), signal.SIGKILL)
+                if self.error is None:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                code = getattr(errno, self.error)
+                self.point = None
+                raise OSError(code, os.strerror(code), None if path is None else str(path))
 
 
 _plan = Faults()
 
 
-def arm(point: str | None, count: int = 1) -> None:
-    """Make the process die the ``count``-th time it reaches ``point`` (None: never)."""
+def arm(point: str | None, count: int = 1, error: str | None = None) -> None:
+    """Make the process die (or, with ``error``, an errno name, fail as the operating system
+    would) the ``count``-th time it reaches ``point`` (None: never)."""
     global _plan
-    _plan = Faults(point, count)
+    _plan = Faults(point, count, error)
 
 
 def arm_from_env(environ: Mapping[str, str] = os.environ) -> None:
@@ -85,7 +99,8 @@ def armed(point: str) -> bool:
     return _plan.point == point
 
 
-def hit(point: str) -> None:
-    """Execution reached ``point``: the process dies here if the plan says so."""
+def hit(point: str, path: object = None) -> None:
+    """Execution reached ``point`` (writing ``path``): the process dies, or the write fails, here
+    if the plan says so."""
     if _plan.point is not None:
-        _plan.hit(point)
+        _plan.hit(point, path)

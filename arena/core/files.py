@@ -34,6 +34,7 @@ from typing import IO, Any, cast
 
 import numpy as np
 
+from arena.core import faults
 from arena.core.errors import ArenaError, RunDirError
 
 __all__ = ["read_bytes", "read_text", "read_json", "atomic_write", "append_line", "inside", "refuse_links", "cache_dir",
@@ -213,6 +214,7 @@ def atomic_write(path: str | Path, data: bytes, before_rename: Callable[[], None
     refuse_link(path)
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
     try:
+        faults.hit("write", path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
     except OSError as exc:
         raise _named(exc, path) from None
@@ -264,6 +266,7 @@ def save_to_cache(path: Path, obj: Any) -> None:
 def append_line(path: str | Path, line: str) -> None:
     """Append ``line`` (and a newline) to ``path``, created if missing, never through a link."""
     try:
+        faults.hit("write", path)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644)
         with os.fdopen(fd, "a") as f:
             f.write(line + "\n")

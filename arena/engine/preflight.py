@@ -112,13 +112,15 @@ def check_sizes(config, data: DataSource, pack: int = 1) -> None:
         return
     file = data.info.get("path") or data.info.get("root")
     fraction = _test_fraction(config)
-    where = f"{file} ({train + test:,} rows" if file else f"the data ({train + test:,} samples"
+    why = "" if need == config.schedule.batch_size else (
+        " (the shape check draws two samples" + (f" packs of {pack})" if pack > 1 else ")"))
+    short = (f"batch size {need} is larger than the {train} training samples{why}" if train < need
+             else "no sample is held out for testing")
+    if not file:
+        raise ConfigError(f"{short}; use a smaller schedule.batch_size, or more data", ("schedule", "batch_size"))
     split = f"{train:,} for training and {test:,} held out" + (f" by data.test_fraction {fraction}" if fraction else "")
-    fix = (f"; the file needs at least {_rows_needed(need, fraction):,} rows, or a smaller schedule.batch_size"
-           if file else "; use a smaller schedule.batch_size")
-    what = f"a batch of {need:,}" + (" (schedule.batch_size)" if need == config.schedule.batch_size else
-                                      " (the shape check draws two samples" + (f" packs of {pack})" if pack > 1 else ")"))
-    raise ConfigError(f"{where}: {split}) is too small: training needs {what}{fix}", ("schedule", "batch_size"))
+    raise ConfigError(f"{file} ({train + test:,} rows: {split}) is too small: {short}; the file needs at least "
+                      f"{_rows_needed(need, fraction):,} rows, or a smaller schedule.batch_size", ("schedule", "batch_size"))
 
 
 def _test_fraction(config) -> float | None:
