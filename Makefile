@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 demo: setup
-	$(VENV)/bin/arena run configs/tournament_ring8.yaml
+	$(VENV)/bin/arena run tournament_ring8
 
 test: setup
 	$(PY) -m pytest -q -n auto

@@ -72,3 +72,7 @@ __all__ = [
     "agent_names",
     "build_agent",
 ]
+
+__gan_arena__ = True
+"""Marks this package as gan-arena's: another distribution that installs an ``agents`` package of its
+own over it is found by :func:`arena.core.clash.check_own_packages`."""

@@ -49,3 +49,7 @@ __all__ = [
     "GeneratorEnv",
     "GeneratorVectorEnv",
 ]
+
+__gan_arena__ = True
+"""Marks this package as gan-arena's: another distribution that installs an ``games`` package of its
+own over it is found by :func:`arena.core.clash.check_own_packages`."""

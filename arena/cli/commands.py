@@ -215,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     from arena.core import faults
+    from arena.core.clash import check_own_packages
     from arena.core.errors import ArenaError
 
     try:
@@ -227,6 +228,7 @@ def _main(argv: Sequence[str] | None) -> int:
         with warnings.catch_warnings():
             warnings.filterwarnings("default", category=RuntimeWarning)
             faults.arm_from_env()  # crash-safety tests only: ARENA_FAULT=POINT[:N[:ERRNO]]
+            check_own_packages()  # `agents` or `games` overwritten by another distribution: one line
             code = COMMANDS[args.command](args)
             sys.stdout.flush()  # here, not at exit: a full or closed standard output ends in one line
             return code
