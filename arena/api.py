@@ -210,7 +210,7 @@ class Run:
         """Play the schedule to its end (or to a requested stop), writing the run directory; the
         lock is released when this returns. ``progress`` reports long steps after the loop
         (writing the report) as ``progress(task, done, total)``."""
-        oserrors.training(self.dir.path)  # an operating-system error from here on says how to resume
+        oserrors.training(self.dir.path if self.dir is not None else None)  # an operating-system error says how to resume
         try:
             self._callbacks.callbacks = list(recording(self.dir if self.lead else None, self.config, callbacks, progress))
             if not self.finished:

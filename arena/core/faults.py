@@ -68,7 +68,8 @@ class Faults:
             if self.left <= 0:
                 if self.error is None:
                     os.kill(os.getpid(), signal.SIGKILL)
-                code = getattr(errno, self.error)
+                    return
+                code = int(getattr(errno, self.error))
                 self.point = None
                 raise OSError(code, os.strerror(code), None if path is None else str(path))
 
