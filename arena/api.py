@@ -83,6 +83,18 @@ def _place(config: RunConfig, device: str | None, distributed: bool = True) -> P
         raise (config.origin or ConfigOrigin("<config>")).locate(exc) from None
 
 
+def _note_data(run_dir: RunDir, info: dict) -> None:
+    """Record how the data was read (an image folder's cache, crop, size and filter) in
+    ``run.json``, and every file that could not be read in ``events.log``."""
+    shown = {k: v for k, v in info.items() if k != "skipped" and isinstance(v, (str, int, float, bool, list, type(None)))}
+    skipped = info.get("skipped") or []
+    if shown:
+        run_dir.add_info("data", {**shown, "skipped": len(skipped)} if "skipped" in info else shown)
+    if skipped:
+        run_dir.note(f"data: skipped {len(skipped)} unreadable image file(s) of {info.get('root')}: "
+                     + "; ".join(f"{name} ({why})" for name, why in skipped))
+
+
 def _lock(run_dir: RunDir, where: Placement) -> RunLock | None:
     """The run directory's lock, taken by the process that leads (it alone writes)."""
     return run_dir.lock().acquire() if where.lead else None
@@ -169,6 +181,7 @@ class Run:
         self = cls(run_dir, arena, where, _lock(run_dir, where))
         if where.lead:
             run_dir.add_info("compute", self.tournament.compute.record())
+            _note_data(run_dir, arena.data.info)
         return self
 
     @classmethod

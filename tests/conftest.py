@@ -19,6 +19,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
     os.environ["OMP_NUM_THREADS"] = "1"
 
+import atexit
+import shutil
+import tempfile
+
+# Image folders decode into a cache (arena/data/imagecache.py): the tests' go to a folder of the
+# test process's own, never the user's ~/.cache, and child processes inherit it.
+if "GAN_ARENA_IMAGE_CACHE" not in os.environ:
+    os.environ["GAN_ARENA_IMAGE_CACHE"] = tempfile.mkdtemp(prefix="gan-arena-test-images-")
+    atexit.register(shutil.rmtree, os.environ["GAN_ARENA_IMAGE_CACHE"], True)
+
 import pytest
 import torch
 import yaml

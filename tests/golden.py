@@ -65,7 +65,11 @@ STACKED = ["data.train_size=256", "data.test_size=512", "review.samples=120"]
 STACKED_OUTPUT = ["agents.0.ema.batchnorm_batches=2", "panel.calibration=500"]
 """The tournament's output on a budget: EMA's BatchNorm statistics from 2 batches (not 20) of
 DCGAN samples, a panel calibrated on 500 candidates (not 5,000)."""
+IMAGES = ["schedule.batch_size=16", "review.samples=64"]
+"""DCGAN at 64 x 64 on a budget: batches of 16, reviews of 64 samples; its folder is made by
+:func:`image_folder` (``data.root``)."""
 EXTRA = {
+    "images_dcgan64": [*IMAGES],
     "tournament_ring8": ["data.train_size=5000", "selection.every=2"],
     "tournament_grid25": ["data.train_size=5000", "selection.every=2", *PANEL],
     "lipizzaner_grid": ["data.train_size=5000", "selection.every=2"],
@@ -113,8 +117,33 @@ def platform_key() -> dict[str, str]:
     return key
 
 
+FOLDER = {"images_dcgan64"}
+"""The configs that read a folder of the user's images: the golden runs give them :func:`image_folder`."""
+
+
+def image_folder(n: int = 48) -> Path:
+    """A folder of ``n`` generated images (benchmarks/image_folder.py: the same pixels every
+    time), made once per machine in the temporary folder (atomically: test processes share it)."""
+    import shutil
+    import tempfile
+
+    from benchmarks.image_folder import make_folder
+
+    path = Path(tempfile.gettempdir()) / f"gan-arena-golden-images-{n}"
+    if not (path / ".complete").exists():
+        tmp = Path(tempfile.mkdtemp(prefix="gan-arena-golden-images-"))
+        make_folder(tmp, n)
+        (tmp / ".complete").write_text("")
+        try:
+            os.rename(tmp, path)
+        except OSError:  # another process made it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
 def overrides(name: str) -> list[str]:
-    return [*COMMON, *EXTRA.get(name, [])]
+    folder = [f"data.root={image_folder()}"] if name in FOLDER else []
+    return [*COMMON, *EXTRA.get(name, []), *folder]
 
 
 def _tensor_bytes(t: torch.Tensor) -> bytes:

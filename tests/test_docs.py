@@ -1,7 +1,8 @@
 """The commands the README and docs/ show are run, so that they cannot rot.
 
 Every ``arena ...`` (and ``python -m arena ...``) line of a ```bash block in README.md and
-docs/*.md runs, in order, page by page, in a scratch directory that holds the shipped configs,
+docs/*.md runs, in order, page by page, in a scratch directory that holds the shipped configs
+(and, for the page on your own images, a folder ``my-images`` of 160 generated pictures),
 with the golden runs' tiny budgets (tests/golden.py) added to every ``arena run``, and must exit
 0. ``runs/NAME-<time>`` stands for the newest run directory of that name. Not run here: ``make``
 (the whole install and the default job: ``.ci/run`` and a fresh clone check those),
@@ -77,6 +78,10 @@ def test_the_pages_show_commands():
 @pytest.mark.parametrize("page", PAGES_WITH_COMMANDS, ids=[p.name for p in PAGES_WITH_COMMANDS])
 def test_every_command_the_docs_show_runs(page, tmp_path, monkeypatch, capsys):
     (tmp_path / "configs").symlink_to(ROOT / "configs")
+    if "my-images" in page.read_text():  # docs/own-images.md: the reader's folder of images
+        from benchmarks.image_folder import make_folder
+
+        make_folder(tmp_path / "my-images", 160)
     monkeypatch.chdir(tmp_path)
     for line in commands(page):
         argv = resolved(tiny(shlex.split(line)[1:]), tmp_path)

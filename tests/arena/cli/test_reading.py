@@ -64,7 +64,11 @@ def test_sample_errors(tmp_path, write_config, capsys):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_every_shipped_config_passes_check(config, capsys):
-    assert run_cli("check", config) == 0
+    from tests.golden import EXTRA, FOLDER, image_folder
+
+    folder = ["--set", f"data.root={image_folder()}", *(x for o in EXTRA[config.stem] for x in ("--set", o))] \
+        if config.stem in FOLDER else []
+    assert run_cli("check", config, *folder) == 0
     assert ": ok: " in capsys.readouterr().out
 
 
