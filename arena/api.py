@@ -83,7 +83,7 @@ def _place(config: RunConfig, device: str | None, distributed: bool = True) -> P
         raise (config.origin or ConfigOrigin("<config>")).locate(exc) from None
 
 
-def _note_data(run_dir: RunDir, info: dict) -> None:
+def _note_data(run_dir: RunDir, info: dict[str, Any]) -> None:
     """Record how the data was read (an image folder's cache, crop, size and filter) in
     ``run.json``, and every file that could not be read in ``events.log``."""
     shown = {k: v for k, v in info.items() if k != "skipped" and isinstance(v, (str, int, float, bool, list, type(None)))}

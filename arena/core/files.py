@@ -247,8 +247,14 @@ def atomic_write(path: str | Path, data: bytes, before_rename: Callable[[], None
 
 
 def cache_dir(name: str) -> Path:
-    """Where what is computed once is kept: ``~/.cache/gan-arena/NAME`` (``$GAN_ARENA_CACHE/NAME``)."""
-    return Path(os.environ.get("GAN_ARENA_CACHE", Path.home() / ".cache" / "gan-arena")) / name
+    """Where what is computed once is kept: ``$GAN_ARENA_CACHE/NAME``, else
+    ``$XDG_CACHE_HOME/gan-arena/NAME``, else ``~/.cache/gan-arena/NAME``."""
+    own = os.environ.get("GAN_ARENA_CACHE")
+    if own:
+        return Path(own) / name
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "gan-arena" / name
 
 
 def save_to_cache(path: Path, obj: Any) -> None:
