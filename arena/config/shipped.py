@@ -35,13 +35,16 @@ def shipped() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob(f"*{SUFFIX}")) if p.is_file()}
 
 
+def _stem(name: str) -> str:
+    return name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
+
+
 def find(name: str) -> Path | None:
     """The shipped config ``name`` (``.yaml`` optional), or None. Only a bare name is looked
     up: anything with a folder in it is a path."""
     if not name or "/" in name or "\\" in name:
         return None
-    stem = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
-    return shipped().get(stem)
+    return shipped().get(_stem(name))
 
 
 def resolve(path: str | Path) -> str | Path:
@@ -59,8 +62,7 @@ def missing_hint(name: str) -> str:
     names = list(shipped())
     if not names or "/" in name:
         return ""
-    stem = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
-    close = difflib.get_close_matches(stem, names, n=1)
+    close = difflib.get_close_matches(_stem(name), names, n=1)
     guess = f"; did you mean {close[0]}?" if close else ""
     return f" (nor a shipped config of that name: `arena list configs` shows them{guess})"
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 import select
 import stat
@@ -38,7 +39,7 @@ from arena.core import faults
 from arena.core.errors import ArenaError, RunDirError
 
 __all__ = ["read_bytes", "read_text", "read_json", "atomic_write", "append_line", "inside", "refuse_links", "cache_dir",
-           "save_to_cache", "is_temporary", "dump_json",
+           "save_to_cache", "is_temporary", "temporary_name", "dump_json",
            "load_npy", "load_npz", "read_lines", "MAX_JSON_BYTES"]
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -212,7 +213,7 @@ def atomic_write(path: str | Path, data: bytes, before_rename: Callable[[], None
     """
     path = Path(path)
     refuse_link(path)
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    tmp = temporary_name(path)
     try:
         faults.hit("write", path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
@@ -287,15 +288,19 @@ def _named(exc: OSError, path: Path) -> OSError:
     return OSError(exc.errno, exc.strerror or str(exc), str(path))  # OSError picks the subclass of the errno
 
 
-TMP_PREFIX, TMP_SUFFIX = ".", ".tmp"
-"""A temporary file of :func:`atomic_write` is ``.NAME.XXXXXXXX.tmp`` beside ``NAME``."""
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
+"""A temporary file of :func:`atomic_write`: ``.NAME.<8 hex digits>.tmp`` beside ``NAME``."""
+
+
+def temporary_name(path: Path) -> Path:
+    """A fresh temporary name beside ``path`` for a file written whole, then renamed into place
+    (:func:`is_temporary` knows it: a crash's leftover can be told apart and removed)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 
 
 def is_temporary(name: str) -> bool:
-    """Whether ``name`` is one of :func:`atomic_write`'s temporary files."""
-    parts = name.split(".")
-    return (name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX) and len(parts) >= 4
-            and len(parts[-2]) == 8 and all(c in "0123456789abcdef" for c in parts[-2]))
+    """Whether ``name`` is one of :func:`temporary_name`'s."""
+    return _TEMPORARY.fullmatch(name) is not None
 
 
 def inside(parent: str | Path, name: Any, what: str, error: type[ArenaError] = RunDirError) -> Path:

@@ -15,7 +15,7 @@ import os
 import shlex
 from pathlib import Path
 
-__all__ = ["describe", "training", "trained", "CAUSES"]
+__all__ = ["describe", "training", "CAUSES"]
 
 CAUSES: dict[int, tuple[str, str]] = {
     errno.ENOSPC: ("no space is left on the device", "free space"),
@@ -44,11 +44,6 @@ def training(path: str | Path | None) -> None:
     _run = Path(path) if path is not None else None
 
 
-def trained() -> Path | None:
-    """The run directory this process trains, if any."""
-    return _run
-
-
 def _vanished(name: str) -> Path | None:
     """The nearest folder above ``name`` that no longer exists, if its own parent does (the
     folder deleted or moved away under us)."""
@@ -63,16 +58,11 @@ def _vanished(name: str) -> Path | None:
     return None
 
 
-def describe(exc: OSError, stream: str | None = None) -> str:
-    """One line for ``exc``: the file, the cause in words, and what to do.
-
-    Args:
-        exc: the error.
-        stream: the name to give the file where ``exc`` names none ("standard output").
-    """
+def describe(exc: OSError) -> str:
+    """One line for ``exc``: the file, the cause in words, and what to do."""
     code = exc.errno if isinstance(exc.errno, int) else -1
     cause, todo = CAUSES.get(code, (exc.strerror or str(exc) or type(exc).__name__, "check the file and try again"))
-    name = exc.filename if exc.filename is not None else stream
+    name = exc.filename
     if isinstance(name, bytes):
         name = os.fsdecode(name)
     if code == errno.ENOENT and name is not None and (gone := _vanished(str(name))) is not None:

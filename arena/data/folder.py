@@ -12,7 +12,6 @@ The batches are those the same folder decoded into memory would give (``cache: f
 
 from __future__ import annotations
 
-import builtins
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,7 +43,7 @@ def _to_float(u8: torch.Tensor, value_range: str) -> torch.Tensor:
     the symmetric range (each operation rounded once, so every path gives equal bits), in place
     and a block of rows at a time, so that the largest split costs its floats and no copies."""
     out = torch.empty(u8.shape, dtype=torch.float32, device=u8.device)
-    for i in builtins.range(0, u8.shape[0], CONVERT_ROWS):
+    for i in range(0, u8.shape[0], CONVERT_ROWS):
         block = out[i:i + CONVERT_ROWS]
         block.copy_(u8[i:i + CONVERT_ROWS])
         block.div_(255.0)
@@ -116,9 +115,6 @@ class ImageRows:
     def cpu(self) -> torch.Tensor:
         """Every row as floats in memory (what a metric reading the whole split needs)."""
         return self.to("cpu")[:]
-
-    def isfinite_all(self) -> bool:
-        return True  # uint8 pixels
 
 
 def images(

@@ -19,7 +19,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import secrets
 import shutil
 import sys
 import time
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from arena.core.errors import DataError
-from arena.core.files import atomic_write, cache_dir, dump_json, is_temporary, read_json
+from arena.core.files import atomic_write, cache_dir, dump_json, is_temporary, read_json, temporary_name
 from arena.core.resources import human_bytes
 
 __all__ = ["ImageCache", "listing", "decode", "decode_folder", "FILTERS", "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS"]
@@ -287,7 +286,7 @@ class ImageCache:
                 raise DataError(f"the cache of {folder} needs {human_bytes(need)} in {path}, and {human_bytes(free)} "
                                 f"are free; free space, or set GAN_ARENA_CACHE to a roomier folder")
         started = time.perf_counter()
-        tmp = path / f".{cls.PIXELS}.{secrets.token_hex(4)}.tmp"
+        tmp = temporary_name(path / cls.PIXELS)
         count = 0
         shape: tuple[int, ...] | None = None
         with open(tmp, "wb") as out:

@@ -42,7 +42,8 @@ class DataSource:
         info: anything worth recording (file paths, sizes); nothing reads it.
         labels: class labels (int64, one per sample) of each split, where the data has them.
         finite: the caller vouches that every value is finite (pixels converted from bytes), and
-            the check of every value (a second or more for a large split) is skipped.
+            the check of every value (a second or more for a large split) is skipped; a stand-in
+            split (``ImageRows``) is passed only so.
     """
 
     def __init__(
@@ -59,8 +60,7 @@ class DataSource:
         for split, x in splits.items():
             if x.ndim < 2 or x.shape[0] == 0:
                 raise DataError(f"{name}: split {split!r} is empty or has no feature dimension (shape {tuple(x.shape)})")
-            ok = finite or (x.isfinite_all() if hasattr(x, "isfinite_all") else _finite(x))
-            if not ok:
+            if not (finite or _finite(x)):
                 raise DataError(f"{name}: split {split!r} holds NaN or infinite values")
         shapes = {tuple(x.shape[1:]) for x in splits.values()}
         if len(shapes) != 1:
