@@ -6,7 +6,7 @@ and the files that could not be read), in ``$GAN_ARENA_IMAGE_CACHE/<key>`` (defa
 The key hashes the folder's resolved path and the decoding options, so a folder decoded two ways
 has two caches. Opening compares the folder's listing (names, sizes, modification times: no
 file is read) with the manifest; a changed folder is decoded again, with one line saying what
-changed. Decoding runs in worker processes (one per core), each turning a chunk of files into
+changed. Decoding runs in forked worker processes (one per core, on Linux; elsewhere in this process), each turning a chunk of files into
 pixels; the main process writes them in order. Both files are written under temporary names and
 renamed into place, so a cache is whole or absent.
 """
@@ -132,13 +132,20 @@ def _chunks(folder: Path, names: list[str], options: dict[str, Any]):
     """The decoded chunks of ``names`` in order: in worker processes for a large folder."""
     parts = [names[i:i + CHUNK] for i in range(0, len(names), CHUNK)]
     workers = min(os.cpu_count() or 1, len(parts))
-    if len(names) < PARALLEL_FROM or workers < 2:
+    # Forked workers, on Linux only. Spawned ones would import the user's main script again: a
+    # script without an `if __name__ == "__main__":` guard (most training scripts) would start
+    # its run in every worker, and one read from stdin cannot be imported at all. The children
+    # run PIL and numpy only, never torch, whose thread pools the parent may hold.
+    forking = sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    if len(names) < PARALLEL_FROM or workers < 2 or not forking:
         for part in parts:
             yield part, _decode_chunk(str(folder), part, **options)
         return
-    # spawned, not forked: the parent holds torch's thread pools. At most two chunks a worker
-    # are in flight, so that decoded pixels wait in memory for a few chunks, not the folder.
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # At most two chunks a worker are in flight, so that decoded pixels wait in memory for a few
+    # chunks, not the folder.
+    with warnings.catch_warnings(), \
+            concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)  # Python 3.12+: see above
         pending: collections.deque = collections.deque()
         for part in parts:
             pending.append((part, pool.submit(_decode_chunk, str(folder), part, **options)))
@@ -153,12 +160,12 @@ def _chunks(folder: Path, names: list[str], options: dict[str, Any]):
 class _Progress:
     """A line on stderr every few seconds while a large folder decodes."""
 
-    def __init__(self, total: int, folder: Path, every: float = 10.0) -> None:
+    def __init__(self, total: int, folder: Path, cached: bool, every: float = 10.0) -> None:
         self.total, self.done, self.start, self.last, self.every = total, 0, time.perf_counter(), 0.0, every
         self.on = total >= PARALLEL_FROM
         if self.on:
-            print(f"decoding {total:,} images of {folder} into a cache (once: later runs open it in seconds)",
-                  file=sys.stderr, flush=True)
+            where = " into a cache (once: later runs open it in seconds)" if cached else " into memory (data.cache: false)"
+            print(f"decoding {total:,} images of {folder}{where}", file=sys.stderr, flush=True)
 
     def step(self, n: int) -> None:
         self.done += n
@@ -177,7 +184,7 @@ def decode_folder(folder: Path, files: Listing, size, channels, crop, filter,
     kept: list[np.ndarray] = []
     skipped: list[list[str]] = []
     shape = None
-    progress = _Progress(len(files), folder)
+    progress = _Progress(len(files), folder, cached=sink is not None)
     for names, (arrays, reasons) in _chunks(folder, [f[0] for f in files], options):
         good = []
         for name, a, why in zip(names, arrays, reasons):
