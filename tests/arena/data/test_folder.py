@@ -137,3 +137,22 @@ def test_a_run_on_a_cached_folder_trains_resumes_and_logs_skipped_files(tmp_path
     assert not arena.run(parse_config(raw), out=tmp_path / "stopped", callbacks=[StopAtTwo()]).finished
     assert arena.resume(tmp_path / "stopped").finished
     assert records(tmp_path / "stopped") == records(tmp_path / "full")
+
+
+def test_workers_decode_for_a_script_without_a_main_guard(tmp_path, cache_root):
+    """The decode's worker processes must not import the user's script again (spawn would: a
+    script without a ``__main__`` guard would start its run in every worker, one read from stdin
+    breaks the pool). A script on stdin, workers forced on a small folder, decodes whole."""
+    import subprocess
+    import sys
+
+    from benchmarks.children import child_env
+
+    folder = make_folder(tmp_path / "folder", 40)
+    script = ("import arena.data.imagecache as c\nc.PARALLEL_FROM = 2\nc.CHUNK = 8\n"
+              "from arena.data.folder import images\n"
+              f"d = images(0, {str(folder)!r}, size=(8, 8))\nprint('decoded', d.info['files'])\n")
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120,
+                          env=child_env(GAN_ARENA_IMAGE_CACHE=str(cache_root)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "decoded 40" in done.stdout and "Traceback" not in done.stderr
