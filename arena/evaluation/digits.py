@@ -45,13 +45,15 @@ CLASSIFIER_VERSION = "digits-cnn/1"
 
 class DigitClassifier(nn.Module):
     """``(N, 1, 28, 28)`` digits in [-1, 1] -> 10 logits: conv 32 -> pool -> conv 64 -> pool ->
-    dense 128 -> 10, ReLU."""
+    dense 128 -> 10, ReLU. Each ReLU follows its max-pool: ReLU is monotone, so the two commute
+    exactly (the same numbers and gradients either way), and after the pool it reads a quarter of
+    the values."""
 
     def __init__(self) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 32, 3), nn.MaxPool2d(2), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3), nn.MaxPool2d(2), nn.ReLU(inplace=True),
             nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10),
         )
 
@@ -153,17 +155,21 @@ def digit_classifier(base, cache: bool = True,
     return model, accuracy, f"{CLASSIFIER_VERSION}:{_weights_hash(model)}"
 
 
-def classify_channels(model: DigitClassifier, samples: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+def classify_channels(model: DigitClassifier, samples: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
     """The digit of each channel of ``samples`` ``(N, C, H, W)``: ``(N, C)`` int64, on the CPU.
     The classifier runs where the samples are (a copy of it on a GPU)."""
     return read_channels(model, samples, chunk)[0]
 
 
-def read_channels(model: DigitClassifier, samples: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+def read_channels(model: DigitClassifier, samples: torch.Tensor, chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The digit of each channel of ``samples`` ``(N, C, H, W)`` and the classifier's probability
-    for it: ``(N, C)`` int64 and ``(N, C)`` float32, on the CPU (as :func:`classify_channels`)."""
+    for it: ``(N, C)`` int64 and ``(N, C)`` float32, on the CPU (as :func:`classify_channels`).
+    ``chunk`` digits go through the network at once: by default 256 on a CPU, where a chunk's
+    activations then stay in the caches (4,096 took twice as long on one core), and 4,096 on a GPU.
+    (On this machine the logits came out bitwise the same at 256 and 4,096.)"""
     flat = samples.detach().float().reshape(-1, 1, *samples.shape[2:])
     here = model if flat.device.type == "cpu" else _on(model, flat.device)
+    chunk = chunk or (256 if flat.device.type == "cpu" else 4096)
     with torch.no_grad():
         logits = torch.cat([here(part) for part in flat.split(chunk)])
         digits = logits.argmax(1)  # from the logits, exactly as before the probabilities were kept

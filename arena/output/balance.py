@@ -48,10 +48,13 @@ class KernelBalance:
         bandwidth: the Gaussian kernel's width, in the data's units; default Scott's rule on
             ``real``, ``sigma * n ** (-1 / (d + 4))`` with ``sigma`` the mean of its per-coordinate
             standard deviations.
+        chunk: samples whose kernel sums are computed at once; by default 128 on a CPU (a block of
+            128 x the points' count then stays in the caches: 2.7 times as fast as 1,024 with 5,000
+            points on one core) and 4,096 elsewhere. A sample's sum reads only its own row.
     """
 
     def __init__(self, real: torch.Tensor, reference: torch.Tensor, weights: torch.Tensor | None = None,
-                 bandwidth: float | None = None, chunk: int = 1024) -> None:
+                 bandwidth: float | None = None, chunk: int | None = None) -> None:
         self.real = real.detach().flatten(1).double()
         self.reference = reference.detach().flatten(1).double().to(self.real.device)
         w = torch.ones(self.reference.shape[0], dtype=torch.float64) if weights is None else weights.detach().double()
@@ -59,7 +62,7 @@ class KernelBalance:
         n, d = self.real.shape
         self.bandwidth = float(bandwidth) if bandwidth else float(self.real.std(0).mean()) * n ** (-1.0 / (d + 4))
         self.max_log_ratio = 0.0
-        self.chunk = chunk
+        self.chunk = chunk or (128 if self.real.device.type == "cpu" else 4096)
 
     def _log_density(self, x: torch.Tensor, points: torch.Tensor, log_weights: torch.Tensor | None,
                      leave_out: bool) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -83,10 +84,12 @@ each): run with -m slow."""
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_EVALS else n for n in golden.shipped()])
-def test_eval_works_on_every_shipped_configs_run(name, shipped_runs, classifier_cache, monkeypatch):
+def test_eval_works_on_every_shipped_configs_run(name, shipped_runs, classifier_cache, monkeypatch, tmp_path):
     """`arena eval` with every metric that applies, on a short run of each shipped config."""
     monkeypatch.setenv("GAN_ARENA_CACHE", str(classifier_cache))
-    out, _ = shipped_runs(name)
+    shared, _ = shipped_runs(name)
+    out = tmp_path / name
+    shutil.copytree(shared, out)
     assert run_cli("eval", out, "-n", 200) == 0
     result = json.loads((out / "eval.json").read_text())
     assert result and all(len(r) > 5 for r in result.values())
