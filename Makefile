@@ -17,7 +17,7 @@ demo: setup
 	$(VENV)/bin/arena run tournament_ring8
 
 test: setup
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 # The tests that compare two computation paths, and the golden runs, again at a second kernel level
 # (ATen without vector instructions, oneDNN capped at SSE4.1; tests/golden.py SECOND_LEVEL), with a
@@ -32,7 +32,7 @@ PATH_TESTS := tests/arena/engine/test_batched.py tests/arena/engine/test_team.py
 	tests/test_golden_runs.py
 KERNEL_GOLDEN := pair_ring8 or tournament_ring8 or gman or madgan
 test-kernels: setup
-	cache=$$(mktemp -d) && $(KERNEL_LEVEL) TORCHINDUCTOR_CACHE_DIR=$$cache $(PY) -m pytest -q -n auto $(PATH_TESTS) \
+	cache=$$(mktemp -d) && $(KERNEL_LEVEL) TORCHINDUCTOR_CACHE_DIR=$$cache $(PY) -m pytest -q -n auto --dist worksteal $(PATH_TESTS) \
 		-k "not compiled and (not test_a_short_run_gives_the_recorded_numbers or $(KERNEL_GOLDEN))"; \
 	status=$$?; rm -rf $$cache; exit $$status
 
