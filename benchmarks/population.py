@@ -129,6 +129,46 @@ def round_cost(sizes: list[int], rounds: int = 30, repeats: int = 3) -> None:
     print("\n".join(rows))
 
 
+def digits_picture(run_dir: Path, png: Path, n: int = MEMBER_SAMPLES) -> None:
+    """Which digits each member draws: for every generator of the run (a family's members, or
+    independent generators) and the mixture, the share of each digit in each of the three
+    channels, on ``n`` samples read by the shipped classifier (a judge), as a heat map whose
+    colour is the share over the uniform 0.1. Beside each row: the member's modes of 1,000, KL and
+    mixture weight."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from arena.evaluation.digits import stacked_modes
+
+    run = arena.load(run_dir)
+    model, _, _ = digit_classifier(run.arena.data.kind.digits())
+    names = [g.name for g in run.arena.judged]
+    weights = dict(zip(run.output.components, run.output.weights)) if run.output else {}
+    rows, labels = [], []
+    for name in [*names, *(["mixture"] if len(names) > 1 else [])]:
+        digits = classify_channels(model, run.sample(n, name, seed=1, panel=False))
+        shares = torch.stack([torch.bincount(c, minlength=10).double() / len(c) for c in digits.T])
+        modes = stacked_modes(digits)
+        rows.append(shares.flatten().numpy())
+        weight = f", weight {weights[name]:.2f}" if name in weights else ""
+        labels.append(f"{name}: {modes['modes']} modes, KL {modes['kl']:.2f}{weight}")
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.4))
+    image = ax.imshow([r / 0.1 for r in rows], cmap="RdBu_r", vmin=0, vmax=2, aspect="auto")
+    ax.set_xticks(range(30), [str(d) for _ in range(3) for d in range(10)], fontsize=7)
+    for c in (9.5, 19.5):
+        ax.axvline(c, color="black", lw=1)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.set_xlabel("digit in channel 1 | channel 2 | channel 3")
+    fig.colorbar(image, ax=ax, label="share / 0.1 (uniform = 1)")
+    ax.set_title(f"Which digits each generator draws: {run_dir.name} ({n:,} samples each)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"wrote {png}")
+
+
 def summary(values: list[float]) -> tuple[float, float, float]:
     """Mean, standard error, worst (the largest: every plotted figure but modes is better small)."""
     mean = statistics.fmean(values)
@@ -188,7 +228,13 @@ def main() -> None:
     p.add_argument("--plot", action="store_true", help="only draw the figure and the table from the runs under --out")
     p.add_argument("--png", type=Path, default=ROOT / "benchmarks" / "population.png")
     p.add_argument("--cost", action="store_true", help="only time a family's round against one generator's (--n sizes)")
+    p.add_argument("--digits", type=Path, metavar="RUN", help="only draw which digits each generator of RUN draws "
+                   "(to --png, default benchmarks/population_digits.png)")
     args = p.parse_args()
+    if args.digits:
+        png = args.png if args.png != p.get_default("png") else ROOT / "benchmarks" / "population_digits.png"
+        digits_picture(args.digits, png)
+        return
     if args.cost:
         round_cost(args.n)
         return
