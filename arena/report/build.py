@@ -109,7 +109,20 @@ def _output(run: RunRecord) -> dict[str, Any] | None:
     if panelled and output and output.panel:
         what += f", filtered by the panel of {', '.join(output.panel.judges)}"
     labels = charts.METRIC_TITLES
-    return {"what": what, "protocol": protocol, "metrics": [(labels.get(k, k), _fmt(v)) for k, v in metrics.items()]}
+    return {"what": what, "protocol": protocol, "metrics": [(labels.get(k, k), _fmt(v)) for k, v in metrics.items()],
+            "members": _members(run)}
+
+
+def _members(run: RunRecord) -> dict[str, Any] | None:
+    """Each generator as ``arena eval`` measured it (a family's members too), with its weight in
+    the mixture: where the output's parts come from. None before an ``arena eval`` of them."""
+    skip = {"matching", "rounds", "time", "seed"}
+    rows = [{"agent": name, **{k: v for k, v in record.items() if k not in skip and is_number(v)}}
+            for name, record in run.evaluations.items() if name in run.generators and isinstance(record, dict)]
+    if not rows:
+        return None
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return {"columns": columns, "rows": [{c: _fmt(row.get(c)) for c in columns} for row in rows]}
 
 
 def _data(run: RunRecord):

@@ -83,4 +83,6 @@ def standings_rows(agents: Sequence[Agent], standings: Standings, guard: Diverge
     """The leaderboard of ``agents`` (generators and discriminators) from the standings."""
     named = [(a.name, a.role, standings.identity(a)) for a in agents]
     status = {a.name: agent_status(a, guard, standings, snapshot) for a in agents}
-    return leaderboard_rows(named, standings.ratings, standings.matches, standings.scores, standings.metrics, status)
+    families = {a.name: a.family.name for a in agents if getattr(a, "family", None) is not None}
+    matches = {**standings.matches, **{m: standings.matches.get(f, 0) for m, f in families.items()}}  # a member plays in its family
+    return leaderboard_rows(named, standings.ratings, matches, standings.scores, standings.metrics, status)

@@ -99,6 +99,8 @@ def test_members_are_judged_as_generators_of_their_own():
     assert set(t.standings.output.components) <= set(names) and t.standings.output.components
     assert t.arena.generator("g_2") is t.arena.judged[2]
     assert t.rounds == 4 * 5  # the family plays as one generator
+    played = {r["agent"]: r["matches"] for r in t.leaderboard()}
+    assert all(played[n] == played["d"] == 4 for n in names), "each member is shown its family's matches"
 
 
 def test_members_draw_through_the_familys_weight_average():

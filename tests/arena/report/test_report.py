@@ -70,6 +70,23 @@ def test_the_report_shows_the_runs_numbers(tournament):
     assert "seed: 0" in page  # the resolved config
 
 
+def test_the_report_shows_each_generator_as_arena_eval_measured_it(tournament, tmp_path):
+    """After `arena eval`, the output section shows every generator alone (a family's members
+    too), with its weight in the mixture: where the output comes from. Not before."""
+    run = tmp_path / "run"
+    shutil.copytree(tournament, run)
+    assert 'id="members"' not in build_report(run, tmp_path / "before.html").read_text()
+    assert run_cli("eval", run, "-n", 200) == 0
+    measured = json.loads((run / "eval.json").read_text())
+    page = build_report(run, tmp_path / "after.html").read_text()
+    table = re.search(r'id="members".*?</table>', page, re.S).group(0)
+    weights = dict(zip(*(json.loads((run / "mixture.json").read_text())[k] for k in ("components", "weights"))))
+    for name, record in measured.items():
+        cells = re.search(rf"<tr><td class=\"left\">{re.escape(name)}</td>(.*?)</tr>", table, re.S).group(1)
+        assert f">{record['modes']}<" in cells and f">{record['samples']}<" in cells, name
+        assert f">{weights[name]:.4g}<" in cells and record["weight"] == pytest.approx(weights[name]), name
+
+
 def test_the_report_can_be_rebuilt_while_a_run_is_going(tournament, tmp_path):
     """A copy of the run directory as it stood mid-run (two evaluations' worth of log, a line cut
     in half, no final files yet) still gives a report, marked in progress."""
