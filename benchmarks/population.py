@@ -230,14 +230,14 @@ def main() -> None:
     p.add_argument("--budget", nargs="+", default=["pairs"], choices=["pairs", "wall"])
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "population")
     p.add_argument("--plot", action="store_true", help="only draw the figure and the table from the runs under --out")
-    p.add_argument("--png", type=Path, default=ROOT / "benchmarks" / "population.png")
+    p.add_argument("--png", type=Path, help="the figure (default benchmarks/population.png, with --digits "
+                   "benchmarks/population_digits.png)")
     p.add_argument("--cost", action="store_true", help="only time a family's round against one generator's (--n sizes)")
     p.add_argument("--digits", type=Path, metavar="RUN", help="only draw which digits each generator of RUN draws "
                    "(to --png, default benchmarks/population_digits.png)")
     args = p.parse_args()
     if args.digits:
-        png = args.png if args.png != p.get_default("png") else ROOT / "benchmarks" / "population_digits.png"
-        digits_picture(args.digits, png)
+        digits_picture(args.digits, args.png or ROOT / "benchmarks" / "population_digits.png")
         return
     if args.cost:
         round_cost(args.n)
@@ -250,7 +250,7 @@ def main() -> None:
                         if kind == "independent" and n == 1:
                             continue  # one independent generator is the family of one
                         play(kind, n, seed, budget, args.out)
-    plot(args.out, args.png)
+    plot(args.out, args.png or ROOT / "benchmarks" / "population.png")
 
 
 if __name__ == "__main__":
