@@ -83,20 +83,22 @@ def measure(run: arena.Run) -> dict:
             "weights": dict(zip(run.output.components, run.output.weights))}
 
 
-def play(kind: str, n: int, seed: int, budget: str, out: Path) -> dict:
-    """One point, from its cache where it ran already."""
-    where = out / f"{kind}-{n}-s{seed}-{budget}"
+def play(kind: str, n: int, seed: int, budget: str, out: Path, extra: tuple[str, ...] = (), tag: str = "") -> dict:
+    """One point, from its cache where it ran already; ``extra`` overrides go after the point's own
+    (``tag`` names the variant in the run's folder and its record)."""
+    where = out / f"{kind}-{n}-s{seed}-{budget}{'-' + tag if tag else ''}"
     done = where / "population.json"
     if done.exists():
         return json.loads(done.read_text())
     callbacks = []
     if budget == "wall":
-        reference = play("family", 1, seed, "pairs", out)
+        reference = play("family", 1, seed, "pairs", out, extra, tag)
         callbacks = [Deadline(reference["train_s"])]
     started = time.perf_counter()
-    run = arena.run(CONFIG, out=where, overrides=overrides(kind, n, seed), callbacks=callbacks)
+    run = arena.run(CONFIG, out=where, overrides=[*overrides(kind, n, seed), *extra], callbacks=callbacks)
     trained = time.perf_counter() - started
-    result = {"kind": kind, "n": n, "seed": seed, "budget": budget, "train_s": trained, "pair_rounds": run.rounds,
+    result = {"kind": kind, "n": n, "seed": seed, "budget": budget, "tag": tag, "overrides": list(extra),
+              "train_s": trained, "pair_rounds": run.rounds,
               **measure(run)}
     done.write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k not in ("members", "weights")}), flush=True)
@@ -176,13 +178,14 @@ def summary(values: list[float]) -> tuple[float, float, float]:
     return mean, se, max(values)
 
 
-def plot(out: Path, png: Path) -> None:
+def plot(out: Path, png: Path, tag: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = [json.loads(p.read_text()) for p in sorted(out.glob("*/population.json"))]
+    results = [r for r in (json.loads(p.read_text()) for p in sorted(out.glob("*/population.json")))
+               if r.get("tag", "") == tag]
     panels = [("modes", "mixture: modes of 1,000"), ("kl", "mixture: KL"), ("best_kl", "best member alone: KL"),
               ("overlap", "members' overlap (share of covered modes)"),
               ("train_s", "training time (s; one thread a run)")]
@@ -229,6 +232,9 @@ def main() -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--budget", nargs="+", default=["pairs"], choices=["pairs", "wall"])
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "population")
+    p.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for every point (after the point's own), e.g. the discriminators' size")
+    p.add_argument("--tag", default="", help="names the variant (--set) in the runs' folders; --plot draws one tag")
     p.add_argument("--plot", action="store_true", help="only draw the figure and the table from the runs under --out")
     p.add_argument("--png", type=Path, help="the figure (default benchmarks/population.png, with --digits "
                    "benchmarks/population_digits.png)")
@@ -249,8 +255,8 @@ def main() -> None:
                     for kind in args.kinds:
                         if kind == "independent" and n == 1:
                             continue  # one independent generator is the family of one
-                        play(kind, n, seed, budget, args.out)
-    plot(args.out, args.png or ROOT / "benchmarks" / "population.png")
+                        play(kind, n, seed, budget, args.out, tuple(args.extra), args.tag)
+    plot(args.out, args.png or ROOT / "benchmarks" / f"population{'_' + args.tag if args.tag else ''}.png", args.tag)
 
 
 if __name__ == "__main__":
