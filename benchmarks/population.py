@@ -11,7 +11,11 @@ weights) with N generators:
   getting 1/N of the rounds (no identity: they are not one family).
 
 At equal pair-rounds (the config's 48 matchings, 19,200 discriminator updates, for every N) and,
-with ``--budget wall``, at the wall time of N = 1 on the same seed. Each run is measured on 25,600
+with ``--budget wall``, at equal wall time: a family plays the config's matchings divided by what
+its round costs against one generator's round (timed side by side in the same process before the
+run, :func:`round_costs`; a deadline on the clock would move with the load of a shared machine).
+An independent generator's round is one generator's round, so its wall-time points are its
+pair-rounds points, and so is N = 1's. Each run is measured on 25,600
 samples of the mixture (its modes of 1,000 and KL, the shipped classifier), its best member alone
 (the lowest KL), and the members' overlap: of the triples the members cover (5,000 samples each),
 the share covered by more than one. Runs are kept under ``--out`` and skipped when done, so the
@@ -39,17 +43,7 @@ from arena.evaluation.digits import classify_channels, digit_classifier  # noqa:
 
 CONFIG = ROOT / "configs" / "stacked_mnist_family.yaml"
 SAMPLES, MEMBER_SAMPLES = 25_600, 5_000
-
-
-class Deadline(arena.Callback):
-    """Stops the loop (as a first Ctrl-C does) once ``seconds`` of play have passed."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds, self.started = seconds, time.perf_counter()
-
-    def on_match_end(self, tournament, outcome, rounds_done, rounds_total) -> None:
-        if time.perf_counter() - self.started > self.seconds and not tournament.stop_requested:
-            tournament.request_stop()
+MATCHINGS = 48  # the config's: 4,800 rounds of the generator (or family), 19,200 discriminator updates
 
 
 def overrides(kind: str, n: int, seed: int) -> list[str]:
@@ -90,33 +84,35 @@ def play(kind: str, n: int, seed: int, budget: str, out: Path, extra: tuple[str,
     done = where / "population.json"
     if done.exists():
         return json.loads(done.read_text())
-    callbacks = []
-    if budget == "wall":
-        reference = play("family", 1, seed, "pairs", out, extra, tag)
-        callbacks = [Deadline(reference["train_s"])]
+    cost = 1.0
+    if budget == "wall":  # the rounds one generator plays in the same time: a family's round costs more
+        cost = max(1.0, round_costs([1, n], extra, repeats=5)[n]) if kind == "family" else 1.0  # more work: never less
+        extra = (*extra, f"schedule.matchings={round(MATCHINGS / cost)}")
     started = time.perf_counter()
-    run = arena.run(CONFIG, out=where, overrides=[*overrides(kind, n, seed), *extra], callbacks=callbacks)
+    run = arena.run(CONFIG, out=where, overrides=[*overrides(kind, n, seed), *extra])
     trained = time.perf_counter() - started
     result = {"kind": kind, "n": n, "seed": seed, "budget": budget, "tag": tag, "overrides": list(extra),
-              "train_s": trained, "pair_rounds": run.rounds,
+              "train_s": trained, "round_cost": cost, "pair_rounds": run.rounds,
               **measure(run)}
     done.write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k not in ("members", "weights")}), flush=True)
     return result
 
 
-def round_cost(sizes: list[int], rounds: int = 30, repeats: int = 3) -> None:
-    """Milliseconds a round (every discriminator's update and the family's one update) of a family
-    of K members takes against one generator's, side by side in this process (the best of
-    ``repeats`` after a warm-up match), and each one's parameters."""
+def round_costs(sizes: list[int], extra: tuple[str, ...] = (), rounds: int = 30, repeats: int = 3) -> dict[int, float]:
+    """What a round (every discriminator's update and the family's one update) of a family of K
+    members costs against one generator's (the first of ``sizes``), timed side by side in this
+    process (the best of ``repeats`` after a warm-up match), as a ratio per size; prints the
+    milliseconds and each one's parameters. A ratio measured side by side holds on a shared,
+    noisy machine where a wall-clock deadline would not."""
     from arena.config import load_config
     from arena.engine.arena import build_arena
     from arena.tournament.loop import Tournament
 
     rows = ["| members | parameters | ms a round | against one generator |", "| ---: | ---: | ---: | ---: |"]
-    base = None
+    base, ratios = None, {}
     for k in sizes:
-        config = load_config(CONFIG, [*overrides("family", k, 0), "device=cpu", "data.train_size=2000"]
+        config = load_config(CONFIG, [*overrides("family", k, 0), *extra, "device=cpu", "data.train_size=2000"]
                              + (["game.identity=0.0"] if k == 1 else []))
         t = Tournament(build_arena(config))
         matching = t.matches_of(0)
@@ -127,8 +123,10 @@ def round_cost(sizes: list[int], rounds: int = 30, repeats: int = 3) -> None:
             t.runner.play(matching, t.active, rounds)
             best = min(best, (time.perf_counter() - started) / rounds * 1e3)
         base = base or best
+        ratios[k] = best / base
         rows.append(f"| {k} | {t.arena.generators[0].num_parameters():,} | {best:.1f} | {best / base:.2f}x |")
-    print("\n".join(rows))
+    print("\n".join(rows), flush=True)
+    return ratios
 
 
 def digits_picture(run_dir: Path, png: Path, n: int = MEMBER_SAMPLES) -> None:
@@ -193,6 +191,9 @@ def plot(out: Path, png: Path, tag: str = "") -> None:
     lines = ["| kind | budget | N | seeds | modes | KL | best member KL | overlap | wall (s) |", "| --- | --- | ---: | ---: | --- | --- | --- | --- | ---: |"]
     for r in [r for r in results if r["kind"] == "family" and r["n"] == 1]:  # one generator is both kinds' N = 1
         results.append({**r, "kind": "independent"})
+    if any(r["budget"] == "wall" for r in results):  # rounds that cost one generator's: the same at equal time
+        results += [{**r, "budget": "wall"} for r in results
+                    if r["budget"] == "pairs" and (r["kind"] == "independent" or r["n"] == 1)]
     for kind, budget, style in (("family", "pairs", "-o"), ("independent", "pairs", "--s"), ("family", "wall", ":o"),
                                 ("independent", "wall", ":s")):
         points = sorted({r["n"] for r in results if r["kind"] == kind and r["budget"] == budget})
@@ -246,7 +247,7 @@ def main() -> None:
         digits_picture(args.digits, args.png or ROOT / "benchmarks" / "population_digits.png")
         return
     if args.cost:
-        round_cost(args.n)
+        round_costs(args.n)
         return
     if not args.plot:
         for budget in args.budget:
@@ -255,6 +256,8 @@ def main() -> None:
                     for kind in args.kinds:
                         if kind == "independent" and n == 1:
                             continue  # one independent generator is the family of one
+                        if budget == "wall" and (kind == "independent" or n == 1):
+                            continue  # its round costs one generator's: the pair-rounds point (plot)
                         play(kind, n, seed, budget, args.out, tuple(args.extra), args.tag)
     plot(args.out, args.png or ROOT / "benchmarks" / f"population{'_' + args.tag if args.tag else ''}.png", args.tag)
 
