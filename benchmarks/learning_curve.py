@@ -70,20 +70,22 @@ def measure(out: Path) -> list[dict]:
     return sorted(points.values(), key=lambda p: p["matching"])
 
 
-def plot(points: list[dict], title: str, png: Path) -> None:
+def plot(series: list[tuple[str, list[dict]]], title: str, png: Path) -> None:
+    """Modes and KL against rounds, one line per ``(label, points)``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rounds = [p["rounds"] for p in points]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    axes[0].plot(rounds, [p["modes"] for p in points], "-o", ms=3)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for label, points in series:
+        rounds = [p["rounds"] for p in points]
+        axes[0].plot(rounds, [p["modes"] for p in points], "-o", ms=3, label=label)
+        axes[1].plot(rounds, [p["kl"] for p in points], "-o", ms=3, label=label)
     axes[0].axhline(667.4, color="grey", ls=":", lw=1, label="PacGAN Table 3, PacDCGAN4 (500k iterations, batch 128)")
     axes[0].set_ylim(0, 1000)
     axes[0].set_title("modes of 1,000 (25,600 samples)", fontsize=9)
     axes[0].legend(fontsize=7)
-    axes[1].plot(rounds, [p["kl"] for p in points], "-o", ms=3)
     axes[1].axhline(1.81, color="grey", ls=":", lw=1)
     axes[1].set_title("KL to the uniform triples (nats)", fontsize=9)
     for ax in axes:
@@ -103,6 +105,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, help="the run (default runs/curve/CONFIG-sSEED)")
     p.add_argument("--png", type=Path, help="the figure (default benchmarks/CONFIG_curve.png)")
     p.add_argument("--plot", action="store_true", help="only measure the checkpoints there are and draw")
+    p.add_argument("--label", default="", help="this run's line in the figure (default: the config's name)")
+    p.add_argument("--also", nargs=2, action="append", default=[], metavar=("RUN", "LABEL"),
+                   help="another run's checkpoints drawn beside it (measured and cached the same way)")
     args = p.parse_args()
     stem = args.config.stem.removeprefix("stacked_mnist_")
     out = args.out or ROOT / "runs" / "curve" / f"{stem}-s{args.seed}"
@@ -110,11 +115,12 @@ def main() -> None:
         started = time.perf_counter()
         run = train(args.config, args.seed, args.rounds, args.every, out)
         print(f"trained to matching {run.completed} in {time.perf_counter() - started:.0f} s", flush=True)
-    points = measure(out)
-    print("| rounds | modes | KL | kl_digits |\n| ---: | ---: | ---: | ---: |")
-    for q in points:
-        print(f"| {q['rounds']:,} | {q['modes']} | {q['kl']:.3f} | {q['kl_digits']:.3f} |")
-    plot(points, f"{args.config.name}, seed {args.seed}: learning curve on Stacked MNIST (CPU)",
+    series = [(args.label or args.config.name, measure(out))] + [(label, measure(Path(run))) for run, label in args.also]
+    for label, points in series:
+        print(f"\n{label}\n\n| rounds | modes | KL | kl_digits |\n| ---: | ---: | ---: | ---: |")
+        for q in points:
+            print(f"| {q['rounds']:,} | {q['modes']} | {q['kl']:.3f} | {q['kl_digits']:.3f} |")
+    plot(series, f"seed {args.seed}: learning curves on Stacked MNIST (CPU, 25,600 samples)",
          args.png or ROOT / "benchmarks" / f"{stem}_curve.png")
 
 
