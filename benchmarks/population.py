@@ -12,8 +12,9 @@ weights) with N generators:
 
 At equal pair-rounds (the config's 48 matchings, 19,200 discriminator updates, for every N) and,
 with ``--budget wall``, at equal wall time: a family plays the config's matchings divided by what
-its round costs against one generator's round (timed side by side in the same process before the
-run, :func:`round_costs`; a deadline on the clock would move with the load of a shared machine).
+its round costs against one generator's round (``--round-cost`` as ``--cost`` measured it on a
+quiet machine, or else timed side by side in the same process before the run, :func:`round_costs`;
+a deadline on the clock would move with the load of a shared machine).
 An independent generator's round is one generator's round, so its wall-time points are its
 pair-rounds points, and so is N = 1's. Each run is measured on 25,600
 samples of the mixture (its modes of 1,000 and KL, the shipped classifier), its best member alone
@@ -77,7 +78,8 @@ def measure(run: arena.Run) -> dict:
             "weights": dict(zip(run.output.components, run.output.weights))}
 
 
-def play(kind: str, n: int, seed: int, budget: str, out: Path, extra: tuple[str, ...] = (), tag: str = "") -> dict:
+def play(kind: str, n: int, seed: int, budget: str, out: Path, extra: tuple[str, ...] = (), tag: str = "",
+         costs: dict[int, float] | None = None) -> dict:
     """One point, from its cache where it ran already; ``extra`` overrides go after the point's own
     (``tag`` names the variant in the run's folder and its record)."""
     where = out / f"{kind}-{n}-s{seed}-{budget}{'-' + tag if tag else ''}"
@@ -86,7 +88,9 @@ def play(kind: str, n: int, seed: int, budget: str, out: Path, extra: tuple[str,
         return json.loads(done.read_text())
     cost = 1.0
     if budget == "wall":  # the rounds one generator plays in the same time: a family's round costs more
-        cost = max(1.0, round_costs([1, n], extra, repeats=5)[n]) if kind == "family" else 1.0  # more work: never less
+        cost = 1.0
+        if kind == "family":  # more work than one generator's round: never less
+            cost = max(1.0, costs[n] if costs and n in costs else round_costs([1, n], extra, repeats=5)[n])
         if round(MATCHINGS / cost) == MATCHINGS:  # the same run as at equal pair-rounds: its record
             result = {**play(kind, n, seed, "pairs", out, extra, tag), "budget": "wall", "round_cost": cost}
             where.mkdir(parents=True, exist_ok=True)
@@ -244,6 +248,10 @@ def main() -> None:
     p.add_argument("--plot", action="store_true", help="only draw the figure and the table from the runs under --out")
     p.add_argument("--png", type=Path, help="the figure (default benchmarks/population.png, with --digits "
                    "benchmarks/population_digits.png)")
+    p.add_argument("--round-cost", nargs="+", default=[], metavar="N=RATIO",
+                   type=lambda text: (int(text.split("=")[0]), float(text.split("=")[1])),
+                   help="--budget wall: a family round's cost against one generator's, per N, as --cost measured it "
+                        "on a quiet machine (else timed before each run, which a busy machine makes noisy)")
     p.add_argument("--cost", action="store_true", help="only time a family's round against one generator's (--n sizes)")
     p.add_argument("--digits", type=Path, metavar="RUN", help="only draw which digits each generator of RUN draws "
                    "(to --png, default benchmarks/population_digits.png)")
@@ -263,7 +271,7 @@ def main() -> None:
                             continue  # one independent generator is the family of one
                         if budget == "wall" and (kind == "independent" or n == 1):
                             continue  # its round costs one generator's: the pair-rounds point (plot)
-                        play(kind, n, seed, budget, args.out, tuple(args.extra), args.tag)
+                        play(kind, n, seed, budget, args.out, tuple(args.extra), args.tag, dict(args.round_cost))
     plot(args.out, args.png or ROOT / "benchmarks" / f"population{'_' + args.tag if args.tag else ''}.png", args.tag)
 
 
