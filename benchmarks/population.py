@@ -88,7 +88,6 @@ def play(kind: str, n: int, seed: int, budget: str, out: Path, extra: tuple[str,
         return json.loads(done.read_text())
     cost = 1.0
     if budget == "wall":  # the rounds one generator plays in the same time: a family's round costs more
-        cost = 1.0
         if kind == "family":  # more work than one generator's round: never less
             cost = max(1.0, costs[n] if costs and n in costs else round_costs([1, n], extra, repeats=5)[n])
         if round(MATCHINGS / cost) == MATCHINGS:  # the same run as at equal pair-rounds: its record
