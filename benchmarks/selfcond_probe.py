@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import arena  # noqa: E402
 from agents.family import FamilyMember, member_ids  # noqa: E402
 from arena.evaluation.digits import classify_channels, digit_balance, digit_classifier, stacked_modes  # noqa: E402
-from games.base import mode_seeking_penalty  # noqa: E402
+from games.base import all_frozen, mode_seeking_penalty  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--k", type=int, default=4)
@@ -81,22 +81,17 @@ for step in range(a.steps):
         loss = F.softplus(-rl).mean() + F.softplus(fl).mean()
         loss.backward()
         d.step()
-    for d in Ds:
-        for q in d.net.parameters():
-            q.requires_grad_(False)
-    G.zero_grad()
-    fake = G.sample(n)
-    losses = []
-    for d in Ds:
-        lf = d(fake)
-        fl = lf[:, 0] + lf.gather(1, 1 + m[:, None])[:, 0]
-        losses.append(F.softplus(-fl).mean())
-    loss = torch.stack(losses).mean() + ms * mode_seeking_penalty(fake, pool_)
-    loss.backward()
-    G.step()
-    for d in Ds:
-        for q in d.net.parameters():
-            q.requires_grad_(True)
+    with all_frozen(Ds):
+        G.zero_grad()
+        fake = G.sample(n)
+        losses = []
+        for d in Ds:
+            lf = d(fake)
+            fl = lf[:, 0] + lf.gather(1, 1 + m[:, None])[:, 0]
+            losses.append(F.softplus(-fl).mean())
+        loss = torch.stack(losses).mean() + ms * mode_seeking_penalty(fake, pool_)
+        loss.backward()
+        G.step()
     if step % 400 == 0:
         print(step, round(time.time() - t0), float(loss.detach()), flush=True)
 print("trained", round(time.time() - t0), flush=True)
@@ -104,7 +99,7 @@ print("trained", round(time.time() - t0), flush=True)
 model, _, _ = digit_classifier(run.arena.data.kind.digits())
 N = 25_600
 gen = torch.Generator().manual_seed(1)
-outs, per = [], {}
+per = {}
 with torch.no_grad():
     members = [FamilyMember(G, k, f"g_{k}").output() for k in range(K)]
     dig = [classify_channels(model, members[k].sample(N, gen)) for k in range(K)]

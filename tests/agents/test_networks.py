@@ -100,6 +100,7 @@ def test_a_first_layer_batchnorm_hides_a_whole_batchs_contrast_and_the_packed_co
     on grey passes it: PacGAN-4 on Stacked MNIST sat at chance that way. The shipped PacGAN-4
     config's discriminator normalises from its second layer on, and tells them apart."""
     from arena.config import load_config
+    from tests.conftest import ROOT
 
     torch.manual_seed(0)
     x = torch.rand(16, 3, 28, 28) * 2 - 1
@@ -110,7 +111,7 @@ def test_a_first_layer_batchnorm_hides_a_whole_batchs_contrast_and_the_packed_co
     # BatchNorm divides by sqrt(var + 1e-5); the faint batch's first-layer variance is 0.04 of
     # the other's (about 0.04 x 0.3 here), so the outputs move by a relative 1e-3 at most
     assert same.abs().max() < 1e-3 * blind(x).abs().max().clamp_min(1.0)
-    spec = next(a for a in load_config("configs/stacked_mnist_pacgan4.yaml").agents if a.role == "discriminator")
+    spec = next(a for a in load_config(ROOT / "configs" / "stacked_mnist_pacgan4.yaml").agents if a.role == "discriminator")
     assert spec.net["norm_first"] is False and spec.pack == 4
     seeing = make("discriminator", spec.net, STACKED, pack=4)
     with torch.no_grad():
